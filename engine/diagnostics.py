@@ -1,0 +1,74 @@
+"""Diagnostics: what `check` reports and the editor underlines.
+
+Lines and columns are 1-based and point into the policy file, as SPEC §2 says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: Severity
+    code: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    rule_index: int | None = None
+    # Where the underline ends (1-based, exclusive column); None underlines one token.
+    end_line: int | None = None
+    end_column: int | None = None
+    # A suggested fix a person can act on; None where there is none.
+    fix: str | None = None
+
+    def to_json(self) -> dict:
+        """The SPEC §2 `check` diagnostic shape (extra keys only where set)."""
+        out = {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+            "rule_index": self.rule_index,
+        }
+        if self.fix is not None:
+            out["fix"] = self.fix
+        return out
+
+    def location(self, path: str) -> str:
+        if self.line is None:
+            return path
+        if self.column is None:
+            return f"{path}:{self.line}"
+        return f"{path}:{self.line}:{self.column}"
+
+
+@dataclass
+class DiagnosticList:
+    """Collects diagnostics in file order; `errors`/`warnings` count for the CLI and JSON."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        self.items.append(diagnostic)
+
+    def extend(self, diagnostics) -> None:
+        self.items.extend(diagnostics)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.items if d.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.items if d.severity == "warning")
+
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(
+            self.items,
+            key=lambda d: (d.line if d.line is not None else 0, d.column or 0),
+        )

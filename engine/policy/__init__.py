@@ -1,0 +1,1 @@
+"""Policies: the two dialects pullguard reads (Talos, Kyverno) and what they share."""
