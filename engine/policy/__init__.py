@@ -1,1 +1,67 @@
-"""Policies: the two dialects pullguard reads (Talos, Kyverno) and what they share."""
+"""Policies: the two dialects pullguard reads (Talos, Kyverno) and what they share.
+
+`load_policy(text)` is the one entry point: it composes the YAML once, detects the dialect
+from `apiVersion`/`kind` and hands the documents to the dialect's loader. Each dialect's
+policy object offers the same calls: `evaluate(image) -> Decision`,
+`evaluate_many(images) -> list[Decision]` and `explain(image) -> list[RuleTrial]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..diagnostics import Diagnostic
+from ..yamlsource import Document, compose
+
+Dialect = Literal["talos", "kyverno"]
+
+
+@dataclass
+class LoadedPolicy:
+    path: str
+    dialect: Dialect | None
+    # The dialect's policy object (talos.TalosPolicy or kyverno.KyvernoPolicySet); None when
+    # nothing usable was found.
+    policy: object | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Registry mirrors declared in the same file (Talos `machine.registries.mirrors`,
+    # `RegistryMirrorConfig`): host -> endpoints in order.
+    mirrors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity == "warning")
+
+
+def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
+    """Parse, validate and lint a policy held in memory. Never touches the disk."""
+    from . import kyverno, talos
+
+    docs, syntax_error = compose(text)
+    diagnostics: list[Diagnostic] = [syntax_error] if syntax_error else []
+    if any(kyverno.detect(d) for d in docs):
+        policy, diags = kyverno.load(docs, path)
+        dialect: Dialect | None = "kyverno"
+    elif any(talos.detect(d) for d in docs) or not docs:
+        policy, diags = talos.load(docs, path)
+        dialect = "talos"
+    else:
+        policy, diags, dialect = None, [_nothing_found(docs)], None
+    diagnostics.extend(diags)
+    mirrors = talos.registry_mirrors(docs)
+    return LoadedPolicy(path, dialect, policy, diagnostics, mirrors)
+
+
+def _nothing_found(docs: list[Document]) -> Diagnostic:
+    return Diagnostic(
+        "error",
+        "no-policy",
+        "no ImageVerificationConfig (Talos) or ClusterPolicy/Policy with verifyImages (Kyverno) found",
+        1,
+        1,
+    )
