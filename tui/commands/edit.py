@@ -1,0 +1,12 @@
+"""`pullguard edit` (placeholder until the command lands)."""
+
+import sys
+
+
+def add_arguments(parser):
+    parser.add_argument("rest", nargs="*")
+
+
+def run(args) -> int:
+    print("pullguard: 'edit' is not built yet", file=sys.stderr)
+    return 2

@@ -1,0 +1,12 @@
+"""`pullguard simulate` (placeholder until the command lands)."""
+
+import sys
+
+
+def add_arguments(parser):
+    parser.add_argument("rest", nargs="*")
+
+
+def run(args) -> int:
+    print("pullguard: 'simulate' is not built yet", file=sys.stderr)
+    return 2
