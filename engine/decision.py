@@ -18,6 +18,18 @@ class RuleTrial:
     reason: str
 
 
+@dataclass(frozen=True)
+class OutlineItem:
+    """One rule in the editor's outline: where it is written and what it does."""
+
+    index: int
+    rule_id: str
+    pattern: str
+    action: Action
+    line: int
+    end_line: int
+
+
 @dataclass
 class Decision:
     image: str
