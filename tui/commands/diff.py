@@ -1,12 +1,145 @@
-"""`pullguard diff` (placeholder until the command lands)."""
+"""`pullguard diff OLD NEW [IMAGE...] [--images FILE] [--format text|json]`: a rollout what-if.
 
+Both policies are simulated over the same images (each distinct image once); every image whose
+action or deciding rule (by content, not position) changes is listed, grouped by kind of change
+(see engine/policydiff.py for the kinds). Exit 0 when nothing changes, 1 when something does,
+2 on usage errors, unreadable files or a policy with errors (diagnostics on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
 import sys
 
+_TITLES = {
+    "newly-denied": "newly denied",
+    "newly-unverified": "newly unverified (admitted without verification)",
+    "newly-verified": "newly verified",
+    "other-rule": "decided by another rule",
+}
 
-def add_arguments(parser):
-    parser.add_argument("rest", nargs="*")
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("old", metavar="OLD", help="the policy as it is now")
+    parser.add_argument("new", metavar="NEW", help="the policy as it would be")
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image references")
+    parser.add_argument(
+        "--images",
+        dest="images_file",
+        metavar="FILE",
+        help="image list: plain text, kubectl get pods -o json, Kubernetes YAML or talosctl image ls; '-' reads stdin",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
 
 
-def run(args) -> int:
-    print("pullguard: 'diff' is not built yet", file=sys.stderr)
-    return 2
+class _Refused(Exception):
+    """Input that stops the command with exit 2; the message is already printed."""
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.policydiff import diff_policies
+
+    try:
+        old = _load(args.old)
+        new = _load(args.new)
+        images = list(args.images) + _read_images(args.images_file)
+    except _Refused:
+        return 2
+    if not images:
+        print("pullguard: no images: give IMAGE arguments or --images FILE", file=sys.stderr)
+        return 2
+    cross = old.dialect != new.dialect
+    result = diff_policies(old.policy, new.policy, images, cross_dialect=cross)
+
+    if args.format == "json":
+        document = {"old": args.old, "new": args.new, **result.to_json()}
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_text(result, cross, old.dialect, new.dialect)
+    return 1 if result.changes else 0
+
+
+def _print_text(result, cross: bool, old_dialect: str, new_dialect: str) -> None:
+    if cross:
+        print(f"comparing a {old_dialect} policy with a {new_dialect} policy: rules compared by action and verifier")
+    counts = result.counts
+    for kind, title in _TITLES.items():
+        changes = [c for c in result.changes if c.kind == kind]
+        if not changes:
+            continue
+        print(f"{title} ({counts[kind]}):")
+        for change in changes:
+            print(f"  {change.image}: {_describe(change.old)} -> {_describe(change.new)}")
+        print()
+    changed = len(result.changes)
+    parts = [f"{counts[k]} {k}" for k in _TITLES if counts[k]]
+    detail = f" ({', '.join(parts)})" if parts else ""
+    print(f"{changed} changed{detail}, {result.unchanged} unchanged")
+
+
+def _describe(decision) -> str:
+    if decision.action is None:
+        return f"invalid reference ({decision.error or decision.message})"
+    if decision.rule_index is None:
+        return decision.action
+    where = decision.pattern if decision.pattern is not None else ""
+    if decision.rules:
+        names = ", ".join(f"{r.get('policy')}/{r.get('rule')}" for r in decision.rules)
+        text = f"{decision.action} by {names}"
+    else:
+        text = f"{decision.action} by rule {decision.rule_index} ({decision.rule_id}) {where}".rstrip()
+    if decision.verifier is not None:
+        text += f" [{_verifier_text(decision.verifier)}]"
+    return text
+
+
+def _verifier_text(verifier) -> str:
+    data = verifier.to_json()
+    if data.get("type") == "public_key":
+        return f"public key {data.get('key_fingerprint')}"
+    subject = data.get("subject") or (f"/{data.get('subject_regex')}/" if data.get("subject_regex") else None)
+    return f"keyless {data.get('issuer')} {subject}"
+
+
+def _load(path: str):
+    from engine.policy import load_policy
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"pullguard: cannot read policy {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        raise _Refused from None
+    loaded = load_policy(text, path)
+    errors = [d for d in loaded.diagnostics if d.severity == "error"]
+    for diag in errors:
+        print(f"{diag.location(path)}: error: {diag.message}", file=sys.stderr)
+    if errors or loaded.policy is None:
+        print(f"pullguard: {path} has errors; fix them before comparing", file=sys.stderr)
+        raise _Refused
+    return loaded
+
+
+def _read_images(path: str | None) -> list[str]:
+    if path is None:
+        return []
+    from engine.images import parse_image_list
+
+    origin = "<stdin>" if path == "-" else path
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"pullguard: cannot read images {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        raise _Refused from None
+    try:
+        entries = parse_image_list(text, origin)
+    except ValueError as exc:
+        print(f"pullguard: {origin}: {exc}", file=sys.stderr)
+        raise _Refused from None
+    return [entry.image for entry in entries]
