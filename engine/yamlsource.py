@@ -80,7 +80,7 @@ def is_null(node: Node | None) -> bool:
     return node is None or (
         isinstance(node, ScalarNode)
         and node.tag == "tag:yaml.org,2002:null"
-        and node.style is None
+        and not node.style  # libyaml's composer gives '' for plain scalars, PyYAML's None
     )
 
 
@@ -104,7 +104,7 @@ def scalar_bool(node: Node) -> bool | None:
     """A bool field as yaml.v3 decodes it, or None where it is not a boolean."""
     if not isinstance(node, ScalarNode):
         return None
-    if node.style is not None:  # quoted: yaml.v3 refuses "true" into a bool
+    if node.style:  # quoted: yaml.v3 refuses "true" into a bool ('' / None = plain)
         return None
     if node.value in _TRUE_11:
         return True
@@ -114,7 +114,7 @@ def scalar_bool(node: Node) -> bool | None:
 
 
 def scalar_int(node: Node) -> int | None:
-    if not isinstance(node, ScalarNode) or node.style is not None:
+    if not isinstance(node, ScalarNode) or node.style:
         return None
     try:
         return int(node.value.replace("_", ""), 0)
