@@ -1,0 +1,324 @@
+"""Image patterns: go-glob for Talos, go-wildcard for Kyverno, and what can be proved about them.
+
+- `glob_match`: github.com/ryanuber/go-glob. Only `*`, which matches any text including `/`;
+  `**` is `*`; no `?`; case-sensitive; a pattern without `*` is an equality test.
+- `wildcard_match`: github.com/IGLOU-EU/go-wildcard v1.0.3 `Match` (what Kyverno's ext/wildcard
+  calls): `*` any run, `?` exactly one character, `/` included, anchored at both ends.
+- `FirstMatch`: the index of the first of many globs that matches, for simulating a whole
+  policy over a fleet; `AllMatches` the same for Kyverno, which wants every match.
+- `glob_subsumes`: decides exactly whether one glob matches everything another one matches.
+- `glob_never_matches`: why a glob can never match a normalized Talos match subject.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+from .reference import DEFAULT_REGISTRY, ReferenceError, parse_reference
+
+
+# --- matching ------------------------------------------------------------------------------
+
+
+def glob_match(pattern: str, subject: str) -> bool:
+    """go-glob `Glob(pattern, subject)`.
+
+    Pieces between stars must appear in order without overlapping: the first is a prefix, the
+    last a suffix, the middle ones are found leftmost (which never loses a match).
+    """
+    if "*" not in pattern:
+        return subject == pattern  # includes the empty pattern, which matches only ""
+    parts = pattern.split("*")
+    first = parts[0]
+    if not subject.startswith(first):
+        return False
+    pos = len(first)
+    for middle in parts[1:-1]:
+        found = subject.find(middle, pos)
+        if found < 0:
+            return False
+        pos = found + len(middle)
+    last = parts[-1]
+    return len(subject) - len(last) >= pos and subject.endswith(last)
+
+
+def glob_to_regex(pattern: str) -> str:
+    """A regular expression (Python and RE2 syntax) that fullmatches what the glob matches."""
+    return ".*".join(re.escape(part) for part in pattern.split("*"))
+
+
+def wildcard_match(pattern: str, s: str) -> bool:
+    """go-wildcard v1.0.3 `Match(pattern, s)`: `*` any run, `?` one character, whole string."""
+    if pattern == "":
+        return s == ""
+    if pattern == "*":
+        return True
+    if "?" not in pattern:
+        return glob_match(pattern, s)  # with `*` alone the two agree
+    return _wildcard_regex(pattern).fullmatch(s) is not None
+
+
+def wildcard_to_regex(pattern: str) -> str:
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def _wildcard_regex(pattern: str) -> re.Pattern:
+    return re.compile(wildcard_to_regex(pattern), re.DOTALL)
+
+
+# --- many patterns at once -----------------------------------------------------------------
+
+
+def _literal_prefix(pattern: str, specials: str) -> str:
+    cut = len(pattern)
+    for ch in specials:
+        i = pattern.find(ch)
+        if 0 <= i < cut:
+            cut = i
+    return pattern[:cut]
+
+
+class _PrefixIndex:
+    """Candidate patterns for a subject by their literal prefix (the text before the first
+    wildcard). Real policies name hosts and organisations literally, so a subject has few
+    candidates; each is then checked in rule order with the single-pattern matcher."""
+
+    def __init__(self, patterns: Sequence[str], specials: str):
+        by_prefix: dict[str, list[int]] = {}
+        exact: dict[str, int] = {}
+        for index, pattern in enumerate(patterns):
+            prefix = _literal_prefix(pattern, specials)
+            if prefix == pattern:
+                exact.setdefault(pattern, index)  # an exact pattern: one dict lookup
+            else:
+                by_prefix.setdefault(prefix, []).append(index)
+        self.exact = exact
+        self.by_prefix = by_prefix
+        # Longest first, so the loop can stop once a prefix is longer than the subject.
+        self.lengths = sorted({len(p) for p in by_prefix}, reverse=True)
+
+    def candidates(self, subject: str) -> list[int]:
+        """Indices of the non-exact patterns whose prefix the subject starts with (unsorted)."""
+        found: list[int] = []
+        n = len(subject)
+        by_prefix = self.by_prefix
+        for length in self.lengths:
+            if length > n:
+                continue
+            hit = by_prefix.get(subject[:length])
+            if hit is not None:
+                found.extend(hit)
+        return found
+
+
+class FirstMatch:
+    """The first of an ordered list of go-glob patterns that matches a subject.
+
+    Built once per policy (see `first_match`) and memoized per subject, since fleets run the
+    same images on many nodes and the editor re-simulates the same list on every keystroke.
+    """
+
+    def __init__(self, patterns: Iterable[str]):
+        self.patterns: tuple[str, ...] = tuple(patterns)
+        self._index = _PrefixIndex(self.patterns, "*")
+        self._memo: dict[str, int | None] = {}
+
+    def first(self, subject: str) -> int | None:
+        memo = self._memo
+        if subject in memo:
+            return memo[subject]
+        best = self._index.exact.get(subject)
+        candidates = self._index.candidates(subject)
+        if candidates:
+            candidates.sort()
+            patterns = self.patterns
+            for index in candidates:
+                if best is not None and index > best:
+                    break
+                if glob_match(patterns[index], subject):
+                    best = index
+                    break
+        if len(memo) < 1_000_000:  # a bound, so a stream of distinct images cannot grow it forever
+            memo[subject] = best
+        return best
+
+    def __len__(self) -> int:
+        return len(self.patterns)
+
+
+class AllMatches:
+    """Every go-wildcard pattern (Kyverno `imageReferences`) that matches, in list order."""
+
+    def __init__(self, patterns: Iterable[str]):
+        self.patterns: tuple[str, ...] = tuple(patterns)
+        self._index = _PrefixIndex(self.patterns, "*?")
+        self._exact_all: dict[str, list[int]] = {}
+        for index, pattern in enumerate(self.patterns):
+            if "*" not in pattern and "?" not in pattern:
+                self._exact_all.setdefault(pattern, []).append(index)
+        self._memo: dict[str, tuple[int, ...]] = {}
+
+    def all(self, subject: str) -> tuple[int, ...]:
+        memo = self._memo
+        hit = memo.get(subject)
+        if hit is not None:
+            return hit
+        found = list(self._exact_all.get(subject, ()))
+        patterns = self.patterns
+        found.extend(i for i in self._index.candidates(subject)
+                     if wildcard_match(patterns[i], subject))
+        result = tuple(sorted(found))
+        if len(memo) < 1_000_000:
+            memo[subject] = result
+        return result
+
+    def any(self, subject: str) -> bool:
+        return bool(self.all(subject))
+
+
+@lru_cache(maxsize=64)
+def first_match(patterns: tuple[str, ...]) -> FirstMatch:
+    """A FirstMatch shared by every caller with the same pattern list (the build cache)."""
+    return FirstMatch(patterns)
+
+
+@lru_cache(maxsize=256)
+def all_matches(patterns: tuple[str, ...]) -> AllMatches:
+    return AllMatches(patterns)
+
+
+# --- reasoning about patterns --------------------------------------------------------------
+
+
+def glob_subsumes(earlier: str, later: str) -> bool:
+    """True iff every string `later` matches is also matched by `earlier` (go-glob patterns).
+
+    Exact: write `later` with each star as a fresh letter that no literal of `earlier` can
+    equal; `earlier` matches that word iff each star of `later` lies inside a star of
+    `earlier`, which is exactly language inclusion for star-only patterns.
+    """
+    if "*" not in later:
+        return glob_match(earlier, later)
+    fresh = "\x00"
+    while fresh in earlier:
+        fresh = chr(ord(fresh) + 1)
+    return glob_match(earlier, later.replace("*", fresh))
+
+
+def wildcard_subsumes(earlier: str, later: str) -> bool:
+    """True iff every string `later` matches (go-wildcard) is also matched by `earlier`.
+
+    Exact when `later` has no `?` (same argument as `glob_subsumes`, a `?` of `earlier` may
+    take a literal); with `?` in `later` it answers conservatively: True only when `earlier` is
+    `*` or the two are identical.
+    """
+    if earlier == later or earlier == "*":
+        return True
+    if "?" in later:
+        return False
+    if "*" not in later:
+        return wildcard_match(earlier, later)
+    fresh = "\x00"
+    while fresh in earlier:
+        fresh = chr(ord(fresh) + 1)
+    word = later.replace("*", fresh)
+    # `?` in `earlier` must not swallow a star of `later` (a star may be empty or long).
+    regex = "".join(".*" if c == "*" else f"[^{re.escape(fresh)}]" if c == "?" else re.escape(c)
+                    for c in earlier)
+    return re.fullmatch(regex, word, re.DOTALL) is not None
+
+
+@dataclass(frozen=True)
+class NeverMatches:
+    """Why a pattern can never match a normalized reference, and what probably was meant."""
+
+    reason: str
+    suggestion: str | None = None
+
+
+_REPO_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-./")
+
+
+def _normalized_suggestion(pattern: str) -> str | None:
+    """The go-containerregistry context of a star-free pattern, when it parses."""
+    try:
+        return parse_reference(pattern).context
+    except ReferenceError:
+        return None
+
+
+def glob_never_matches(pattern: str) -> NeverMatches | None:
+    """Why a go-glob pattern can never match a Talos match subject (None when it can).
+
+    A subject is always `registry/repository`: Docker Hub is `index.docker.io` (never
+    `docker.io`) with `library/` before one-part names, the registry has a '.' or ':', and after
+    the first '/' only `a-z 0-9 _ - . /` occur (no tag, no digest, no capitals).
+    """
+    if pattern == "":
+        return NeverMatches("an empty pattern matches only an empty name")
+    if pattern == "*" or pattern.strip("*") == "":
+        return None
+    if "*" not in pattern:
+        context = _normalized_suggestion(pattern)
+        if context == pattern:
+            return None
+        if context is None:
+            return NeverMatches(f"'{pattern}' is not a valid image name, so no image matches it")
+        return NeverMatches(
+            f"images are matched as '{context}' (normalized), never as '{pattern}'", context)
+    star = pattern.find("*")
+    slash = pattern.find("/")
+    # After a literal '/', the subject is inside the repository path.
+    if slash >= 0:
+        for i in range(slash + 1, len(pattern)):
+            ch = pattern[i]
+            if ch == "*" or ch in _REPO_CHARS:
+                continue
+            return _repo_char_problem(pattern, ch, i)
+    if 0 <= slash < star:
+        registry = pattern[:slash]
+        rest = pattern[slash + 1:]
+        if registry == "docker.io":
+            return NeverMatches(
+                "Docker Hub images are matched as 'index.docker.io/...', never 'docker.io/...'",
+                f"{DEFAULT_REGISTRY}/{rest}")
+        if "." not in registry and ":" not in registry:
+            # `myuser/app*`: a first part without '.' or ':' is a Docker Hub namespace.
+            return NeverMatches(
+                f"'{registry}' is not a registry host (no '.' or ':'), so these images are "
+                f"matched as '{DEFAULT_REGISTRY}/{registry}/...'",
+                f"{DEFAULT_REGISTRY}/{pattern}")
+    return None
+
+
+def _repo_char_problem(pattern: str, ch: str, index: int) -> NeverMatches:
+    head = pattern[:index]
+    if ch == ":":
+        return NeverMatches(
+            "a tag after the registry host is never part of the matched name "
+            "(tags and digests are dropped before matching)", head.rstrip(":") or None)
+    if ch == "@":
+        return NeverMatches(
+            "a digest is never part of the matched name (tags and digests are dropped "
+            "before matching)", head or None)
+    if ch.isupper():
+        return NeverMatches(
+            "repository names are lowercase, so a capital letter after the host never matches",
+            pattern[: pattern.find("/") + 1] + pattern[pattern.find("/") + 1:].lower())
+    return NeverMatches(f"{ch!r} cannot occur in a repository name")
+
+
+def glob_can_match_normalized(pattern: str) -> bool:
+    return glob_never_matches(pattern) is None
