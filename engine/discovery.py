@@ -1,0 +1,377 @@
+"""Signature discovery for one image digest, in Talos's order (SPEC §6).
+
+Talos v1.13 (`internal/pkg/containers/image/verify/internal/cosign`) tries, for an image
+`repo@sha256:<hex>`:
+
+1. the OCI referrers API, artifactType `application/vnd.dev.sigstore.bundle.v0.3+json`;
+   when the registry lists any bundle referrer, the verdict comes from those alone;
+2. the fallback tag `sha256-<hex>` (an image manifest, or an index of manifests, whose layers
+   have a media type starting `application/vnd.dev.sigstore.bundle`); when such layers exist
+   the verdict comes from them alone;
+3. the legacy tag `sha256-<hex>.sig` (cosign simple-signing layers with annotations).
+
+pullguard starts the three lookups at once (one round trip instead of three) and then walks
+the answers in that order, so the reported result is the one a Talos node would give.
+Failure text keeps Talos's words (`bundle tag not found`, `no valid legacy signature: …`);
+the stage errors of step 2 and 3 are joined with a newline as Go's `errors.Join` does.
+
+The registry is reached through `ArtifactStore`, a narrow view of the registry client, and
+signatures are checked through `SignatureChecker`; both are injected so that this module is
+pure orchestration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Protocol
+
+BUNDLE_ARTIFACT_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+
+# Talos's limits (cosign.go): manifest 128 KiB, bundle/payload 1 MiB, 100 layers.
+MAX_MANIFEST = 128 * 1024
+MAX_BUNDLE = 1024 * 1024
+MAX_PAYLOAD = 1024 * 1024
+MAX_LAYERS = 100
+
+
+class ArtifactNotFound(Exception):
+    """The registry answered: no such manifest or blob (HTTP 404 / MANIFEST_UNKNOWN)."""
+
+
+class RegistryFault(Exception):
+    """The registry could not be asked or answered with an error (unreachable, 5xx, 401,
+    timeout, digest mismatch, oversize). The message names the host."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    media_type: str
+    data: bytes
+    digest: str
+
+
+class ArtifactStore(Protocol):
+    """What discovery needs from a registry (mirrors and `oci:` layouts hidden behind it)."""
+
+    async def manifest(self, repository: str, reference: str, max_size: int) -> Fetched: ...
+
+    async def blob(self, repository: str, digest: str, max_size: int) -> bytes: ...
+
+    async def referrers(self, repository: str, digest: str, artifact_type: str) -> list[dict] | None:
+        """Descriptors of the referrers; None when the registry has no referrers API."""
+        ...
+
+
+class SignatureChecker(Protocol):
+    """Checks one candidate; raises an exception whose text says why it does not verify."""
+
+    def bundle(self, bundle_bytes: bytes, image_digest: str) -> Any: ...
+
+    def legacy(self, layer: dict, payload: bytes, image_digest: str) -> Any: ...
+
+
+@dataclass
+class Discovery:
+    """What discovery concluded for one digest."""
+
+    verified: bool
+    # Talos's success message, or the failure chain after `image verification failed: `.
+    message: str
+    # "legacy" | "bundle" | "bundle-referrer" when verified.
+    format: str | None = None
+    artifact_digest: str | None = None
+    evidence: Any = None
+    # Every candidate that failed, one line each, in discovery order.
+    errors: list[str] = field(default_factory=list)
+    # Registry faults met on the way (not "not found"); a failure with faults is an `error`.
+    faults: list[str] = field(default_factory=list)
+
+
+class _Stage(Exception):
+    """A Talos stage error (its text is Talos's wording)."""
+
+
+def _tag_of(digest: str) -> str:
+    return digest.replace(":", "-")
+
+
+def _json(data: bytes, what: str) -> dict:
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise _Stage(f"failed to decode {what}: {exc}") from None
+    if not isinstance(value, dict):
+        raise _Stage(f"failed to decode {what}: not a JSON object")
+    return value
+
+
+def _descriptors(doc: dict, key: str) -> list[dict]:
+    items = doc.get(key) or []
+    if not isinstance(items, list):
+        return []
+    # Talos reads at most 100 entries of a manifest's layers or an index's manifests.
+    return [d for d in items[:MAX_LAYERS] if isinstance(d, dict)]
+
+
+async def discover(
+    store: ArtifactStore,
+    repository: str,
+    digest: str,
+    checker: SignatureChecker,
+    *,
+    run_check: Callable[[Callable[[], Any]], Awaitable[Any]] | None = None,
+) -> Discovery:
+    """Find and verify the signatures of `repository@digest` the way Talos does.
+
+    `run_check(fn)` runs a CPU-bound check (default: inline); pass a thread offloader to keep
+    an event loop responsive.
+    """
+    run = run_check or _inline
+    errors: list[str] = []
+    faults: list[str] = []
+
+    # One round trip for all three lookups; answers are consumed in Talos's order below.
+    referrers_task = asyncio.ensure_future(_quiet(store.referrers(repository, digest, BUNDLE_ARTIFACT_TYPE)))
+    bundle_tag_task = asyncio.ensure_future(_quiet(store.manifest(repository, _tag_of(digest), MAX_MANIFEST)))
+    legacy_tag_task = asyncio.ensure_future(_quiet(store.manifest(repository, _tag_of(digest) + ".sig", MAX_MANIFEST)))
+    tasks = (referrers_task, bundle_tag_task, legacy_tag_task)
+    try:
+        # Step 1: referrers. Talos ignores a referrers error and moves on.
+        referrers, exc = await referrers_task
+        if isinstance(exc, RegistryFault):
+            faults.append(f"referrers: {exc}")
+        bundle_refs = [
+            r for r in (referrers or []) if str(r.get("artifactType", "")).startswith(BUNDLE_MEDIA_PREFIX)
+        ]
+        if bundle_refs:
+            return await _verify_referrers(store, repository, digest, bundle_refs, checker, run, errors, faults)
+
+        # Step 2: the bundle tag.
+        bundle_err: str | None = None
+        fetched, exc = await bundle_tag_task
+        if exc is not None:
+            if isinstance(exc, ArtifactNotFound):
+                bundle_err = "bundle tag not found"
+            else:
+                bundle_err = f"failed to resolve bundle tag {_tag_of(digest)}: {exc}"
+                faults.append(bundle_err)
+            errors.append(bundle_err)
+        else:
+            layers = await _bundle_layers(store, repository, fetched, errors, faults)
+            if isinstance(layers, str):
+                bundle_err = layers
+                errors.append(bundle_err)
+            elif layers:
+                return await _verify_bundle_layers(store, repository, digest, layers, checker, run, errors, faults)
+
+        # Step 3: the legacy `.sig` tag.
+        legacy = await _verify_legacy_tag(store, repository, digest, legacy_tag_task, checker, run, errors, faults)
+        if legacy.verified:
+            legacy.errors = errors
+            legacy.faults = faults
+            return legacy
+        chain = "\n".join(e for e in (bundle_err, legacy.message) if e)
+        return Discovery(False, chain, errors=errors, faults=faults)
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+
+
+async def _inline(fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+async def _quiet(awaitable: Awaitable[Any]) -> tuple[Any, BaseException | None]:
+    """Await and hand back (value, exception) so a later stage's failure never leaks early."""
+    try:
+        return await awaitable, None
+    except (ArtifactNotFound, RegistryFault) as exc:
+        return None, exc
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a bug in the store is still reported per stage, not as a crash
+        return None, RegistryFault(str(exc) or type(exc).__name__)
+
+
+async def _get_manifest(store: ArtifactStore, repository: str, digest: str, faults: list[str]) -> dict:
+    try:
+        fetched = await store.manifest(repository, digest, MAX_MANIFEST)
+    except ArtifactNotFound as exc:
+        raise _Stage(f"failed to fetch: {exc or 'not found'}") from None
+    except RegistryFault as exc:
+        faults.append(str(exc))
+        raise _Stage(f"failed to fetch: {exc}") from None
+    return _json(fetched.data, "manifest")
+
+
+async def _get_blob(store: ArtifactStore, repository: str, digest: str, limit: int, what: str, faults: list[str]) -> bytes:
+    try:
+        return await store.blob(repository, digest, limit)
+    except ArtifactNotFound as exc:
+        raise _Stage(f"failed to fetch {what}: {exc or 'not found'}") from None
+    except RegistryFault as exc:
+        faults.append(str(exc))
+        raise _Stage(f"failed to fetch {what}: {exc}") from None
+
+
+async def _bundle_from_manifest(store, repository, manifest_digest, faults) -> bytes:
+    try:
+        manifest = await _get_manifest(store, repository, manifest_digest, faults)
+    except _Stage as exc:
+        raise _Stage(f"failed to fetch bundle manifest: {exc}") from None
+    layers = manifest.get("layers") or []
+    if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict):
+        count = len(layers) if isinstance(layers, list) else 0
+        raise _Stage(f"expected exactly one layer in bundle manifest, got {count}")
+    return await _get_blob(store, repository, str(layers[0].get("digest", "")), MAX_BUNDLE, "bundle layer", faults)
+
+
+async def _verify_referrers(store, repository, digest, refs, checker, run, errors, faults) -> Discovery:
+    # Fetch every referrer's bundle at once; check them in the registry's order.
+    fetches = [asyncio.ensure_future(_capture(_bundle_from_manifest(store, repository, str(r.get("digest", "")), faults))) for r in refs]
+    last = None
+    for ref, fut in zip(refs, fetches):
+        ref_digest = str(ref.get("digest", ""))
+        bundle, exc = await fut
+        if exc is None:
+            try:
+                evidence = await run(lambda b=bundle: checker.bundle(b, digest))
+            except Exception as check_exc:
+                exc = check_exc
+            else:
+                _cancel(fetches)
+                return Discovery(
+                    True,
+                    f"verified via bundle referrer with digest {ref_digest}",
+                    "bundle-referrer",
+                    ref_digest,
+                    evidence,
+                    errors,
+                    faults,
+                )
+        last = str(exc)
+        errors.append(f"bundle referrer {ref_digest}: {exc}")
+    return Discovery(False, f"no valid bundle referrer: {last}", errors=errors, faults=faults)
+
+
+async def _bundle_layers(store, repository, fetched: Fetched, errors, faults) -> list[dict] | str:
+    """The bundle layers under the bundle tag, or a Talos stage error string."""
+    try:
+        doc = _json(fetched.data, "manifest")
+    except _Stage as exc:
+        return f"failed to fetch bundle manifest: {exc}"
+    media_type = fetched.media_type or doc.get("mediaType", "")
+    if media_type == OCI_MANIFEST:
+        return [l for l in _descriptors(doc, "layers") if str(l.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)]
+    if media_type == OCI_INDEX:
+        entries = [m for m in _descriptors(doc, "manifests") if m.get("mediaType") == OCI_MANIFEST]
+        subs = await asyncio.gather(
+            *(_capture(_get_manifest(store, repository, str(m.get("digest", "")), faults)) for m in entries)
+        )
+        layers: list[dict] = []
+        for entry, (manifest, exc) in zip(entries, subs):
+            if exc is not None:
+                # Talos skips an index entry it cannot fetch; we keep the reason for the user.
+                errors.append(f"bundle index entry {entry.get('digest')}: {exc}")
+                continue
+            layers += [l for l in _descriptors(manifest, "layers") if str(l.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)]
+        return layers
+    # Talos: any other media type under the bundle tag is not a bundle; move on silently.
+    return []
+
+
+async def _verify_bundle_layers(store, repository, digest, layers, checker, run, errors, faults) -> Discovery:
+    fetches = [
+        asyncio.ensure_future(_capture(_get_blob(store, repository, str(l.get("digest", "")), MAX_BUNDLE, "bundle layer", faults)))
+        for l in layers
+    ]
+    last = None
+    for i, (layer, fut) in enumerate(zip(layers, fetches)):
+        bundle, exc = await fut
+        if exc is None:
+            try:
+                evidence = await run(lambda b=bundle: checker.bundle(b, digest))
+            except Exception as check_exc:
+                exc = check_exc
+            else:
+                _cancel(fetches)
+                return Discovery(True, "verified via bundle", "bundle", layer.get("digest"), evidence, errors, faults)
+        last = str(exc)
+        errors.append(f"bundle layer {i} ({layer.get('digest')}): {exc}")
+    return Discovery(False, f"no valid bundle layer: {last}", errors=errors, faults=faults)
+
+
+async def _verify_legacy_tag(store, repository, digest, task, checker, run, errors, faults) -> Discovery:
+    fetched, exc = await task
+    sig_tag = _tag_of(digest) + ".sig"
+    if exc is not None:
+        if isinstance(exc, ArtifactNotFound):
+            msg = "legacy signature tag not found"
+        else:
+            msg = f"failed to resolve .sig tag {sig_tag}: {exc}"
+            faults.append(msg)
+        errors.append(msg)
+        return Discovery(False, msg)
+    try:
+        doc = _json(fetched.data, "manifest")
+    except _Stage as exc:
+        msg = f"failed to fetch .sig manifest: {exc}"
+        errors.append(msg)
+        return Discovery(False, msg)
+    media_type = fetched.media_type or doc.get("mediaType", "")
+    if media_type != OCI_MANIFEST:
+        msg = f"unexpected media type for .sig manifest: {media_type}"
+        errors.append(msg)
+        return Discovery(False, msg)
+    layers = _descriptors(doc, "layers")
+    if not layers:
+        msg = "no legacy signatures found"
+        errors.append(msg)
+        return Discovery(False, msg)
+    fetches = [
+        asyncio.ensure_future(_capture(_get_blob(store, repository, str(l.get("digest", "")), MAX_PAYLOAD, "signature layer", faults)))
+        for l in layers
+    ]
+    last = None
+    for i, (layer, fut) in enumerate(zip(layers, fetches)):
+        payload, exc = await fut
+        if exc is None:
+            try:
+                evidence = await run(lambda l=layer, p=payload: checker.legacy(l, p, digest))
+            except Exception as check_exc:
+                exc = check_exc
+            else:
+                _cancel(fetches)
+                verified_set = bool(getattr(evidence, "bundle_verified", False))
+                return Discovery(
+                    True,
+                    f"verified via legacy signature (bundle verified {'true' if verified_set else 'false'})",
+                    "legacy",
+                    fetched.digest,
+                    evidence,
+                )
+        last = str(exc)
+        errors.append(f"legacy signature layer {i} ({layer.get('digest')}): {exc}")
+    return Discovery(False, f"no valid legacy signature: {last}")
+
+
+async def _capture(awaitable: Awaitable[Any]) -> tuple[Any, BaseException | None]:
+    try:
+        return await awaitable, None
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return None, exc
+
+
+def _cancel(futures) -> None:
+    for fut in futures:
+        if not fut.done():
+            fut.cancel()
