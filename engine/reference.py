@@ -179,6 +179,9 @@ def _new_digest(name: str) -> tuple[str, str, str | None, str]:
     base, digest = parts
     at = len(base) + 1
     if not digest.startswith("sha256:"):
+        if not digest:
+            raise _Bad("unsupported digest algorithm: nothing follows the '@' "
+                       "(expected sha256:<64 hex digits>)", at - 1)
         raise _Bad(f"unsupported digest algorithm: {digest}", at)
     hex_part = digest[7:]
     if len(hex_part) != 64:
@@ -215,7 +218,7 @@ def parse_reference(s: str) -> Reference:
         except _Bad as digest_error:
             # Both readings failed; explain the one the author meant.
             at = s.rfind("@")
-            err = digest_error if at >= 0 and ":" in s[at:] else tag_error
+            err = digest_error if at >= 0 and (":" in s[at:] or at == len(s) - 1) else tag_error
             raise ReferenceError(s, err.reason, err.offset) from None
 
 
