@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 from .decision import Decision
+from .reference import Reference as ImageRef
+from .reference import parse_reference as parse_image
 
 Outcome = Literal["verified", "failed", "skipped", "denied", "allowed", "error"]
 OUTCOMES: tuple[Outcome, ...] = ("verified", "failed", "skipped", "denied", "allowed", "error")
@@ -132,45 +134,6 @@ def _rule_key(decision: Decision, options: VerifyOptions) -> tuple:
     else:
         content = decision.verifier
     return (content, options.trusted_root)
-
-
-# ---------------------------------------------------------------------------------------------
-# Image references (go-containerregistry's rules, enough to address the registry)
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    registry: str  # e.g. "index.docker.io", "localhost:5000"
-    repository: str  # e.g. "library/nginx"
-    tag: str | None
-    digest: str | None
-
-    @property
-    def context(self) -> str:
-        return f"{self.registry}/{self.repository}"
-
-
-def parse_image(image: str) -> ImageRef:
-    """Split a reference the way `name.ParseReference` does (Docker Hub → `index.docker.io`,
-    one-part names get `library/`, tag `latest` when neither tag nor digest is given)."""
-    rest, _, digest = image.strip().partition("@")
-    tag = None
-    slash = rest.rfind("/")
-    colon = rest.rfind(":")
-    if colon > slash:
-        rest, tag = rest[:colon], rest[colon + 1 :]
-    first, sep, remainder = rest.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        registry, repository = first, remainder
-    else:
-        registry, repository = "index.docker.io", rest
-    if registry == "docker.io":
-        registry = "index.docker.io"
-    if registry == "index.docker.io" and "/" not in repository:
-        repository = f"library/{repository}"
-    if not digest and not tag:
-        tag = "latest"
-    return ImageRef(registry, repository, tag if not digest else None, digest or None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,9 +283,8 @@ async def _in_thread(fn):
 
 
 def _needs_root(decision: Decision) -> bool:
-    from .policy.model import KeylessVerifier
-
-    return decision.requirements is not None or isinstance(decision.verifier, KeylessVerifier)
+    # Every check takes the root (public-key rules may carry their own Rekor key over it).
+    return True
 
 
 class _Checkers:
@@ -335,7 +297,7 @@ class _Checkers:
 
     def root(self):
         if not self._loaded:
-            from .signatures import load_trusted_root
+            from .signatures.trust import load_trusted_root
 
             self._root = load_trusted_root(self._path)
             self._loaded = True
@@ -358,6 +320,7 @@ class _Checker:
         return verify_bundle(bundle_bytes, image_digest, self.verifier, self.trusted_root)
 
     def legacy(self, layer: dict, payload: bytes, image_digest: str):
-        from .signatures import verify_legacy
+        from .signatures.legacy import LegacyLayer, verify_legacy
 
-        return verify_legacy([(layer, payload)], image_digest, self.verifier, self.trusted_root)
+        annotations = layer.get("annotations") if isinstance(layer.get("annotations"), dict) else {}
+        return verify_legacy([LegacyLayer(payload, annotations)], image_digest, self.verifier, self.trusted_root)

@@ -1,0 +1,145 @@
+"""verify_images without a registry: outcomes that need no network, the cache, mirrors, JSON.
+
+Signed images against a real registry are in tests/test_cli_verify.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from engine.policy import load_policy
+from engine.verify import VerifyCache, VerifyOptions, merge_mirrors, summary, verify_images
+
+DIGEST = "sha256:" + "c0" * 32
+
+POLICY = """apiVersion: v1alpha1
+kind: ImageVerificationConfig
+rules:
+  - image: "registry.example/skip/*"
+    skip: true
+  - image: "registry.example/deny/*"
+    deny: true
+  - image: "registry.example/signed/*"
+    keyless:
+      issuer: https://issuer.example
+      subject: me@example.com
+"""
+
+
+class NoNetwork:
+    """A store that fails the test the moment verification tries to reach a registry."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def resolve(self, repository, tag):
+        self.calls.append(f"resolve {repository}:{tag}")
+        raise AssertionError("no request expected")
+
+    async def manifest(self, repository, reference, max_size):
+        self.calls.append(f"manifest {reference}")
+        raise AssertionError("no request expected")
+
+    async def blob(self, repository, digest, max_size):
+        self.calls.append(f"blob {digest}")
+        raise AssertionError("no request expected")
+
+    async def referrers(self, repository, digest, artifact_type):
+        self.calls.append("referrers")
+        raise AssertionError("no request expected")
+
+
+def _verify(images, cache=None, store=None):
+    loaded = load_policy(POLICY, "p.yaml")
+    store = store or NoNetwork()
+    seen = []
+    results = asyncio.run(
+        verify_images(loaded, images, VerifyOptions(), on_result=seen.append, cache=cache, store=store)
+    )
+    return results, seen, store
+
+
+@pytest.mark.parametrize(
+    "image, outcome, message, digest",
+    [
+        ("registry.example/skip/a:1", "skipped", "verification skipped by matched rule (0000)", None),
+        ("registry.example/deny/b", "denied", "verification denied by matched rule (0001)", None),
+        ("nginx:1.25", "allowed", "no matched rule", None),
+        (f"registry.example/deny/b@{DIGEST}", "denied", "verification denied by matched rule (0001)", DIGEST),
+        ("Not A Ref", "error", "invalid image reference 'Not A Ref'", None),
+    ],
+)
+def test_outcomes_without_network(image, outcome, message, digest):
+    results, seen, store = _verify([image])
+    (result,) = results
+    assert (result.outcome, result.digest) == (outcome, digest)
+    assert result.message.startswith(message)
+    assert seen == results
+    assert store.calls == []
+
+
+def test_cached_success_makes_no_request_and_keeps_evidence():
+    cache = VerifyCache()
+    loaded = load_policy(POLICY, "p.yaml")
+    decision = loaded.policy.evaluate_many([f"registry.example/signed/app@{DIGEST}"])[0]
+    from engine.verify import _rule_key
+
+    cache.put(_rule_key(decision, VerifyOptions()), DIGEST, "verified via bundle", None)
+    results, _, store = _verify([f"registry.example/signed/app@{DIGEST}"], cache=cache)
+    assert (results[0].outcome, results[0].message, results[0].cached) == ("verified", "verified via bundle", True)
+    assert store.calls == []
+
+
+def test_cache_entry_does_not_cover_another_identity():
+    cache = VerifyCache()
+    loaded = load_policy(POLICY, "p.yaml")
+    decision = loaded.policy.evaluate_many([f"registry.example/signed/app@{DIGEST}"])[0]
+    from engine.verify import _rule_key
+
+    cache.put(_rule_key(decision, VerifyOptions()), DIGEST, "verified via bundle", None)
+    other = load_policy(POLICY.replace("me@example.com", "you@example.com"), "p.yaml")
+    results = asyncio.run(
+        verify_images(other, [f"registry.example/signed/app@{DIGEST}"], VerifyOptions(), cache=cache, store=_Unsigned())
+    )
+    assert results[0].outcome == "failed"
+
+
+class _Unsigned:
+    async def manifest(self, repository, reference, max_size):
+        from engine.discovery import ArtifactNotFound
+
+        raise ArtifactNotFound(reference)
+
+    async def referrers(self, repository, digest, artifact_type):
+        return None
+
+
+def test_results_keep_input_order_and_summary_counts_every_outcome():
+    images = ["nginx", "registry.example/deny/x", "registry.example/skip/y", "nginx:2"]
+    results, _, _ = _verify(images)
+    assert [r.decision.image for r in results] == images
+    assert summary(results) == {"verified": 0, "failed": 0, "skipped": 1, "denied": 1, "allowed": 2, "error": 0}
+
+
+def test_json_has_every_simulate_field_plus_verify_fields():
+    results, _, _ = _verify(["registry.example/skip/a"])
+    out = results[0].to_json()
+    simulate_keys = {"image", "match_subject", "action", "rule_index", "rule_id", "pattern", "verifier", "message"}
+    assert simulate_keys | {"digest", "outcome", "signature", "errors"} == set(out)
+    assert (out["signature"], out["errors"]) == (None, [])
+
+
+@pytest.mark.parametrize(
+    "policy, cli, expected",
+    [
+        ({"ghcr.io": ["https://p1"]}, {}, {"ghcr.io": ["https://p1"]}),
+        ({}, {"ghcr.io": ["oci:/x"]}, {"ghcr.io": ["oci:/x"]}),
+        ({"ghcr.io": ["https://p1", "https://p2"]}, {"ghcr.io": ["https://c1", "https://p2"]},
+         {"ghcr.io": ["https://c1", "https://p2", "https://p1"]}),
+        ({"a": ["https://a"]}, {"b": ["https://b"]}, {"b": ["https://b"], "a": ["https://a"]}),
+    ],
+)
+def test_mirrors_command_line_first_then_policy(policy, cli, expected):
+    assert merge_mirrors(policy, cli) == expected
