@@ -1,0 +1,153 @@
+"""Fulcio certificate checks for signatures sigstore-python cannot take (legacy cosign):
+chain to a CA of the trusted root at the logged time, and the embedded CT precertificate SCT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from datetime import datetime, timezone
+
+from engine.signatures.errors import SignatureError
+from engine.signatures.trust import TrustRoot
+
+SCT_LIST_OID = "1.3.6.1.4.1.11129.2.4.2"
+
+
+def _when(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def load_pem_certificate(pem: str, what: str):
+    from cryptography import x509
+
+    try:
+        return x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem)
+    except ValueError as exc:
+        raise SignatureError(f"{what} is not a PEM certificate: {exc}") from None
+
+
+def load_pem_chain(pem: str | None) -> list:
+    from cryptography import x509
+
+    if not pem or "BEGIN CERTIFICATE" not in pem:
+        return []
+    try:
+        return x509.load_pem_x509_certificates(pem.encode())
+    except ValueError as exc:
+        raise SignatureError(f"certificate chain annotation does not parse: {exc}") from None
+
+
+def verify_chain(cert, intermediates: list, root: TrustRoot, when: datetime) -> list:
+    """The verified chain [leaf, issuer, ..., anchor] valid at `when`, or SignatureError."""
+    from cryptography.x509 import ExtendedKeyUsage, UnsupportedGeneralNameType
+    from cryptography.x509.verification import (
+        Criticality,
+        ExtensionPolicy,
+        PolicyBuilder,
+        Store,
+        VerificationError,
+    )
+
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if not (start <= when <= end):
+        raise SignatureError(
+            f"certificate was not valid at the logged time {_when(when)} (valid from {_when(start)} to {_when(end)})"
+        )
+    anchors = root.fulcio_certificates()
+    if not anchors:
+        raise SignatureError(f"trusted root {root.source} has no Fulcio certificate authorities")
+    # Fulcio leaves carry code-signing, not client-auth, EKU: let EKU be checked by the caller.
+    ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
+    ee_policy = ExtensionPolicy.webpki_defaults_ee().may_be_present(ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
+    verifier = (
+        PolicyBuilder()
+        .store(Store(anchors))
+        .time(when)
+        .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+        .build_client_verifier()
+    )
+    try:
+        return list(verifier.verify(cert, intermediates).chain)
+    except (VerificationError, UnsupportedGeneralNameType) as exc:
+        issuer = cert.issuer.rfc4514_string() or "(empty)"
+        raise SignatureError(
+            f"certificate (issued by {issuer}) does not chain to a Fulcio CA of the trusted root "
+            f"{root.source} at {_when(when)}: {exc}"
+        ) from None
+
+
+def check_code_signing(cert) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        eku = []
+    if ExtendedKeyUsageOID.CODE_SIGNING not in eku:
+        raise SignatureError("certificate is not for code signing (extended key usage lacks codeSigning)")
+
+
+def _is_preissuer(cert) -> bool:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    return ExtendedKeyUsageOID.CERTIFICATE_TRANSPARENCY in eku
+
+
+def verify_sct(cert, chain: list, root: TrustRoot) -> None:
+    """The certificate's embedded precertificate SCT verifies with a CT log key of the trusted root.
+
+    The log signed (RFC 6962 §3.2): version, type, timestamp, entry type precert, the SHA-256 of the
+    issuer's public key, the TBSCertificate without the SCT list extension, and the SCT extensions.
+    """
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.certificate_transparency import LogEntryType
+
+    try:
+        scts = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value
+    except x509.ExtensionNotFound:
+        raise SignatureError("certificate has no embedded SCT (certificate transparency proof missing)") from None
+    except ValueError as exc:
+        raise SignatureError(f"certificate's SCT list does not parse: {exc}") from None
+    if len(scts) != 1:
+        raise SignatureError(f"certificate must carry exactly one SCT, it has {len(scts)}")
+    sct = scts[0]
+    if sct.entry_type != LogEntryType.PRE_CERTIFICATE:
+        raise SignatureError("certificate's SCT is not a precertificate SCT")
+    if len(chain) < 2:
+        raise SignatureError("cannot check the SCT: the certificate's issuer is unknown")
+    issuer = chain[2] if _is_preissuer(chain[1]) and len(chain) > 2 else chain[1]
+    issuer_key_hash = hashlib.sha256(
+        issuer.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    ).digest()
+    tbs = cert.tbs_precertificate_bytes
+    ts_ms = int(sct.timestamp.replace(tzinfo=timezone.utc).timestamp() * 1000)
+    signed = (
+        struct.pack("!BBQH", sct.version.value, 0, ts_ms, LogEntryType.PRE_CERTIFICATE.value)
+        + issuer_key_hash
+        + len(tbs).to_bytes(3, "big")
+        + tbs
+        + struct.pack("!H", len(sct.extension_bytes))
+        + sct.extension_bytes
+    )
+    key = root.ct_key(sct.log_id)
+    if key is None:
+        raise SignatureError(
+            f"certificate's SCT is from CT log {sct.log_id.hex()}, which is not in the trusted root {root.source}"
+        )
+    try:
+        key.verify(sct.signature, signed)
+    except InvalidSignature:
+        raise SignatureError(
+            f"certificate's SCT signature does not verify with CT log {sct.log_id.hex()} ({key.base_url})"
+        ) from None

@@ -1,0 +1,111 @@
+"""The identity in a Fulcio certificate, and whether it satisfies a keyless rule.
+
+Issuer: extension 1.3.6.1.4.1.57264.1.8 (DER UTF8String), falling back to the older .1.1 (raw bytes).
+Subject: the SAN — URI, email, or Sigstore's other-name (1.3.6.1.4.1.57264.1.7).
+Talos compares issuer and subject exactly; Kyverno with its wildcard. Regexes are RE2, unanchored.
+"""
+
+from __future__ import annotations
+
+from engine.policy.model import KeylessVerifier
+from engine.signatures.errors import SignatureError
+from engine.signatures.evidence import Identity
+
+ISSUER_V1_OID = "1.3.6.1.4.1.57264.1.1"
+ISSUER_V2_OID = "1.3.6.1.4.1.57264.1.8"
+OTHERNAME_OID = "1.3.6.1.4.1.57264.1.7"
+
+
+def _der_utf8(value: bytes) -> str | None:
+    """The text of a DER UTF8String/IA5String/PrintableString (short or long length form)."""
+    if len(value) < 2 or value[0] not in (0x0C, 0x16, 0x13):
+        return None
+    length, offset = value[1], 2
+    if length & 0x80:
+        n = length & 0x7F
+        length, offset = int.from_bytes(value[2 : 2 + n], "big"), 2 + n
+    body = value[offset : offset + length]
+    return body.decode("utf-8", "replace") if len(body) == length else None
+
+
+def certificate_identity(cert) -> Identity:
+    """(issuer, subject) of a cryptography x509 certificate; either may be None."""
+    from cryptography import x509
+
+    issuer = None
+    for oid, decode in ((ISSUER_V2_OID, _der_utf8), (ISSUER_V1_OID, lambda v: v.decode("utf-8", "replace"))):
+        try:
+            ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(oid))
+        except x509.ExtensionNotFound:
+            continue
+        issuer = decode(ext.value.value)
+        if issuer:
+            break
+
+    subject = None
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        san = None
+    if san is not None:
+        for name in san:
+            if isinstance(name, (x509.UniformResourceIdentifier, x509.RFC822Name)):
+                subject = name.value
+            elif isinstance(name, x509.OtherName) and name.type_id.dotted_string == OTHERNAME_OID:
+                subject = _der_utf8(name.value)
+            if subject:
+                break
+    return Identity(issuer=issuer, subject=subject)
+
+
+def _re2_search(pattern: str, text: str, what: str) -> bool:
+    import re2
+
+    try:
+        return re2.search(pattern, text) is not None
+    except re2.error as exc:
+        raise SignatureError(f"{what} {pattern!r} is not a valid RE2 expression: {exc}") from None
+
+
+def check_identity(identity: Identity, verifier: KeylessVerifier) -> None:
+    """Raise SignatureError naming the mismatch when `identity` does not satisfy `verifier`."""
+    issuer, subject = identity.issuer or "", identity.subject or ""
+    wildcard = verifier.match == "wildcard"
+    if wildcard:
+        from engine.patterns import wildcard_match
+
+    if verifier.issuer is not None:
+        ok = wildcard_match(verifier.issuer, issuer) if wildcard else issuer == verifier.issuer
+        if not ok:
+            raise SignatureError(
+                f"certificate issuer {issuer!r} does not match the rule's issuer {verifier.issuer!r}"
+            )
+    if verifier.issuer_regex is not None and not _re2_search(verifier.issuer_regex, issuer, "issuerRegExp"):
+        raise SignatureError(
+            f"certificate issuer {issuer!r} does not match the rule's issuer regular expression {verifier.issuer_regex!r}"
+        )
+    if verifier.subject is not None:
+        ok = wildcard_match(verifier.subject, subject) if wildcard else subject == verifier.subject
+        if not ok:
+            raise SignatureError(
+                f"certificate identity {subject!r} does not match the rule's subject {verifier.subject!r}"
+            )
+    if verifier.subject_regex is not None and not _re2_search(verifier.subject_regex, subject, "subjectRegex"):
+        raise SignatureError(
+            f"certificate identity {subject!r} does not match the rule's subjectRegex {verifier.subject_regex!r}"
+        )
+
+
+class IdentityPolicy:
+    """sigstore-python `VerificationPolicy` adapter so its Verifier checks our rule."""
+
+    def __init__(self, verifier: KeylessVerifier):
+        self._verifier = verifier
+
+    def verify(self, cert) -> None:
+        from sigstore.errors import VerificationError
+
+        try:
+            check_identity(certificate_identity(cert), self._verifier)
+        except SignatureError as exc:
+            raise VerificationError(str(exc)) from None

@@ -1,0 +1,81 @@
+"""Checking a raw signature with a public key, the way cosign's verifiers do.
+
+ECDSA: cosign signs with SHA-256 for every curve in the legacy format and with the curve's own hash
+(P-384 → SHA-384) in newer tools, so both are accepted. RSA: PKCS#1 v1.5 or PSS over SHA-256.
+Ed25519: pure Ed25519.
+"""
+
+from __future__ import annotations
+
+_EC_HASH_BY_CURVE = {"secp256r1": "SHA256", "secp384r1": "SHA384", "secp521r1": "SHA512"}
+
+
+def _hash(name: str):
+    from cryptography.hazmat.primitives import hashes
+
+    return getattr(hashes, name)()
+
+
+def signature_valid(key, signature: bytes, data: bytes) -> bool:
+    """True when `signature` over `data` verifies with `key` (a cryptography public key)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+    attempts = []
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        names = dict.fromkeys([_EC_HASH_BY_CURVE.get(key.curve.name, "SHA256"), "SHA256"])
+        attempts = [lambda n=n: key.verify(signature, data, ec.ECDSA(_hash(n))) for n in names]
+    elif isinstance(key, rsa.RSAPublicKey):
+        attempts = [
+            lambda: key.verify(signature, data, padding.PKCS1v15(), _hash("SHA256")),
+            lambda: key.verify(
+                signature,
+                data,
+                padding.PSS(mgf=padding.MGF1(_hash("SHA256")), salt_length=padding.PSS.AUTO),
+                _hash("SHA256"),
+            ),
+        ]
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        attempts = [lambda: key.verify(signature, data)]
+    for attempt in attempts:
+        try:
+            attempt()
+            return True
+        except (InvalidSignature, ValueError):
+            continue
+    return False
+
+
+def key_details_for(key) -> str:
+    """The trusted-root `keyDetails` name for a public key."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return {
+            "secp256r1": "PKIX_ECDSA_P256_SHA_256",
+            "secp384r1": "PKIX_ECDSA_P384_SHA_384",
+            "secp521r1": "PKIX_ECDSA_P521_SHA_512",
+        }[key.curve.name]
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "PKIX_ED25519"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"PKIX_RSA_PKCS1V15_{key.key_size}_SHA256"
+    raise ValueError(f"unsupported key type {type(key).__name__}")
+
+
+def verify_with_log_key(key, key_details: str, signature: bytes, data: bytes) -> None:
+    """A log (Rekor, CT) signature, with the hash its `keyDetails` name; raises InvalidSignature."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        name = {"PKIX_ECDSA_P384_SHA_384": "SHA384", "PKIX_ECDSA_P521_SHA_512": "SHA512"}.get(
+            key_details, _EC_HASH_BY_CURVE.get(key.curve.name, "SHA256") if not key_details else "SHA256"
+        )
+        key.verify(signature, data, ec.ECDSA(_hash(name)))
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        key.verify(signature, data)
+    elif isinstance(key, rsa.RSAPublicKey):
+        key.verify(signature, data, padding.PKCS1v15(), _hash("SHA256"))
+    else:
+        raise InvalidSignature(f"unsupported log key type {type(key).__name__}")

@@ -1,0 +1,151 @@
+"""Legacy cosign signatures: the `sha256-<hex>.sig` tag's simple-signing layers.
+
+Checked as cosign's VerifyImageSignature does: the signature over the payload (rule key, or the
+certificate's key), the Rekor SET and entry consistency (unless the rule ignores the tlog, as Talos
+does for public keys), the certificate chain at the logged time, its SCT, the identity, and the
+payload's claim that it is for this image. The first layer that verifies wins.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+from engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from engine.signatures.errors import SignatureError
+from engine.signatures.evidence import SignatureEvidence, TlogEntry
+
+SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
+CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
+CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"
+BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
+SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
+
+
+@dataclass(frozen=True)
+class LegacyLayer:
+    """One simple-signing layer: its payload blob and the layer's annotations."""
+
+    payload: bytes
+    annotations: dict = field(default_factory=dict)
+
+
+def _root_for(verifier, trusted_root):
+    from engine.signatures.trust import load_trusted_root
+
+    root = trusted_root if trusted_root is not None else load_trusted_root()
+    if isinstance(verifier, KeylessVerifier):
+        return root.with_overrides(
+            roots_pem=verifier.roots, rekor_pem=verifier.rekor_pubkey, ctlog_pem=verifier.ctlog_pubkey
+        )
+    return root.with_overrides(rekor_pem=verifier.rekor_pubkey)
+
+
+def _verify_tlog(layer: LegacyLayer, signature: bytes, signer_der: bytes, signer_is_cert: bool, root):
+    from engine.signatures import rekor
+
+    text = layer.annotations.get(BUNDLE_ANNOTATION)
+    if not text:
+        raise SignatureError(
+            "signature has no Rekor bundle annotation (dev.sigstore.cosign/bundle); "
+            "a transparency-log entry is required and cannot be looked up offline"
+        )
+    entry = rekor.parse_cosign_bundle(text)
+    rekor.verify_set(entry, root)
+    rekor.check_hashedrekord(entry, layer.payload, signature, signer_der, signer_is_cert)
+    return entry
+
+
+def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root) -> SignatureEvidence:
+    from cryptography.hazmat.primitives import serialization
+
+    from engine.signatures.keyverify import signature_valid
+    from engine.signatures.payload import check_simple_signing
+
+    sig_text = layer.annotations.get(SIGNATURE_ANNOTATION)
+    if not sig_text:
+        raise SignatureError(f"layer has no {SIGNATURE_ANNOTATION} annotation")
+    try:
+        signature = base64.b64decode(sig_text, validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError(f"{SIGNATURE_ANNOTATION} is not base64") from None
+
+    if isinstance(verifier, PublicKeyVerifier):
+        from engine.keys import KeyFormatError, load_public_key_pem
+
+        try:
+            public = load_public_key_pem(verifier.pem)
+        except KeyFormatError as exc:
+            raise SignatureError(f"rule's public key is unusable: {exc}") from None
+        if not signature_valid(public.key, signature, layer.payload):
+            raise SignatureError(
+                f"signature does not verify with the rule's public key {public.fingerprint} "
+                "(signed by another key, or the payload or signature was altered)"
+            )
+        check_simple_signing(layer.payload, image_digest)
+        evidence = SignatureEvidence(format="legacy", artifact_digest=image_digest, key_fingerprint=public.fingerprint)
+        if not verifier.ignore_tlog:
+            der = public.key.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            entry = _verify_tlog(layer, signature, der, False, _root_for(verifier, trusted_root))
+            evidence.tlog = TlogEntry(entry.log_index, entry.integrated_time)
+            evidence.bundle_verified = True
+        return evidence
+
+    if not isinstance(verifier, KeylessVerifier):
+        raise SignatureError(f"unsupported verifier {type(verifier).__name__}")
+
+    from engine.signatures import certs
+    from engine.signatures.identity import certificate_identity, check_identity
+    from engine.signatures.trust import now_utc
+
+    cert_pem = layer.annotations.get(CERTIFICATE_ANNOTATION)
+    if not cert_pem:
+        raise SignatureError(
+            "signature has no certificate (dev.sigstore.cosign/certificate); the rule needs a keyless Fulcio signature"
+        )
+    cert = certs.load_pem_certificate(cert_pem, "signing certificate")
+    if not signature_valid(cert.public_key(), signature, layer.payload):
+        raise SignatureError(
+            "signature does not verify with the signing certificate's key (the payload or signature was altered)"
+        )
+    check_simple_signing(layer.payload, image_digest)
+    root = _root_for(verifier, trusted_root)
+    entry = None
+    if verifier.ignore_tlog:
+        when = now_utc()
+    else:
+        der = cert.public_bytes(serialization.Encoding.DER)
+        entry = _verify_tlog(layer, signature, der, True, root)
+        when = entry.integrated_datetime
+    chain = certs.verify_chain(cert, certs.load_pem_chain(layer.annotations.get(CHAIN_ANNOTATION)), root, when)
+    certs.check_code_signing(cert)
+    if not verifier.ignore_sct:
+        certs.verify_sct(cert, chain, root)
+    identity = certificate_identity(cert)
+    check_identity(identity, verifier)
+    return SignatureEvidence(
+        format="legacy",
+        artifact_digest=image_digest,
+        identity=identity,
+        tlog=TlogEntry(entry.log_index, entry.integrated_time) if entry else None,
+        bundle_verified=entry is not None,
+    )
+
+
+def verify_legacy(layers: list[LegacyLayer], image_digest: str, verifier, trusted_root=None) -> SignatureEvidence:
+    """Evidence from the first layer that satisfies `verifier`, or SignatureError listing every failure.
+
+    `trusted_root` is an `engine.signatures.trust.TrustRoot`; None means the production root.
+    """
+    if not layers:
+        raise SignatureError("no legacy signatures found")
+    errors: list[str] = []
+    for i, layer in enumerate(layers):
+        try:
+            return _verify_layer(layer, image_digest, verifier, trusted_root)
+        except SignatureError as exc:
+            errors.append(f"legacy signature {i}: {exc}" if len(layers) > 1 else str(exc))
+    raise SignatureError("; ".join(errors), errors)

@@ -1,0 +1,67 @@
+"""The signed claims: which image a signature is for.
+
+Legacy cosign signs a "simple signing" JSON payload naming the image manifest digest in
+`critical.image.docker-manifest-digest`; Sigstore bundles (cosign v3) sign an in-toto Statement
+whose `subject[].digest.sha256` is the image digest. A valid signature for another image is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+
+from engine.signatures.errors import SignatureError
+
+INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+
+def _normalize_digest(image_digest: str) -> tuple[str, str]:
+    algo, _, hexpart = image_digest.partition(":")
+    if not hexpart:
+        raise SignatureError(f"image digest {image_digest!r} is not of the form 'sha256:<hex>'")
+    return algo.lower(), hexpart.lower()
+
+
+def check_simple_signing(payload: bytes, image_digest: str) -> dict:
+    """Parse a simple-signing payload and check it names `image_digest`; returns the document."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SignatureError(f"signed payload is not JSON: {exc}") from None
+    try:
+        claimed = doc["critical"]["image"]["docker-manifest-digest"]
+    except (KeyError, TypeError):
+        raise SignatureError(
+            "signed payload has no critical.image.docker-manifest-digest (not a cosign simple-signing payload)"
+        ) from None
+    if not isinstance(claimed, str) or _normalize_digest(claimed) != _normalize_digest(image_digest):
+        raise SignatureError(
+            f"signature is for another image: payload names {claimed}, image digest is {image_digest}"
+        )
+    return doc
+
+
+def check_statement(payload: bytes, image_digest: str) -> dict:
+    """Parse an in-toto Statement and check a subject carries the image digest; returns it."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SignatureError(f"DSSE payload is not JSON: {exc}") from None
+    subjects = doc.get("subject") if isinstance(doc, dict) else None
+    if not isinstance(subjects, list) or not subjects:
+        raise SignatureError("in-toto statement has no subject")
+    algo, want = _normalize_digest(image_digest)
+    seen = []
+    for subject in subjects:
+        digests = subject.get("digest") if isinstance(subject, dict) else None
+        if isinstance(digests, dict) and isinstance(digests.get(algo), str):
+            seen.append(f"{algo}:{digests[algo]}")
+            if digests[algo].lower() == want:
+                return doc
+    named = ", ".join(seen) or "no sha256 digest"
+    raise SignatureError(f"signature is for another image: in-toto subject names {named}, image digest is {image_digest}")
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE pre-authentication encoding: what a DSSE signature is computed over."""
+    t = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)

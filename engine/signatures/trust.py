@@ -1,0 +1,243 @@
+"""The Sigstore trusted root: Fulcio CAs, Rekor keys and CT log keys to verify against.
+
+By default the production root that ships inside the `sigstore` package is read from its files;
+it is never fetched (no TUF refresh, no network). `--trusted-root FILE` replaces it.
+Parsed roots are cached per file (path and modification time).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from engine.signatures.errors import TrustedRootError
+
+_PRODUCTION_DIR = "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
+
+
+def production_root_path() -> Path:
+    """The production `trusted_root.json` shipped in the sigstore package (found without importing it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sigstore")
+    if spec is None or not spec.submodule_search_locations:
+        raise TrustedRootError("the 'sigstore' package is not installed, so there is no production trusted root")
+    return Path(list(spec.submodule_search_locations)[0]) / "_store" / _PRODUCTION_DIR / "trusted_root.json"
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    # protobuf JSON timestamps: "2021-01-12T11:53:27Z" or with fractional seconds
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class LogKey:
+    """A Rekor or CT log key. `log_id` is the SHA-256 of the DER public key (RFC 6962 key id)."""
+
+    log_id: bytes
+    key: object  # a cryptography public key
+    key_details: str
+    base_url: str
+    valid_from: datetime | None
+    valid_until: datetime | None
+
+    def valid_at(self, when: datetime) -> bool:
+        if self.valid_from and when < self.valid_from:
+            return False
+        return not (self.valid_until and when > self.valid_until)
+
+    def verify(self, signature: bytes, data: bytes) -> None:
+        """Raises cryptography's InvalidSignature when the signature is wrong."""
+        from engine.signatures.keyverify import verify_with_log_key
+
+        verify_with_log_key(self.key, self.key_details, signature, data)
+
+
+@dataclass(frozen=True)
+class CertificateAuthority:
+    certificates: tuple  # cryptography x509.Certificate, leaf-most first, root last
+    uri: str
+    valid_from: datetime | None
+    valid_until: datetime | None
+
+
+@dataclass
+class TrustRoot:
+    """A parsed `trusted_root.json` (Sigstore protobuf-JSON, media type ...trustedroot+json;version=0.1)."""
+
+    source: str  # where it came from, for messages
+    document: dict
+    tlogs: list[LogKey] = field(default_factory=list)
+    ctlogs: list[LogKey] = field(default_factory=list)
+    authorities: list[CertificateAuthority] = field(default_factory=list)
+    _sigstore: object = None
+
+    def rekor_key(self, log_id: bytes) -> LogKey | None:
+        return next((k for k in self.tlogs if k.log_id == log_id), None)
+
+    def ct_key(self, log_id: bytes) -> LogKey | None:
+        return next((k for k in self.ctlogs if k.log_id == log_id), None)
+
+    def fulcio_certificates(self) -> list:
+        return [c for ca in self.authorities for c in ca.certificates]
+
+    def sigstore_root(self):
+        """The same root as sigstore-python's `TrustedRoot`, for its `Verifier`."""
+        if self._sigstore is None:
+            from sigstore.models import TrustedRoot
+            from sigstore_models.trustroot import v1 as trustroot_v1
+
+            try:
+                inner = trustroot_v1.TrustedRoot.from_json(json.dumps(self.document))
+                self._sigstore = TrustedRoot(inner)
+            except Exception as exc:
+                raise TrustedRootError(f"{self.source}: sigstore cannot use this trusted root: {exc}") from None
+        return self._sigstore
+
+    def with_overrides(
+        self, *, roots_pem: str | None = None, rekor_pem: str | None = None, ctlog_pem: str | None = None
+    ) -> TrustRoot:
+        """A copy whose Fulcio CAs, Rekor keys or CT log keys are replaced (Kyverno `roots`, `rekor.pubkey`, `ctlog.pubkey`)."""
+        if not (roots_pem or rekor_pem or ctlog_pem):
+            return self
+        doc = json.loads(json.dumps(self.document))
+        if roots_pem:
+            doc["certificateAuthorities"] = [_ca_entry_from_pem(roots_pem)]
+        if rekor_pem:
+            doc["tlogs"] = [_log_entry_from_pem(rekor_pem, "custom-rekor")]
+        if ctlog_pem:
+            doc["ctlogs"] = [_log_entry_from_pem(ctlog_pem, "custom-ctlog")]
+        return parse_trusted_root(json.dumps(doc).encode(), f"{self.source} (with policy overrides)")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _ca_entry_from_pem(pem: str) -> dict:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        certs = x509.load_pem_x509_certificates(pem.encode())
+    except ValueError as exc:
+        raise TrustedRootError(f"policy roots: not PEM certificates: {exc}") from None
+    return {
+        "uri": "policy-roots",
+        "certChain": {"certificates": [{"rawBytes": _b64(c.public_bytes(Encoding.DER))} for c in certs]},
+        "validFor": {"start": "1970-01-01T00:00:00Z"},
+    }
+
+
+def _log_entry_from_pem(pem: str, url: str) -> dict:
+    from cryptography.hazmat.primitives import serialization
+
+    from engine.signatures.keyverify import key_details_for
+
+    try:
+        key = serialization.load_pem_public_key(pem.strip().encode())
+    except ValueError as exc:
+        raise TrustedRootError(f"policy log key: not a PEM public key: {exc}") from None
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {
+        "baseUrl": url,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {
+            "rawBytes": _b64(der),
+            "keyDetails": key_details_for(key),
+            "validFor": {"start": "1970-01-01T00:00:00Z"},
+        },
+        "logId": {"keyId": _b64(hashlib.sha256(der).digest())},
+    }
+
+
+def _parse_log(entry: dict, where: str) -> LogKey:
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    pk = entry.get("publicKey") or {}
+    try:
+        der = base64.b64decode(pk["rawBytes"])
+        key = load_der_public_key(der)
+        log_id = base64.b64decode((entry.get("logId") or {}).get("keyId") or "") or hashlib.sha256(der).digest()
+    except (KeyError, ValueError, binascii.Error) as exc:
+        raise TrustedRootError(f"{where}: unreadable public key: {exc}") from None
+    valid = pk.get("validFor") or {}
+    return LogKey(
+        log_id=log_id,
+        key=key,
+        key_details=pk.get("keyDetails", ""),
+        base_url=entry.get("baseUrl", ""),
+        valid_from=_parse_time(valid.get("start")),
+        valid_until=_parse_time(valid.get("end")),
+    )
+
+
+def parse_trusted_root(data: bytes, source: str) -> TrustRoot:
+    from cryptography import x509
+
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TrustedRootError(f"{source}: not JSON: {exc}") from None
+    if not isinstance(doc, dict) or not str(doc.get("mediaType", "")).startswith(
+        "application/vnd.dev.sigstore.trustedroot"
+    ):
+        raise TrustedRootError(
+            f"{source}: not a Sigstore trusted root (mediaType must be "
+            "'application/vnd.dev.sigstore.trustedroot+json;version=0.1')"
+        )
+    root = TrustRoot(source=source, document=doc)
+    for i, entry in enumerate(doc.get("tlogs") or []):
+        root.tlogs.append(_parse_log(entry, f"{source}: tlogs[{i}]"))
+    for i, entry in enumerate(doc.get("ctlogs") or []):
+        root.ctlogs.append(_parse_log(entry, f"{source}: ctlogs[{i}]"))
+    for i, entry in enumerate(doc.get("certificateAuthorities") or []):
+        try:
+            certs = tuple(
+                x509.load_der_x509_certificate(base64.b64decode(c["rawBytes"]))
+                for c in entry["certChain"]["certificates"]
+            )
+        except (KeyError, ValueError, binascii.Error) as exc:
+            raise TrustedRootError(f"{source}: certificateAuthorities[{i}]: unreadable certificate: {exc}") from None
+        valid = entry.get("validFor") or {}
+        root.authorities.append(
+            CertificateAuthority(
+                certificates=certs,
+                uri=entry.get("uri", ""),
+                valid_from=_parse_time(valid.get("start")),
+                valid_until=_parse_time(valid.get("end")),
+            )
+        )
+    return root
+
+
+@lru_cache(maxsize=16)
+def _load_cached(path: str, mtime_ns: int) -> TrustRoot:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise TrustedRootError(f"cannot read trusted root {path}: {exc.strerror or exc}") from None
+    return parse_trusted_root(data, path)
+
+
+def load_trusted_root(path: str | os.PathLike | None = None) -> TrustRoot:
+    """The root at `path`, or the production root shipped in the sigstore package when None."""
+    p = Path(path) if path is not None else production_root_path()
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError as exc:
+        raise TrustedRootError(f"cannot read trusted root {p}: {exc.strerror or exc}") from None
+    return _load_cached(str(p.resolve()), mtime)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
