@@ -1,0 +1,253 @@
+"""pullguard's own lints for Talos policies (SPEC §5): what Talos accepts but will surprise you.
+
+Each lint has a stable code, points at the text to change, and suggests a fix:
+
+| code | severity | what |
+|---|---|---|
+| `re2-invalid-regex` | error | `subjectRegex` that Go's regexp (RE2) rejects: Talos fails every verification |
+| `invalid-public-key` | error | `publicKey.certificate` is not a parseable PEM `PUBLIC KEY` |
+| `certificate-not-public-key` | error | a `CERTIFICATE` block where Talos needs the `PUBLIC KEY` |
+| `duplicate-pattern` | warning | the same `image` twice: the later rule can never match |
+| `shadowed-rule` | warning | an earlier rule matches everything this rule matches |
+| `never-matches` | warning | the pattern cannot match any normalized reference (`docker.io/...`) |
+| `risky-skip` | warning | a `skip` rule that also covers registries the author does not control |
+| `allow-by-default` | info | images no rule matches are admitted unverified (`no matched rule`) |
+| `duplicate-document` | info | several ImageVerificationConfig documents: merged as Talos patches |
+| `rule-replaced` | info | a rule replaced by a later document's rule with the same pattern |
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ..diagnostics import Diagnostic
+from ..yamlsource import Document, position
+
+# Registries where anyone can publish under their own namespace.
+SHARED_REGISTRIES = ("index.docker.io", "docker.io", "ghcr.io", "quay.io", "gcr.io", "registry.gitlab.com", "public.ecr.aws")
+
+
+@lru_cache(maxsize=512)
+def _check_key(pem: str) -> tuple[str | None, str | None, str | None]:
+    """(fingerprint, error code, error message) for a PEM text; cached, the editor re-reads it often."""
+    from ..keys import KeyFormatError, load_public_key_pem
+
+    try:
+        return load_public_key_pem(pem).fingerprint, None, None
+    except KeyFormatError as exc:
+        return None, exc.code, str(exc)
+
+
+def key_fingerprint(pem: str) -> str | None:
+    return _check_key(pem)[0] if pem else None
+
+
+@lru_cache(maxsize=512)
+def re2_error(pattern: str) -> str | None:
+    """Why RE2 (Go's regexp syntax) rejects `pattern`, or None if it compiles."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print to stderr; the diagnostic says it instead
+    try:
+        re2.compile(pattern, options)
+    except Exception as exc:  # re2.error; message is bytes on some builds
+        text = exc.args[0] if exc.args else exc
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        return str(text)
+    return None
+
+
+def _re2_fix(pattern: str, error: str) -> str:
+    if "(?=" in pattern or "(?!" in pattern or "(?<=" in pattern or "(?<!" in pattern:
+        return "RE2 has no lookahead or lookbehind: express the identity positively, e.g. '^https://github\\.com/myorg/'"
+    if "escape" in error and any(f"\\{d}" in pattern for d in "123456789"):
+        return "RE2 has no backreferences: spell the repeated part out"
+    if "possessive" in error or "*+" in pattern or "++" in pattern:
+        return "RE2 has no possessive quantifiers: use plain '*' or '+'"
+    return "write a Go (RE2) regular expression; test it with 'go doc regexp/syntax'"
+
+
+def _glob_subsumes(earlier: str, later: str) -> bool:
+    from .. import patterns
+
+    return patterns.glob_subsumes(earlier, later)
+
+
+def never_match_reason(pattern: str) -> tuple[str, str | None] | None:
+    """(why, suggested pattern) when `pattern` can match no normalized match subject."""
+    from ..patterns import glob_never_matches
+
+    if not pattern:
+        return None  # Talos reports the empty pattern itself
+    found = glob_never_matches(pattern)
+    return None if found is None else (found.reason, found.suggestion)
+
+
+def _risky_skip(pattern: str) -> tuple[str, str] | None:
+    """(why, fix) when a skip pattern reaches registries or namespaces the author likely does not own."""
+    if pattern.strip("*") == "":
+        return (
+            "skips verification for every image not matched by an earlier rule",
+            "list the registries you trust explicitly, e.g. 'registry.example.com/*'",
+        )
+    host, slash, rest = pattern.partition("/")
+    if "*" in host:
+        if host.startswith("*"):
+            example = "attacker.example" + host.lstrip("*").replace("*", "x")
+            return (
+                f"the leading '*' before the registry host also matches hosts like '{example}'",
+                f"name the host: '{host.lstrip('*').lstrip('.') or 'registry.example.com'}/{rest or '*'}'",
+            )
+        example = host.replace("*", ".attacker.example", 1)
+        return (
+            f"the '*' in the registry host also matches hosts like '{example}'",
+            f"end the host before the '*': '{host.split('*', 1)[0].rstrip('.')}/*'",
+        )
+    if host in SHARED_REGISTRIES and rest:
+        namespace = rest.split("/", 1)[0]
+        if "*" in namespace and namespace != "*" and "/" not in rest.split("*", 1)[0]:
+            prefix = namespace.split("*", 1)[0]
+            if prefix and not prefix.endswith("/"):
+                return (
+                    f"'{host}' is a shared registry and '{prefix}*' also matches other accounts such as '{host}/{prefix}-other/...'",
+                    f"'{host}/{prefix}/*'",
+                )
+        if namespace == "*" or rest == "*":
+            return (
+                f"'{host}' is a shared registry: '{pattern}' skips images any account can publish",
+                f"'{host}/<your organisation>/*'",
+            )
+    return None
+
+
+def lint(rules, replaced, ivc_docs: list[Document]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+
+    def add(severity, code, message, pos, rule_index, fix=None):
+        line, column = pos if pos else (None, None)
+        out.append(Diagnostic(severity, code, message, line, column, rule_index, None, None, fix))
+
+    if len(ivc_docs) > 1:
+        second = ivc_docs[1].root
+        add(
+            "info",
+            "duplicate-document",
+            f"{len(ivc_docs)} ImageVerificationConfig documents are merged in order, as Talos merges "
+            "config patches (a machine config holding them side by side is refused by Talos: "
+            "'duplicate document: ImageVerificationConfig/')",
+            position(second) if second is not None else None,
+            None,
+            "keep one document in the machine config, or apply the others as patches",
+        )
+    for old, new in replaced:
+        add(
+            "info",
+            "rule-replaced",
+            f"rule for '{old.pattern}' is replaced by rule {new.index} of a later document (same image pattern)",
+            (old.line, old.column),
+            None,
+            "remove one of the two rules",
+        )
+
+    first_by_pattern: dict[str, object] = {}
+    for rule in rules:
+        i = rule.index
+        image_pos = rule.pos("image", value=True)
+
+        # regex and key material
+        if rule.has_keyless and rule.subject_regex:
+            error = re2_error(rule.subject_regex)
+            if error:
+                add(
+                    "error",
+                    "re2-invalid-regex",
+                    f"rule {i}: subjectRegex is not a valid Go (RE2) regular expression: {error}",
+                    rule.pos("keyless.subjectRegex", value=True),
+                    i,
+                    _re2_fix(rule.subject_regex, error),
+                )
+        if rule.has_public_key and rule.certificate:
+            _fp, code, message = _check_key(rule.certificate)
+            if code is not None:
+                fix = (
+                    "extract the key: 'openssl x509 -pubkey -noout -in cert.pem' and paste the PUBLIC KEY block"
+                    if code == "certificate-not-public-key"
+                    else "paste the signer's PEM block (cosign.pub), from '-----BEGIN PUBLIC KEY-----' to '-----END PUBLIC KEY-----'"
+                )
+                add("error", code, f"rule {i}: publicKey.certificate: {message}", rule.pos("publicKey.certificate", value=True), i, fix)
+
+        if not rule.pattern:
+            continue
+
+        # reachability
+        earlier = first_by_pattern.get(rule.pattern)
+        if earlier is not None:
+            add(
+                "warning",
+                "duplicate-pattern",
+                f"rule {i}: image pattern '{rule.pattern}' duplicates rule {earlier.index} ({earlier.rule_id}); "
+                f"rule {i} can never match because the first match wins",
+                image_pos,
+                i,
+                f"remove rule {i} or merge it into rule {earlier.index}",
+            )
+        else:
+            first_by_pattern[rule.pattern] = rule
+            for prior in rules[:i]:
+                if prior.pattern and prior.pattern != rule.pattern and _safe_subsumes(prior.pattern, rule.pattern):
+                    add(
+                        "warning",
+                        "shadowed-rule",
+                        f"rule {i}: never matches: rule {prior.index} ({prior.rule_id}, '{prior.pattern}') "
+                        f"matches every image that '{rule.pattern}' matches, and the first match wins",
+                        image_pos,
+                        i,
+                        f"move rule {i} above rule {prior.index}, or remove it",
+                    )
+                    break
+
+        never = _safe_never(rule.pattern)
+        if never is not None:
+            why, suggestion = never
+            add(
+                "warning",
+                "never-matches",
+                f"rule {i}: image pattern '{rule.pattern}' can never match: {why}",
+                image_pos,
+                i,
+                f"use '{suggestion}'" if suggestion else None,
+            )
+
+        if rule.skip and not rule.deny:
+            risky = _risky_skip(rule.pattern)
+            if risky is not None:
+                why, fix = risky
+                add("warning", "risky-skip", f"rule {i}: skip pattern '{rule.pattern}' {why}", image_pos, i, f"use {fix}" if fix.startswith("'") else fix)
+
+    if rules and not any(r.pattern and r.pattern.strip("*") == "" for r in rules):
+        last = rules[-1]
+        add(
+            "info",
+            "allow-by-default",
+            "images that no rule matches are admitted without verification ('no matched rule')",
+            (last.end_line, last.column),
+            None,
+            "add a last rule with image: '*' and deny: true (or a verifier) to cover every other image",
+        )
+    return out
+
+
+def _safe_subsumes(earlier: str, later: str) -> bool:
+    try:
+        return _glob_subsumes(earlier, later)
+    except Exception:
+        return False
+
+
+def _safe_never(pattern: str):
+    try:
+        return never_match_reason(pattern)
+    except Exception:
+        return None

@@ -1,0 +1,212 @@
+"""Loading Talos policies: strict keys, types as Go decodes them, multi-document merge, mirrors."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from engine.policy import load_policy
+from engine.policy import talos
+from engine.yamlsource import compose
+
+HEAD = "apiVersion: v1alpha1\nkind: ImageVerificationConfig\n"
+
+
+def diags(text, code=None):
+    loaded = load_policy(textwrap.dedent(text), "p.yaml")
+    return [d for d in loaded.diagnostics if code is None or d.code == code]
+
+
+@pytest.mark.parametrize(
+    "text,message,line,column,fix",
+    [
+        (HEAD + "rules:\n  - imag: a.io/*\n", "unknown key 'imag' in a rule", 4, 5, "did you mean 'image'?"),
+        (HEAD + "rule:\n  - image: a.io/*\n", "unknown key 'rule' in ImageVerificationConfig", 3, 1, "did you mean 'rules'?"),
+        (HEAD + "rules:\n  - image: a.io/*\n    keyless: {issuer: i, subjectRegx: s}\n", "unknown key 'subjectRegx' in keyless", 5, 26, "did you mean 'subjectRegex'?"),
+        (HEAD + "rules:\n  - image: a.io/*\n    publicKey: {cert: x}\n", "unknown key 'cert' in publicKey", 5, 17, None),
+        (HEAD + "rules:\n  - image: a.io/*\n    zzz: 1\n", "unknown key 'zzz' in a rule", 5, 5, None),
+    ],
+)
+def test_unknown_keys(text, message, line, column, fix):
+    found = diags(text, "unknown-key")
+    assert [(d.message, d.line, d.column, d.severity) for d in found] == [(message, line, column, "error")]
+    if fix:
+        assert found[0].fix == fix
+    else:
+        assert "allows only" in found[0].fix
+
+
+@pytest.mark.parametrize(
+    "rules,message",
+    [
+        ("  - image: a.io/*\n    skip: 'true'\n", "skip must be true or false, not 'true'"),
+        ("  - image: a.io/*\n    skip: [1]\n", "skip must be true or false, not a list"),
+        ("  - image: [a]\n    skip: true\n", "image must be a string, not a list"),
+        ("  - image: a.io/*\n    keyless: yes-please\n", "keyless must be a mapping, not 'yes-please'"),
+        ("  - image: a.io/*\n    publicKey: [x]\n", "publicKey must be a mapping, not a list"),
+        ("  - just-a-string\n", "a rule must be a mapping, not 'just-a-string'"),
+    ],
+)
+def test_wrong_types_are_errors(rules, message):
+    found = diags(HEAD + "rules:\n" + rules, "wrong-type")
+    assert [d.message for d in found] == [message]
+    assert found[0].line is not None
+
+
+def test_rules_not_a_list():
+    assert [d.message for d in diags(HEAD + "rules: {a: 1}\n", "wrong-type")] == ["rules must be a list, not a mapping"]
+
+
+@pytest.mark.parametrize("value,expected", [("true", True), ("yes", True), ("on", True), ("false", False), ("", False)])
+def test_yaml_booleans_as_yaml_v3_decodes_them(value, expected):
+    loaded = load_policy(HEAD + f"rules:\n  - image: a.io/*\n    skip: {value}\n    deny: {'false' if expected else 'true'}\n")
+    assert loaded.policy.rules[0].skip is expected
+    assert loaded.errors == 0
+
+
+def test_numbers_decode_into_string_fields():
+    # yaml.v3 puts the text of any scalar into a string field.
+    loaded = load_policy(HEAD + "rules:\n  - image: 1234\n    deny: true\n")
+    assert loaded.policy.rules[0].pattern == "1234"
+
+
+def test_wrong_api_version():
+    found = diags("apiVersion: v1alpha2\nkind: ImageVerificationConfig\nrules: []\n", "unsupported-api-version")
+    assert [(d.line, d.column, d.fix) for d in found] == [(1, 13, "apiVersion: v1alpha1")]
+
+
+@pytest.mark.parametrize(
+    "text,line",
+    [
+        (HEAD + "rules:\n  - image: [a\n", 5),
+        (HEAD + "rules:\n - image: a\n  skip: true\n", 5),
+        ("kind: a: b\n", 1),
+    ],
+)
+def test_yaml_syntax_errors_have_a_line(text, line):
+    found = diags(text, "yaml-syntax")
+    assert len(found) == 1 and found[0].line == line and found[0].severity == "error"
+
+
+MERGE_BASE = """\
+apiVersion: v1alpha1
+kind: ImageVerificationConfig
+rules:
+  - image: ghcr.io/siderolabs/talos*
+    skip: true
+  - image: docker.io/*
+    keyless:
+      issuer: https://accounts.google.com
+      subject: user@example.com
+  - image: "**"
+    keyless:
+      issuer: https://token.actions.githubusercontent.com
+      subjectRegex: https://github.com/fallbackorg/.*
+---
+apiVersion: v1alpha1
+kind: ImageVerificationConfig
+rules:
+  - image: ghcr.io/siderolabs/talos*
+    keyless:
+      issuer: https://token.actions.githubusercontent.com
+      subjectRegex: https://github.com/differentorg/.*
+  - image: "**"
+    skip: true
+"""
+
+
+def test_merge_as_talos_merge_test():
+    # TestImageVerificationConfigMerge: replaced in place, order kept, no append.
+    loaded = load_policy(MERGE_BASE)
+    rules = loaded.policy.rules
+    assert [(r.pattern, r.action, r.line) for r in rules] == [
+        ("ghcr.io/siderolabs/talos*", "verify", 18),
+        ("docker.io/*", "verify", 6),
+        ("**", "skip", 22),
+    ]
+    assert rules[0].verifier.subject_regex == "https://github.com/differentorg/.*"
+    codes = [d.code for d in loaded.diagnostics]
+    assert codes.count("rule-replaced") == 2 and codes.count("duplicate-document") == 1
+
+
+@pytest.mark.parametrize(
+    "docs,expected",
+    [
+        # within one document duplicates are both kept
+        ([["a.io/*", "a.io/*"]], ["a.io/*#0", "a.io/*#0"]),
+        # a new pattern is appended after the earlier rules
+        ([["a.io/*"], ["b.io/*"]], ["a.io/*#0", "b.io/*#1"]),
+        # a later document replaces the last earlier rule with that pattern
+        ([["a.io/*", "a.io/*"], ["a.io/*"]], ["a.io/*#0", "a.io/*#1"]),
+        # two new rules with the same pattern in one later document are both appended
+        ([["a.io/*"], ["b.io/*", "b.io/*"]], ["a.io/*#0", "b.io/*#1", "b.io/*#1"]),
+        # three documents, replacement across all of them
+        ([["a.io/*", "b.io/*"], ["b.io/*"], ["a.io/*", "c.io/*"]], ["a.io/*#2", "b.io/*#1", "c.io/*#2"]),
+    ],
+)
+def test_merge_table(docs, expected):
+    text = "---\n".join(
+        HEAD + "rules:\n" + "".join(f"  - image: {p}\n    deny: true\n" for p in doc) for doc in docs
+    )
+    loaded = load_policy(text)
+    assert [f"{r.pattern}#{r.doc_index}" for r in loaded.policy.rules] == expected
+    assert [r.rule_id for r in loaded.policy.rules] == [f"{i:04d}" for i in range(len(expected))]
+
+
+def test_other_documents_ignored_and_mirrors_read():
+    text = textwrap.dedent(
+        """\
+        version: v1alpha1
+        machine:
+          type: worker
+          registries:
+            mirrors:
+              docker.io:
+                endpoints: [https://mirror.example/v2, http://10.0.0.1:5000]
+                skipFallback: true
+        cluster: {}
+        ---
+        apiVersion: v1alpha1
+        kind: RegistryMirrorConfig
+        name: ghcr.io
+        endpoints:
+          - url: https://ghcr-mirror.example
+          - url: http://my-harbor/v2/ghcr.io/
+            overridePath: true
+        skipFallback: true
+        ---
+        apiVersion: v1alpha1
+        kind: ImageVerificationConfig
+        rules:
+          - image: ghcr.io/*
+            deny: true
+        """
+    )
+    loaded = load_policy(text)
+    assert loaded.errors == 0 and loaded.dialect == "talos"
+    assert [r.pattern for r in loaded.policy.rules] == ["ghcr.io/*"]
+    assert loaded.policy.rules[0].line == 23
+    assert loaded.mirrors == {
+        "docker.io": ["https://mirror.example/v2", "http://10.0.0.1:5000"],
+        "ghcr.io": ["https://ghcr-mirror.example", "http://my-harbor/v2/ghcr.io/"],
+    }
+    docs, _ = compose(text)
+    configs = talos.registry_mirror_configs(docs)
+    assert configs["docker.io"].skip_fallback is True
+    assert [e.override_path for e in configs["ghcr.io"].endpoints] == [False, True]
+
+
+def test_empty_file_is_an_empty_talos_policy():
+    loaded = load_policy("")
+    assert loaded.dialect == "talos" and loaded.errors == 0
+    assert loaded.policy.evaluate("nginx").message == "no matched rule"
+
+
+def test_outline_spans_each_rule():
+    text = HEAD + "rules:\n  - image: a.io/*\n    deny: true\n\n  - image: b.io/*\n    publicKey:\n      certificate: |\n        x\n        y\n"
+    outline = load_policy(text).policy.outline()
+    assert [(o.rule_id, o.pattern, o.action, o.line, o.end_line) for o in outline] == [
+        ("0000", "a.io/*", "deny", 4, 5),
+        ("0001", "b.io/*", "verify", 7, 11),
+    ]
