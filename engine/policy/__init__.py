@@ -51,7 +51,8 @@ def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
         policy, diags = talos.load(docs, path)
         dialect = "talos"
     else:
-        policy, diags, dialect = None, [_nothing_found(docs)], None
+        # With a syntax error the policy may lie after it: say only what is certain.
+        policy, diags, dialect = None, ([] if syntax_error else [_nothing_found(docs)]), None
     diagnostics.extend(diags)
     mirrors = talos.registry_mirrors(docs)
     return LoadedPolicy(path, dialect, policy, diagnostics, mirrors)
