@@ -567,19 +567,14 @@ def _engine_verifier(loaded, test_file: TestFile, images: list[str]) -> list[tup
     except ImportError:
         return [(None, "verification unavailable: engine.verify is not part of this build")] * len(images)
     import asyncio
-    import inspect
 
-    options_type = verify_module.VerifyOptions
-    # The same options `pullguard verify` builds from its flags (tui/verify_options.py); the
-    # policy file's own mirrors travel in `loaded`, as they do for `pullguard verify`.
-    wanted = {
-        "trusted_root": str(test_file.trusted_root) if test_file.trusted_root else None,
-        "mirrors": dict(test_file.mirrors),
-        "insecure": list(test_file.insecure_registries),
-        "insecure_registries": list(test_file.insecure_registries),
-    }
-    accepted = inspect.signature(options_type).parameters
-    options = options_type(**{k: v for k, v in wanted.items() if k in accepted})
+    # The same options `pullguard verify` builds from its flags; the policy file's own
+    # mirrors travel in `loaded`, as they do for `pullguard verify`.
+    options = verify_module.VerifyOptions(
+        trusted_root=str(test_file.trusted_root) if test_file.trusted_root else None,
+        mirrors=dict(test_file.mirrors),
+        insecure=list(test_file.insecure_registries),
+    )
     try:
         results = asyncio.run(verify_module.verify_images(loaded, images, options))
     except Exception as exc:  # a broken setup fails the cases with its reason, never a traceback
