@@ -101,6 +101,7 @@ class IdentityPolicy:
 
     def __init__(self, verifier: KeylessVerifier):
         self._verifier = verifier
+        self.failure: SignatureError | None = None  # re-raised as is by the caller
 
     def verify(self, cert) -> None:
         from sigstore.errors import VerificationError
@@ -108,4 +109,5 @@ class IdentityPolicy:
         try:
             check_identity(certificate_identity(cert), self._verifier)
         except SignatureError as exc:
+            self.failure = exc
             raise VerificationError(str(exc)) from None

@@ -79,3 +79,22 @@ def verify_with_log_key(key, key_details: str, signature: bytes, data: bytes) ->
         key.verify(signature, data, padding.PKCS1v15(), _hash("SHA256"))
     else:
         raise InvalidSignature(f"unsupported log key type {type(key).__name__}")
+
+
+def signature_valid_prehashed(key, signature: bytes, digest: bytes) -> bool:
+    """True when `signature` was made over the SHA-256 `digest` itself (Sigstore message signatures)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    prehashed = Prehashed(_hash("SHA256"))
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, digest, ec.ECDSA(prehashed))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
+        else:  # Ed25519 cannot sign a prehash (cosign uses ed25519ph, which cryptography lacks)
+            return False
+        return True
+    except (InvalidSignature, ValueError):
+        return False

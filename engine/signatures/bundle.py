@@ -1,0 +1,181 @@
+"""Sigstore bundles (v0.1–v0.3 JSON): a DSSE in-toto Statement (cosign v3 `sign`) or a message signature.
+
+Keyless rules go through sigstore-python's `Verifier` with the trusted root (chain at the logged or
+timestamped time, SCT, inclusion proof and checkpoint, SET, entry consistency) and our identity policy;
+public-key rules check the DSSE pre-authentication encoding or the message signature with the key,
+with no transparency log required (Talos sets IgnoreTlog). Either way the signed claim must name the
+image digest.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from engine.signatures.errors import SignatureError
+from engine.signatures.evidence import SignatureEvidence, TlogEntry
+from engine.signatures.payload import INTOTO_PAYLOAD_TYPE, check_statement, pae
+
+BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
+
+
+def _parse(bundle_bytes: bytes) -> dict:
+    try:
+        doc = json.loads(bundle_bytes)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SignatureError(f"Sigstore bundle is not JSON: {exc}") from None
+    if not isinstance(doc, dict) or not str(doc.get("mediaType", "")).startswith(BUNDLE_MEDIA_TYPE_PREFIX):
+        raise SignatureError(
+            f"not a Sigstore bundle (mediaType {doc.get('mediaType') if isinstance(doc, dict) else None!r})"
+        )
+    if "dsseEnvelope" not in doc and "messageSignature" not in doc:
+        raise SignatureError("Sigstore bundle has neither a DSSE envelope nor a message signature")
+    return doc
+
+
+def _digest_bytes(image_digest: str) -> bytes:
+    algo, _, hexpart = image_digest.partition(":")
+    if algo != "sha256":
+        raise SignatureError(f"image digest {image_digest!r} is not sha256")
+    try:
+        return bytes.fromhex(hexpart)
+    except ValueError:
+        raise SignatureError(f"image digest {image_digest!r} is not hexadecimal") from None
+
+
+def _b64(text, what: str) -> bytes:
+    try:
+        return base64.b64decode(text or "", validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise SignatureError(f"{what} is not base64") from None
+
+
+def _check_message_digest(doc: dict, image_digest: str) -> bytes:
+    want = _digest_bytes(image_digest)
+    md = (doc.get("messageSignature") or {}).get("messageDigest") or {}
+    if md:
+        if md.get("algorithm") not in (None, "SHA2_256"):
+            raise SignatureError(f"message signature digest algorithm {md.get('algorithm')!r} is not SHA2_256")
+        got = _b64(md.get("digest"), "message digest")
+        if got != want:
+            raise SignatureError(
+                f"signature is for another image: bundle message digest is sha256:{got.hex()}, image digest is {image_digest}"
+            )
+    return want
+
+
+def _verify_with_key(doc: dict, image_digest: str, verifier: PublicKeyVerifier) -> SignatureEvidence:
+    from engine.keys import KeyFormatError, load_public_key_pem
+    from engine.signatures.keyverify import signature_valid, signature_valid_prehashed
+
+    try:
+        public = load_public_key_pem(verifier.pem)
+    except KeyFormatError as exc:
+        raise SignatureError(f"rule's public key is unusable: {exc}") from None
+    details: dict = {}
+    if "dsseEnvelope" in doc:
+        env = doc["dsseEnvelope"] or {}
+        payload_type = env.get("payloadType", "")
+        payload = _b64(env.get("payload"), "DSSE payload")
+        message = pae(payload_type, payload)
+        sigs = [_b64(s.get("sig"), "DSSE signature") for s in env.get("signatures") or [] if isinstance(s, dict)]
+        if not sigs:
+            raise SignatureError("DSSE envelope has no signatures")
+        if not any(signature_valid(public.key, sig, message) for sig in sigs):
+            raise SignatureError(
+                f"DSSE signature does not verify with the rule's public key {public.fingerprint} "
+                "(signed by another key, or the envelope was altered)"
+            )
+        if payload_type != INTOTO_PAYLOAD_TYPE:
+            raise SignatureError(f"DSSE payload type is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}")
+        statement = check_statement(payload, image_digest)
+        details["predicate_type"] = statement.get("predicateType")
+    else:
+        digest = _check_message_digest(doc, image_digest)
+        signature = _b64((doc.get("messageSignature") or {}).get("signature"), "message signature")
+        if not signature_valid_prehashed(public.key, signature, digest):
+            raise SignatureError(
+                f"message signature over {image_digest} does not verify with the rule's public key {public.fingerprint}"
+            )
+    return SignatureEvidence(
+        format="bundle", artifact_digest=image_digest, key_fingerprint=public.fingerprint, details=details
+    )
+
+
+def _sigstore_verifier(root):
+    """One sigstore `Verifier` per trusted root (it parses the Fulcio chain once)."""
+    cached = getattr(root, "_pullguard_verifier", None)
+    if cached is None:
+        from sigstore.verify import Verifier
+
+        cached = Verifier(trusted_root=root.sigstore_root())
+        root._pullguard_verifier = cached
+    return cached
+
+
+def _verify_keyless(bundle_bytes: bytes, doc: dict, image_digest: str, verifier: KeylessVerifier, trusted_root) -> SignatureEvidence:
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.hashes import Hashed
+    from sigstore.models import Bundle
+    from sigstore_models.common.v1 import HashAlgorithm
+
+    from engine.signatures.identity import IdentityPolicy, certificate_identity
+    from engine.signatures.trust import load_trusted_root
+
+    root = trusted_root if trusted_root is not None else load_trusted_root()
+    root = root.with_overrides(roots_pem=verifier.roots, rekor_pem=verifier.rekor_pubkey, ctlog_pem=verifier.ctlog_pubkey)
+    mat = doc.get("verificationMaterial") or {}
+    if "publicKey" in mat and "certificate" not in mat and "x509CertificateChain" not in mat:
+        raise SignatureError("bundle is signed with a key, but the rule needs a keyless (Fulcio certificate) signature")
+    try:
+        bundle = Bundle.from_json(bundle_bytes)
+    except (SigstoreError, ValueError) as exc:
+        raise SignatureError(f"Sigstore bundle is malformed: {exc}") from None
+    policy = IdentityPolicy(verifier)
+    details: dict = {}
+    try:
+        if "dsseEnvelope" in doc:
+            payload_type, payload = _sigstore_verifier(root).verify_dsse(bundle, policy)
+        else:
+            digest = _check_message_digest(doc, image_digest)
+            _sigstore_verifier(root).verify_artifact(
+                Hashed(algorithm=HashAlgorithm.SHA2_256, digest=digest), bundle, policy
+            )
+            payload_type = payload = None
+    except SigstoreError as exc:
+        if policy.failure is not None:
+            raise policy.failure from None
+        raise SignatureError(f"Sigstore bundle does not verify against the trusted root {root.source}: {exc}") from None
+    if payload is not None:
+        if payload_type != INTOTO_PAYLOAD_TYPE:
+            raise SignatureError(f"DSSE payload type is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}")
+        statement = check_statement(payload, image_digest)
+        details["predicate_type"] = statement.get("predicateType")
+    entry = bundle.log_entry._inner
+    tlog = None
+    if entry.integrated_time:
+        tlog = TlogEntry(log_index=int(entry.log_index), integrated_time=int(entry.integrated_time))
+    return SignatureEvidence(
+        format="bundle",
+        artifact_digest=image_digest,
+        identity=certificate_identity(bundle.signing_certificate),
+        tlog=tlog,
+        bundle_verified=True,
+        details=details,
+    )
+
+
+def verify_bundle(bundle_bytes: bytes, image_digest: str, verifier, trusted_root=None) -> SignatureEvidence:
+    """Evidence when the bundle satisfies `verifier` for `image_digest`, else SignatureError.
+
+    `trusted_root` is an `engine.signatures.trust.TrustRoot`; None means the production root.
+    The caller sets `format = "bundle-referrer"` for bundles found through the referrers API.
+    """
+    doc = _parse(bundle_bytes)
+    if isinstance(verifier, PublicKeyVerifier):
+        return _verify_with_key(doc, image_digest, verifier)
+    if isinstance(verifier, KeylessVerifier):
+        return _verify_keyless(bundle_bytes, doc, image_digest, verifier, trusted_root)
+    raise SignatureError(f"unsupported verifier {type(verifier).__name__}")
