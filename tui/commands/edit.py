@@ -1,12 +1,132 @@
-"""`pullguard edit` (placeholder until the command lands)."""
+"""`pullguard edit POLICY [--images FILE] [verify options]`, and `pullguard` on the bundled sample.
 
+Imported at argument-parse time: only argparse and stdlib at top level; Textual and the
+app load when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
 import sys
+from pathlib import Path
+
+from ..verify_options import add_verify_arguments, to_verify_kwargs
+
+# The bundled sample lives next to the packages (installed with them, SPEC §8).
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
+# Preferred sample file names, then anything that looks right.
+SAMPLE_POLICY_NAMES = ("talos-policy.yaml", "talos.yaml", "policy.yaml")
+SAMPLE_IMAGE_NAMES = ("images.txt",)
 
 
-def add_arguments(parser):
-    parser.add_argument("rest", nargs="*")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("policy", metavar="POLICY", help="policy file to edit (created if missing)")
+    parser.add_argument("--images", metavar="FILE", help="image list in any supported format; - reads standard input")
+    add_verify_arguments(parser)
 
 
-def run(args) -> int:
-    print("pullguard: 'edit' is not built yet", file=sys.stderr)
-    return 2
+def _read_images(path: str):
+    from ..app import parse_images
+
+    if path == "-":
+        text = sys.stdin.read()
+        _reattach_terminal()
+        return parse_images(text, "<stdin>")
+    return parse_images(Path(path).read_text(encoding="utf-8"), path)
+
+
+def _reattach_terminal() -> None:
+    # The list came through a pipe; the dashboard still needs the keyboard.
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY)
+    except OSError:
+        return
+    os.dup2(fd, 0)
+    os.close(fd)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - lives as long as the process
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..app import STARTER_POLICY, PullguardApp, write_atomic
+
+    path = Path(args.policy)
+    try:
+        if path.is_dir():
+            print(f"pullguard: {path}: is a directory", file=sys.stderr)
+            return 2
+        if not path.exists():
+            write_atomic(path, STARTER_POLICY)  # SPEC §1: created if missing
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"pullguard: {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:
+        print(f"pullguard: {path}: not UTF-8 text ({exc.reason} at byte {exc.start})", file=sys.stderr)
+        return 2
+    images = []
+    if args.images:
+        try:
+            images = _read_images(args.images)
+        except OSError as exc:
+            print(f"pullguard: {args.images}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except ValueError as exc:
+            print(f"pullguard: {exc}", file=sys.stderr)
+            return 2
+    app = PullguardApp(str(path), text, images, to_verify_kwargs(args))
+    app.run()
+    return 0
+
+
+def find_sample(directory: Path = SAMPLES_DIR) -> tuple[Path | None, Path | None]:
+    """(policy, image list) of the bundled sample; None where it is not there."""
+    if not directory.is_dir():
+        return None, None
+    policy = next((directory / n for n in SAMPLE_POLICY_NAMES if (directory / n).is_file()), None)
+    if policy is None:
+        for candidate in sorted(directory.glob("*.y*ml")):
+            try:
+                if "ImageVerificationConfig" in candidate.read_text(encoding="utf-8"):
+                    policy = candidate
+                    break
+            except (OSError, UnicodeDecodeError):
+                continue
+    images = next((directory / n for n in SAMPLE_IMAGE_NAMES if (directory / n).is_file()), None)
+    if images is None:
+        images = next(iter(sorted(directory.glob("images*.txt"))), None)
+    return policy, images
+
+
+SAMPLE_IMAGES_FALLBACK = (
+    "ghcr.io/siderolabs/kubelet:v1.33.0",
+    "ghcr.io/siderolabs/installer:v1.10.0",
+    "docker.io/library/nginx:1.25",
+    "registry.k8s.io/pause:3.10",
+)
+
+
+def sample_app(directory: Path = SAMPLES_DIR):
+    """The dashboard on the bundled sample (a built-in tiny policy until samples/ is filled)."""
+    from ..app import STARTER_POLICY, ImageItem, PullguardApp, parse_images
+
+    policy, image_list = find_sample(directory)
+    options: dict = {}
+    if policy is not None:
+        text = policy.read_text(encoding="utf-8")
+        path = str(policy)
+        trusted_root = directory / "trusted_root.json"
+        if trusted_root.is_file():
+            options["trusted_root"] = str(trusted_root)
+    else:
+        text, path = STARTER_POLICY, "sample-policy.yaml"
+    if image_list is not None:
+        images = parse_images(image_list.read_text(encoding="utf-8"), str(image_list))
+    else:
+        images = [ImageItem(image) for image in SAMPLE_IMAGES_FALLBACK]
+    return PullguardApp(path, text, images, options, sample=True)
+
+
+def run_sample() -> int:
+    sample_app().run()
+    return 0

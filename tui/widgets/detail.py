@@ -1,0 +1,137 @@
+"""The detail pane: why the selected image got its decision, and the verification evidence.
+
+`detail_text` is a pure function of what the engine returned, so the copyable plain text and
+the coloured pane are the same content.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from .images import OUTCOME_STYLES
+
+
+def _field(out: Text, name: str, value, style: str = "") -> None:
+    out.append(f"{name:<10}", style="dim")
+    out.append("null" if value is None else str(value), style=style)
+    out.append("\n")
+
+
+def verifier_lines(out: Text, verifier) -> None:
+    out.append("verifier\n", style="bold")
+    if verifier is None:
+        out.append("none (nothing to verify)\n", style="dim")
+        return
+    data = verifier.to_json()
+    if data.get("type") == "keyless":
+        _field(out, "type", "keyless")
+        _field(out, "issuer", data.get("issuer"))
+        if data.get("subject") is not None:
+            _field(out, "subject", data.get("subject"))
+        if data.get("subject_regex") is not None:
+            _field(out, "regex", data.get("subject_regex"))
+        regex = getattr(verifier, "issuer_regex", None)
+        if regex:
+            _field(out, "iss.regex", regex)
+    else:
+        _field(out, "type", "public key")
+        _field(out, "key", data.get("key_fingerprint"))
+
+
+def result_lines(out: Text, result: dict) -> None:
+    out.append("verification\n", style="bold")
+    outcome = result.get("outcome")
+    _field(out, "outcome", outcome, OUTCOME_STYLES.get(outcome or "", ""))
+    _field(out, "message", result.get("message"))
+    _field(out, "digest", result.get("digest"))
+    signature = result.get("signature")
+    if signature:
+        _field(out, "format", signature.get("format"))
+        _field(out, "signed", signature.get("artifact_digest"))
+        identity = signature.get("identity")
+        if identity:
+            _field(out, "issuer", identity.get("issuer"))
+            _field(out, "subject", identity.get("subject"))
+        else:
+            _field(out, "identity", None)
+        _field(out, "key", signature.get("key_fingerprint"))
+        tlog = signature.get("tlog")
+        if tlog:
+            _field(out, "tlog", tlog.get("log_index"))
+            _field(out, "logged", tlog.get("integrated_time"))
+        else:
+            _field(out, "tlog", None)
+    errors = result.get("errors") or []
+    if errors:
+        out.append(f"errors ({len(errors)})\n", style="bold red")
+        for error in errors:
+            out.append(f"- {error}\n")
+
+
+def detail_text(image: str, decision, trials, result: dict | None, node_label: str | None = None) -> Text:
+    """Everything the pane shows for one image (`result` is a VerifyResult's `to_json()`)."""
+    out = Text(no_wrap=False)
+    out.append(f"{image}\n", style="bold")
+    if decision is None:
+        out.append("not simulated yet\n", style="dim")
+        return out
+    _field(out, "subject", decision.match_subject)
+    if node_label:
+        _field(out, "node", node_label)
+    if decision.error:
+        _field(out, "error", decision.error, "bold red")
+    rule = f"rule {decision.rule_id}" if decision.rule_id is not None else "no rule"
+    _field(out, "decision", f"{decision.action or 'none'} ({rule})")
+    _field(out, "message", decision.message)
+    if decision.rules:
+        out.append("applying rules\n", style="bold")
+        for entry in decision.rules:
+            out.append(
+                f"{entry.get('policy')}/{entry.get('rule')} entry {entry.get('entry')}: {entry.get('action')}\n"
+            )
+    out.append("rules tried, in order\n", style="bold")
+    if not trials:
+        out.append("(no rules)\n", style="dim")
+    for trial in trials:
+        mark, style = ("match", "green") if trial.matched else ("no", "dim")
+        out.append(f"{trial.rule_id} ", style="dim")
+        out.append(f"{mark:<5} ", style=style)
+        out.append(f"{trial.pattern}\n")
+        out.append(f"  {trial.reason}\n", style="italic")
+    verifier_lines(out, decision.verifier)
+    if result is not None:
+        result_lines(out, result)
+    return out
+
+
+class DetailPane(VerticalScroll):
+    DEFAULT_CSS = """
+    DetailPane { border: round $panel; }
+    DetailPane:focus { border: round $accent; }
+    DetailPane > Static { width: 1fr; }
+    """
+
+    can_focus = True
+    BINDINGS = [
+        Binding("c", "app.show_details", "Copy", id="detail.copy", tooltip="Open these details as copyable text"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.text = Text("")
+
+    def compose(self):
+        yield Static(id="detail-body")
+
+    def show(self, text: Text) -> None:
+        if text.plain == self.text.plain and text.spans == self.text.spans:
+            return
+        self.text = text
+        self.query_one("#detail-body", Static).update(text)
+
+    @property
+    def plain(self) -> str:
+        return self.text.plain

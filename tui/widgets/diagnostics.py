@@ -1,0 +1,46 @@
+"""The diagnostics list: every error and warning with its position; `enter` jumps to it."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from engine.diagnostics import Diagnostic
+
+SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "blue"}
+
+
+def diagnostic_label(diagnostic: Diagnostic) -> Text:
+    where = f"{diagnostic.line}:{diagnostic.column or 1}" if diagnostic.line is not None else "-"
+    label = Text(f"{where} ", style="dim")
+    label.append(f"{diagnostic.severity} ", style=SEVERITY_STYLES.get(diagnostic.severity, ""))
+    label.append(diagnostic.message)
+    if diagnostic.fix:
+        label.append(f"\nfix: {diagnostic.fix}", style="italic dim")
+    return label
+
+
+class DiagnosticsList(OptionList):
+    DEFAULT_CSS = """
+    DiagnosticsList { border: round $panel; }
+    DiagnosticsList:focus { border: round $accent; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.diagnostics: list[Diagnostic] = []
+
+    def set_diagnostics(self, diagnostics: list[Diagnostic]) -> None:
+        ordered = sorted(diagnostics, key=lambda d: (d.line or 0, d.column or 0))
+        if ordered == self.diagnostics:
+            return
+        self.diagnostics = ordered
+        self.clear_options()
+        self.add_options([Option(diagnostic_label(d)) for d in ordered])
+        errors = sum(1 for d in ordered if d.severity == "error")
+        warnings = sum(1 for d in ordered if d.severity == "warning")
+        counts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
+        if warnings:
+            counts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+        self.border_title = f"problems ({', '.join(counts)})" if counts else "problems (none)"

@@ -1,0 +1,99 @@
+"""The policy editor: a YAML code editor that underlines diagnostics in the text.
+
+Textual has no public API for inline diagnostics, so `get_line()` is overridden to style the
+ranges, and the render cache is cleared whenever the diagnostics change (pinned to
+Textual 8.2.x and covered by a snapshot test).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import TextArea
+
+from engine.diagnostics import Diagnostic
+
+# Underline plus a tint, so the range shows on every theme and in monochrome terminals.
+SEVERITY_STYLES = {
+    "error": Style(underline=True, bgcolor="#5f1f1f"),
+    "warning": Style(underline=True, bgcolor="#4f4210"),
+    "info": Style(underline=True),
+}
+_RANK = {"info": 0, "warning": 1, "error": 2}
+
+
+def diagnostic_ranges(diagnostic: Diagnostic, lines: list[str]) -> list[tuple[int, int, int]]:
+    """(0-based line, start, end) character ranges a diagnostic covers in `lines`.
+
+    With an end position the range runs to it; with only a column it covers the token there;
+    with only a line, the line's text without its indentation.
+    """
+    if diagnostic.line is None or not lines:
+        return []
+    first = min(max(diagnostic.line - 1, 0), len(lines) - 1)
+    text = lines[first]
+    if diagnostic.column is None:
+        start = len(text) - len(text.lstrip())
+        return [(first, start, max(len(text), start + 1))]
+    start = min(max(diagnostic.column - 1, 0), len(text))
+    if diagnostic.end_line is not None and diagnostic.end_column is not None:
+        last = min(max(diagnostic.end_line - 1, first), len(lines) - 1)
+        if last == first:
+            return [(first, start, max(diagnostic.end_column - 1, start + 1))]
+        ranges = [(first, start, max(len(text), start + 1))]
+        for index in range(first + 1, last):
+            ranges.append((index, 0, len(lines[index])))
+        ranges.append((last, 0, max(diagnostic.end_column - 1, 1)))
+        return ranges
+    end = start
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return [(first, start, max(end, start + 1))]
+
+
+class PolicyEditor(TextArea):
+    """`TextArea.code_editor` for YAML with diagnostics underlined."""
+
+    DEFAULT_CSS = """
+    PolicyEditor { border: round $panel; }
+    PolicyEditor:focus { border: round $accent; }
+    """
+
+    def __init__(self, text: str = "", **kwargs) -> None:
+        super().__init__(
+            text,
+            language="yaml",
+            theme="monokai",
+            soft_wrap=False,
+            tab_behavior="indent",
+            show_line_numbers=True,
+            **kwargs,
+        )
+        self.indent_width = 2
+        self.cursor_blink = False  # steady cursor: snapshots are stable and it reads calmer
+        self._ranges: dict[int, list[tuple[int, int, str]]] = {}
+
+    def set_diagnostics(self, diagnostics: list[Diagnostic]) -> None:
+        lines = self.text.split("\n")
+        ranges: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+        # Weakest first, so an error's style wins where ranges overlap.
+        for diagnostic in sorted(diagnostics, key=lambda d: _RANK.get(d.severity, 0)):
+            for line, start, end in diagnostic_ranges(diagnostic, lines):
+                ranges[line].append((start, end, diagnostic.severity))
+        if dict(ranges) == self._ranges:
+            return
+        self._ranges = dict(ranges)
+        self._line_cache.clear()  # the cache key does not know about diagnostics
+        self.refresh()
+
+    def underlined(self, line_index: int) -> list[tuple[int, int, str]]:
+        """(start, end, severity) ranges underlined on a 0-based line."""
+        return list(self._ranges.get(line_index, ()))
+
+    def get_line(self, line_index: int) -> Text:
+        line = super().get_line(line_index)
+        for start, end, severity in self._ranges.get(line_index, ()):
+            line.stylize(SEVERITY_STYLES.get(severity, SEVERITY_STYLES["info"]), start, end)
+        return line

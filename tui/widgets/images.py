@@ -1,0 +1,169 @@
+"""The image table: one row per image, updated in place as the policy or results change.
+
+Rows are keyed by the image reference (stable across edits) and cells are rewritten with
+`update_cell` only where their text changed, so typing in the editor never rebuilds the
+table (no `clear()`, no full layout, no flicker). Column widths are fixed for the same reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
+
+OUTCOME_STYLES = {
+    "verified": "bold green",
+    "failed": "bold red",
+    "error": "bold magenta",
+    "denied": "red",
+    "skipped": "yellow",
+    "allowed": "cyan",
+    "unverified": "dim",
+    "verifying": "italic",
+}
+
+# (key, label, width). The verdict columns come right after the image so they show at 80
+# columns; the image column takes what the pane's width leaves (recomputed on resize only).
+COLUMNS = (
+    ("image", "image", 24),
+    ("rule", "rule", 4),
+    ("action", "action", 6),
+    ("outcome", "outcome", 10),
+    ("subject", "match subject", 34),
+    ("node", "node", 10),
+)
+IMAGE_WIDTH = (16, 48)
+
+# Filters cycled by `f`: None shows every row.
+FILTERS: tuple[str | None, ...] = (
+    None, "verified", "failed", "error", "denied", "skipped", "allowed", "unverified",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """What one row shows; equal rows are not redrawn."""
+
+    image: str
+    subject: str
+    rule: str
+    action: str
+    outcome: str
+    node: str
+
+    def cells(self) -> dict[str, object]:
+        return {
+            "image": self.image,
+            "rule": self.rule,
+            "action": self.action,
+            "outcome": Text(self.outcome, style=OUTCOME_STYLES.get(self.outcome, "")),
+            "subject": self.subject,
+            "node": self.node,
+        }
+
+
+class ImageTable(DataTable):
+    """The simulation/verification table. Key bindings act on the selected row."""
+
+    BINDINGS = [
+        Binding("a", "app.add_image", "Add image", id="table.add", tooltip="Add an image reference to the table"),
+        Binding("delete", "app.remove_image", "Remove", id="table.remove", tooltip="Remove the selected image"),
+        Binding("enter", "app.verify_selected", "Verify", id="table.verify", tooltip="Verify the selected image"),
+        Binding("c", "app.show_details", "Details", id="table.details", tooltip="Open the selected image's details as copyable text"),
+        Binding("f", "app.cycle_filter", "Filter", id="table.filter", tooltip="Show only one outcome (cycles)"),
+    ]
+
+    DEFAULT_CSS = """
+    ImageTable { border: round $panel; height: 1fr; }
+    ImageTable:focus { border: round $accent; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self._rows: dict[str, Row] = {}  # every known image, shown or filtered out
+        self._order: list[str] = []
+        self.outcome_filter: str | None = None
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, width=width, key=key)
+
+    def on_resize(self) -> None:
+        # Give the image column the room the verdict columns leave (cell padding is 1 a side).
+        fixed = sum(width + 2 for key, _, width in COLUMNS[1:4]) + 2
+        low, high = IMAGE_WIDTH
+        width = max(low, min(high, self.scrollable_content_region.width - fixed - 1))
+        column = self.columns.get(ColumnKey("image"))
+        if column is not None and column.width != width:
+            column.width = width
+            self._require_update_dimensions = True
+            self.refresh()
+
+    @property
+    def images(self) -> list[str]:
+        return list(self._order)
+
+    def row_for(self, image: str) -> Row | None:
+        return self._rows.get(image)
+
+    def visible(self, row: Row) -> bool:
+        return self.outcome_filter is None or row.outcome == self.outcome_filter
+
+    def selected_image(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except Exception:  # cursor outside the table (empty after a filter)
+            return None
+        return key.value
+
+    def sync(self, rows: list[Row]) -> int:
+        """Make the table show `rows` in this order; returns how many cells were rewritten."""
+        wanted = {row.image: row for row in rows}
+        order = [row.image for row in rows]
+        changed = 0
+        added = False
+        for image in list(self._rows):
+            if image not in wanted:
+                if image in self.rows:
+                    self.remove_row(image)
+                del self._rows[image]
+        for row in rows:
+            old = self._rows.get(row.image)
+            shown = row.image in self.rows
+            self._rows[row.image] = row
+            if not self.visible(row):
+                if shown:
+                    self.remove_row(row.image)
+                continue
+            if not shown:
+                self.add_row(*row.cells().values(), key=row.image)
+                changed += len(COLUMNS)
+                added = True
+                continue
+            if old == row:
+                continue
+            new_cells = row.cells()
+            old_cells = old.cells() if old else {}
+            for key, value in new_cells.items():
+                if str(old_cells.get(key)) != str(value):
+                    self.update_cell(row.image, key, value)
+                    changed += 1
+        if order != self._order or added:
+            # New rows land at the end; put every row back in list order.
+            self._order = order
+            self._resort()
+        return changed
+
+    def set_filter(self, outcome: str | None) -> None:
+        self.outcome_filter = outcome
+        self.sync([self._rows[image] for image in self._order])
+
+    def _resort(self) -> None:
+        position = {image: index for index, image in enumerate(self._order)}
+        if self.row_count:
+            self.sort("image", key=lambda image: position.get(image, len(position)))
