@@ -1,0 +1,129 @@
+"""What the editor asks on every keystroke: parse, validate, lint and simulate a text in memory.
+
+`analyze(text, images)` never touches the disk and caches by text, so re-asking with the same
+text (cursor moves, redraws) is a dictionary lookup. What a person wants while typing:
+
+- The policy parses (even with validation errors): decisions come from the current text.
+  Talos would refuse such a config, and `Analysis.errors` says so, but seeing which rule each
+  image hits while the rule is half written is the point of a live editor.
+- The YAML does not parse (a half-typed line): diagnostics come from the current text, but the
+  decisions and the outline are those of the last text that parsed for the same path, flagged
+  `stale=True`, so the image table does not blank out on every unfinished keystroke. With no
+  earlier parse, decisions come from whatever documents came before the error (also stale),
+  or are None when there is no policy at all.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from .decision import Decision, OutlineItem
+from .diagnostics import Diagnostic
+from .policy import LoadedPolicy, load_policy
+
+
+@dataclass
+class Analysis:
+    text: str
+    path: str
+    loaded: LoadedPolicy
+    # In file order (line, column); errors, warnings and infos together.
+    diagnostics: list[Diagnostic]
+    # One per image, in the order given; None when there is no policy to simulate.
+    decisions: list[Decision] | None
+    outline: list[OutlineItem] = field(default_factory=list)
+    # True when decisions/outline come from an earlier text (this one does not parse).
+    stale: bool = False
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity == "warning")
+
+    @property
+    def syntax_error(self) -> bool:
+        return any(d.code == "yaml-syntax" for d in self.diagnostics)
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get_fresh(self, key):
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key, value):
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+_LOADED = _LRU(32)  # (path, text) -> LoadedPolicy
+_RESULTS = _LRU(16)  # (path, text, images) -> Analysis
+_LAST_GOOD: dict[str, LoadedPolicy] = {}  # path -> last text that parsed
+
+
+def load_cached(text: str, path: str = "<policy>") -> LoadedPolicy:
+    key = (path, text)
+    loaded = _LOADED.get_fresh(key)
+    if loaded is None:
+        loaded = load_policy(text, path)
+        _LOADED.put(key, loaded)
+    return loaded
+
+
+def _outline(loaded: LoadedPolicy) -> list[OutlineItem]:
+    outline = getattr(loaded.policy, "outline", None)
+    return outline() if outline is not None else []
+
+
+def analyze(text: str, images: list[str], path: str = "<policy>") -> Analysis:
+    """Diagnostics, outline and decisions for a policy text and an image list, from memory."""
+    images_key = tuple(images)
+    key = (path, text, images_key)
+    cached = _RESULTS.get_fresh(key)
+    if cached is not None:
+        return cached
+
+    loaded = load_cached(text, path)
+    diagnostics = sorted(
+        loaded.diagnostics, key=lambda d: (d.line if d.line is not None else 0, d.column or 0)
+    )
+    broken = any(d.code == "yaml-syntax" for d in loaded.diagnostics)
+    source, stale = loaded, False
+    if broken:
+        stale = True
+        last = _LAST_GOOD.get(path)
+        if last is not None:
+            source = last
+    elif loaded.policy is not None:
+        _LAST_GOOD[path] = loaded
+
+    decisions = None
+    if source.policy is not None:
+        try:
+            decisions = source.policy.evaluate_many(list(images_key))
+        except Exception:  # a half-built policy object must never take the editor down
+            decisions = None
+    try:
+        outline = _outline(source)
+    except Exception:
+        outline = []
+    result = Analysis(text, path, loaded, diagnostics, decisions, outline, stale)
+    _RESULTS.put(key, result)
+    return result
+
+
+def clear_cache() -> None:
+    _LOADED.clear()
+    _RESULTS.clear()
+    _LAST_GOOD.clear()
