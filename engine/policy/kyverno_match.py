@@ -1,0 +1,124 @@
+"""How Kyverno decides which verifyImages entries see an image.
+
+Measured from kyverno/kyverno (main, 2026): `pkg/utils/image/infos.go` (image string, in
+engine.reference),
+`ext/wildcard` = github.com/IGLOU-EU/go-wildcard v1.0.3 (patterns), `pkg/utils/match/kind.go` and
+`pkg/utils/kube/kind.go` (kind selectors), `pkg/autogen/v1` (Pod rules applied to controllers).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# --- image strings -------------------------------------------------------------------------
+
+_IMAGES: dict[str, str] = {}
+
+
+def image_string(image: str) -> str:
+    """Kyverno's ImageInfo.String() for an image (engine.reference.kyverno_image_string),
+    memoized across policies: the editor re-simulates the same images on every keystroke.
+    Raises engine.reference.ReferenceError."""
+    s = _IMAGES.get(image)
+    if s is None:
+        from ..reference import kyverno_image_string
+
+        s = kyverno_image_string(image)
+        if len(_IMAGES) > 200_000:
+            _IMAGES.clear()
+        _IMAGES[image] = s
+    return s
+
+
+# --- wildcard patterns ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=65536)
+def compile_wildcard(pattern: str) -> re.Pattern[str]:
+    """go-wildcard v1.0.3 `Match` as a regex: `*` any run (also `/`), `?` exactly one rune,
+    everything else literal, whole string. An empty pattern matches only the empty string."""
+    parts = []
+    for ch in pattern:
+        if ch == "*":
+            if not parts or parts[-1] != ".*":  # `**` == `*`; keeps the regex linear
+                parts.append(".*")
+        elif ch == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def wildcard_match(pattern: str, text: str) -> bool:
+    return compile_wildcard(pattern).fullmatch(text) is not None
+
+
+def literal_prefix(pattern: str) -> str:
+    """The text every match must start with (the pattern up to its first wildcard)."""
+    for i, ch in enumerate(pattern):
+        if ch in "*?":
+            return pattern[:i]
+    return pattern
+
+
+# --- resource kinds ------------------------------------------------------------------------
+
+# The kinds an image list can come from (SPEC §6), with the group/version Kyverno sees.
+WORKLOAD_GVK: dict[str, tuple[str, str]] = {
+    "Pod": ("", "v1"),
+    "Deployment": ("apps", "v1"),
+    "StatefulSet": ("apps", "v1"),
+    "DaemonSet": ("apps", "v1"),
+    "ReplicaSet": ("apps", "v1"),
+    "Job": ("batch", "v1"),
+    "CronJob": ("batch", "v1"),
+    "ReplicationController": ("", "v1"),
+}
+# pkg/autogen/v1: the controllers a Pod rule is copied to unless the policy says otherwise.
+AUTOGEN_CONTROLLERS = frozenset(
+    {"DaemonSet", "Deployment", "Job", "StatefulSet", "ReplicaSet", "ReplicationController", "CronJob"}
+)
+AUTOGEN_ANNOTATION = "pod-policies.kyverno.io/autogen-controllers"
+
+_VERSION = re.compile(r"^(v\d+((alpha|beta)\d+)?|\*)$")
+
+
+def parse_kind_selector(selector: str) -> tuple[str, str, str, str]:
+    """(group, version, kind, subresource) as kubeutils.ParseKindSelector reads a `kinds` entry."""
+    parts = selector.split("/")
+    parts = parts[:-1] + parts[-1].split(".")
+    n = len(parts)
+    if n == 1:
+        return "*", "*", parts[0], ""
+    if n == 2:
+        if parts[0] == "*" and parts[1] == "*":
+            return "*", "*", "*", "*"
+        if parts[0] == "*" and parts[1].lower() == parts[1]:
+            return "*", "*", parts[0], parts[1]
+        if _VERSION.match(parts[0]):
+            return "*", parts[0], parts[1], ""
+        return "*", "*", parts[0], parts[1]
+    if n == 3:
+        if _VERSION.match(parts[0]):
+            return "*", parts[0], parts[1], parts[2]
+        return parts[0], parts[1], parts[2], ""
+    if n == 4:
+        return parts[0], parts[1], parts[2], parts[3]
+    return "", "", "", ""
+
+
+def kind_selected(selectors: list[str], kind: str) -> bool:
+    """CheckKind for the object itself (no subresource) of one of WORKLOAD_GVK's kinds."""
+    group, version = WORKLOAD_GVK.get(kind, ("", "v1"))
+    for selector in selectors:
+        g, v, k, sub = parse_kind_selector(selector)
+        if wildcard_match(g, group) and wildcard_match(v, version) and wildcard_match(k, kind):
+            if wildcard_match(sub, ""):
+                return True
+    return False
+
+
+def contains_pod(selectors: list[str]) -> bool:
+    """kubeutils.ContainsKind(kinds, "Pod"): a selector whose kind part is exactly Pod."""
+    return any(parse_kind_selector(s)[2] == "Pod" for s in selectors)

@@ -1,0 +1,308 @@
+"""The shape of a Kyverno ClusterPolicy/Policy, and a walker that reads YAML nodes against it.
+
+Field names and types from kyverno/kyverno `api/kyverno/v1` (spec_types.go, rule_types.go,
+match_resources_types.go, resource_description_types.go, user_info_types.go,
+image_verification_types.go). Parts pullguard does not interpret (mutate, validate, generate,
+context, preconditions, conditions, selectors) are read as opaque YAML.
+
+The walker turns a mapping into an `Obj`: the decoded values (Go zero values where absent,
+as the Go structs would hold them), which keys were written, and where. Unknown keys and wrong
+types become diagnostics, never exceptions.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+from ..diagnostics import Diagnostic
+from ..yamlsource import (
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+    end_position,
+    is_null,
+    kind_name,
+    position,
+    scalar_bool,
+    scalar_int,
+)
+
+Pos = tuple[int, int]
+
+# Field type specs: a string naming a leaf type, a Schema, or ("list", spec).
+STR, BOOL, INT, STRLIST, STRMAP, ANY, MAP = "str", "bool", "int", "strlist", "strmap", "any", "map"
+
+
+@dataclass
+class Schema:
+    name: str  # how a person calls this object in messages: "verifyImages entry"
+    fields: dict[str, object]
+
+
+Spec = Union[str, Schema, tuple]
+
+
+def listof(spec: Spec) -> tuple:
+    return ("list", spec)
+
+
+@dataclass
+class Obj:
+    """A decoded mapping: `values` holds every field of the schema (zero value when absent)."""
+
+    schema: Schema
+    node: Node
+    values: dict[str, object] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)
+    key_nodes: dict[str, Node] = field(default_factory=dict)
+    value_nodes: dict[str, Node] = field(default_factory=dict)
+
+    def get(self, key: str):
+        return self.values.get(key)
+
+    def has(self, key: str) -> bool:
+        """Written and not null (a Go pointer field that is non-nil)."""
+        return key in self.present
+
+    @property
+    def start(self) -> Pos:
+        return position(self.node)
+
+    @property
+    def end(self) -> Pos:
+        return end_position(self.node)
+
+    def key_pos(self, key: str) -> Pos:
+        node = self.key_nodes.get(key)
+        return position(node) if node is not None else self.start
+
+    def value_pos(self, key: str) -> Pos:
+        node = self.value_nodes.get(key)
+        return position(node) if node is not None else self.key_pos(key)
+
+
+@dataclass
+class Seq:
+    """A decoded list with its items' nodes."""
+
+    node: Node
+    items: list
+    nodes: list[Node]
+
+
+def _zero(spec: Spec):
+    if spec == STR:
+        return ""
+    if spec == BOOL:
+        return False
+    if spec == INT:
+        return None
+    if spec == STRLIST:
+        return []
+    if spec == STRMAP:
+        return {}
+    if isinstance(spec, tuple):
+        return None
+    return None
+
+
+class Walker:
+    """Reads nodes against schemas, collecting diagnostics."""
+
+    def __init__(self, report: Callable[[Diagnostic], None], rule_index: Callable[[], int | None] = lambda: None):
+        self.report = report
+        self.rule_index = rule_index
+
+    def diag(self, severity, code, message, pos: Pos | None, fix=None, end: Pos | None = None):
+        line, column = pos if pos else (None, None)
+        end_line, end_column = end if end else (None, None)
+        self.report(Diagnostic(severity, code, message, line, column, self.rule_index(), end_line, end_column, fix))
+
+    def wrong_type(self, what: str, expected: str, node: Node) -> None:
+        self.diag("error", "wrong-type", f"{what} must be {expected}, not {kind_name(node)}",
+                  position(node), None, end_position(node))
+
+    def obj(self, schema: Schema, node: Node, what: str | None = None,
+            hook: Callable[[str, Obj], bool] | None = None) -> Obj | None:
+        """Decode a mapping; None (with a diagnostic) when the node is not a mapping.
+
+        `hook(key, obj)` may claim a key before the schema does (returns True when it did)."""
+        if is_null(node):
+            return Obj(schema, node, {k: _zero(s) for k, s in schema.fields.items()})
+        if not isinstance(node, MappingNode):
+            self.wrong_type(what or schema.name, "a mapping", node)
+            return None
+        out = Obj(schema, node, {k: _zero(s) for k, s in schema.fields.items()})
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self.diag("error", "wrong-type", f"keys in {schema.name} must be strings",
+                          position(key_node), None, end_position(key_node))
+                continue
+            key = key_node.value
+            if key in seen:
+                self.diag("error", "duplicate-key", f"duplicate key '{key}' in {schema.name}",
+                          position(key_node), "remove one of the two", end_position(key_node))
+            seen.add(key)
+            out.key_nodes[key] = key_node
+            out.value_nodes[key] = value_node
+            if hook is not None and hook(key, out):
+                continue
+            spec = schema.fields.get(key)
+            if spec is None:
+                self.unknown_key(key, key_node, schema)
+                continue
+            if is_null(value_node):
+                continue  # Go leaves the zero value; a pointer stays nil
+            value = self.value(spec, value_node, f"'{key}'")
+            if value is not None:
+                out.values[key] = value
+                out.present.add(key)
+        return out
+
+    def unknown_key(self, key: str, key_node: Node, schema: Schema) -> None:
+        allowed = tuple(schema.fields)
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if not close:  # wrong case is the commonest slip in camelCase names
+            close = [a for a in allowed if a.lower() == key.lower()][:1]
+        fix = f"did you mean '{close[0]}'?" if close else f"{schema.name} allows only: " + ", ".join(allowed)
+        self.diag("error", "unknown-key", f"unknown key '{key}' in {schema.name}",
+                  position(key_node), fix, end_position(key_node))
+
+    def value(self, spec: Spec, node: Node, what: str):
+        if isinstance(spec, Schema):
+            return self.obj(spec, node, what)
+        if isinstance(spec, tuple):
+            if not isinstance(node, SequenceNode):
+                self.wrong_type(what, "a list", node)
+                return None
+            items, nodes = [], []
+            for item in node.value:
+                v = None if is_null(item) else self.value(spec[1], item, f"an item of {what}")
+                if v is None and isinstance(spec[1], Schema) and is_null(item):
+                    v = self.obj(spec[1], item, what)  # `- ` decodes to an empty struct
+                if v is not None:
+                    items.append(v)
+                    nodes.append(item)
+            return Seq(node, items, nodes)
+        if spec == STR:
+            if isinstance(node, ScalarNode):
+                return node.value
+            self.wrong_type(what, "a string", node)
+            return None
+        if spec == BOOL:
+            v = scalar_bool(node)
+            if v is None:
+                fix = "write true or false without quotes" if isinstance(node, ScalarNode) else None
+                self.diag("error", "wrong-type", f"{what} must be true or false, not {kind_name(node)}",
+                          position(node), fix, end_position(node))
+            return v
+        if spec == INT:
+            v = scalar_int(node)
+            if v is None:
+                self.wrong_type(what, "an integer", node)
+            return v
+        if spec == STRLIST:
+            if not isinstance(node, SequenceNode):
+                self.wrong_type(what, "a list of strings", node)
+                return None
+            out = []
+            for item in node.value:
+                if isinstance(item, ScalarNode) and not is_null(item):
+                    out.append(item.value)
+                else:
+                    self.wrong_type(f"an item of {what}", "a string", item)
+            return Seq(node, out, [n for n in node.value if isinstance(n, ScalarNode) and not is_null(n)])
+        if spec == STRMAP:
+            if not isinstance(node, MappingNode):
+                self.wrong_type(what, "a mapping of strings", node)
+                return None
+            out = {}
+            for k, v in node.value:
+                if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):
+                    out[k.value] = "" if is_null(v) else v.value
+                else:
+                    self.wrong_type(f"a value of {what}", "a string", v)
+            return out
+        if spec == MAP:
+            if not isinstance(node, MappingNode):
+                self.wrong_type(what, "a mapping", node)
+                return None
+            return node
+        return node  # ANY: opaque
+
+
+def seq_items(value) -> list:
+    return value.items if isinstance(value, Seq) else []
+
+
+# --- the schemas ---------------------------------------------------------------------------
+
+REKOR = Schema("rekor", {"url": STR, "pubkey": STR, "ignoreTlog": BOOL})
+CTLOG = Schema("ctlog", {"ignoreSCT": BOOL, "pubkey": STR, "tsaCertChain": STR})
+SECRET = Schema("keys.secret", {"name": STR, "namespace": STR})
+KEYS = Schema("keys", {
+    "publicKeys": STR, "signatureAlgorithm": STR, "kms": STR, "secret": SECRET,
+    "rekor": REKOR, "ctlog": CTLOG,
+})
+CERTIFICATES = Schema("certificates", {"cert": STR, "certChain": STR, "rekor": REKOR, "ctlog": CTLOG})
+KEYLESS = Schema("keyless", {
+    "rekor": REKOR, "ctlog": CTLOG, "issuer": STR, "issuerRegExp": STR, "subject": STR,
+    "subjectRegExp": STR, "roots": STR, "additionalExtensions": STRMAP,
+})
+ATTESTOR = Schema("attestor entry", {
+    "keys": KEYS, "certificates": CERTIFICATES, "keyless": KEYLESS, "attestor": None,
+    "annotations": STRMAP, "repository": STR, "signatureAlgorithm": STR,
+})
+ATTESTOR_SET = Schema("attestors item", {"count": INT, "entries": listof(ATTESTOR)})
+ATTESTOR.fields["attestor"] = ATTESTOR_SET  # a nested attestor set (apiextensions JSON)
+ATTESTATION = Schema("attestation", {
+    "name": STR, "predicateType": STR, "type": STR, "attestors": listof(ATTESTOR_SET), "conditions": ANY,
+})
+CREDENTIALS = Schema("imageRegistryCredentials", {
+    "allowInsecureRegistry": BOOL, "providers": STRLIST, "secrets": STRLIST,
+})
+IV_VALIDATE = Schema("verifyImages validate", {"message": STR, "deny": ANY})
+VERIFY_IMAGES = Schema("verifyImages entry", {
+    "failureAction": STR, "type": STR, "image": STR, "imageReferences": STRLIST,
+    "skipImageReferences": STRLIST, "key": STR, "roots": STR, "subject": STR, "issuer": STR,
+    "additionalExtensions": STRMAP, "attestors": listof(ATTESTOR_SET),
+    "attestations": listof(ATTESTATION), "annotations": STRMAP, "repository": STR,
+    "cosignOCI11": BOOL, "mutateDigest": BOOL, "verifyDigest": BOOL, "validate": IV_VALIDATE,
+    "required": BOOL, "imageRegistryCredentials": CREDENTIALS, "useCache": BOOL,
+})
+RESOURCE_DESCRIPTION = Schema("resources", {
+    "kinds": STRLIST, "name": STR, "names": STRLIST, "namespaces": STRLIST, "annotations": STRMAP,
+    "selector": ANY, "namespaceSelector": ANY, "operations": STRLIST,
+})
+_USER_INFO = {"roles": STRLIST, "clusterRoles": STRLIST, "subjects": ANY}
+RESOURCE_FILTER = Schema("match/exclude filter", {"resources": RESOURCE_DESCRIPTION, **_USER_INFO})
+MATCH = Schema("match", {
+    "any": listof(RESOURCE_FILTER), "all": listof(RESOURCE_FILTER),
+    "resources": RESOURCE_DESCRIPTION, **_USER_INFO,
+})
+EXCLUDE = Schema("exclude", dict(MATCH.fields))
+RULE = Schema("rule", {
+    "name": STR, "context": ANY, "reportProperties": STRMAP, "match": MATCH, "exclude": EXCLUDE,
+    "imageExtractors": ANY, "preconditions": ANY, "celPreconditions": ANY, "mutate": ANY,
+    "validate": ANY, "generate": ANY, "verifyImages": listof(VERIFY_IMAGES),
+    "skipBackgroundRequests": BOOL,
+})
+SPEC = Schema("spec", {
+    "rules": listof(RULE), "applyRules": STR, "failurePolicy": STR, "validationFailureAction": STR,
+    "validationFailureActionOverrides": ANY, "emitWarning": BOOL, "admission": BOOL,
+    "background": BOOL, "schemaValidation": BOOL, "webhookTimeoutSeconds": INT,
+    "mutateExistingOnPolicyUpdate": BOOL, "generateExisting": BOOL,
+    "generateExistingOnPolicyUpdate": BOOL, "useServerSideApply": BOOL,
+    "webhookConfiguration": ANY,
+})
+METADATA = Schema("metadata", {
+    "name": STR, "namespace": STR, "annotations": STRMAP, "labels": STRMAP, "generateName": STR,
+    "uid": STR, "resourceVersion": STR, "generation": ANY, "creationTimestamp": ANY,
+    "managedFields": ANY, "finalizers": ANY, "ownerReferences": ANY, "deletionTimestamp": ANY,
+    "deletionGracePeriodSeconds": ANY, "selfLink": STR,
+})
+POLICY = Schema("policy", {"apiVersion": STR, "kind": STR, "metadata": METADATA, "spec": SPEC, "status": ANY})
