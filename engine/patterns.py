@@ -220,24 +220,55 @@ def glob_subsumes(earlier: str, later: str) -> bool:
 def wildcard_subsumes(earlier: str, later: str) -> bool:
     """True iff every string `later` matches (go-wildcard) is also matched by `earlier`.
 
-    Exact when `later` has no `?` (same argument as `glob_subsumes`, a `?` of `earlier` may
-    take a literal); with `?` in `later` it answers conservatively: True only when `earlier` is
-    `*` or the two are identical.
+    Exact: walks `later`'s automaton against the determinized automaton of `earlier` over the
+    letters either pattern names plus one letter for "anything else", looking for a string
+    `later` accepts and `earlier` does not. Patterns are short, so this stays small.
     """
     if earlier == later or earlier == "*":
         return True
-    if "?" in later:
-        return False
-    if "*" not in later:
-        return wildcard_match(earlier, later)
-    fresh = "\x00"
-    while fresh in earlier:
-        fresh = chr(ord(fresh) + 1)
-    word = later.replace("*", fresh)
-    # `?` in `earlier` must not swallow a star of `later` (a star may be empty or long).
-    regex = "".join(".*" if c == "*" else f"[^{re.escape(fresh)}]" if c == "?" else re.escape(c)
-                    for c in earlier)
-    return re.fullmatch(regex, word, re.DOTALL) is not None
+    letters = {c for c in earlier + later if c not in "*?"}
+    letters.add(None)  # any other character
+    start = (_closure(later, {0}), _closure(earlier, {0}))
+    seen = {start}
+    todo = [start]
+    while todo:
+        lstates, estates = todo.pop()
+        if len(later) in lstates and len(earlier) not in estates:
+            return False
+        for letter in letters:
+            nl = _step(later, lstates, letter)
+            if not nl:
+                continue
+            pair = (nl, _step(earlier, estates, letter))
+            if pair not in seen:
+                seen.add(pair)
+                todo.append(pair)
+    return True
+
+
+def _closure(pattern: str, states: set[int]) -> frozenset[int]:
+    """States reachable without reading: a `*` may match nothing."""
+    out = set(states)
+    todo = list(states)
+    while todo:
+        i = todo.pop()
+        if i < len(pattern) and pattern[i] == "*" and i + 1 not in out:
+            out.add(i + 1)
+            todo.append(i + 1)
+    return frozenset(out)
+
+
+def _step(pattern: str, states: frozenset[int], letter: str | None) -> frozenset[int]:
+    nxt = set()
+    for i in states:
+        if i >= len(pattern):
+            continue
+        token = pattern[i]
+        if token == "*":
+            nxt.add(i)
+        elif token == "?" or token == letter:
+            nxt.add(i + 1)
+    return _closure(pattern, nxt) if nxt else frozenset()
 
 
 @dataclass(frozen=True)

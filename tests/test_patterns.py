@@ -1,0 +1,361 @@
+"""Pattern matching: go-glob (Talos), go-wildcard (Kyverno), first-match, subsumption, lints."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from engine.patterns import (
+    AllMatches,
+    FirstMatch,
+    NeverMatches,
+    all_matches,
+    first_match,
+    glob_can_match_normalized,
+    glob_match,
+    glob_never_matches,
+    glob_subsumes,
+    glob_to_regex,
+    wildcard_match,
+    wildcard_subsumes,
+)
+from engine.reference import talos_match_subject
+
+GO_GLOB_SUBJECT = "this is a ϗѾ test"
+
+# (pattern, subject, matches)
+GLOB = [
+    # go-glob glob_test.go: TestEmptyPattern, TestEmptySubject, TestPatternWithoutGlobs
+    ("", "", True),
+    ("", "test", False),
+    ("*", "", True),
+    ("**", "", True),
+    ("***", "", True),
+    ("*" * 1000, "", True),
+    ("test", "", False),
+    ("*test*", "", False),
+    ("*x", "", False),
+    ("*" * 1000 + "x", "", False),
+    ("x*", "", False),
+    ("x*x", "", False),
+    ("x" + "*" * 1000 + "x", "", False),
+    ("test", "test", True),
+    # TestGlob matches against "this is a ϗѾ test"
+    ("*test", GO_GLOB_SUBJECT, True),
+    ("this*", GO_GLOB_SUBJECT, True),
+    ("this*test", GO_GLOB_SUBJECT, True),
+    ("*is *", GO_GLOB_SUBJECT, True),
+    ("*is*a*", GO_GLOB_SUBJECT, True),
+    ("**test**", GO_GLOB_SUBJECT, True),
+    ("**is**a***test*", GO_GLOB_SUBJECT, True),
+    ("* *", GO_GLOB_SUBJECT, True),
+    ("*", GO_GLOB_SUBJECT, True),
+    ("**********", GO_GLOB_SUBJECT, True),
+    ("*Ѿ*", GO_GLOB_SUBJECT, True),
+    ("*is a ϗѾ *", GO_GLOB_SUBJECT, True),
+    # TestGlob non-matches against "this is a test"
+    ("test*", "this is a test", False),
+    ("*is", "this is a test", False),
+    ("*no*", "this is a test", False),
+    (" ", "this is a test", False),
+    ("* ", "this is a test", False),
+    (" *", "this is a test", False),
+    ("*ʤ*", "this is a test", False),
+    ("this*this is a test", "this is a test", False),
+    # pieces must not overlap
+    ("a*a", "a", False),
+    ("ab*ba", "aba", False),
+    ("ab*ba", "abba", True),
+    # SPEC §3 quirks: `*` crosses '/', `**` is `*`, case-sensitive, no `?`
+    ("ghcr.io/*", "ghcr.io/org/team/app", True),
+    ("ghcr.io/**", "ghcr.io/org/team/app", True),
+    ("ghcr.io/*/app", "ghcr.io/org/team/app", True),
+    ("ghcr.io/siderolabs/talos*", "ghcr.io/siderolabs/talosctl", True),
+    ("ghcr.io/siderolabs/talos*", "ghcr.io/siderolabs/installer", False),
+    ("ghcr.io/siderolabs/talos", "ghcr.io/siderolabs/talosctl", False),
+    ("GHCR.io/*", "ghcr.io/org/app", False),
+    ("ghcr.io/org/ap?", "ghcr.io/org/app", False),
+    ("ghcr.io/org/ap?", "ghcr.io/org/ap?", True),
+    ("*.example.com/*", "registry.example.com/team/app", True),
+    ("*/library/*", "index.docker.io/library/nginx", True),
+]
+
+
+@pytest.mark.parametrize("pattern,subject,expected", GLOB,
+                         ids=[f"{p[:20]!r}~{s[:20]!r}" for p, s, _ in GLOB])
+def test_glob_match(pattern, subject, expected):
+    assert glob_match(pattern, subject) is expected
+    # the regex translation used for one-pass matching agrees
+    assert (re.fullmatch(glob_to_regex(pattern), subject, re.DOTALL) is not None) is expected
+
+
+# Talos matches the normalized reference, so Docker Hub spellings never reach the pattern.
+@pytest.mark.parametrize("pattern,image,expected", [
+    ("docker.io/*", "nginx", False),
+    ("docker.io/*", "docker.io/library/nginx:1.25", False),
+    ("docker.io/library/nginx", "docker.io/library/nginx", False),
+    ("index.docker.io/*", "nginx", True),
+    ("index.docker.io/library/*", "docker.io/nginx:latest", True),
+    ("index.docker.io/myuser/*", "myuser/app", True),
+    ("index.docker.io/library/nginx", "nginx:1.25@sha256:" + "a" * 64, True),
+    ("ghcr.io/org/app:v1", "ghcr.io/org/app:v1", False),  # the tag is dropped before matching
+    ("localhost:5000/*", "localhost:5000/a/b:t", True),
+])
+def test_glob_against_normalized_images(pattern, image, expected):
+    assert glob_match(pattern, talos_match_subject(image)) is expected
+
+
+# IGLOU-EU/go-wildcard v1.0.3 wildcard_test.go TestMatch (Kyverno ext/wildcard has the same table)
+WILDCARD = [
+    ("*", "s3:GetObject", True),
+    ("", "s3:GetObject", False),
+    ("", "", True),
+    ("s3:*", "s3:ListMultipartUploadParts", True),
+    ("s3:ListBucketMultipartUploads", "s3:ListBucket", False),
+    ("s3:ListBucket", "s3:ListBucket", True),
+    ("s3:ListBucketMultipartUploads", "s3:ListBucketMultipartUploads", True),
+    ("my-bucket/oo*", "my-bucket/oo", True),
+    ("my-bucket/In*", "my-bucket/India/Karnataka/", True),
+    ("my-bucket/In*", "my-bucket/Karnataka/India/", False),
+    ("my-bucket/In*/Ka*/Ban", "my-bucket/India/Karnataka/Ban", True),
+    ("my-bucket/In*/Ka*/Ban", "my-bucket/India/Karnataka/Ban/Ban/Ban/Ban/Ban", True),
+    ("my-bucket/In*/Ka*/Ban", "my-bucket/India/Karnataka/Area1/Area2/Area3/Ban", True),
+    ("my-bucket/In*/Ka*/Ban", "my-bucket/India/State1/State2/Karnataka/Area1/Area2/Area3/Ban",
+     True),
+    ("my-bucket/In*/Ka*/Ban", "my-bucket/India/Karnataka/Bangalore", False),
+    ("my-bucket/In*/Ka*/Ban*", "my-bucket/India/Karnataka/Bangalore", True),
+    ("my-bucket/*", "my-bucket/India", True),
+    ("my-bucket/oo*", "my-bucket/odo", False),
+    ("my-bucket?/abc*", "mybucket/abc", False),
+    ("my-bucket?/abc*", "my-bucket1/abc", True),
+    ("my-?-bucket/abc*", "my--bucket/abc", False),
+    ("my-?-bucket/abc*", "my-1-bucket/abc", True),
+    ("my-?-bucket/abc*", "my-k-bucket/abc", True),
+    ("my??bucket/abc*", "mybucket/abc", False),
+    ("my??bucket/abc*", "my4abucket/abc", True),
+    ("my-bucket?abc*", "my-bucket/abc", True),
+    ("my-bucket/abc?efg", "my-bucket/abcdefg", True),
+    ("my-bucket/abc?efg", "my-bucket/abc/efg", True),
+    ("my-bucket/abc????", "my-bucket/abc", False),
+    ("my-bucket/abc????", "my-bucket/abcde", False),
+    ("my-bucket/abc????", "my-bucket/abcdefg", True),
+    ("my-bucket/abc?", "my-bucket/abc", False),
+    ("my-bucket/abc?", "my-bucket/abcd", True),
+    ("my-bucket/abc?", "my-bucket/abcde", False),
+    ("my-bucket/mnop*?", "my-bucket/mnop", False),
+    ("my-bucket/mnop*?", "my-bucket/mnopqrst/mnopqr", True),
+    ("my-bucket/mnop*?", "my-bucket/mnopqrst/mnopqrs", True),
+    ("my-bucket/mnop*?", "my-bucket/mnopq", True),
+    ("my-bucket/mnop*?", "my-bucket/mnopqr", True),
+    ("my-bucket/mnop*?and", "my-bucket/mnopqand", True),
+    ("my-bucket/mnop*?and", "my-bucket/mnopand", False),
+    ("my-bucket/mnop*?", "my-bucket/mn", False),
+    ("my-bucket/mnop*??", "my-bucket/mnopqrst", True),
+    ("my-bucket/mnop*qrst", "my-bucket/mnopabcdegqrst", True),
+    ("my-bucket/mnop*?and?", "my-bucket/mnopqanda", True),
+    ("my-bucket/mnop*?and", "my-bucket/mnopqanda", False),
+    ("my-?-bucket/abc*", "my-bucket/mnopqanda", False),
+    # Kyverno image strings: `?` is one character, `/` included; a digest drops the tag
+    ("docker.io/nginx:*", "docker.io/nginx:1.25", True),
+    ("docker.io/nginx:*", "docker.io/nginx@sha256:" + "a" * 64, False),
+    ("docker.io/nginx*", "docker.io/nginx@sha256:" + "a" * 64, True),
+    ("ghcr.io/org?app:*", "ghcr.io/org/app:v1", True),
+    ("ghcr.io/?", "ghcr.io/ϗ", True),  # one character, not one byte
+]
+
+
+@pytest.mark.parametrize("pattern,text,expected", WILDCARD,
+                         ids=[f"{p[:24]!r}~{t[:24]!r}" for p, t, _ in WILDCARD])
+def test_wildcard_match(pattern, text, expected):
+    assert wildcard_match(pattern, text) is expected
+
+
+def _first_by_loop(patterns, subject):
+    for i, p in enumerate(patterns):
+        if glob_match(p, subject):
+            return i
+    return None
+
+
+def test_first_match_is_rule_order():
+    patterns = ["ghcr.io/siderolabs/*", "ghcr.io/*", "*.io/x", "index.docker.io/library/nginx",
+                "index.docker.io/library/nginx", "ghcr.io/siderolabs/talos*", "*"]
+    fm = FirstMatch(patterns)
+    cases = {
+        "ghcr.io/siderolabs/talosctl": 0,
+        "ghcr.io/other/app": 1,
+        "quay.io/x": 2,
+        "index.docker.io/library/nginx": 3,  # the duplicate exact rule never wins
+        "registry.example.com/a/b": 6,
+    }
+    for subject, expected in cases.items():
+        assert fm.first(subject) == expected
+        assert fm.first(subject) == expected  # and again from the memo
+
+
+def test_first_match_exact_after_glob():
+    # an exact pattern listed after a glob that also matches must lose to the glob
+    fm = FirstMatch(["ghcr.io/org/*", "ghcr.io/org/app"])
+    assert fm.first("ghcr.io/org/app") == 0
+    fm = FirstMatch(["ghcr.io/org/app", "ghcr.io/org/*"])
+    assert fm.first("ghcr.io/org/app") == 0
+    assert fm.first("ghcr.io/org/other") == 1
+    assert FirstMatch([]).first("ghcr.io/org/app") is None
+
+
+def test_first_match_agrees_with_loop_on_random_policies():
+    rng = random.Random(7)
+    pieces = ["ghcr.io", "quay.io", "index.docker.io", "library", "org", "a", "app", "/", "-", ".",
+              ""]
+
+    def word():
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(1, 5)))
+
+    for _ in range(50):
+        patterns = []
+        for _ in range(rng.randint(1, 30)):
+            parts = [word() for _ in range(rng.randint(1, 4))]
+            patterns.append("*".join(parts) if rng.random() < 0.7 else parts[0])
+        fm = FirstMatch(patterns)
+        for _ in range(60):
+            subject = word() + word()
+            assert fm.first(subject) == _first_by_loop(patterns, subject), (patterns, subject)
+
+
+def test_first_match_build_cache():
+    patterns = ("ghcr.io/*", "quay.io/*")
+    assert first_match(patterns) is first_match(tuple(patterns))
+    assert first_match(patterns) is not first_match(("quay.io/*",))
+
+
+def test_all_matches_every_entry_in_order():
+    am = AllMatches(["docker.io/nginx:*", "*", "docker.io/*", "ghcr.io/?rg/*",
+                     "docker.io/nginx:1.25", "docker.io/nginx:1.25"])
+    assert am.all("docker.io/nginx:1.25") == (0, 1, 2, 4, 5)
+    assert am.all("docker.io/nginx@sha256:" + "a" * 64) == (1, 2)
+    assert am.all("ghcr.io/org/app:v1") == (1, 3)
+    assert AllMatches(["ghcr.io/*"]).any("quay.io/x:1") is False
+    assert all_matches(("a*",)) is all_matches(("a*",))
+
+
+# (earlier, later, earlier subsumes later)
+SUBSUMES = [
+    ("*", "anything/at:all", True),
+    ("*", "ghcr.io/*", True),
+    ("*", "", True),
+    ("**", "*", True),
+    ("ghcr.io/*", "ghcr.io/a/*", True),
+    ("ghcr.io/*", "ghcr.io/**", True),
+    ("ghcr.io/**", "ghcr.io/*", True),
+    ("ghcr.io/a*", "ghcr.io/*", False),
+    ("ghcr.io/a/*", "ghcr.io/*", False),
+    ("ghcr.io/*", "ghcr.io/*", True),
+    ("ghcr.io/org/app", "ghcr.io/org/app", True),
+    ("ghcr.io/org/app", "ghcr.io/org/*", False),
+    ("ghcr.io/*", "ghcr.io/org/app", True),
+    ("ghcr.io/*", "quay.io/*", False),
+    ("*/app", "ghcr.io/*/app", True),
+    ("*/app", "ghcr.io/app*", False),
+    ("*app*", "ghcr.io/*app", True),
+    ("ghcr.io/*/*", "ghcr.io/*", False),  # `ghcr.io/x` has no second '/'
+    ("ghcr.io/*/*", "ghcr.io/*/app", True),
+    ("a*b*c", "a*c", False),
+    ("a*c", "a*b*c", True),
+    ("*.io/*", "ghcr.io/*", True),
+    ("", "", True),
+    ("", "*", False),
+]
+
+
+@pytest.mark.parametrize("earlier,later,expected", SUBSUMES)
+def test_glob_subsumes(earlier, later, expected):
+    assert glob_subsumes(earlier, later) is expected
+
+
+def test_glob_subsumes_agrees_with_brute_force():
+    # Inclusion over every subject built from a small alphabet (long enough to separate them).
+    rng = random.Random(11)
+    alphabet = "ab/"
+    subjects = [""]
+    for _ in range(6):
+        subjects += [s + c for s in subjects if len(s) == max(map(len, subjects)) for c in alphabet]
+    for _ in range(400):
+        earlier = "".join(rng.choice("ab/*") for _ in range(rng.randint(0, 4)))
+        later = "".join(rng.choice("ab/*") for _ in range(rng.randint(0, 4)))
+        brute = all(glob_match(earlier, s) for s in subjects if glob_match(later, s))
+        assert glob_subsumes(earlier, later) is brute, (earlier, later)
+
+
+@pytest.mark.parametrize("earlier,later,expected", [
+    ("*", "ghcr.io/?rg/*", True),
+    ("ghcr.io/*", "ghcr.io/org/*", True),
+    ("ghcr.io/???/*", "ghcr.io/org/*", True),
+    ("ghcr.io/???/*", "ghcr.io/*/app", False),
+    ("ghcr.io/?*", "ghcr.io/*", False),
+    ("ghcr.io/*", "ghcr.io/?", True),
+    ("ghcr.io/a", "ghcr.io/?", False),
+])
+def test_wildcard_subsumes(earlier, later, expected):
+    assert wildcard_subsumes(earlier, later) is expected
+
+
+# (pattern, reason words or None when it can match, suggested fix)
+NEVER = [
+    ("docker.io/*", "index.docker.io", "index.docker.io/*"),
+    ("docker.io/library/*", "index.docker.io", "index.docker.io/library/*"),
+    ("docker.io/nginx", "index.docker.io/library/nginx", "index.docker.io/library/nginx"),
+    ("nginx", "normalized", "index.docker.io/library/nginx"),
+    ("index.docker.io/nginx", "normalized", "index.docker.io/library/nginx"),
+    ("myuser/*", "not a registry host", "index.docker.io/myuser/*"),
+    ("ghcr.io/org/app:v1", "normalized", "ghcr.io/org/app"),
+    ("ghcr.io/org/*:v1", "tag", "ghcr.io/org/*"),
+    ("ghcr.io/org/app@sha256:*", "digest", "ghcr.io/org/app"),
+    ("ghcr.io/Org/*", "lowercase", "ghcr.io/org/*"),
+    ("ghcr.io/org app/*", "cannot occur", None),
+    ("", "empty", None),
+    ("Nginx", "not a valid image name", None),
+    # patterns that can match
+    ("*", None, None),
+    ("**", None, None),
+    ("index.docker.io/*", None, None),
+    ("index.docker.io/library/nginx", None, None),
+    ("ghcr.io/siderolabs/talos*", None, None),
+    ("localhost:5000/*", None, None),
+    ("*.example.com/*", None, None),
+    ("*docker.io/*", None, None),
+    ("ghcr.io:*", None, None),  # the ':' can be a port
+    ("*:5000/app", None, None),
+    ("ghcr.io/org/app", None, None),
+]
+
+
+@pytest.mark.parametrize("pattern,words,fix", NEVER, ids=[n[0] or "empty" for n in NEVER])
+def test_glob_never_matches(pattern, words, fix):
+    problem = glob_never_matches(pattern)
+    if words is None:
+        assert problem is None
+        assert glob_can_match_normalized(pattern)
+        return
+    assert isinstance(problem, NeverMatches)
+    assert words in problem.reason
+    assert problem.suggestion == fix
+    assert not glob_can_match_normalized(pattern)
+    if fix is not None:  # the suggestion itself is fine
+        assert glob_never_matches(fix) is None
+
+
+def test_wildcard_subsumes_agrees_with_brute_force():
+    rng = random.Random(13)
+    alphabet = "ab"
+    subjects = [""]
+    frontier = [""]
+    for _ in range(7):
+        frontier = [s + c for s in frontier for c in alphabet]
+        subjects += frontier
+    for _ in range(600):
+        earlier = "".join(rng.choice("ab*?") for _ in range(rng.randint(0, 4)))
+        later = "".join(rng.choice("ab*?") for _ in range(rng.randint(0, 4)))
+        brute = all(wildcard_match(earlier, s) for s in subjects if wildcard_match(later, s))
+        assert wildcard_subsumes(earlier, later) is brute, (earlier, later)
