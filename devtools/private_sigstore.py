@@ -282,11 +282,13 @@ class PrivateSigstore:
         sct_log_key: PrivateKey | None = None,
         tamper_sct: bool = False,
         code_signing: bool = True,
+        issuer_extensions: tuple[str, ...] = ("v1", "v2"),
     ) -> tuple[PrivateKey, x509.Certificate]:
         """A Fulcio-style leaf certificate valid for ten minutes from one minute before `at`.
 
         The SCT is signed by `sct_log_key` (default: this instance's CT log) over the precertificate
         TBS — the certificate's TBS without the SCT list extension — and the issuer key hash.
+        `issuer_extensions` picks the OIDC issuer extensions: "v1" (.1.1, raw) and/or "v2" (.1.8, DER).
         """
         at = at or self.now
         key = key or generate_key("ecdsa-p256")
@@ -320,11 +322,15 @@ class PrivateSigstore:
                 critical=False,
             )
             .add_extension(x509.SubjectAlternativeName([san]), critical=True)
-            .add_extension(x509.UnrecognizedExtension(_ISSUER_V1, identity.issuer.encode()), critical=False)
-            .add_extension(
+        )
+        if "v1" in issuer_extensions:
+            builder = builder.add_extension(
+                x509.UnrecognizedExtension(_ISSUER_V1, identity.issuer.encode()), critical=False
+            )
+        if "v2" in issuer_extensions:
+            builder = builder.add_extension(
                 x509.UnrecognizedExtension(_ISSUER_V2, _der_utf8string(identity.issuer)), critical=False
             )
-        )
         if not sct:
             return key, builder.sign(self.intermediate_key, hashes.SHA384())
 
@@ -488,16 +494,21 @@ class PrivateSigstore:
         integrated_at: datetime | None = None,
         statement: bytes | None = None,
         log_key: PrivateKey | None = None,
+        message_signature: bool = False,
         **cert_options,
     ) -> bytes:
         """`cosign sign` (v3, new bundle format): a v0.3 bundle with a DSSE in-toto Statement.
 
         Keyless (`identity`): certificate, `dsse` Rekor entry with SET, inclusion proof and checkpoint.
         Key (`key`): public-key hint only, no tlog entry (public-key rules need none).
+        `message_signature`: instead of DSSE, a signature over the image digest itself (`sign-blob` style,
+        `hashedrekord` entry).
         """
         if (key is None) == (identity is None):
             raise ValueError("give exactly one of key= or identity=")
         at = at or self.now
+        if message_signature:
+            return self._sign_message_bundle(image_digest, key, identity, at, integrated_at, log_key, cert_options)
         payload = statement if statement is not None else intoto_statement(image_digest)
         material: dict = {}
         if identity is not None:
@@ -518,6 +529,49 @@ class PrivateSigstore:
             material["publicKey"] = {"hint": _b64(key_id(key))}
             material["tlogEntries"] = []
         bundle = {"mediaType": BUNDLE_V03_MEDIA_TYPE, "verificationMaterial": material, "dsseEnvelope": envelope}
+        return json.dumps(bundle, indent=2).encode()
+
+    def _sign_message_bundle(self, image_digest, key, identity, at, integrated_at, log_key, cert_options) -> bytes:
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+        digest = bytes.fromhex(image_digest.partition(":")[2])
+        material: dict = {}
+        if identity is not None:
+            key, cert = self.issue_certificate(identity, at=at, **cert_options)
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            signature = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+        elif isinstance(key, rsa.RSAPrivateKey):
+            signature = key.sign(digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
+        else:
+            raise ValueError("message signatures need an ECDSA or RSA key")
+        if identity is not None:
+            material["certificate"] = {"rawBytes": _b64(cert.public_bytes(serialization.Encoding.DER))}
+            body = {
+                "apiVersion": "0.0.1",
+                "kind": "hashedrekord",
+                "spec": {
+                    "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+                    "signature": {
+                        "content": _b64(signature),
+                        "publicKey": {"content": _b64(cert.public_bytes(serialization.Encoding.PEM))},
+                    },
+                },
+            }
+            when = int((integrated_at or at).timestamp())
+            material["tlogEntries"] = [
+                self.tlog_entry(json.dumps(body, separators=(",", ":")).encode(), "hashedrekord", when, log_key)
+            ]
+        else:
+            material["publicKey"] = {"hint": _b64(key_id(key))}
+            material["tlogEntries"] = []
+        bundle = {
+            "mediaType": BUNDLE_V03_MEDIA_TYPE,
+            "verificationMaterial": material,
+            "messageSignature": {
+                "messageDigest": {"algorithm": "SHA2_256", "digest": _b64(digest)},
+                "signature": _b64(signature),
+            },
+        }
         return json.dumps(bundle, indent=2).encode()
 
     @staticmethod
