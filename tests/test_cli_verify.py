@@ -1,0 +1,351 @@
+"""`pullguard verify` end to end: a real docker-registry, real signatures from our private Sigstore.
+
+Images are pushed over the distribution API, signed like cosign (legacy `.sig` with a key, keyless
+legacy with a Rekor SET, keyless v3 bundles under the referrers fallback tag) and verified through
+the CLI with `--trusted-root` = the private root. The real-world signatures are served by the
+local registry posing as Docker Hub and ghcr.io (`--mirror`), checked with the production root.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devtools.private_sigstore import Identity, PrivateSigstore, generate_key, public_pem
+from tests.verify_fixtures import LocalRegistry, Pusher, canonical, sha256
+from tui.cli import main
+
+REAL_WORLD = Path(__file__).resolve().parents[2] / "shared" / "real-world"
+ISSUER = "https://issuer.pullguard.test"
+ALICE = Identity("alice@example.com", ISSUER)
+MALLORY = Identity("mallory@example.com", ISSUER)
+
+
+class World:
+    """The registry, the signed images and the policy that describes them."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.registry = LocalRegistry.start()
+        self.sigstore = PrivateSigstore()
+        self.root = self.sigstore.write_trusted_root(tmp / "trusted_root.json")
+        self.key = generate_key("ecdsa-p256")
+        self.other_key = generate_key("ecdsa-p256")
+        self.push = Pusher(self.registry.url)
+        self.host = self.registry.host
+        self.images: dict[str, str] = {}
+        self.digests: dict[str, str] = {}
+        ps = self.sigstore
+
+        def image(name: str) -> tuple[str, str]:
+            repo = f"{name}"
+            digest = self.push.push_image(repo, "v1")
+            self.images[name] = f"{self.host}/{repo}:v1"
+            self.digests[name] = digest
+            return repo, digest
+
+        repo, d = image("keyed/legacy")
+        self.push.attach_legacy(repo, d, [ps.sign_legacy(d, key=self.key, tlog=False)])
+        repo, d = image("keyed/legacy-wrong-key")
+        self.push.attach_legacy(repo, d, [ps.sign_legacy(d, key=self.other_key, tlog=False)])
+        repo, d = image("keyless/legacy")
+        self.push.attach_legacy(repo, d, [ps.sign_legacy(d, identity=ALICE)])
+        repo, d = image("keyless/bundle")
+        self.push.attach_bundle_tag(repo, d, [ps.sign_bundle(d, identity=ALICE)])
+        repo, d = image("keyless/wrong-identity")
+        self.push.attach_legacy(repo, d, [ps.sign_legacy(d, identity=MALLORY)])
+        repo, d = image("keyless/bundle-wrong-identity")
+        self.push.attach_bundle_tag(repo, d, [ps.sign_bundle(d, identity=MALLORY)])
+        repo, d = image("keyless/unsigned")
+        repo, d = image("keyless/tampered")
+        payload, annotations = ps.sign_legacy(d, identity=ALICE)
+        self.push.attach_legacy(repo, d, [(payload.replace(b'"critical"', b'"critical" '), annotations)])
+        repo, d = image("keyless/other-digest")
+        other = self.push.push_image(repo, "other")
+        # A valid signature, but for the image's sibling: pushed under this image's .sig tag.
+        self.push.attach_legacy(repo, d, [ps.sign_legacy(other, identity=ALICE)])
+        repo, d = image("keyless/bundle-other-digest")
+        self.push.attach_bundle_tag(repo, d, [ps.sign_bundle(other, identity=ALICE)])
+        image("skipped/app")
+        image("denied/app")
+
+        self.policy = tmp / "policy.yaml"
+        pem = "\n".join("        " + line for line in public_pem(self.key).strip().splitlines())
+        self.policy_text = f"""apiVersion: v1alpha1
+kind: ImageVerificationConfig
+rules:
+  - image: "{self.host}/skipped/*"
+    skip: true
+  - image: "{self.host}/denied/*"
+    deny: true
+  - image: "{self.host}/keyed/*"
+    publicKey:
+      certificate: |
+{pem}
+  - image: "{self.host}/keyless/*"
+    keyless:
+      issuer: {ISSUER}
+      subject: {ALICE.subject}
+  - image: "127.0.0.1:1/*"
+    keyless:
+      issuer: {ISSUER}
+      subject: {ALICE.subject}
+"""
+        self.policy.write_text(self.policy_text)
+
+    def close(self) -> None:
+        self.push.close()
+        self.registry.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    w = World(tmp_path_factory.mktemp("verify"))
+    yield w
+    w.close()
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["verify", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def verify_json(capsys, world: World, images: list[str], *extra: str) -> tuple[int, dict]:
+    code, out, err = run_cli(
+        capsys, str(world.policy), *images, "--trusted-root", str(world.root), "--format", "json", "--timeout", "3", *extra
+    )
+    return code, json.loads(out)
+
+
+VERIFIED = [
+    ("keyed/legacy", "verified via legacy signature (bundle verified false)", "legacy", None),
+    ("keyless/legacy", "verified via legacy signature (bundle verified true)", "legacy", ALICE),
+    ("keyless/bundle", "verified via bundle", "bundle", ALICE),
+]
+
+
+@pytest.mark.parametrize("name, message, fmt, identity", VERIFIED)
+def test_signed_images_verify_with_talos_messages(capsys, world, name, message, fmt, identity):
+    code, doc = verify_json(capsys, world, [world.images[name]])
+    (result,) = doc["results"]
+    assert (code, result["outcome"], result["message"]) == (0, "verified", message)
+    assert result["digest"] == world.digests[name]
+    sig = result["signature"]
+    assert sig["format"] == fmt
+    assert sig["artifact_digest"] == world.digests[name]
+    if identity is None:
+        assert sig["identity"] is None
+        assert sig["key_fingerprint"].startswith("sha256:")
+    else:
+        assert sig["identity"] == {"issuer": identity.issuer, "subject": identity.subject}
+        assert sig["tlog"]["log_index"] >= 0 and sig["tlog"]["integrated_time"].endswith("Z")
+
+
+FAILED = [
+    ("keyed/legacy-wrong-key", ["bundle tag not found", "no valid legacy signature: "]),
+    ("keyless/wrong-identity", ["bundle tag not found", "no valid legacy signature: ", MALLORY.subject]),
+    ("keyless/bundle-wrong-identity", ["no valid bundle layer: ", MALLORY.subject]),
+    ("keyless/unsigned", ["bundle tag not found\nlegacy signature tag not found"]),
+    ("keyless/tampered", ["no valid legacy signature: "]),
+    ("keyless/other-digest", ["no valid legacy signature: "]),
+    ("keyless/bundle-other-digest", ["no valid bundle layer: "]),
+]
+
+
+@pytest.mark.parametrize("name, fragments", FAILED)
+def test_bad_signatures_fail_with_reasons(capsys, world, name, fragments):
+    code, doc = verify_json(capsys, world, [world.images[name]])
+    (result,) = doc["results"]
+    assert (code, result["outcome"], result["signature"]) == (1, "failed", None)
+    assert result["message"].startswith("image verification failed: no valid signature found: ")
+    for fragment in fragments:
+        assert fragment in result["message"]
+    assert result["errors"], "every failing candidate is listed"
+
+
+@pytest.mark.parametrize(
+    "name, outcome, message",
+    [
+        ("skipped/app", "skipped", "verification skipped by matched rule (0000)"),
+        ("denied/app", "denied", "verification denied by matched rule (0001)"),
+    ],
+)
+def test_skip_and_deny_rules(capsys, world, name, outcome, message):
+    code, doc = verify_json(capsys, world, [world.images[name]])
+    assert (doc["results"][0]["outcome"], doc["results"][0]["message"]) == (outcome, message)
+    assert code == (0 if outcome == "skipped" else 1)
+
+
+def test_unmatched_image_is_allowed(capsys, world):
+    code, doc = verify_json(capsys, world, ["docker.io/library/busybox:1"])
+    assert (code, doc["results"][0]["outcome"], doc["results"][0]["message"]) == (0, "allowed", "no matched rule")
+
+
+def test_unreachable_registry_is_an_error_naming_the_host(capsys, world):
+    code, doc = verify_json(capsys, world, ["127.0.0.1:1/app/x:v1"])
+    result = doc["results"][0]
+    assert (code, result["outcome"]) == (1, "error")
+    assert "127.0.0.1:1" in result["message"]
+
+
+def test_missing_image_is_an_error(capsys, world):
+    code, doc = verify_json(capsys, world, [f"{world.host}/keyless/nope:v1"])
+    result = doc["results"][0]
+    assert (code, result["outcome"]) == (1, "error")
+    assert result["message"].startswith("image reference not found during resolution: ")
+
+
+def test_json_shape_and_summary_over_a_mixed_run(capsys, world):
+    names = ["keyless/legacy", "keyless/unsigned", "skipped/app", "denied/app"]
+    code, doc = verify_json(capsys, world, [world.images[n] for n in names] + ["nginx"])
+    assert code == 1
+    assert set(doc) == {"policy", "dialect", "results", "summary"}
+    assert doc["dialect"] == "talos"
+    assert doc["summary"] == {"verified": 1, "failed": 1, "skipped": 1, "denied": 1, "allowed": 1, "error": 0}
+    keys = {"image", "match_subject", "action", "rule_index", "rule_id", "pattern", "verifier", "message",
+            "digest", "outcome", "signature", "errors"}
+    assert all(set(r) == keys for r in doc["results"])
+    assert [r["image"] for r in doc["results"]] == [world.images[n] for n in names] + ["nginx"]
+
+
+def test_exit_zero_when_every_image_is_admitted_and_text_table(capsys, world):
+    images = [world.images["keyless/legacy"], world.images["skipped/app"], "nginx"]
+    code, out, err = run_cli(capsys, str(world.policy), *images, "--trusted-root", str(world.root))
+    assert code == 0
+    assert "verified via legacy signature (bundle verified true)" in out
+    assert "skipped" in out and "allowed" in out
+
+
+def test_images_file_from_stdin_and_policy_untouched(world, tmp_path):
+    before = world.policy.read_bytes()
+    listing = f"# images\n{world.images['keyless/bundle']}\n{world.images['keyed/legacy']}\n"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "verify", str(world.policy), "--images", "-",
+         "--trusted-root", str(world.root), "--format", "json"],
+        input=listing, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # stdout holds the JSON and nothing else
+    assert [r["outcome"] for r in doc["results"]] == ["verified", "verified"]
+    assert world.policy.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "policy_text, argv_tail, fragment",
+    [
+        ("apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n  - image: x/*\n    skip: true\n    deny: true\n",
+         ["nginx"], "rule 0: skip and deny cannot both be true"),
+        (None, ["nginx"], "cannot read policy"),
+        ("apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules: []\n", [], "no images given"),
+        ("apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules: []\n", ["nginx", "--mirror", "nohost"], "HOST=ENDPOINT"),
+    ],
+)
+def test_usage_and_policy_errors_exit_2(tmp_path, capsys, policy_text, argv_tail, fragment):
+    policy = tmp_path / "p.yaml"
+    if policy_text is not None:
+        policy.write_text(policy_text)
+    try:
+        code = main(["verify", str(policy), *argv_tail])
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert fragment in err
+
+
+def test_cached_reverification_makes_no_request(world):
+    import asyncio
+
+    from engine.policy import load_policy
+    from engine.verify import VerifyCache, VerifyOptions, verify_images
+
+    loaded = load_policy(world.policy_text, str(world.policy))
+    options = VerifyOptions(trusted_root=str(world.root))
+    cache = VerifyCache()
+    images = [world.images["keyless/legacy"], world.images["keyless/bundle"], world.images["keyless/unsigned"]]
+    first = asyncio.run(verify_images(loaded, images, options, cache=cache))
+    assert [r.outcome for r in first] == ["verified", "verified", "failed"]
+
+    class Refuse:
+        def __getattr__(self, name):  # any registry use is a failure
+            raise AssertionError(f"cached re-verification used the registry ({name})")
+
+    again = asyncio.run(verify_images(loaded, images[:2], options, cache=cache, store=Refuse()))
+    assert [(r.outcome, r.cached, r.message) for r in again] == [(r.outcome, True, r.message) for r in first[:2]]
+
+
+# ----------------------------------------------------------------------------- real-world data
+
+SALRASHID = "index.docker.io/salrashid123/server_image@sha256:c05263d2ff654c3a94243662440913f045075d59c436e2c69e9145ec2b87a321"
+KUBEWARDEN = "ghcr.io/kubewarden/kubewarden-controller:v1.34.0@sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172"
+
+
+@pytest.fixture(scope="module")
+def real_world(world, tmp_path_factory):
+    if not REAL_WORLD.is_dir():
+        pytest.skip(f"real-world signature data not found at {REAL_WORLD}")
+    sal = REAL_WORLD / "salrashid123-server_image"
+    manifest = json.loads((sal / "signature-manifest.json").read_text())
+    for name in ("payload.json", "config.json"):
+        world.push.blob("salrashid123/server_image", (sal / name).read_bytes())
+    world.push.manifest(
+        "salrashid123/server_image", "sha256-" + SALRASHID.rsplit(":", 1)[1] + ".sig", manifest
+    )
+    bundle = (REAL_WORLD / "kubewarden-controller" / "bundle.json").read_bytes()
+    world.push.attach_bundle_tag("kubewarden/kubewarden-controller", "sha256:" + KUBEWARDEN.rsplit(":", 1)[1], [bundle])
+    policy = tmp_path_factory.mktemp("real") / "policy.yaml"
+    policy.write_text(
+        """apiVersion: v1alpha1
+kind: ImageVerificationConfig
+rules:
+  - image: index.docker.io/salrashid123/*
+    keyless:
+      issuer: https://token.actions.githubusercontent.com
+      subject: https://github.com/salrashid123/go-bazel-github-workflow/.github/workflows/release.yaml@refs/tags/v0.0.30
+  - image: ghcr.io/kubewarden/*
+    keyless:
+      issuer: https://token.actions.githubusercontent.com
+      subjectRegex: ^https://github\\.com/kubewarden/kubewarden-controller/\\.github/workflows/release\\.yml@refs/tags/v
+  - image: ghcr.io/wrong-identity/*
+    keyless:
+      issuer: https://token.actions.githubusercontent.com
+      subject: https://github.com/someone/else/.github/workflows/release.yml@refs/heads/main
+"""
+    )
+    return policy
+
+
+@pytest.mark.parametrize(
+    "image, outcome, message",
+    [
+        (SALRASHID, "verified", "verified via legacy signature (bundle verified true)"),
+        (KUBEWARDEN, "verified", "verified via bundle"),
+    ],
+)
+def test_real_world_signatures_with_production_root(capsys, world, real_world, image, outcome, message):
+    code, out, err = run_cli(
+        capsys, str(real_world), image, "--format", "json",
+        "--mirror", f"index.docker.io={world.registry.url}", "--mirror", f"ghcr.io={world.registry.url}",
+    )
+    result = json.loads(out)["results"][0]
+    assert (code, result["outcome"], result["message"]) == (0, outcome, message)
+    assert result["signature"]["identity"]["issuer"] == "https://token.actions.githubusercontent.com"
+
+
+def test_real_world_bundle_against_another_identity_fails(capsys, world, real_world):
+    # The kubewarden bundle, re-homed under a repository whose rule wants someone else.
+    bundle = (REAL_WORLD / "kubewarden-controller" / "bundle.json").read_bytes()
+    digest = "sha256:" + KUBEWARDEN.rsplit(":", 1)[1]
+    world.push.attach_bundle_tag("wrong-identity/app", digest, [bundle])
+    code, out, err = run_cli(
+        capsys, str(real_world), f"ghcr.io/wrong-identity/app@{digest}", "--format", "json",
+        "--mirror", f"ghcr.io={world.registry.url}",
+    )
+    result = json.loads(out)["results"][0]
+    assert (code, result["outcome"]) == (1, "failed")
+    assert "no valid bundle layer: " in result["message"]
