@@ -95,10 +95,13 @@ def _risky_skip(pattern: str) -> tuple[str, str] | None:
     host, slash, rest = pattern.partition("/")
     if "*" in host:
         if host.startswith("*"):
-            example = "attacker.example" + host.lstrip("*").replace("*", "x")
+            tail = host.lstrip("*")
+            example = f"attacker.io/x{tail}/{rest.replace('*', 'app') or 'app'}"
+            named = tail.lstrip(".") or "registry.example.com"
             return (
-                f"the leading '*' before the registry host also matches hosts like '{example}'",
-                f"name the host: '{host.lstrip('*').lstrip('.') or 'registry.example.com'}/{rest or '*'}'",
+                f"the leading '*' matches any text, '/' included, so it also matches images on "
+                f"registries you do not control, such as '{example}'",
+                f"name each host: '{named}/{rest or '*'}'",
             )
         example = host.replace("*", ".attacker.example", 1)
         return (
@@ -220,11 +223,11 @@ def lint(rules, replaced, ivc_docs: list[Document]) -> list[Diagnostic]:
                 f"use '{suggestion}'" if suggestion else None,
             )
 
-        if rule.skip and not rule.deny:
+        if rule.skip and not rule.deny and never is None:
             risky = _risky_skip(rule.pattern)
             if risky is not None:
                 why, fix = risky
-                add("warning", "risky-skip", f"rule {i}: skip pattern '{rule.pattern}' {why}", image_pos, i, f"use {fix}" if fix.startswith("'") else fix)
+                add("warning", "risky-skip", f"rule {i}: skip pattern '{rule.pattern}' is wider than it looks: {why}", image_pos, i, f"use {fix}" if fix.startswith("'") else fix)
 
     if rules and not any(r.pattern and r.pattern.strip("*") == "" for r in rules):
         last = rules[-1]
@@ -232,7 +235,7 @@ def lint(rules, replaced, ivc_docs: list[Document]) -> list[Diagnostic]:
             "info",
             "allow-by-default",
             "images that no rule matches are admitted without verification ('no matched rule')",
-            (last.end_line, last.column),
+            (last.line, last.column),
             None,
             "add a last rule with image: '*' and deny: true (or a verifier) to cover every other image",
         )

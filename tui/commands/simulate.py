@@ -1,12 +1,127 @@
-"""`pullguard simulate` (placeholder until the command lands)."""
+"""`pullguard simulate POLICY [IMAGE...] [--images FILE] [--format text|json]` (SPEC §1, §2).
 
+First-match evaluation, no network. Exit 0, or 2 for usage errors, an unreadable policy or
+image list, or a policy with errors (refused: its errors go to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
 import sys
 
 
-def add_arguments(parser):
-    parser.add_argument("rest", nargs="*")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("policy", metavar="POLICY", help="Talos ImageVerificationConfig or Kyverno policy file")
+    parser.add_argument("images", metavar="IMAGE", nargs="*", help="image references")
+    parser.add_argument("--images", dest="images_file", metavar="FILE",
+                        help="image list: text, kubectl JSON, manifests or 'talosctl image ls' ('-' for standard input)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
 
 
-def run(args) -> int:
-    print("pullguard: 'simulate' is not built yet", file=sys.stderr)
+def _fail(message: str) -> int:
+    print(f"pullguard: error: {message}", file=sys.stderr)
     return 2
+
+
+def read_image_list(name: str) -> tuple[list, str | None]:
+    """(entries, None) or ([], one-line reason). Entries have `.image` and `.node_verified`."""
+    try:
+        if name == "-":
+            text = sys.stdin.read()
+        else:
+            with open(name, "rb") as handle:
+                text = handle.read().decode("utf-8-sig")
+    except OSError as exc:
+        return [], f"cannot read images {name}: {exc.strerror or exc}"
+    except UnicodeDecodeError as exc:
+        return [], f"cannot read images {name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+    origin = "<stdin>" if name == "-" else name
+    try:
+        from engine.images import ImageListError, parse_image_list
+    except ImportError:  # the image-list reader has not landed: plain text, one a line
+        return [_Plain(line.split("#", 1)[0].strip()) for line in text.splitlines()
+                if line.split("#", 1)[0].strip()], None
+    try:
+        return list(parse_image_list(text, origin)), None
+    except ImageListError as exc:
+        return [], str(exc)
+
+
+class _Plain:
+    __slots__ = ("image", "node_verified")
+
+    def __init__(self, image: str):
+        self.image = image
+        self.node_verified = None
+
+
+def report_refused(loaded, path: str, text: str) -> None:
+    """A refused policy: its errors on stderr, compiler style, then one line saying so."""
+    from ..output import Painter, diagnostic_block
+    from .check import sorted_diagnostics
+
+    paint = Painter.for_stream(sys.stderr)
+    lines = text.splitlines()
+    for diag in sorted_diagnostics(loaded.diagnostics):
+        if diag.severity == "error":
+            print(diagnostic_block(diag, path, lines, paint), file=sys.stderr)
+    if loaded.policy is None and not loaded.errors:
+        print(f"pullguard: error: {path}: no policy found", file=sys.stderr)
+    print(f"pullguard: policy {path} has errors; run 'pullguard check {path}'", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .check import read_policy
+
+    text, problem = read_policy(args.policy)
+    if problem is not None:
+        return _fail(problem)
+    entries = [_Plain(image) for image in args.images]
+    if args.images_file:
+        more, problem = read_image_list(args.images_file)
+        if problem is not None:
+            return _fail(problem)
+        entries += more
+    elif not entries:
+        return _fail("no images given (pass IMAGE arguments or --images FILE)")
+
+    from engine.policy import load_policy
+    from engine.simulate import simulate, simulate_json
+
+    loaded = load_policy(text, args.policy)
+    if loaded.errors or loaded.policy is None:
+        report_refused(loaded, args.policy, text)
+        return 2
+    decisions = simulate(loaded, [e.image for e in entries])
+
+    if args.format == "json":
+        import json
+
+        sys.stdout.write(json.dumps(simulate_json(loaded, decisions), indent=1) + "\n")
+        return 0
+
+    from ..output import ACTION_STYLE, Painter, plural, table, terminal_width
+
+    paint = Painter.for_stream(sys.stdout)
+    with_node = any(getattr(e, "node_verified", None) is not None for e in entries)
+    headers = ["IMAGE", "MATCH SUBJECT", "RULE", "ACTION"] + (["TALOS"] if with_node else []) + ["MESSAGE"]
+    rows, styles = [], []
+    for entry, d in zip(entries, decisions):
+        row = [d.image, d.match_subject or "-", d.rule_id or "-", d.action or "invalid"]
+        style = [None, "dim", None, ACTION_STYLE.get(d.action)]
+        if with_node:
+            node = getattr(entry, "node_verified", None)
+            row.append("-" if node is None else ("verified" if node else "unverified"))
+            style.append(None)
+        row.append(d.message)
+        style.append(None)
+        rows.append(row)
+        styles.append(style)
+    print(table(headers, rows, paint, styles, width=terminal_width(sys.stdout)))
+    counts: dict[str, int] = {}
+    for d in decisions:
+        counts[d.action or "invalid"] = counts.get(d.action or "invalid", 0) + 1
+    order = ["verify", "skip", "deny", "allow", "invalid"]
+    summary = ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))
+    print(f"\n{plural(len(decisions), 'image')}: {summary or 'none'}")
+    return 0
