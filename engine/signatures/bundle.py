@@ -133,6 +133,7 @@ def _verify_keyless(bundle_bytes: bytes, doc: dict, image_digest: str, verifier:
         bundle = Bundle.from_json(bundle_bytes)
     except (SigstoreError, ValueError) as exc:
         raise SignatureError(f"Sigstore bundle is malformed: {exc}") from None
+    _precheck(bundle, root)
     policy = IdentityPolicy(verifier)
     details: dict = {}
     try:
@@ -165,6 +166,24 @@ def _verify_keyless(bundle_bytes: bytes, doc: dict, image_digest: str, verifier:
         bundle_verified=True,
         details=details,
     )
+
+
+def _precheck(bundle, root) -> None:
+    """Checks sigstore also makes, done first so failures read as plainly as the legacy ones:
+    the log is in the trusted root, the certificate was valid at the logged time and chains to a CA."""
+    from datetime import datetime, timezone
+
+    from engine.signatures import certs
+
+    entry = bundle.log_entry._inner
+    log_id = bytes(entry.log_id.key_id)
+    if root.rekor_key(log_id) is None:
+        raise SignatureError(
+            f"bundle's transparency log entry is from log {log_id.hex()}, which is not in the trusted root {root.source}"
+        )
+    if entry.integrated_time:
+        when = datetime.fromtimestamp(int(entry.integrated_time), tz=timezone.utc)
+        certs.verify_chain(bundle.signing_certificate, [], root, when)
 
 
 def verify_bundle(bundle_bytes: bytes, image_digest: str, verifier, trusted_root=None) -> SignatureEvidence:

@@ -71,6 +71,8 @@ def verify_chain(cert, intermediates: list, root: TrustRoot, when: datetime) -> 
         return list(verifier.verify(cert, intermediates).chain)
     except (VerificationError, UnsupportedGeneralNameType) as exc:
         issuer = cert.issuer.rfc4514_string() or "(empty)"
+        if "candidates exhausted" in str(exc):
+            exc = "no certificate authority of the trusted root issued it"
         raise SignatureError(
             f"certificate (issued by {issuer}) does not chain to a Fulcio CA of the trusted root "
             f"{root.source} at {_when(when)}: {exc}"
