@@ -23,6 +23,7 @@ it would not be admitted.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .decision import Decision
@@ -95,16 +96,53 @@ def verifier_key(verifier: object | None, *, cross_dialect: bool = False) -> tup
     return (type(verifier).__name__, repr(verifier))
 
 
-def rule_key(decision: Decision, *, cross_dialect: bool = False) -> tuple:
-    """The deciding rule's content: (action, pattern, verifier); position plays no part.
+def rule_key(decision: Decision, *, cross_dialect: bool = False, entry_keys: dict | None = None) -> tuple:
+    """The deciding rule's content; position (index, rule names, line numbers) plays no part.
 
-    Kyverno applies every matching entry, so the actions of all applying rules count too.
+    Talos: (action, pattern, verifier). Kyverno applies every matching verifyImages entry, so
+    its key is the content of every applying entry with the pattern that made it apply.
+    Across dialects: (action, verifier) only.
     """
-    pattern = None if cross_dialect else decision.pattern
-    key = (decision.action, pattern, verifier_key(decision.verifier, cross_dialect=cross_dialect))
-    if decision.rules and not cross_dialect:
-        key += (tuple(sorted(str(r.get("action")) for r in decision.rules)),)
-    return key
+    verifier = verifier_key(decision.verifier, cross_dialect=cross_dialect)
+    if cross_dialect:
+        return (decision.action, verifier)
+    requirements = decision.requirements
+    if requirements is not None and hasattr(requirements, "verify") and hasattr(requirements, "skipped"):
+        cache = {} if entry_keys is None else entry_keys
+        entries = []
+        for entry, pattern in requirements.verify:
+            content = cache.get(id(entry))
+            if content is None:
+                content = cache[id(entry)] = (_content(entry), entry)  # keep entry alive for id()
+            entries.append(("verify", pattern, content[0]))
+        # A skipping entry's attestors play no part for the image it skips.
+        entries += [("skip", pattern) for _, pattern in requirements.skipped]
+        # All applying entries act together, in no particular order.
+        digest = tuple(getattr(requirements, name, None) for name in ("digest_required", "digest_added", "missing_digest"))
+        return (decision.action, tuple(sorted(entries, key=repr)), digest)
+    return (decision.action, decision.pattern, verifier)
+
+
+# Fields that say where a rule is (or what it is called), not what it asks for. imageReferences
+# are left out too: the pattern that matched the image stands for them.
+_POSITION_FIELDS = frozenset(
+    {"index", "policy", "rule", "entry", "rule_key", "line", "column", "end_line", "path", "image_references", "skip_image_references"}
+)
+
+
+def _content(value: object) -> object:
+    """A dialect's rule object as a hashable, position-free value."""
+    if isinstance(value, (PublicKeyVerifier, KeylessVerifier)):
+        return verifier_key(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__,) + tuple(
+            (f.name, _content(getattr(value, f.name))) for f in dataclasses.fields(value) if f.name not in _POSITION_FIELDS
+        )
+    if isinstance(value, (list, tuple)):
+        return tuple(_content(item) for item in value)
+    if isinstance(value, dict):
+        return tuple(sorted(((k, _content(v)) for k, v in value.items()), key=repr))
+    return value
 
 
 def classify(old: Decision, new: Decision) -> str:
@@ -158,20 +196,17 @@ class _KeyCache:
     def __init__(self, cross_dialect: bool):
         self.cross_dialect = cross_dialect
         self._cache: dict[tuple, tuple] = {}
-        # id() is only stable while the verifier lives: keep every keyed verifier alive.
+        self._entry_keys: dict[int, tuple] = {}
+        # id() is only stable while the object lives: keep every keyed object alive.
         self._keep: list[object] = []
 
     def key(self, decision: Decision) -> tuple:
-        rules = decision.rules
-        memo = (
-            decision.action,
-            decision.pattern,
-            id(decision.verifier),
-            tuple(str(r.get("action")) for r in rules) if rules else None,
-        )
+        # Kyverno builds one requirements object per distinct reference; Talos shares none, and
+        # its decisions are fully told by action, pattern and verifier.
+        memo = (decision.action, decision.pattern, id(decision.verifier), id(decision.requirements))
         found = self._cache.get(memo)
         if found is None:
-            found = rule_key(decision, cross_dialect=self.cross_dialect)
+            found = rule_key(decision, cross_dialect=self.cross_dialect, entry_keys=self._entry_keys)
             self._cache[memo] = found
-            self._keep.append(decision.verifier)
+            self._keep.append((decision.verifier, decision.requirements))
         return found
