@@ -940,4 +940,21 @@ def load(docs: list[Document], path: str) -> tuple[KyvernoPolicySet, list[Diagno
                 loader.document(doc)
             except RecursionError:  # absurdly nested attestors
                 loader.diag("error", "kyverno-too-deep", "attestors are nested too deeply", position(doc.root))
-    return KyvernoPolicySet(loader.rules), loader.diags
+    policy = KyvernoPolicySet(loader.rules)
+    return policy, _attach_entry_index(loader.diags, policy.entries)
+
+
+def _attach_entry_index(diags: list[Diagnostic], entries: list[VerifyEntry]) -> list[Diagnostic]:
+    """Key and type errors are found while the whole document is decoded, before entries are
+    numbered: give those inside an entry that entry's index (by line range)."""
+    from dataclasses import replace
+
+    out = []
+    for d in diags:
+        if d.rule_index is None and d.line is not None:
+            for e in entries:
+                if e.line <= d.line <= e.end_line:
+                    d = replace(d, rule_index=e.index)
+                    break
+        out.append(d)
+    return out

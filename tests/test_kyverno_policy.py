@@ -1,0 +1,351 @@
+"""Kyverno policies: loading, Kyverno's validation messages, pullguard lints, requirements."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from engine.keys import load_public_key_pem
+from engine.policy import load_policy
+from engine.policy.model import KeylessVerifier, PublicKeyVerifier
+
+HEAD = """apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: pol
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: r1
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+"""
+
+
+def pem_key() -> str:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def indent(text: str, n: int) -> str:
+    return textwrap.indent(text, " " * n)
+
+
+def with_entry(body: str, head: str = HEAD) -> str:
+    """`body` is one verifyImages entry written at column 0 (first line without '- ')."""
+    lines = textwrap.dedent(body).strip("\n").splitlines()
+    return head + "        - " + lines[0] + "\n" + "".join("          " + l + "\n" for l in lines[1:])
+
+
+KEYLESS_OK = """attestors:
+  - entries:
+      - keyless:
+          issuer: https://accounts.google.com
+          subject: "*@example.com"
+          rekor: {url: https://rekor.sigstore.dev}
+"""
+
+
+def diags(text: str):
+    return load_policy(text, "p.yaml").diagnostics
+
+
+def messages(text: str, severity: str = "error") -> list[str]:
+    return [d.message for d in diags(text) if d.severity == severity]
+
+
+# --- Kyverno's own validation, word for word ---------------------------------------------
+
+@pytest.mark.parametrize(
+    "body,expected",
+    [
+        ("imageReferences: ['*']\n" + KEYLESS_OK, []),
+        ("mutateDigest: false\n" + KEYLESS_OK, ["An image reference is required"]),
+        ("imageReferences: ['*']\nattestors:\n  - entries: []\n", ["An entry is required"]),
+        ("imageReferences: ['*']\nattestors:\n  - entries:\n      - {}\n",
+         ["keys, certificates, keyless, or a nested attestor is required"]),
+        ("imageReferences: ['*']\nattestors:\n  - entries:\n      - keys: {}\n",
+         ["A public key, kms key or secret is required"]),
+        ("imageReferences: ['*']\nattestors:\n  - entries:\n      - keys: {kms: 'awskms:///x', signatureAlgorithm: sha1}\n", []),
+        ("imageReferences: ['*']\nattestors:\n  - entries:\n      - keyless: {issuer: x, subject: y}\n",
+         ["Either Rekor URL or roots are required"]),
+        ("imageReferences: ['*']\nattestors:\n  - entries:\n      - keyless: {issuer: x, subject: y, rekor: {}}\n",
+         ["An URL is required"]),
+        ("imageReferences: ['*']\nattestors:\n  - entries:\n      - keyless: {issuer: x, roots: abc}\n", []),
+        ("imageReferences: ['*']\nattestors:\n  - entries:\n      - certificates: {}\n", ["cert or certChain required"]),
+        ("imageReferences: ['*']\nattestors:\n  - count: 3\n    entries:\n      - keyless: {roots: a}\n      - keyless: {roots: b}\n",
+         ["Count cannot exceed length of entries"]),
+        ("imageReferences: ['*']\nattestors:\n  - count: 0\n    entries:\n      - keyless: {roots: a}\n",
+         ["count in body should be greater than or equal to 1"]),
+        ("imageReferences: ['*']\nattestors:\n  - entries:\n      - keyless: {roots: a}\n        certificates: {cert: x}\n",
+         ["keys, certificates, keyless, or a nested attestor is required"]),
+        ("imageReferences: ['*']\ntype: Notary\nattestors:\n  - entries:\n      - keyless: {roots: a}\n",
+         ["Keyless field is not allowed for type notary"]),
+        ("imageReferences: ['*']\ntype: Notary\nattestors:\n  - entries:\n      - keys: {kms: 'awskms:///k'}\n",
+         ["Keys field is not allowed for type notary"]),
+        ("imageReferences: ['*']\ntype: Sigstore\n" + KEYLESS_OK,
+         ['type: Unsupported value: "Sigstore": supported values: "Cosign", "SigstoreBundle", "Notary"']),
+        ("imageReferences: ['*']\nattestors:\n  - entries:\n      - attestor:\n          entries: []\n",
+         ["An entry is required"]),
+        ("image: 'ghcr.io/*'\nkey: 'k8s://ns/secret'\n", []),
+    ],
+)
+def test_kyverno_validation_messages(body, expected):
+    assert messages(with_entry(body)) == expected
+
+
+def test_keys_signature_algorithm_is_checked_with_public_keys():
+    body = f"imageReferences: ['*']\nattestors:\n  - entries:\n      - keys:\n          signatureAlgorithm: sha1\n          publicKeys: |\n{indent(pem_key(), 12)}"
+    assert messages(with_entry(body)) == ["Invalid signature algorithm provided"]
+
+
+@pytest.mark.parametrize(
+    "spec_action,entries,errors_at",
+    [
+        # CRD default for spec.validationFailureAction is Audit; mutateDigest defaults to true
+        (None, [{}], [0]),
+        ("Audit", [{}], [0]),
+        ("Enforce", [{}], []),
+        ("enforce", [{}], []),
+        (None, [{"mutateDigest": "false"}], []),
+        (None, [{"failureAction": "Enforce"}], []),
+        ("Enforce", [{"failureAction": "Audit"}], [0]),
+        # Kyverno's loop carries an entry's failureAction over to the rule's later entries
+        (None, [{"failureAction": "Enforce"}, {}], []),
+        ("Enforce", [{"failureAction": "Audit", "mutateDigest": "false"}, {}], [1]),
+    ],
+)
+def test_mutate_digest_with_audit(spec_action, entries, errors_at):
+    head = HEAD.replace("  validationFailureAction: Enforce\n", f"  validationFailureAction: {spec_action}\n" if spec_action else "")
+    text = head
+    for e in entries:
+        text += "        - imageReferences: ['ghcr.io/*']\n"
+        for k, v in e.items():
+            text += f"          {k}: {v}\n"
+        text += indent(KEYLESS_OK, 10)
+    found = [d for d in diags(text) if d.code == "kyverno-mutate-digest-audit"]
+    assert [d.rule_index for d in found] == errors_at
+    for d in found:
+        assert d.message == "mutateDigest must be set to false for 'Audit' failure action"
+        assert d.fix and "mutateDigest: false" in d.fix
+
+
+# --- structure, positions, unknown keys --------------------------------------------------
+
+def test_unknown_key_did_you_mean_with_position():
+    text = with_entry("imageReference: ['*']\n" + KEYLESS_OK)
+    (d,) = [d for d in diags(text) if d.code == "unknown-key"]
+    assert d.message == "unknown key 'imageReference' in verifyImages entry"
+    assert d.fix == "did you mean 'imageReferences'?"
+    assert (d.line, d.column) == (14, 11)
+    assert d.rule_index == 0
+
+
+@pytest.mark.parametrize(
+    "fragment,code",
+    [
+        ("imageReferences: ['*']\nrequired: maybe\n" + KEYLESS_OK, "wrong-type"),
+        ("imageReferences: '*'\n" + KEYLESS_OK, "wrong-type"),
+        ("imageReferences: ['*']\nattestors:\n  - entries:\n      - keyless: {roots: a, subjectRegexp: x}\n", "unknown-key"),
+    ],
+)
+def test_type_and_key_errors(fragment, code):
+    assert code in [d.code for d in diags(with_entry(fragment)) if d.severity == "error"]
+
+
+def test_rule_level_checks():
+    text = HEAD.replace("      verifyImages:\n", "") + "    - name: r1\n      match: {any: [{resources: {kinds: [Pod]}}]}\n"
+    msgs = messages(text)
+    assert "Duplicate rule name: 'r1'" in msgs
+    assert "No operation defined in the rule 'r1'.(supported operations: mutate,validate,generate,verifyImages)" in msgs
+
+
+def test_cluster_policy_with_namespace_and_nothing_to_verify():
+    text = """apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: p, namespace: default}
+spec:
+  rules:
+    - name: v
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      validate: {message: x, pattern: {}}
+"""
+    ds = diags(text)
+    assert "A clusterpolicy should not have the namespace defined" in [d.message for d in ds]
+    (w,) = [d for d in ds if d.code == "kyverno-nothing-to-verify"]
+    assert w.severity == "warning" and "nothing to verify" in w.message
+
+
+def test_several_policies_in_several_documents():
+    one = with_entry("imageReferences: ['ghcr.io/*']\n" + KEYLESS_OK)
+    two = one.replace("name: pol", "name: other").replace("ghcr.io/*", "quay.io/*")
+    text = "kind: ImageVerificationConfig\napiVersion: v1alpha1\nrules: []\n---\n" + one + "---\n" + two
+    lp = load_policy(text, "p.yaml")
+    assert lp.dialect == "kyverno" and lp.errors == 0
+    outline = lp.policy.outline()
+    assert [(o.index, o.rule_id, o.pattern) for o in outline] == [(0, "pol/r1#0", "ghcr.io/*"), (1, "other/r1#0", "quay.io/*")]
+    assert outline[1].line > outline[0].end_line
+    assert lp.policy.evaluate("quay.io/a/b").rule_id == "other/r1#0"
+
+
+# --- pullguard lints ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "pattern,code,fix_part",
+    [
+        ("nginx", "kyverno-pattern-never-matches", "docker.io/nginx:*"),
+        ("nginx:1.25", "kyverno-pattern-never-matches", "docker.io/nginx:1.25"),
+        ("ghcr.io/org/app", "kyverno-pattern-never-matches", "ghcr.io/org/app:*"),
+        ("myorg/*", "kyverno-pattern-never-matches", "docker.io/myorg/*"),
+        ("nginx:*", "kyverno-pattern-no-registry", "docker.io/nginx:*"),
+        ("index.docker.io/*", "kyverno-pattern-docker-host", "docker.io/*"),
+        ("docker.io/library/nginx:*", "kyverno-pattern-library", "docker.io/nginx:*"),
+        ("docker.io/nginx:1.25@sha256:*", "kyverno-pattern-never-matches", "docker.io/nginx@sha256:*"),
+        ("docker.io/nginx:*", None, None),
+        ("*", None, None),
+        ("ghcr.io/org/*", None, None),
+        ("localhost:5000/*", None, None),
+    ],
+)
+def test_pattern_lints(pattern, code, fix_part):
+    found = [d for d in diags(with_entry(f"imageReferences: ['{pattern}']\n" + KEYLESS_OK)) if d.code.startswith("kyverno-pattern")]
+    if code is None:
+        assert found == []
+    else:
+        assert [d.code for d in found] == [code]
+        assert found[0].severity == "warning" and fix_part in found[0].fix
+        assert found[0].line == 14
+
+
+@pytest.mark.parametrize("field", ["subjectRegExp", "issuerRegExp"])
+@pytest.mark.parametrize("regex,ok", [("^https://github.com/org/.*$", True), ("(?=x)", False), ("a(b", False), ("\\d+", True)])
+def test_re2_regex_lint(field, regex, ok):
+    body = f"imageReferences: ['*']\nattestors:\n  - entries:\n      - keyless:\n          roots: a\n          {field}: '{regex}'\n"
+    found = [d for d in diags(with_entry(body)) if d.code == "invalid-regex"]
+    assert (found == []) is ok
+    if not ok:
+        assert found[0].message.startswith(f"keyless.{field} is not a valid RE2 regular expression: ")
+        assert found[0].line == 19
+
+
+@pytest.mark.parametrize(
+    "key_text,code",
+    [
+        ("-----BEGIN PUBLIC KEY-----\n            MFkw\n            -----END PUBLIC KEY-----", "invalid-public-key"),
+        ("-----BEGIN CERTIFICATE-----\n            MIIB\n            -----END CERTIFICATE-----", "certificate-not-public-key"),
+        ("not a key", "invalid-public-key"),
+    ],
+)
+def test_unparseable_public_keys(key_text, code):
+    body = f"imageReferences: ['*']\nattestors:\n  - entries:\n      - keys:\n          publicKeys: |\n            {key_text}\n"
+    found = [d for d in diags(with_entry(body)) if d.severity == "error"]
+    assert [d.code for d in found] == [code]
+
+
+@pytest.mark.parametrize("text,code", [("k8s://ns/cosign-key", "kyverno-key-reference"), ("'{{ keys.data }}'", "kyverno-key-variable")])
+def test_key_references_are_info(text, code):
+    body = f"imageReferences: ['*']\nattestors:\n  - entries:\n      - keys:\n          publicKeys: {text}\n"
+    ds = diags(with_entry(body))
+    assert [d.severity for d in ds if d.code == code] == ["info"]
+    assert not [d for d in ds if d.severity == "error"]
+
+
+def test_notary_is_reported_unsupported():
+    body = "imageReferences: ['ghcr.io/*']\ntype: Notary\nattestors:\n  - entries:\n      - certificates: {cert: x}\n"
+    lp = load_policy(with_entry(body), "p.yaml")
+    assert [d.severity for d in lp.diagnostics if d.code == "kyverno-notary-unsupported"] == ["info"]
+    d = lp.policy.evaluate("ghcr.io/a/b")
+    assert d.action == "verify" and d.verifier is None
+    assert "type Notary is not supported for verification by pullguard" in d.message
+    assert d.requirements.unsupported
+
+
+# --- requirements ------------------------------------------------------------------------
+
+def test_keys_by_fingerprint_and_count_over_expanded_keys():
+    k1, k2 = pem_key(), pem_key()
+    body = (
+        "imageReferences: ['ghcr.io/*']\nattestors:\n  - count: 2\n    entries:\n      - keys:\n          publicKeys: |\n"
+        + indent(k1 + k2, 12)
+        + "      - keyless: {roots: r, issuer: i, subject: s}\n"
+    )
+    lp = load_policy(with_entry(body), "p.yaml")
+    assert lp.errors == 0
+    d = lp.policy.evaluate("ghcr.io/a/b:v1")
+    (aset,) = d.requirements.verify[0][0].attestor_sets
+    assert aset.count == 2 and aset.required == 2 and len(aset.entries) == 3  # two keys + keyless
+    fps = [a.verifier.fingerprint for a in aset.entries if isinstance(a.verifier, PublicKeyVerifier)]
+    assert fps == [load_public_key_pem(k1).fingerprint, load_public_key_pem(k2).fingerprint]
+    # Kyverno's default for key attestors without rekor: a tlog entry is required
+    assert all(not a.verifier.ignore_tlog for a in aset.entries if isinstance(a.verifier, PublicKeyVerifier))
+    assert "2 of 3" in d.message
+    assert d.verifier == aset.entries[0].verifier
+    assert d.to_json()["verifier"] == {"type": "public_key", "key_fingerprint": fps[0]}
+    req = d.to_json()["requirements"]["entries"][0]["attestors"][0]
+    assert req["count"] == 2 and req["required"] == 2
+
+
+@pytest.mark.parametrize("count,required", [(None, 2), (1, 1), (2, 2)])
+def test_count_semantics(count, required):
+    c = f"  - count: {count}\n    entries:\n" if count else "  - entries:\n"
+    body = "imageReferences: ['ghcr.io/*']\nattestors:\n" + c + "      - keyless: {roots: a, subject: x}\n      - keyless: {roots: b, subject: y}\n"
+    d = load_policy(with_entry(body), "p.yaml").policy.evaluate("ghcr.io/a/b")
+    assert d.requirements.verify[0][0].attestor_sets[0].required == required
+    assert ("all of:" in d.message) is (required == 2)
+
+
+def test_keyless_verifier_fields():
+    body = """imageReferences: ['ghcr.io/*']
+attestors:
+  - entries:
+      - keyless:
+          issuer: https://token.actions.githubusercontent.com
+          subjectRegExp: '^https://github.com/org/'
+          rekor: {url: https://rekor.example, ignoreTlog: true}
+          ctlog: {ignoreSCT: true}
+"""
+    d = load_policy(with_entry(body), "p.yaml").policy.evaluate("ghcr.io/a/b")
+    v = d.verifier
+    assert isinstance(v, KeylessVerifier)
+    assert (v.match, v.issuer, v.subject_regex, v.rekor_url, v.ignore_tlog, v.ignore_sct) == (
+        "wildcard", "https://token.actions.githubusercontent.com", "^https://github.com/org/", "https://rekor.example", True, True)
+
+
+DIGEST = "sha256:" + "cd" * 32
+
+
+@pytest.mark.parametrize(
+    "opts,image,added,missing",
+    [
+        ("", "ghcr.io/a/b:v1", True, False),
+        ("mutateDigest: false\n", "ghcr.io/a/b:v1", False, True),
+        ("mutateDigest: false\nverifyDigest: false\n", "ghcr.io/a/b:v1", False, False),
+        ("mutateDigest: false\n", f"ghcr.io/a/b@{DIGEST}", False, False),
+        ("", f"ghcr.io/a/b@{DIGEST}", False, False),
+    ],
+)
+def test_digest_requirements(opts, image, added, missing):
+    d = load_policy(with_entry("imageReferences: ['ghcr.io/*']\n" + opts + KEYLESS_OK), "p.yaml").policy.evaluate(image)
+    assert d.requirements.digest_added is added
+    assert d.requirements.missing_digest is missing
+    assert ("digest would be added (mutateDigest)" in d.message) is added
+    assert ("missing digest for" in d.message) is missing
+
+
+def test_audit_entries_say_failures_are_not_blocked():
+    body = "imageReferences: ['ghcr.io/*']\nfailureAction: Audit\nmutateDigest: false\n" + KEYLESS_OK
+    d = load_policy(with_entry(body), "p.yaml").policy.evaluate("ghcr.io/a/b")
+    assert "Audit: failures are reported, not blocked" in d.message
+
+
+def test_explain_lists_every_entry_with_reason():
+    text = with_entry("imageReferences: ['ghcr.io/*']\nskipImageReferences: ['ghcr.io/x/*']\n" + KEYLESS_OK)
+    trials = load_policy(text, "p.yaml").policy.explain("ghcr.io/x/y")
+    assert len(trials) == 1 and trials[0].matched
+    assert "skipImageReferences 'ghcr.io/x/*' skips it" in trials[0].reason
