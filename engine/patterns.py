@@ -133,6 +133,13 @@ class FirstMatch:
     def __init__(self, patterns: Iterable[str]):
         self.patterns: tuple[str, ...] = tuple(patterns)
         self._index = _PrefixIndex(self.patterns, "*")
+        # Per pattern: (prefix length, middle pieces, last piece, longest piece). The index has
+        # already checked the prefix; the longest piece is a cheap `in` test before the walk.
+        self._compiled: list[tuple[int, tuple[str, ...], str, str]] = []
+        for pattern in self.patterns:
+            parts = pattern.split("*")
+            self._compiled.append((len(parts[0]), tuple(p for p in parts[1:-1] if p), parts[-1],
+                                   max(parts[1:], key=len) if len(parts) > 1 else ""))
         self._memo: dict[str, int | None] = {}
 
     def first(self, subject: str) -> int | None:
@@ -143,13 +150,23 @@ class FirstMatch:
         candidates = self._index.candidates(subject)
         if candidates:
             candidates.sort()
-            patterns = self.patterns
+            compiled = self._compiled
+            n = len(subject)
             for index in candidates:
                 if best is not None and index > best:
                     break
-                if glob_match(patterns[index], subject):
-                    best = index
-                    break
+                pos, middles, last, needle = compiled[index]
+                if needle not in subject:
+                    continue
+                for piece in middles:  # leftmost, in order, without overlap (go-glob)
+                    found = subject.find(piece, pos)
+                    if found < 0:
+                        break
+                    pos = found + len(piece)
+                else:
+                    if n - len(last) >= pos and subject.endswith(last):
+                        best = index
+                        break
         if len(memo) < 1_000_000:  # a bound, so a stream of distinct images cannot grow it forever
             memo[subject] = best
         return best
