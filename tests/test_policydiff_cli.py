@@ -166,3 +166,23 @@ def test_missing_arguments_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["diff", "only-one.yaml"])
     assert exc.value.code == 2
+
+
+def test_images_from_a_file_and_from_stdin(files, capsys, tmp_path, monkeypatch):
+    import io
+
+    old, new = files(BASE, BASE + [deny_rule("*")])
+    listing = tmp_path / "images.txt"
+    listing.write_text("# fleet\n" + "\n".join(IMAGES) + "\n")
+    code, out, _ = run(capsys, old, new, "--images", listing, "--format", "json")
+    assert code == 1 and json.loads(out)["unchanged"] == 3
+    monkeypatch.setattr("sys.stdin", io.StringIO("quay.io/other/db:1\nghcr.io/org/app:v1\n"))
+    code, out, _ = run(capsys, old, new, "--images", "-", "--format", "json")
+    doc = json.loads(out)
+    assert [c["image"] for c in doc["changes"]] == ["quay.io/other/db:1"] and doc["unchanged"] == 1
+
+
+def test_unreadable_image_list_exits_2(files, capsys, tmp_path):
+    old, new = files(BASE, BASE)
+    code, out, err = run(capsys, old, new, "--images", tmp_path / "nope.txt")
+    assert (code, out) == (2, "") and "cannot read images" in err

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     except _Refused:
         return 2
     if not images:
-        print("pullguard: no images: give IMAGE arguments or --images FILE", file=sys.stderr)
+        print("pullguard: error: no images given (pass IMAGE arguments or --images FILE)", file=sys.stderr)
         return 2
     cross = old.dialect != new.dialect
     result = diff_policies(old.policy, new.policy, images, cross_dialect=cross)
@@ -104,20 +104,19 @@ def _verifier_text(verifier) -> str:
 
 
 def _load(path: str):
+    """The loaded policy, or _Refused after saying why on stderr (as `pullguard simulate` does)."""
     from engine.policy import load_policy
 
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"pullguard: cannot read policy {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
-        raise _Refused from None
+    from .check import read_policy
+    from .simulate import report_refused
+
+    text, problem = read_policy(path)
+    if problem is not None:
+        print(f"pullguard: error: {problem}", file=sys.stderr)
+        raise _Refused
     loaded = load_policy(text, path)
-    errors = [d for d in loaded.diagnostics if d.severity == "error"]
-    for diag in errors:
-        print(f"{diag.location(path)}: error: {diag.message}", file=sys.stderr)
-    if errors or loaded.policy is None:
-        print(f"pullguard: {path} has errors; fix them before comparing", file=sys.stderr)
+    if loaded.errors or loaded.policy is None:
+        report_refused(loaded, path, text)
         raise _Refused
     return loaded
 
@@ -125,21 +124,10 @@ def _load(path: str):
 def _read_images(path: str | None) -> list[str]:
     if path is None:
         return []
-    from engine.images import parse_image_list
+    from .simulate import read_image_list
 
-    origin = "<stdin>" if path == "-" else path
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"pullguard: cannot read images {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
-        raise _Refused from None
-    try:
-        entries = parse_image_list(text, origin)
-    except ValueError as exc:
-        print(f"pullguard: {origin}: {exc}", file=sys.stderr)
-        raise _Refused from None
+    entries, problem = read_image_list(path)
+    if problem is not None:
+        print(f"pullguard: error: {problem}", file=sys.stderr)
+        raise _Refused
     return [entry.image for entry in entries]
