@@ -255,6 +255,9 @@ async def _verify_one(decision, ref: ImageRef, options, store, checkers, cache) 
         if cache is not None:
             cache.remember_digest((ref.context, ref.tag), digest)
 
+    if hasattr(decision.requirements, "verify"):
+        return await _verify_kyverno(decision, digest, ref, options, store, checkers, cache)
+
     try:
         checker = checkers.for_decision(decision)
     except Exception as exc:  # e.g. an unreadable --trusted-root: nothing could verify
@@ -386,3 +389,117 @@ class _RegistryStore:
         if not answer.supported:
             return None
         return [d.to_json() for d in answer.descriptors]
+
+
+# ---------------------------------------------------------------------------------------------
+# Kyverno: every applying entry must pass; an attestor set passes when `required` of its
+# entries verify (count null = all). Each attestor entry is a signature search with its own
+# verifier; the artifacts are fetched once per image and shared between attestors.
+
+
+class _MemoStore:
+    """Per-image memo over a store, so N attestors cost the requests of one."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self._memo: dict[tuple, asyncio.Future] = {}
+
+    def _once(self, key: tuple, make):
+        fut = self._memo.get(key)
+        if fut is None:
+            fut = self._memo[key] = asyncio.ensure_future(make())
+        return asyncio.shield(fut)
+
+    def manifest(self, repository, reference, max_size):
+        return self._once(("m", repository, reference), lambda: self.inner.manifest(repository, reference, max_size))
+
+    def blob(self, repository, digest, max_size):
+        return self._once(("b", repository, digest), lambda: self.inner.blob(repository, digest, max_size))
+
+    def referrers(self, repository, digest, artifact_type):
+        return self._once(("r", repository, digest, artifact_type), lambda: self.inner.referrers(repository, digest, artifact_type))
+
+    def settle(self) -> None:
+        # Consume exceptions of lookups nobody awaited (Talos order stops early).
+        for fut in self._memo.values():
+            if fut.done() and not fut.cancelled():
+                fut.exception()
+            elif not fut.done():
+                fut.cancel()
+
+
+async def _verify_attestor_set(aset, store, context, digest, checkers, found_errors, faults, verified_by) -> bool:
+    from . import discovery
+
+    passed = 0
+    for att in aset.entries:
+        if att.nested is not None:
+            ok = await _verify_attestor_set(att.nested, store, context, digest, checkers, found_errors, faults, verified_by)
+        elif att.verifier is None:
+            found_errors.append(f"{att.path}: {att.describe()} attestors are not verified by pullguard")
+            ok = False
+        else:
+            checker = _Checker(att.verifier, checkers.root())
+            found = await discovery.discover(store, context, digest, checker, run_check=_in_thread)
+            ok = found.verified
+            if ok:
+                verified_by.append((att.path, found))
+            else:
+                found_errors.append(f"{att.path}: {found.message}".replace("\n", "; "))
+                faults.extend(found.faults)
+        passed += 1 if ok else 0
+        if passed >= aset.required:
+            return True
+    return passed >= aset.required
+
+
+async def _verify_kyverno(decision, digest, ref, options, store, checkers, cache) -> VerifyResult:
+    req = decision.requirements
+    try:
+        checkers.root()
+    except Exception as exc:
+        msg = f"failed to load the trusted root: {exc}"
+        return VerifyResult(decision, digest, "error", msg, errors=[msg])
+    if req.missing_digest:
+        msg = FAILED_PREFIX + "missing digest: verifyDigest requires the image to be referenced by digest"
+        return VerifyResult(decision, digest, "failed", msg, errors=[msg])
+    memo = _MemoStore(store)
+    errors: list[str] = []
+    faults: list[str] = []
+    unsupported: list[str] = []
+    verified_by: list[tuple[str, Any]] = []
+    failed_entries: list[str] = []
+    try:
+        for entry, _pattern in req.verify:
+            if not entry.supported:
+                unsupported.append(f"{entry.rule_id}: {entry.describe()}")
+                continue
+            if entry.attestations:
+                unsupported.append(f"{entry.rule_id}: attestations are not verified by pullguard")
+            for n, aset in enumerate(entry.attestor_sets):
+                before = len(errors)
+                ok = await _verify_attestor_set(aset, memo, ref.context, digest, checkers, errors, faults, verified_by)
+                if not ok:
+                    failed_entries.append(
+                        f"{entry.rule_id}: attestors[{n}]: fewer than {aset.required} of {len(aset.entries)} attestors verified"
+                        + (f" ({'; '.join(errors[before:])})" if errors[before:] else "")
+                    )
+    finally:
+        memo.settle()
+    errors = unsupported + errors
+    if failed_entries:
+        outcome: Outcome = "error" if faults else "failed"
+        return VerifyResult(decision, digest, outcome, FAILED_PREFIX + "; ".join(failed_entries), None, errors)
+    if unsupported:
+        return VerifyResult(decision, digest, "error", "cannot verify: " + "; ".join(unsupported), None, errors)
+    if not verified_by:
+        # Entries with no attestors: Kyverno checks nothing, the image is admitted.
+        return VerifyResult(decision, digest, "verified", "verified: no attestors to check", None, errors)
+    path, first = verified_by[0]
+    evidence = first.evidence
+    if evidence is not None and first.format and evidence.format != first.format:
+        evidence = dataclasses.replace(evidence, format=first.format)
+    message = first.message if len(verified_by) == 1 else f"{first.message} ({len(verified_by)} attestors verified)"
+    if cache is not None:
+        cache.put(_rule_key(decision, options), digest, message, evidence)
+    return VerifyResult(decision, digest, "verified", message, evidence, errors)

@@ -349,3 +349,79 @@ def test_real_world_bundle_against_another_identity_fails(capsys, world, real_wo
     result = json.loads(out)["results"][0]
     assert (code, result["outcome"]) == (1, "failed")
     assert "no valid bundle layer: " in result["message"]
+
+
+# ----------------------------------------------------------------------------- Kyverno
+
+def kyverno_policy(world: World, tmp: Path) -> Path:
+    pem = "\n".join("                      " + line for line in public_pem(world.key).strip().splitlines())
+    text = f"""apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: signed
+spec:
+  rules:
+    - name: one-of-two
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        - imageReferences: ["{world.host}/keyless/*"]
+          mutateDigest: false
+          verifyDigest: false
+          attestors:
+            - count: 1
+              entries:
+                - keyless:
+                    issuer: "{ISSUER}"
+                    subject: "mallory@*"
+                    rekor:
+                      url: https://rekor.sigstore.dev
+                - keyless:
+                    issuer: "{ISSUER}"
+                    subject: "alice@*"
+                    rekor:
+                      url: https://rekor.sigstore.dev
+    - name: keyed
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        - imageReferences: ["{world.host}/keyed/*"]
+          mutateDigest: false
+          verifyDigest: false
+          attestors:
+            - entries:
+                - keys:
+                    publicKeys: |-
+{pem}
+                    rekor:
+                      ignoreTlog: true
+                    ctlog:
+                      ignoreSCT: true
+"""
+    path = tmp / "kyverno.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, outcome, fragment",
+    [
+        ("keyless/legacy", "verified", "verified via legacy signature (bundle verified true)"),
+        ("keyless/bundle", "verified", "verified via bundle"),
+        ("keyless/wrong-identity", "verified", "verified via legacy signature"),  # count 1: mallory's entry is enough
+        ("keyless/unsigned", "failed", "fewer than 1 of 2 attestors verified"),
+        ("keyed/legacy", "verified", "verified via legacy signature (bundle verified false)"),
+        ("keyed/legacy-wrong-key", "failed", "fewer than 1 of 1 attestors verified"),
+    ],
+)
+def test_kyverno_attestor_counts(capsys, world, tmp_path, name, outcome, fragment):
+    policy = kyverno_policy(world, tmp_path)
+    code, out, err = run_cli(capsys, str(policy), world.images[name], "--trusted-root", str(world.root), "--format", "json")
+    assert out, err
+    result = json.loads(out)["results"][0]
+    assert (result["outcome"], code) == (outcome, 0 if outcome == "verified" else 1), result
+    assert fragment in result["message"]
