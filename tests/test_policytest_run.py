@@ -195,3 +195,49 @@ def test_verify_cases(project, capsys, case, code):
     doc = json.loads(out)
     assert got == code, doc["cases"]
     assert doc["cases"][0]["actual"]["outcome"] is not None
+
+
+KYVERNO = """\
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: check-images
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: verify-org
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        - imageReferences: ["ghcr.io/org/*"]
+          skipImageReferences: ["ghcr.io/org/tool*"]
+          attestors:
+            - entries:
+                - keyless:
+                    issuer: https://token.actions.githubusercontent.com
+                    subject: https://github.com/org/app/.github/workflows/release.yaml@refs/heads/main
+                    rekor: {url: https://rekor.sigstore.dev}
+"""
+
+# (case, passes)
+KYVERNO_CASES = [
+    ("  - {image: ghcr.io/org/app:v1, action: verify, rule: check-images/verify-org}\n", True),
+    ("  - {image: ghcr.io/org/app:v1, action: verify, rule: check-images/verify-org#0}\n", True),
+    ("  - {image: ghcr.io/org/app:v1, action: verify, rule: 0}\n", True),
+    ("  - {image: ghcr.io/org/tool:v1, action: skip, rule: check-images/verify-org}\n", True),
+    ("  - {image: nginx, action: allow}\n", True),
+    ("  - {image: ghcr.io/org/app:v1, action: verify, rule: check-images/other}\n", False),
+    ("  - {image: ghcr.io/org/tool:v1, action: verify}\n", False),
+]
+
+
+@pytest.mark.parametrize("case,passes", KYVERNO_CASES, ids=[c.strip() for c, _ in KYVERNO_CASES])
+def test_kyverno_policy_cases(project, capsys, case, passes):
+    write(project / "kyverno" / "policy.yaml", KYVERNO)
+    code, out, err = run(capsys, test_file(project, case, policy="../kyverno/policy.yaml"))
+    assert err == ""
+    assert (code, out.splitlines()[-1]) == ((0, "1 passed, 0 failed") if passes else (1, "0 passed, 1 failed"))
+    if not passes:
+        assert "check-images/verify-org" in out  # the failure names the rule that did apply
