@@ -54,7 +54,8 @@ MAX_LAYERS = 100
 MAX_REFERRERS_SIZE = 1024 * 1024
 _MAX_ERROR_BODY = 16 * 1024
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# As go-containerregistry (what Talos uses) retries: 408, 429, 500, 502, 503, 504.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _DOCKER_HUB_API = "registry-1.docker.io"
@@ -801,8 +802,18 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
-def _connect_reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
+def _connect_reason(exc: BaseException) -> str:
+    # httpcore wraps the OS error ("All connection attempts failed"); the cause says why.
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for item in chain:
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(item, ConnectionResetError):
+            return "connection reset"
+    text = " ".join(str(item) for item in chain) or type(exc).__name__
     low = text.lower()
     if "refused" in low:
         return "connection refused"
@@ -812,4 +823,4 @@ def _connect_reason(exc: Exception) -> str:
         return "TLS certificate verification failed"
     if "reset" in low:
         return "connection reset"
-    return text
+    return str(exc) or type(exc).__name__
