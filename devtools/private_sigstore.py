@@ -260,6 +260,10 @@ class PrivateSigstore:
             "timestampAuthorities": [],
         }
 
+    def trusted_root_log_id(self, kind: str) -> bytes:
+        """The log id of this instance's Rekor (`tlogs`) or CT log (`ctlogs`)."""
+        return key_id(self.rekor_key if kind == "tlogs" else self.ct_key)
+
     def write_trusted_root(self, path: str | Path) -> Path:
         path = Path(path)
         path.write_text(json.dumps(self.trusted_root(), indent=2) + "\n")
