@@ -333,62 +333,10 @@ class _Checker:
 # The registry client (engine.registry) behind discovery's ArtifactStore
 
 
-def _open_store(options: VerifyOptions, mirrors: dict[str, list[str]]) -> "_RegistryStore":
-    from .registry.client import RegistryClient
+def _open_store(options: VerifyOptions, mirrors: dict[str, list[str]]):
+    from .registry.store import RegistryStore
 
-    client = RegistryClient(mirrors=mirrors, insecure=options.insecure, timeout=options.timeout)
-    return _RegistryStore(client)
-
-
-def _split(context: str) -> tuple[str, str]:
-    registry, _, repository = context.partition("/")
-    return registry, repository
-
-
-class _RegistryStore:
-    """Adapts `RegistryClient` to `discovery.ArtifactStore`: 404 is absence, any other registry
-    error is a fault whose text (method, URL with host) the user sees."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-    async def _call(self, coro):
-        from .discovery import ArtifactNotFound, RegistryFault
-        from .registry.errors import NotFoundError, RegistryError
-
-        try:
-            return await coro
-        except NotFoundError as exc:
-            raise ArtifactNotFound(str(exc)) from None
-        except RegistryError as exc:
-            raise RegistryFault(str(exc)) from None
-
-    async def resolve(self, context: str, tag: str) -> str:
-        registry, repository = _split(context)
-        head = await self._call(self.client.head_manifest(registry, repository, tag))
-        return head.digest
-
-    async def manifest(self, context: str, reference: str, max_size: int):
-        from .discovery import Fetched
-
-        registry, repository = _split(context)
-        m = await self._call(self.client.get_manifest(registry, repository, reference, max_size=max_size))
-        return Fetched(m.media_type, m.data, m.digest)
-
-    async def blob(self, context: str, digest: str, max_size: int) -> bytes:
-        registry, repository = _split(context)
-        b = await self._call(self.client.get_blob(registry, repository, digest, max_size=max_size))
-        return b.data
-
-    async def referrers(self, context: str, digest: str, artifact_type: str) -> list[dict] | None:
-        registry, repository = _split(context)
-        answer = await self._call(self.client.get_referrers(registry, repository, digest, artifact_type=artifact_type))
-        if not answer.supported:
-            return None
-        return [d.to_json() for d in answer.descriptors]
+    return RegistryStore.open(mirrors=mirrors, insecure=options.insecure, timeout=options.timeout)
 
 
 # ---------------------------------------------------------------------------------------------

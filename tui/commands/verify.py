@@ -31,22 +31,6 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _read_images_file(name: str) -> list[str]:
-    if name == "-":
-        text = sys.stdin.read()
-    else:
-        with open(name, encoding="utf-8") as handle:
-            text = handle.read()
-    try:
-        from engine.images import load_images  # the shared image-list reader (SPEC §6 formats)
-    except ImportError:
-        load_images = None
-    if load_images is not None:
-        found = load_images(text, name)
-        return [getattr(item, "image", item) for item in getattr(found, "images", found)]
-    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
-
-
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -60,23 +44,20 @@ def run(args: argparse.Namespace) -> int:
     except UnicodeDecodeError as exc:
         return _fail(f"cannot read policy {args.policy}: not UTF-8 text ({exc.reason} at byte {exc.start})")
 
+    from .simulate import read_image_list, report_refused
+
     images = list(args.images)
     if args.images_file:
-        try:
-            images += _read_images_file(args.images_file)
-        except OSError as exc:
-            return _fail(f"cannot read images {args.images_file}: {exc.strerror or exc}")
-        except ValueError as exc:  # a malformed image list says where
-            return _fail(str(exc))
+        entries, problem = read_image_list(args.images_file)
+        if problem is not None:
+            return _fail(problem)
+        images += [e.image for e in entries]
     if not images:
         return _fail("no images given (pass IMAGE arguments or --images FILE)")
 
     loaded = load_policy(text, args.policy)
     if loaded.errors or loaded.policy is None:
-        for diag in loaded.diagnostics:
-            if diag.severity == "error":
-                print(f"{diag.location(args.policy)}: error: {diag.message} [{diag.code}]", file=sys.stderr)
-        print(f"pullguard: policy {args.policy} has errors; not verifying", file=sys.stderr)
+        report_refused(loaded, args.policy, text)
         return 2
 
     from engine.verify import VerifyOptions, summary, verify_images
@@ -127,14 +108,14 @@ class _Progress:
 
 
 def _print_text(policy: str, results, counts: dict[str, int]) -> None:
-    rows = [("IMAGE", "RULE", "OUTCOME", "MESSAGE")]
+    from ..output import OUTCOME_STYLE, Painter, table, terminal_width, use_color
+
+    paint = Painter(use_color(sys.stdout))
+    rows, styles = [], []
     for r in results:
-        rule = r.decision.rule_id or "-"
-        message = r.message.replace("\n", "; ")
-        rows.append((r.decision.image, rule, r.outcome, message))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+        rows.append((r.decision.image, r.decision.rule_id or "-", r.outcome, r.message.replace("\n", "; ")))
+        styles.append((None, None, OUTCOME_STYLE.get(r.outcome), None))
+    print(table(("IMAGE", "RULE", "OUTCOME", "MESSAGE"), rows, paint, styles, width=terminal_width(sys.stdout)))
     for r in results:
         if r.outcome in ("failed", "error") and len(r.errors) > 1:
             print(f"\n{r.decision.image}:")
