@@ -69,9 +69,12 @@ def verify_with_log_key(key, key_details: str, signature: bytes, data: bytes) ->
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
     if isinstance(key, ec.EllipticCurvePublicKey):
-        name = {"PKIX_ECDSA_P384_SHA_384": "SHA384", "PKIX_ECDSA_P521_SHA_512": "SHA512"}.get(
-            key_details, _EC_HASH_BY_CURVE.get(key.curve.name, "SHA256") if not key_details else "SHA256"
-        )
+        by_details = {
+            "PKIX_ECDSA_P256_SHA_256": "SHA256",
+            "PKIX_ECDSA_P384_SHA_384": "SHA384",
+            "PKIX_ECDSA_P521_SHA_512": "SHA512",
+        }
+        name = by_details.get(key_details) or _EC_HASH_BY_CURVE.get(key.curve.name, "SHA256")
         key.verify(signature, data, ec.ECDSA(_hash(name)))
     elif isinstance(key, ed25519.Ed25519PublicKey):
         key.verify(signature, data)
