@@ -425,3 +425,73 @@ def test_kyverno_attestor_counts(capsys, world, tmp_path, name, outcome, fragmen
     result = json.loads(out)["results"][0]
     assert (result["outcome"], code) == (outcome, 0 if outcome == "verified" else 1), result
     assert fragment in result["message"]
+
+
+# ----------------------------------------------------------------------------- referrers (oci: layout)
+
+@pytest.fixture(scope="module")
+def layout(world, tmp_path_factory):
+    from tests.verify_fixtures import OciLayout
+
+    lay = OciLayout(tmp_path_factory.mktemp("layout"))
+    ps = world.sigstore
+    found = {}
+    d = lay.push_image("ghcr.io/org/referred:v1")
+    found["referred"] = (d, lay.attach_referrer(d, ps.sign_bundle(d, identity=ALICE)))
+    # Talos order: bundle referrers exist, so a good legacy signature is never consulted.
+    d = lay.push_image("ghcr.io/org/referred-bad:v1")
+    found["referred-bad"] = (d, lay.attach_referrer(d, ps.sign_bundle(d, identity=MALLORY)))
+    lay.attach_legacy("ghcr.io/org/referred-bad", d, *ps.sign_legacy(d, identity=ALICE))
+    policy = tmp_path_factory.mktemp("layout-policy") / "policy.yaml"
+    policy.write_text(
+        f"""apiVersion: v1alpha1
+kind: ImageVerificationConfig
+rules:
+  - image: ghcr.io/org/*
+    keyless:
+      issuer: {ISSUER}
+      subject: {ALICE.subject}
+"""
+    )
+    return lay, policy, found
+
+
+def test_bundle_referrer_through_oci_layout(capsys, world, layout):
+    lay, policy, found = layout
+    image_digest, referrer = found["referred"]
+    code, out, err = run_cli(capsys, str(policy), "ghcr.io/org/referred:v1", "--mirror", f"ghcr.io=oci:{lay.root}",
+                             "--trusted-root", str(world.root), "--format", "json")
+    result = json.loads(out)["results"][0]
+    assert (code, result["outcome"]) == (0, "verified"), result
+    assert result["message"] == f"verified via bundle referrer with digest {referrer}"
+    assert result["digest"] == image_digest
+    assert result["signature"]["format"] == "bundle-referrer"
+
+
+def test_failing_referrer_is_final_even_with_a_good_legacy_signature(capsys, world, layout):
+    lay, policy, _ = layout
+    code, out, err = run_cli(capsys, str(policy), "ghcr.io/org/referred-bad:v1", "--mirror", f"ghcr.io=oci:{lay.root}",
+                             "--trusted-root", str(world.root), "--format", "json")
+    result = json.loads(out)["results"][0]
+    assert (code, result["outcome"]) == (1, "failed"), result
+    assert result["message"].startswith("image verification failed: no valid signature found: no valid bundle referrer: ")
+    assert MALLORY.subject in result["message"]
+
+
+def test_real_world_bundle_as_referrer(capsys, world, tmp_path):
+    if not REAL_WORLD.is_dir():
+        pytest.skip(f"real-world signature data not found at {REAL_WORLD}")
+    from tests.verify_fixtures import OciLayout
+
+    lay = OciLayout(tmp_path / "layout")
+    digest = "sha256:" + KUBEWARDEN.rsplit(":", 1)[1]
+    referrer = lay.attach_referrer(digest, (REAL_WORLD / "kubewarden-controller" / "bundle.json").read_bytes())
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n  - image: ghcr.io/kubewarden/*\n"
+        "    keyless:\n      issuer: https://token.actions.githubusercontent.com\n"
+        "      subject: https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0\n"
+    )
+    code, out, err = run_cli(capsys, str(policy), KUBEWARDEN, "--mirror", f"ghcr.io=oci:{lay.root}", "--format", "json")
+    result = json.loads(out)["results"][0]
+    assert (code, result["message"]) == (0, f"verified via bundle referrer with digest {referrer}")

@@ -168,3 +168,55 @@ class Pusher:
 
     def close(self) -> None:
         self.http.close()
+
+
+class OciLayout:
+    """An OCI image layout directory written by hand (served through `oci:PATH` mirrors)."""
+
+    def __init__(self, root) -> None:
+        from pathlib import Path
+
+        self.root = Path(root)
+        (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        (self.root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+        self.entries: list[dict] = []
+        self._write_index()
+
+    def _write_index(self) -> None:
+        doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.entries}
+        (self.root / "index.json").write_bytes(canonical(doc))
+
+    def blob(self, data: bytes) -> dict:
+        digest = sha256(data)
+        (self.root / "blobs" / "sha256" / digest.split(":", 1)[1]).write_bytes(data)
+        return {"digest": digest, "size": len(data)}
+
+    def manifest(self, doc: dict, ref_name: str | None = None) -> dict:
+        desc = dict(self.blob(canonical(doc)), mediaType=doc["mediaType"])
+        if ref_name:
+            self.entries.append(dict(desc, annotations={"org.opencontainers.image.ref.name": ref_name}))
+            self._write_index()
+        return desc
+
+    def push_image(self, ref_name: str) -> str:
+        layer = dict(self.blob(f"layer of {ref_name}".encode()), mediaType="application/vnd.oci.image.layer.v1.tar")
+        config = dict(self.blob(canonical({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}})),
+                      mediaType="application/vnd.oci.image.config.v1+json")
+        return self.manifest({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer]}, ref_name)["digest"]
+
+    def attach_referrer(self, image_digest: str, bundle: bytes) -> str:
+        """A cosign v3 bundle found through the referrers API (its `subject` is the image)."""
+        doc = {
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE_V03,
+            "config": dict(self.blob(b"{}"), mediaType=OCI_EMPTY),
+            "layers": [dict(self.blob(bundle), mediaType=BUNDLE_V03)],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": image_digest, "size": 0},
+        }
+        return self.manifest(doc)["digest"]
+
+    def attach_legacy(self, repo_ref: str, image_digest: str, payload: bytes, annotations: dict) -> str:
+        layer = dict(self.blob(payload), mediaType=SIMPLESIGNING, annotations=annotations)
+        config = dict(self.blob(canonical({"rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}})),
+                      mediaType="application/vnd.oci.image.config.v1+json")
+        doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer]}
+        return self.manifest(doc, f"{repo_ref}:{image_digest.replace(':', '-')}.sig")["digest"]
