@@ -219,6 +219,7 @@ class Requirements:
     digest_required: bool  # an applying entry has verifyDigest
     missing_digest: bool  # verifyDigest and no digest and none would be added: Kyverno fails it
     unsupported: list[str]
+    json: dict | None = None  # to_json(), computed once per shared instance
 
     def to_json(self) -> dict:
         return {
@@ -254,6 +255,13 @@ class RuleInfo:
 
     def selects(self, kind: str) -> tuple[bool, str]:
         """Does the rule apply to a resource of this kind, and why (for explain)."""
+        memo = self.__dict__.setdefault("_selects", {})
+        hit = memo.get(kind)
+        if hit is None:
+            hit = memo[kind] = self._selects_uncached(kind)
+        return hit
+
+    def _selects_uncached(self, kind: str) -> tuple[bool, str]:
         if not self.match:
             return False, "match selects no kinds"
         pick = any if self.match_any else all
@@ -289,6 +297,8 @@ class KyvernoPolicySet:
         self.entries: list[VerifyEntry] = [e for r in rules for e in r.entries]
         self._index = None
         self._memo: dict[tuple[str, str], tuple] = {}
+        # Images with the same applying entries share one Requirements (and its JSON).
+        self._shared: dict[tuple, tuple] = {}
 
     # -- matching -------------------------------------------------------------------------
 
@@ -358,6 +368,16 @@ class KyvernoPolicySet:
                 digest_added = True
         digest_added = digest_added and not has_digest
         missing = digest_required and not has_digest and not digest_added
+        shape = (tuple((e.index, p) for e, p in verify), tuple((e.index, p) for e, p in skipped),
+                 has_digest, digest_added, digest_required)
+        shared = self._shared.get(shape)
+        if shared is not None:
+            action, first, pattern, message, req, rules_json = shared
+            if missing:
+                message = message.replace("missing digest for \x00", f"missing digest for {s}")
+            hit = (action, first, pattern, message, req, rules_json)
+            self._memo[key] = hit
+            return hit
         unsupported = [f"{e.rule_id}: type Notary is not supported for verification by pullguard"
                        for e, _ in verify if not e.supported]
         req = Requirements(verify, skipped, has_digest, digest_added, digest_required, missing, unsupported)
@@ -375,14 +395,19 @@ class KyvernoPolicySet:
             action, first, pattern, message = "allow", None, None, "no matched rule"
         notes = []
         if missing:
-            notes.append(f"missing digest for {s} (verifyDigest)")
+            notes.append("missing digest for \x00 (verifyDigest)")
         elif digest_added:
             notes.append("digest would be added (mutateDigest)")
         if verify and all(e.failure_action == "Audit" for e, _ in verify):
             notes.append("Audit: failures are reported, not blocked")
         if notes:
             message += "; " + "; ".join(notes)
-        hit = (action, first, pattern, message, req)
+        rules_json = [{"policy": e.policy, "rule": e.rule, "entry": e.entry, "action": a}
+                      for e, a in sorted([(e, "verify") for e, _ in verify] + [(e, "skip") for e, _ in skipped],
+                                         key=lambda t: t[0].index)]
+        req.json = req.to_json()
+        self._shared[shape] = (action, first, pattern, message, req, rules_json)
+        hit = (action, first, pattern, message.replace("missing digest for \x00", f"missing digest for {s}"), req, rules_json)
         self._memo[key] = hit
         return hit
 
@@ -400,16 +425,14 @@ class KyvernoPolicySet:
         except ReferenceError as exc:
             message = str(exc)
             return Decision(ref, None, None, None, None, None, None, message, error=message)
-        action, first, pattern, message, req = self._decide(s, kind, "@" in s)
-        rules = [{"policy": e.policy, "rule": e.rule, "entry": e.entry, "action": a}
-                 for e, a in sorted([(e, "verify") for e, _ in req.verify] + [(e, "skip") for e, _ in req.skipped],
-                                    key=lambda t: t[0].index)]
+        action, first, pattern, message, req, rules = self._decide(s, kind, "@" in s)
+        extra = {"requirements": req.json}
         if first is None:
-            return Decision(ref, s, action, None, None, None, None, message, rules=rules, requirements=req,
-                            extra={"requirements": req.to_json()})
+            return Decision(ref, s, action, None, None, None, None, message, rules=list(rules),
+                            requirements=req, extra=extra)
         verifier = first.first_verifier() if action == "verify" else None
         return Decision(ref, s, action, first.index, first.rule_id, pattern, verifier, message,
-                        rules=rules, requirements=req, extra={"requirements": req.to_json()})
+                        rules=list(rules), requirements=req, extra=extra)
 
     def evaluate_many(self, images) -> list[Decision]:
         return [self.evaluate(image) for image in images]

@@ -6,6 +6,7 @@ Each returns (severity, code, message, fix) tuples; the loader places them in th
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .kyverno_match import literal_prefix
 
@@ -15,7 +16,12 @@ Finding = tuple[str, str, str, str | None]
 _KEY_REF = re.compile(r"^(k8s|awskms|gcpkms|azurekms|hashivault|cosign|env|file|https?)://", re.I)
 
 
-def image_reference_findings(pattern: str, skip: bool) -> list[Finding]:
+@lru_cache(maxsize=8192)
+def image_reference_findings(pattern: str, skip: bool) -> tuple[Finding, ...]:
+    return tuple(_image_reference_findings(pattern, skip))
+
+
+def _image_reference_findings(pattern: str, skip: bool) -> list[Finding]:
     """Patterns that cannot match, or match less than the author likely meant, under
     Kyverno's normalization (`docker.io/nginx:latest`, no `library/`, host kept as written,
     `registry/path@digest` with the tag dropped when a digest is present)."""
@@ -79,6 +85,7 @@ def image_reference_findings(pattern: str, skip: bool) -> list[Finding]:
     return out
 
 
+@lru_cache(maxsize=4096)
 def regex_finding(field: str, pattern: str) -> Finding | None:
     """Kyverno compiles subjectRegExp/issuerRegExp with Go's regexp (RE2)."""
     import re2
@@ -118,6 +125,7 @@ def key_material_kind(text: str) -> str:
     return "pem"
 
 
+@lru_cache(maxsize=4096)  # the editor re-reads the same keys on every keystroke
 def pem_key_finding(field: str, pem: str):
     """(finding or None, PublicKey or None) for one PEM public key."""
     from ..keys import KeyFormatError, load_public_key_pem

@@ -110,6 +110,11 @@ def parse_kind_selector(selector: str) -> tuple[str, str, str, str]:
 
 def kind_selected(selectors: list[str], kind: str) -> bool:
     """CheckKind for the object itself (no subresource) of one of WORKLOAD_GVK's kinds."""
+    return _kind_selected(tuple(selectors), kind)
+
+
+@lru_cache(maxsize=4096)
+def _kind_selected(selectors: tuple[str, ...], kind: str) -> bool:
     group, version = WORKLOAD_GVK.get(kind, ("", "v1"))
     for selector in selectors:
         g, v, k, sub = parse_kind_selector(selector)

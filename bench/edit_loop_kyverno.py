@@ -1,0 +1,137 @@
+"""Per-keystroke analyze of a Kyverno ClusterPolicy the size of the Talos 200-rule benchmark.
+
+The policy: 20 rules x 10 verifyImages entries = 200 entries (keyless and public-key attestors,
+skipImageReferences, one key PEM per key entry), 2,000 images. Each "keystroke" edits one
+character inside the policy, so neither the load nor the simulation cache can answer, then runs
+`engine.analysis.analyze` (load + validate + lint + evaluate every image + outline), as the
+editor does after its debounce.
+
+Printed beside it, measured in the same run: the YAML compose alone (the floor any loader pays)
+and a Talos ImageVerificationConfig with 200 rules over the same images.
+
+    python bench/edit_loop_kyverno.py [--keystrokes 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+from engine.analysis import analyze, clear_cache  # noqa: E402
+from engine.yamlsource import compose  # noqa: E402
+
+
+def pem() -> str:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def kyverno_policy(rules: int = 20, per_rule: int = 10) -> str:
+    out = ["apiVersion: kyverno.io/v1", "kind: ClusterPolicy", "metadata:", "  name: bench",
+           "spec:", "  validationFailureAction: Enforce", "  rules:"]
+    key = pem()
+    n = 0
+    for r in range(rules):
+        out += [f"    - name: rule-{r}", "      match:", "        any:", "          - resources:",
+                "              kinds: [Pod]", "      verifyImages:"]
+        for _ in range(per_rule):
+            out += [f"        - imageReferences: [\"registry{n % 50}.example.com/team{n}/*\", \"ghcr.io/org{n}/*\"]",
+                    f"          skipImageReferences: [\"ghcr.io/org{n}/dev-*\"]",
+                    "          attestors:", "            - entries:"]
+            if n % 2:
+                out += ["                - keyless:",
+                        "                    issuer: https://token.actions.githubusercontent.com",
+                        f"                    subject: \"https://github.com/org{n}/*\"",
+                        "                    rekor: {url: https://rekor.sigstore.dev}"]
+            else:
+                out += ["                - keys:", "                    publicKeys: |"]
+                out += ["                      " + line for line in key.strip().splitlines()]
+            n += 1
+    return "\n".join(out) + "\n"
+
+
+def talos_policy(rules: int = 200) -> str:
+    key = pem()
+    out = ["apiVersion: v1alpha1", "kind: ImageVerificationConfig", "rules:"]
+    for n in range(rules):
+        out.append(f"  - image: registry{n % 50}.example.com/team{n}/*")
+        if n % 2:
+            out += ["    keyless:", "      issuer: https://token.actions.githubusercontent.com",
+                    f"      subject: https://github.com/org{n}/app/.github/workflows/release.yml@refs/heads/main"]
+        else:
+            out += ["    publicKey:", "      certificate: |"]
+            out += ["        " + line for line in key.strip().splitlines()]
+    return "\n".join(out) + "\n"
+
+
+def images(count: int = 2000) -> list[str]:
+    out = []
+    for i in range(count):
+        n = i % 260
+        if i % 4 == 0:
+            out.append(f"ghcr.io/org{n}/app:v{i}")
+        elif i % 4 == 1:
+            out.append(f"registry{n % 50}.example.com/team{n}/svc:{i}")
+        elif i % 4 == 2:
+            out.append(f"nginx:1.{i}")
+        else:
+            out.append(f"ghcr.io/org{n}/dev-x@sha256:" + f"{i:064x}")
+    return out
+
+
+def keystrokes(text: str, count: int, marker: str) -> list[str]:
+    at = text.index(marker) + len(marker) - 1
+    return [text[:at] + chr(ord("a") + k % 26) + text[at + 1:] for k in range(count)]
+
+
+def timed(fn, texts: list[str]) -> list[float]:
+    out = []
+    for t in texts:
+        start = time.perf_counter()
+        fn(t)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keystrokes", type=int, default=30)
+    args = ap.parse_args()
+    imgs = images()
+    kyv = kyverno_policy()
+    tal = talos_policy()
+    kyv_texts = keystrokes(kyv, args.keystrokes, "team1/")
+    tal_texts = keystrokes(tal, args.keystrokes, "team1/")
+
+    first = analyze(kyv, imgs, "bench.yaml")  # warm imports and the image-string memo
+    assert first.loaded.dialect == "kyverno" and first.loaded.errors == 0, first.diagnostics[:3]
+    actions = {}
+    for d in first.decisions:
+        actions[d.action] = actions.get(d.action, 0) + 1
+    analyze(tal, imgs, "talos.yaml")
+    clear_cache()
+
+    floor = timed(lambda t: compose(t), kyv_texts)
+    kyverno = timed(lambda t: analyze(t, imgs, "bench.yaml"), kyv_texts)
+    talos = timed(lambda t: analyze(t, imgs, "talos.yaml"), tal_texts)
+
+    def ms(xs):
+        return statistics.median(xs) * 1000
+
+    print(f"Kyverno policy: 200 verifyImages entries in 20 rules, {len(kyv.splitlines())} lines; {len(imgs)} images "
+          f"({', '.join(f'{k}: {v}' for k, v in sorted(actions.items()))})")
+    print(f"  YAML compose only (floor)     median {ms(floor):7.1f} ms")
+    print(f"  Kyverno analyze per keystroke median {ms(kyverno):7.1f} ms  ({ms(kyverno) / ms(floor):.1f}x the floor)")
+    print(f"  Talos 200 rules, same images  median {ms(talos):7.1f} ms  (Kyverno/Talos {ms(kyverno) / ms(talos):.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
