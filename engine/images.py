@@ -1,0 +1,356 @@
+"""Image lists (SPEC §6), in whichever format a person has at hand, detected by content.
+
+- plain text: one reference a line (several separated by spaces also work, as
+  `kubectl ... -o jsonpath='{..image}'` prints them), `#` comments, blank lines;
+- `kubectl get pods -A -o json`: containers, initContainers and ephemeralContainers of each pod;
+- Kubernetes manifests, YAML or JSON, one or many documents: Pod, PodTemplate, Deployment,
+  StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob, and List of those;
+- `talosctl image ls` (`talosctl image list`): a table NODE IMAGE DIGEST SIZE LABELS CREATED,
+  aligned by Go's tabwriter; the `talos.dev/verified` label, which Talos puts on an image it
+  pulled after verifying its signature (value: the verification message), becomes
+  `node_verified`. The legacy table without LABELS gives `node_verified = None`.
+
+Entries keep the file's order; de-duplication is the caller's. Errors raise `ImageListError`
+with `origin:line:column`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from . import yamlsource
+from .yamlsource import MappingNode, ScalarNode, SequenceNode
+
+PLAIN = "plain"
+KUBECTL_JSON = "kubectl-json"
+MANIFESTS = "manifests"
+TALOSCTL = "talosctl"
+
+TALOS_VERIFIED_LABEL = "talos.dev/verified"
+
+# Where each kind keeps its pod spec (a path of mapping keys).
+_POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "PodTemplate": ("template", "spec"),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+_CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
+
+_MANIFEST_HINT = re.compile(r"^(?:apiVersion|kind)\s*:", re.MULTILINE)
+# containerd lists an image's config digest as a name of its own in the CRI namespace.
+_IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{64}")
+_TALOS_COLUMNS = ("NODE", "IMAGE", "DIGEST", "SIZE", "LABELS", "CREATED")
+# A label key at the start of the LABELS cell or after a comma (values may hold spaces).
+_LABEL_KEY = re.compile(r"(?:^|,)([A-Za-z0-9][A-Za-z0-9._/-]*)=")
+
+
+class ImageListError(ValueError):
+    """An image list that cannot be read; the message starts with `origin:line:column`."""
+
+    def __init__(self, origin: str, message: str, line: int | None = None,
+                 column: int | None = None):
+        self.origin = origin
+        self.line = line
+        self.column = column
+        self.reason = message
+        where = origin
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    image: str
+    source: str | None  # where it came from: `namespace/pod/container`, `Deployment/web/app`...
+    line: int | None  # 1-based line in the list file
+    node_verified: bool | None = None  # talosctl: the `talos.dev/verified` label; else None
+    node: str | None = None  # talosctl: the node that reported the image
+    node_message: str | None = None  # talosctl: the label's value (Talos's verification message)
+
+
+def _first_meaningful(text: str) -> str:
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return stripped
+    return ""
+
+
+def _is_talosctl_header(line: str) -> bool:
+    words = line.split()
+    return len(words) >= 4 and words[:4] == ["NODE", "IMAGE", "DIGEST", "SIZE"]
+
+
+def detect_format(text: str) -> str:
+    """"plain" | "kubectl-json" | "manifests" | "talosctl", from the content alone."""
+    text = text.lstrip("\ufeff")
+    first = _first_meaningful(text)
+    if first.startswith(("{", "[")):
+        # `kubectl get pods -o json` is a List of Pods; any other JSON is a manifest.
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return KUBECTL_JSON if '"kind": "List"' in text[:2000] else MANIFESTS
+        if _looks_like_kubectl(data):
+            return KUBECTL_JSON
+        return MANIFESTS
+    if _is_talosctl_header(first):
+        return TALOSCTL
+    if _MANIFEST_HINT.search(text) or first == "---":
+        return MANIFESTS
+    return PLAIN
+
+
+def _looks_like_kubectl(data) -> bool:
+    if not isinstance(data, dict):
+        return False
+    if data.get("kind") == "Pod":
+        return True
+    items = data.get("items")
+    return (data.get("kind") == "List" and isinstance(items, list)
+            and all(isinstance(i, dict) and i.get("kind", "Pod") == "Pod" for i in items))
+
+
+def parse_image_list(text: str, origin: str = "<images>") -> list[ImageEntry]:
+    """Every image named in `text`, in order (format from `detect_format`)."""
+    text = text.lstrip("\ufeff")
+    fmt = detect_format(text)
+    if fmt == PLAIN:
+        return _parse_plain(text, origin)
+    if fmt == TALOSCTL:
+        return _parse_talosctl(text, origin)
+    return _parse_kubernetes(text, origin, fmt)
+
+
+# --- plain text ----------------------------------------------------------------------------
+
+
+def _parse_plain(text: str, origin: str) -> list[ImageEntry]:
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        content = line.split("#", 1)[0]  # '#' never occurs in a reference
+        for word in content.split():
+            entries.append(ImageEntry(word, None, number))
+    return entries
+
+
+# --- talosctl image ls ---------------------------------------------------------------------
+
+
+def _parse_talosctl(text: str, origin: str) -> list[ImageEntry]:
+    lines = text.splitlines()
+    header_index = next(i for i, line in enumerate(lines) if line.strip())
+    header = lines[header_index]
+    # tabwriter pads every cell of a column to the same width, so the header's words give the
+    # columns' start positions; cells (SIZE `1.2 MB`, label values) may hold single spaces.
+    starts: dict[str, int] = {}
+    for match in re.finditer(r"\S+", header):
+        starts[match.group()] = match.start()
+    missing = [c for c in ("NODE", "IMAGE", "DIGEST") if c not in starts]
+    if missing:
+        raise ImageListError(origin, "talosctl image list header without "
+                             + ", ".join(missing), header_index + 1, 1)
+    has_labels = "LABELS" in starts
+    order = sorted(starts.items(), key=lambda kv: kv[1])
+    entries = []
+    for index in range(header_index + 1, len(lines)):
+        line = lines[index]
+        if not line.strip():
+            continue
+        if _is_talosctl_header(line.strip()):
+            continue  # several outputs concatenated
+        cells = {}
+        for k, (name, start) in enumerate(order):
+            end = order[k + 1][1] if k + 1 < len(order) else len(line)
+            cells[name] = line[start:end].strip() if start < len(line) else ""
+        # A row must have its separating blanks where the header put its columns.
+        image_start = starts["IMAGE"]
+        if image_start > 0 and image_start <= len(line) and line[image_start - 1] != " ":
+            raise ImageListError(origin, "row does not line up with the talosctl header "
+                                 "(was the table edited or re-wrapped?)", index + 1, image_start)
+        image = cells.get("IMAGE", "")
+        if not image:
+            raise ImageListError(origin, "row has no IMAGE", index + 1, image_start + 1)
+        if _IMAGE_ID.fullmatch(image):
+            continue
+        verified: bool | None = None
+        message: str | None = None
+        if has_labels:
+            labels = _parse_labels(cells.get("LABELS", ""))
+            message = labels.get(TALOS_VERIFIED_LABEL)
+            verified = message is not None
+        entries.append(ImageEntry(image, cells.get("NODE") or None, index + 1, verified,
+                                  cells.get("NODE") or None, message))
+    return entries
+
+
+def _parse_labels(cell: str) -> dict[str, str]:
+    """`k=v,k2=v2` as talosctl's FormatLabels writes it (keys sorted, values may hold spaces)."""
+    labels: dict[str, str] = {}
+    matches = list(_LABEL_KEY.finditer(cell))
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(cell)
+        labels[match.group(1)] = cell[match.end():end]
+    return labels
+
+
+# --- Kubernetes objects ----------------------------------------------------------------------
+
+
+def _compose_json_or_yaml(text: str, origin: str) -> list:
+    """Document roots as position-carrying nodes (libyaml composes JSON too); JSON is checked
+    by a JSON parser first, and JSON that libyaml refuses is read without positions."""
+    if _first_meaningful(text).startswith(("{", "[")):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ImageListError(origin, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+        docs, error = yamlsource.compose(text)
+        if error is not None or len(docs) != 1:
+            return [data]
+        return [docs[0].root]
+    docs, error = yamlsource.compose(text)
+    if error is not None:
+        raise ImageListError(origin, error.message, error.line, error.column)
+    return [doc.root for doc in docs if doc.root is not None]
+
+
+def _parse_kubernetes(text: str, origin: str, fmt: str) -> list[ImageEntry]:
+    roots = _compose_json_or_yaml(text, origin)
+    entries: list[ImageEntry] = []
+    for root in roots:
+        if isinstance(root, (MappingNode, SequenceNode, ScalarNode)):
+            _walk_node_object(root, origin, entries, top=True)
+        else:
+            _walk_plain_object(root, origin, entries, top=True)
+    return entries
+
+
+# Node trees (positions known)
+
+
+def _get(node, key: str):
+    if not isinstance(node, MappingNode):
+        return None
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and k.value == key:
+            return v
+    return None
+
+
+def _text(node) -> str | None:
+    return yamlsource.scalar_str(node) if node is not None else None
+
+
+def _walk_node_object(node, origin: str, out: list[ImageEntry], top: bool = False) -> None:
+    if isinstance(node, SequenceNode):  # a bare JSON array of objects
+        for item in node.value:
+            _walk_node_object(item, origin, out)
+        return
+    if not isinstance(node, MappingNode):
+        if top and yamlsource.is_null(node):
+            return
+        line, column = yamlsource.position(node)
+        raise ImageListError(origin, f"expected a Kubernetes object, found {yamlsource.kind_name(node)}",
+                             line, column)
+    kind = _text(_get(node, "kind"))
+    if kind is not None and kind.endswith("List"):
+        items = _get(node, "items")
+        if items is None or yamlsource.is_null(items):
+            return
+        if not isinstance(items, SequenceNode):
+            line, column = yamlsource.position(items)
+            raise ImageListError(origin, f"'items' must be a list, found {yamlsource.kind_name(items)}",
+                                 line, column)
+        for item in items.value:
+            _walk_node_object(item, origin, out)
+        return
+    path = _POD_SPEC_PATHS.get(kind or "")
+    if path is None:
+        return  # Services, ConfigMaps... hold no images
+    metadata = _get(node, "metadata")
+    name = _text(_get(metadata, "name")) or "?"
+    namespace = _text(_get(metadata, "namespace"))
+    spec = node
+    for key in path:
+        spec = _get(spec, key)
+        if spec is None:
+            return
+    owner = "/".join(p for p in (namespace, name) if p)
+    prefix = owner if kind == "Pod" else f"{kind}/{owner}"
+    for field in _CONTAINER_FIELDS:
+        containers = _get(spec, field)
+        if containers is None or yamlsource.is_null(containers):
+            continue
+        if not isinstance(containers, SequenceNode):
+            line, column = yamlsource.position(containers)
+            raise ImageListError(origin, f"'{field}' must be a list, found "
+                                 f"{yamlsource.kind_name(containers)}", line, column)
+        for container in containers.value:
+            image = _get(container, "image")
+            if image is None:
+                continue
+            line, column = yamlsource.position(image)
+            value = _text(image)
+            if not isinstance(image, ScalarNode) or value is None:
+                raise ImageListError(origin, f"'image' must be a string, found "
+                                     f"{yamlsource.kind_name(image)}", line, column)
+            cname = _text(_get(container, "name")) or "?"
+            out.append(ImageEntry(value.strip(), f"{prefix}/{cname}", line))
+
+
+# Plain Python data (JSON that only the json module reads; no positions)
+
+
+def _walk_plain_object(data, origin: str, out: list[ImageEntry], top: bool = False) -> None:
+    if isinstance(data, list):
+        for item in data:
+            _walk_plain_object(item, origin, out)
+        return
+    if not isinstance(data, dict):
+        raise ImageListError(origin, f"expected a Kubernetes object, found {type(data).__name__}")
+    kind = data.get("kind")
+    if isinstance(kind, str) and kind.endswith("List"):
+        items = data.get("items") or []
+        if not isinstance(items, list):
+            raise ImageListError(origin, "'items' must be a list")
+        for item in items:
+            _walk_plain_object(item, origin, out)
+        return
+    path = _POD_SPEC_PATHS.get(kind if isinstance(kind, str) else "")
+    if path is None:
+        return
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    name = metadata.get("name") or "?"
+    namespace = metadata.get("namespace")
+    spec = data
+    for key in path:
+        spec = spec.get(key) if isinstance(spec, dict) else None
+        if spec is None:
+            return
+    owner = "/".join(str(p) for p in (namespace, name) if p)
+    prefix = owner if kind == "Pod" else f"{kind}/{owner}"
+    for field in _CONTAINER_FIELDS:
+        containers = spec.get(field) if isinstance(spec, dict) else None
+        if not containers:
+            continue
+        if not isinstance(containers, list):
+            raise ImageListError(origin, f"'{field}' must be a list")
+        for container in containers:
+            if not isinstance(container, dict) or "image" not in container:
+                continue
+            image = container["image"]
+            if not isinstance(image, str):
+                raise ImageListError(origin, f"'image' must be a string in {prefix}")
+            out.append(ImageEntry(image.strip(), f"{prefix}/{container.get('name') or '?'}", None))
