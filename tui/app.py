@@ -17,7 +17,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 
 from rich.text import Text
@@ -27,6 +26,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Label, OptionList, ProgressBar, TextArea
 from textual.worker import get_current_worker
+
+from engine.analysis import analyze
 
 from .palette import PullguardCommands
 from .widgets.detail import DetailPane, detail_text
@@ -69,23 +70,6 @@ def node_label_of(entry) -> str | None:
     if value is False:
         return "unverified"
     return str(value)
-
-
-def analyze_policy(text: str, images: list[str], path: str):
-    """The engine's one-call analysis; a load_policy fallback while `engine.analysis` lands."""
-    try:
-        from engine.analysis import analyze
-    except ImportError:
-        analyze = None
-    if analyze is not None:
-        return analyze(text, images, path)
-    from engine.policy import load_policy
-
-    loaded = load_policy(text, path)
-    policy = loaded.policy
-    decisions = policy.evaluate_many(images) if policy is not None else []
-    outline = policy.outline() if policy is not None and hasattr(policy, "outline") else []
-    return SimpleNamespace(loaded=loaded, diagnostics=loaded.diagnostics, decisions=decisions, outline=outline)
 
 
 def write_atomic(path: str | Path, text: str) -> None:
@@ -217,7 +201,10 @@ class PullguardApp(App):
             exit_after_first_frame = bool(os.environ.get(EXIT_AFTER_FIRST_FRAME))
         self.exit_after_first_frame = exit_after_first_frame
         self.analysis = None
+        self.policy = None  # the policy object the decisions came from (last good while stale)
         self.analyses = 0  # how many analyses reached the screen (tests, bench)
+        self.first_frame_rows: int | None = None
+        self._select_next: str | None = None  # an image to select once its row exists
         self.last_apply_seconds = 0.0
         self.results: dict[str, Any] = {}  # image -> VerifyResult, the session's verdicts
         self.verify_cache = None  # engine.verify.VerifyCache, made in the first verify run
@@ -308,7 +295,7 @@ class PullguardApp(App):
         if delay:
             await asyncio.sleep(delay)  # debounce: the next keystroke cancels this worker
         started = time.perf_counter()
-        analysis = await asyncio.to_thread(analyze_policy, text, images, self.policy_path)
+        analysis = await asyncio.to_thread(analyze, text, images, self.policy_path)
         if text != self.editor.text or images != self.images:
             return  # superseded while it ran; the newer worker will apply its own
         self.apply_analysis(analysis)
@@ -316,6 +303,8 @@ class PullguardApp(App):
 
     def apply_analysis(self, analysis) -> None:
         self.analysis = analysis
+        if not analysis.stale and analysis.loaded.policy is not None:
+            self.policy = analysis.loaded.policy
         diagnostics = list(analysis.diagnostics)
         self.editor.set_diagnostics(diagnostics)
         self.query_one("#problems", DiagnosticsList).set_diagnostics(diagnostics)
@@ -326,11 +315,13 @@ class PullguardApp(App):
         self._show_detail()
         self._update_status()
         self.analyses += 1
-        if self.analyses == 1 and self.exit_after_first_frame:
-            self.call_after_refresh(self.exit)
+        if self.analyses == 1:
+            self.first_frame_rows = self.table.row_count
+            if self.exit_after_first_frame:
+                self.call_after_refresh(self.exit)
 
     def _decisions(self) -> dict[str, Any]:
-        if self.analysis is None:
+        if self.analysis is None or self.analysis.decisions is None:
             return {}
         return {decision.image: decision for decision in self.analysis.decisions}
 
@@ -354,13 +345,21 @@ class PullguardApp(App):
 
     def _sync_table(self) -> int:
         decisions = self._decisions()
-        stale = self.analysis is not None and self.analysis.loaded.policy is None and bool(self.items)
         table = self.table
-        if stale and table.row_count:
-            table.border_subtitle = "policy does not load: showing the last good result"
-            return 0
-        table.border_subtitle = ""
-        return table.sync([self._row(item, decisions.get(item.image)) for item in self.items])
+        analysis = self.analysis
+        if analysis is not None and analysis.decisions is None and table.row_count and self.items:
+            table.border_subtitle = "no usable policy: showing the last result"
+            if [item.image for item in self.items] == table.images:
+                return 0
+        elif analysis is not None and analysis.stale:
+            table.border_subtitle = "YAML does not parse: last good policy"
+        else:
+            table.border_subtitle = ""
+        changed = table.sync([self._row(item, decisions.get(item.image)) for item in self.items])
+        if self._select_next is not None and self._select_next in table.rows:
+            table.move_cursor(row=table.get_row_index(self._select_next))
+            self._select_next = None
+        return changed
 
     def _update_status(self) -> None:
         loaded = self.analysis.loaded if self.analysis else None
@@ -368,9 +367,7 @@ class PullguardApp(App):
         if loaded is not None:
             parts.append(loaded.dialect or "unknown dialect")
             parts.append(f"{len(self.analysis.outline or [])} rules")
-            errors = sum(1 for d in self.analysis.diagnostics if d.severity == "error")
-            warnings = sum(1 for d in self.analysis.diagnostics if d.severity == "warning")
-            parts.append(f"{errors} errors, {warnings} warnings")
+            parts.append(f"{self.analysis.errors} errors, {self.analysis.warnings} warnings")
         parts.append(f"{len(self.items)} images")
         outcome_filter = self.table.outcome_filter
         if outcome_filter:
@@ -389,7 +386,7 @@ class PullguardApp(App):
         item = next((i for i in self.items if i.image == image), ImageItem(image))
         decision = self._decisions().get(image)
         trials = []
-        policy = self.analysis.loaded.policy if self.analysis else None
+        policy = self.policy
         if policy is not None and hasattr(policy, "explain"):
             trials = policy.explain(image)
         result = self.results.get(image)
@@ -454,8 +451,8 @@ class PullguardApp(App):
     def action_add_image(self) -> None:
         def added(value: str | None) -> None:
             if value and self._add_item(ImageItem(value)):
+                self._select_next = value
                 self._images_changed()
-                self.table.move_cursor(row=self.table.get_row_index(value))
             elif value:
                 self.notify(f"{value} is already in the table")
 
@@ -534,7 +531,7 @@ class PullguardApp(App):
         if not images:
             self.notify("no images to verify: press a to add one or ctrl+l to load a list", severity="warning")
             return
-        if self.analysis is None or self.analysis.loaded.policy is None or self.analysis.loaded.errors:
+        if self.analysis is None or self.analysis.loaded.policy is None or self.analysis.errors:
             self.notify("the policy has errors: fix them before verifying", severity="error")
             return
         if self._run is not None:

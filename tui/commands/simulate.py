@@ -55,6 +55,19 @@ class _Plain:
         self.node_verified = None
 
 
+def write_json_results(doc: dict, stream=None) -> None:
+    """JSON with one result a line: readable, and every line goes through the C encoder
+    (json's `indent=` switches to the pure-Python one, 10x slower on 50,000 results)."""
+    import json
+
+    stream = stream or sys.stdout
+    results = doc.get("results", [])
+    head = {k: v for k, v in doc.items() if k != "results"}
+    text = json.dumps(head)[:-1]
+    body = ",\n  ".join(json.dumps(r) for r in results)
+    stream.write(f'{text}, "results": [\n  {body}\n]}}\n' if results else f'{text}, "results": []}}\n')
+
+
 def report_refused(loaded, path: str, text: str) -> None:
     """A refused policy: its errors on stderr, compiler style, then one line saying so."""
     from ..output import Painter, diagnostic_block
@@ -95,9 +108,8 @@ def run(args: argparse.Namespace) -> int:
     decisions = simulate(loaded, [e.image for e in entries])
 
     if args.format == "json":
-        import json
 
-        sys.stdout.write(json.dumps(simulate_json(loaded, decisions), indent=1) + "\n")
+        write_json_results(simulate_json(loaded, decisions))
         return 0
 
     from ..output import ACTION_STYLE, Painter, plural, table, terminal_width

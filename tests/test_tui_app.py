@@ -1,0 +1,436 @@
+"""The dashboard driven by keys, the way a person uses it (Textual's pilot, no real terminal)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from textual.binding import Binding
+
+from tui.app import PullguardApp, ImageItem, write_atomic
+from tui.palette import PALETTE_COMMANDS, PullguardCommands
+from tui.widgets.detail import DetailPane
+from tui.widgets.images import ImageTable
+from tui.widgets.modals import ConfirmScreen, HelpScreen, PromptScreen, TextModal
+
+POLICY = """\
+# Production image policy: keep this comment.
+apiVersion: v1alpha1
+kind: ImageVerificationConfig
+rules:
+  - image: "ghcr.io/siderolabs/*"   # Sidero's CI signs these
+    keyless:
+      issuer: https://accounts.google.com
+      subject: 'ci@example.com'
+  - image: '*'
+    skip: true
+"""
+IMAGES = [ImageItem("ghcr.io/siderolabs/kubelet:v1.33.0"), ImageItem("nginx:1.25", "true")]
+SIZE = (100, 30)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def make_app(tmp_path: Path, text: str = POLICY, images=IMAGES, **kwargs) -> PullguardApp:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    return PullguardApp(str(path), None, list(images), validate_delay=0.0, **kwargs)
+
+
+async def settle(app, pilot) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def type_text(pilot, text: str) -> None:
+    keys = {"\n": "enter", " ": "space"}
+    await pilot.press(*[keys.get(ch, ch) for ch in text])
+
+
+def table_rows(app) -> dict[str, tuple[str, ...]]:
+    table = app.table
+    rows = {}
+    for index in range(table.row_count):
+        row = [str(cell) for cell in table.get_row_at(index)]
+        rows[row[0]] = tuple(row[1:])
+    return rows
+
+
+def underlined_segments(app, line_index: int) -> list[str]:
+    """Text of the rendered segments on a line that carry an underline style."""
+    editor = app.editor
+    editor.scroll_to(0, 0, animate=False)
+    strip = editor.render_line(line_index)
+    return [seg.text for seg in strip if seg.style is not None and seg.style.underline]
+
+
+# -- live diagnostics ---------------------------------------------------------------------
+
+ERRORS = [
+    # (0-based row the typing starts at the end of, typed text, expected message, underlined text)
+    (9, "\n    deny: true", "rule 1: skip and deny cannot both be true", "deny"),
+    (7, "\n      subjectRegex: '(ci'", "subjectRegex", "(ci"),
+    (4, "\n    sign: yes", "sign", "sign"),
+]
+
+
+@pytest.mark.parametrize("row,typed,message,token", ERRORS)
+async def test_typing_an_error_lists_it_underlines_it_and_undo_clears_it(tmp_path, row, typed, message, token):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.analysis.errors == 0
+        app.editor.move_cursor((row, 0))
+        await pilot.press("end")
+        await type_text(pilot, typed)
+        await settle(app, pilot)
+        problems = app.query_one("#problems").diagnostics
+        errors = [d for d in problems if d.severity == "error"]
+        assert any(message in d.message for d in errors), [d.message for d in problems]
+        hit = next(d for d in errors if message in d.message)
+        assert hit.line is not None
+        ranges = app.editor.underlined(hit.line - 1)
+        assert any(severity == "error" for _, _, severity in ranges)
+        segments = underlined_segments(app, hit.line - 1)
+        assert segments, "the rendered line carries no underline"
+        assert token in "".join(segments)
+        assert app.dirty
+
+        # Undo the typing: the error and its underline go away.
+        for _ in range(len(typed) + 2):
+            await pilot.press("ctrl+z")
+            if app.editor.text == POLICY:
+                break
+        await settle(app, pilot)
+        assert app.editor.text == POLICY
+        assert app.analysis.errors == 0
+        assert not any(sev == "error" for rs in app.editor._ranges.values() for *_, sev in rs)
+        assert not app.dirty
+
+
+async def test_enter_on_a_problem_jumps_to_its_line_and_column(tmp_path):
+    text = POLICY.replace("    skip: true\n", "    skip: true\n    deny: true\n")
+    app = make_app(tmp_path, text)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        problems = app.query_one("#problems")
+        target = next(d for d in problems.diagnostics if d.severity == "error")
+        await pilot.press("f4")
+        problems.highlighted = problems.diagnostics.index(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is app.editor
+        assert app.editor.cursor_location == (target.line - 1, (target.column or 1) - 1)
+
+
+@pytest.mark.parametrize("row,rule", [(4, 0), (7, 0), (8, 1), (9, 1)])
+async def test_outline_follows_the_cursor(tmp_path, row, rule):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.editor.move_cursor((row, 0))
+        await pilot.pause()
+        assert app.query_one("#outline").highlighted == rule
+
+
+async def test_table_follows_the_policy_in_place(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert table_rows(app) == {
+            "ghcr.io/siderolabs/kubelet:v1.33.0": ("0000", "verify", "unverified", "ghcr.io/siderolabs/kubelet", ""),
+            "nginx:1.25": ("0001", "skip", "skipped", "index.docker.io/library/nginx", "true"),
+        }
+        keys_before = list(app.table.rows)
+        # skip -> deny on the catch-all rule: only that row's cells change.
+        app.editor.move_cursor((9, 4))
+        await pilot.press(*["delete"] * 4)
+        await type_text(pilot, "deny")
+        await settle(app, pilot)
+        rows = table_rows(app)
+        assert rows["nginx:1.25"][:3] == ("0001", "deny", "denied")
+        assert rows["ghcr.io/siderolabs/kubelet:v1.33.0"][:3] == ("0000", "verify", "unverified")
+        assert list(app.table.rows) == keys_before  # same row keys: updated, not rebuilt
+
+
+# -- images ---------------------------------------------------------------------------------
+
+
+async def test_add_and_remove_an_image(tmp_path):
+    app = make_app(tmp_path, images=[])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f3", "a")
+        assert isinstance(app.screen, PromptScreen)
+        await type_text(pilot, "ghcr.io/siderolabs/installer:v1.10.0")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert table_rows(app)["ghcr.io/siderolabs/installer:v1.10.0"][:3] == ("0000", "verify", "unverified")
+        assert "rules tried, in order" in app.query_one(DetailPane).plain
+        await pilot.press("a")
+        await type_text(pilot, "quay.io/org/app:v2")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert list(table_rows(app)) == ["ghcr.io/siderolabs/installer:v1.10.0", "quay.io/org/app:v2"]
+        assert app.table.selected_image() == "quay.io/org/app:v2"
+        await pilot.press("delete")
+        await settle(app, pilot)
+        assert list(table_rows(app)) == ["ghcr.io/siderolabs/installer:v1.10.0"]
+        assert app.images == ["ghcr.io/siderolabs/installer:v1.10.0"]
+
+
+LISTS = [
+    # (file name, content, expected images in order)
+    ("images.txt", "# cluster images\nnginx:1.25\n\nghcr.io/siderolabs/kubelet:v1.33.0  # kubelet\n",
+     ["nginx:1.25", "ghcr.io/siderolabs/kubelet:v1.33.0"]),
+    ("one.txt", "registry.k8s.io/pause:3.10\n", ["registry.k8s.io/pause:3.10"]),
+]
+
+
+@pytest.mark.parametrize("name,content,expected", LISTS)
+async def test_ctrl_l_loads_an_image_list(tmp_path, name, content, expected):
+    (tmp_path / name).write_text(content)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+l")
+        assert isinstance(app.screen, PromptScreen)
+        await type_text(pilot, str(tmp_path / name))
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert list(table_rows(app)) == expected
+
+
+async def test_loading_a_missing_list_shows_a_copyable_error(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert not app.load_images(str(tmp_path / "nope.txt"))
+        await pilot.pause()
+        assert isinstance(app.screen, TextModal)
+        assert "nope.txt" in app.screen.text
+        assert list(table_rows(app)) == [item.image for item in IMAGES]
+
+
+@pytest.mark.parametrize("presses,shown", [
+    (1, []),  # verified: nothing verified yet
+    (5, ["nginx:1.25"]),  # skipped
+    (7, ["ghcr.io/siderolabs/kubelet:v1.33.0"]),  # unverified
+    (len(("all", "verified", "failed", "error", "denied", "skipped", "allowed", "unverified")), list(i.image for i in IMAGES)),
+])
+async def test_filter_by_outcome(tmp_path, presses, shown):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f3", *["f"] * presses)
+        await pilot.pause()
+        assert list(table_rows(app)) == shown
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+async def test_save_writes_the_editor_text_atomically_and_keeps_the_mode(tmp_path):
+    app = make_app(tmp_path)
+    path = Path(app.policy_path)
+    os.chmod(path, 0o640)
+    inode = path.stat().st_ino
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.editor.move_cursor((9, 14))
+        await type_text(pilot, "  # until the mirror is signed")
+        assert app.dirty
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert not app.dirty
+    saved = path.read_text()
+    assert saved == POLICY.replace("skip: true\n", "skip: true  # until the mirror is signed\n")
+    # Comments, quoting and key order are the editor's text, untouched.
+    assert "# Production image policy: keep this comment." in saved
+    assert "\"ghcr.io/siderolabs/*\"   # Sidero's CI signs these" in saved
+    assert "subject: 'ci@example.com'" in saved
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert path.stat().st_ino != inode  # replaced by rename, never rewritten in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy.yaml"]  # no temp file left
+
+
+async def test_a_failed_save_leaves_the_file_alone_and_says_why(tmp_path):
+    app = make_app(tmp_path)
+    path = Path(app.policy_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await type_text(pilot, "x")
+        assert not app.save(str(tmp_path / "missing-dir" / "policy.yaml"))
+        await pilot.pause()
+        assert isinstance(app.screen, TextModal)
+        assert "missing-dir" in app.screen.text
+        assert app.dirty
+    assert path.read_text() == POLICY
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_write_atomic(tmp_path, existing):
+    target = tmp_path / "p.yaml"
+    if existing:
+        target.write_text("old")
+        os.chmod(target, 0o600)
+    write_atomic(target, "new: text\n")
+    assert target.read_text() == "new: text\n"
+    if existing:
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["p.yaml"]
+
+
+async def test_ctrl_o_opens_another_policy_after_asking_about_unsaved_edits(tmp_path):
+    other = tmp_path / "other.yaml"
+    other.write_text(POLICY.replace("skip: true", "deny: true"))
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await type_text(pilot, "# edit\n")
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        assert isinstance(app.screen, PromptScreen)
+        await type_text(pilot, str(other))
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.policy_path == str(other)
+        assert app.editor.text == other.read_text()
+        assert not app.dirty
+        assert table_rows(app)["nginx:1.25"][:3] == ("0001", "deny", "denied")
+
+
+@pytest.mark.parametrize("edit,answers,exits", [
+    (False, [], True),  # nothing unsaved: quits at once
+    (True, ["n"], False),  # unsaved, "no": stays
+    (True, ["escape"], False),
+    (True, ["y"], True),  # unsaved, "yes": quits
+])
+async def test_quit_asks_only_with_unsaved_edits(tmp_path, edit, answers, exits):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        if edit:
+            await type_text(pilot, "#")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        if edit:
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press(*answers)
+            await pilot.pause()
+        assert app._exit is exits or (exits and not app.is_running)
+        if not exits:
+            assert not isinstance(app.screen, ConfirmScreen)
+
+
+# -- help, bindings, palette ------------------------------------------------------------------
+
+
+async def test_help_screen_lists_every_key(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        keys = {key for key, _, _ in app.screen.rows}
+        for binding in [*PullguardApp.BINDINGS, *ImageTable.BINDINGS, *DetailPane.BINDINGS]:
+            assert binding.key in keys
+        for required in ("ctrl+s", "ctrl+o", "ctrl+l", "a", "f5", "enter", "ctrl+q", "delete", "escape", "ctrl+p"):
+            assert required in keys
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+def _all_bindings():
+    from tui.widgets import modals
+
+    owners = [PullguardApp, ImageTable, DetailPane, modals.HelpScreen, modals.ConfirmScreen, modals.TextModal, modals.PromptScreen]
+    return [(owner.__name__, b) for owner in owners for b in owner.BINDINGS]
+
+
+@pytest.mark.parametrize("owner,binding", _all_bindings(), ids=lambda v: getattr(v, "key", v))
+def test_every_binding_has_an_id_and_a_tooltip(owner, binding: Binding):
+    assert binding.id, f"{owner} {binding.key} has no id"
+    assert binding.tooltip, f"{owner} {binding.key} has no tooltip"
+
+
+def test_binding_ids_are_unique():
+    ids = [b.id for _, b in _all_bindings()]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("name,action,help_text", PALETTE_COMMANDS)
+def test_every_palette_command_names_a_real_action(name, action, help_text):
+    method = action.split("(")[0]
+    assert callable(getattr(PullguardApp, f"action_{method}", None)), action
+
+
+async def test_palette_finds_actions_by_name(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        provider = PullguardCommands(app.screen)
+        hits = [hit.text async for hit in provider.search("verify")]
+        assert {"Verify all images", "Verify selected image"} <= set(hits)
+        assert "Cancel verification" in [hit.text async for hit in provider.search("cancel")]
+        discovered = [hit.text async for hit in provider.discover()]
+        assert discovered == [name for name, _, _ in PALETTE_COMMANDS]
+
+
+async def test_palette_runs_help(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "Help")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_every_pane_is_visible(tmp_path, size):
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        for selector in ("#editor", "#outline", "#problems", "#images", "#detail", "#status-text"):
+            region = app.query_one(selector).region
+            assert region.width >= 20 and region.height >= 1, (selector, region)
+        # The verdict columns fit without scrolling.
+        table = app.table
+        outcome_x = sum(c.get_render_width(table) for c in list(table.columns.values())[:4])
+        assert outcome_x <= table.scrollable_content_region.width
+
+
+# -- first frame imports ------------------------------------------------------------------------
+
+
+def test_first_frame_does_not_import_the_verification_stack(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    code = (
+        "import sys\n"
+        "from tui.app import PullguardApp, ImageItem\n"
+        f"app = PullguardApp({str(policy)!r}, None, [ImageItem('nginx:1.25')], exit_after_first_frame=True)\n"
+        "app.run(headless=True, size=(80, 24))\n"
+        "assert app.first_frame_rows == 1, app.first_frame_rows\n"
+        "heavy = ('sigstore', 'httpx', 'cryptography.x509')\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith(heavy))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == ""
