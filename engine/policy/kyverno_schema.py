@@ -36,7 +36,7 @@ Pos = tuple[int, int]
 STR, BOOL, INT, STRLIST, STRMAP, ANY, MAP = "str", "bool", "int", "strlist", "strmap", "any", "map"
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: specs are tested against leaf names often
 class Schema:
     name: str  # how a person calls this object in messages: "verifyImages entry"
     fields: dict[str, object]
@@ -94,6 +94,8 @@ class Seq:
 
 
 def _zero(spec: Spec):
+    if not isinstance(spec, str):
+        return None
     if spec == STR:
         return ""
     if spec == BOOL:
