@@ -267,3 +267,24 @@ def test_error_is_value_error_with_parts():
 def test_order_and_duplicates_are_kept():
     text = "b\na\nb\n"
     assert [e.image for e in parse_image_list(text)] == ["b", "a", "b"]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from([
+    "{", "}", "[", "]", '"kind": "List"', '"items": ', '"kind": "Pod"', "apiVersion: v1\n",
+    "kind: Pod\n", "spec:\n", "  containers:\n", "    - image: ", "nginx", "\n", "---\n", ": ",
+    "NODE   IMAGE   DIGEST   SIZE   CREATED\n", "   ", "#", "\t", ",", "\x00", "é",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=20).map("".join))
+def test_random_input_gives_entries_or_image_list_error(text):
+    try:
+        entries = parse_image_list(text, "fuzz.txt")
+    except ImageListError as err:
+        assert str(err).startswith("fuzz.txt")
+        return
+    assert all(isinstance(e.image, str) for e in entries)

@@ -359,3 +359,24 @@ def test_wildcard_subsumes_agrees_with_brute_force():
         later = "".join(rng.choice("ab*?") for _ in range(rng.randint(0, 4)))
         brute = all(wildcard_match(earlier, s) for s in subjects if wildcard_match(later, s))
         assert wildcard_subsumes(earlier, later) is brute, (earlier, later)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SMALL = st.text(alphabet="ab/*?", max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_SMALL, st.text(alphabet="ab/*?", max_size=10))
+def test_glob_match_agrees_with_regex_translation(pattern, subject):
+    expected = re.fullmatch(glob_to_regex(pattern), subject, re.DOTALL) is not None
+    assert glob_match(pattern, subject) is expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_SMALL, max_size=8), st.lists(st.text(alphabet="ab/", max_size=8), max_size=8))
+def test_all_matches_agrees_with_loop(patterns, subjects):
+    am = AllMatches(patterns)
+    for s in subjects:
+        assert am.all(s) == tuple(i for i, p in enumerate(patterns) if wildcard_match(p, s))

@@ -219,3 +219,35 @@ def test_kyverno_image_info_errors(text, words):
 
 def test_parse_reference_is_cached():
     assert parse_reference("ghcr.io/org/app:v1") is parse_reference("ghcr.io/org/app:v1")
+
+
+# --- fuzz: any text gives a Reference or a ReferenceError, never another exception --------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_REF_ALPHABET = st.sampled_from(list("abcAZ019._-/:@[]%# ?é") + ["sha256:", "docker.io/", "a" * 64])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_REF_ALPHABET, max_size=12).map("".join))
+def test_parse_reference_never_raises_anything_else(text):
+    try:
+        ref = parse_reference(text)
+    except ReferenceError as err:
+        assert err.offset is None or 0 <= err.offset <= len(text)
+        return
+    # the match subject is itself a valid reference naming the same repository
+    again = parse_reference(ref.context)
+    assert again.context == ref.context
+    assert ref.name.startswith(ref.context)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_REF_ALPHABET, max_size=12).map("".join))
+def test_kyverno_image_info_never_raises_anything_else(text):
+    try:
+        info = kyverno_image_info(text)
+    except ReferenceError:
+        return
+    assert info.reference.endswith(("@" + info.digest) if info.digest else (":" + info.tag))
