@@ -354,9 +354,9 @@ def _read_mapping(node: MappingNode, allowed: tuple[str, ...], prefix: str, diag
     for key, key_node, value in mapping_items(node):
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)
-            fix = f"did you mean '{close[0]}'?" if close else None
+            # The suggestion is in the message itself; a `fix` would print it twice.
             hint = f"; did you mean '{close[0]}'?" if close else f" (known keys: {', '.join(allowed)})"
-            diags.append(_error("test-unknown-key", f"{prefix}unknown key '{key}'{hint}", *position(key_node), fix=fix))
+            diags.append(_error("test-unknown-key", f"{prefix}unknown key '{key}'{hint}", *position(key_node)))
             continue
         if key in fields:
             diags.append(_error("test-duplicate-key", f"{prefix}'{key}' is given twice", *position(key_node)))
@@ -372,12 +372,11 @@ def _choice(node: Node | None, allowed: tuple[str, ...], what: str, diags: list[
     if value in allowed:
         return value
     close = difflib.get_close_matches(value or "", allowed, n=1)
-    fix = f"did you mean '{close[0]}'?" if close else None
     shown = f"'{value}'" if value is not None else kind_name(node)
     message = f"{what} {shown} is not one of {', '.join(allowed)}"
-    if fix:
-        message += f"; {fix}"
-    diags.append(_error("test-wrong-value", message, *position(node), fix=fix))
+    if close:
+        message += f"; did you mean '{close[0]}'?"
+    diags.append(_error("test-wrong-value", message, *position(node)))
     return None
 
 

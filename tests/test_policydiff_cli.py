@@ -186,3 +186,23 @@ def test_unreadable_image_list_exits_2(files, capsys, tmp_path):
     old, new = files(BASE, BASE)
     code, out, err = run(capsys, old, new, "--images", tmp_path / "nope.txt")
     assert (code, out) == (2, "") and "cannot read images" in err
+
+
+def test_fleet_from_kubectl_json_counts_each_image_once(files, capsys, tmp_path):
+    def pod(name, *images):
+        return {"kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+                "spec": {"containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]}}
+
+    pods = {"apiVersion": "v1", "kind": "List", "items": [
+        pod("web-1", "ghcr.io/org/app:v1", "quay.io/other/db:1"),
+        pod("web-2", "ghcr.io/org/app:v1", "quay.io/other/db:1"),
+        pod("pause", "registry.k8s.io/pause:3.10"),
+    ]}
+    listing = tmp_path / "pods.json"
+    listing.write_text(json.dumps(pods))
+    old, new = files(BASE, BASE + [deny_rule("*")])
+    code, out, _ = run(capsys, old, new, "--images", listing, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1
+    assert [c["image"] for c in doc["changes"]] == ["quay.io/other/db:1"]
+    assert doc["unchanged"] == 2

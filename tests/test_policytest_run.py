@@ -129,7 +129,7 @@ def test_policy_with_errors_exits_2_pointing_into_the_policy(project, capsys):
     code, _, err = run(capsys, test_file(project, PASSING))
     assert code == 2
     # The located diagnostic is the Talos loader's: somewhere in the offending rule (lines 12-14).
-    assert re.search(r"^talos/policy\.yaml:1[234]:\d+: error: rule 3: skip and deny cannot both be true$", err, re.M), err
+    assert re.search(r"^talos/policy\.yaml:1[234]:\d+: error: rule 3: skip and deny cannot both be true \[[a-z-]+\]$", err, re.M), err
 
 
 def test_invalid_file_does_not_stop_the_others(project, capsys):

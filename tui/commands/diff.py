@@ -20,7 +20,21 @@ _TITLES = {
 }
 
 
+_EPILOG = """\
+kinds of change (an image changes when its action or the content of its deciding rule
+changes; a rule moved by an insertion is the same rule):
+  newly-denied      the new policy denies the image, the old one did not
+  newly-verified    the new policy verifies the image, the old one skipped, allowed or denied it
+  newly-unverified  the new policy skips or allows the image, the old one verified or denied it
+  other-rule        handled the same way by a rule of different content (pattern or
+                    verifier), or skip <-> allow
+across dialects (Talos against Kyverno) rules are compared by action and verifier only.
+exit status: 0 no change, 1 changes, 2 usage error, unreadable file or policy with errors"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = _EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("old", metavar="OLD", help="the policy as it is now")
     parser.add_argument("new", metavar="NEW", help="the policy as it would be")
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="image references")

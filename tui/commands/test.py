@@ -11,7 +11,26 @@ import json
 import sys
 
 
+_EPILOG = """\
+a test file:
+  apiVersion: pullguard.dev/v1alpha1
+  kind: PolicyTest
+  policy: ../talos/policy.yaml          # relative to the test file
+  mirrors: {ghcr.io: oci:../layout}     # for verify: true cases (also trustedRoot,
+  cases:                                #   insecureRegistries)
+    - image: ghcr.io/siderolabs/kubelet:v1.36.0
+      action: verify                    # verify | skip | deny | allow
+      rule: 1                           # Talos rule index, or Kyverno policy/rule
+    - image: ghcr.io/org/app:v1
+      verify: true                      # real verification
+      outcome: verified                 # verified | failed | skipped | denied | allowed | error
+      message: verified via             # optional message prefix
+exit status: 0 all pass, 1 any fails, 2 a test file or its policy is unreadable or invalid"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = _EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "testfiles",
         nargs="+",
@@ -29,9 +48,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"pullguard: {problem}", file=sys.stderr)
     results = [run_test_file(path) for path in paths]
 
-    for result in results:
-        for shown, diag in result.diagnostics:
-            print(f"{diag.location(shown)}: {diag.severity}: {diag.message}", file=sys.stderr)
+    _report_diagnostics(results)
 
     passed = sum(r.passed for r in results)
     failed = sum(r.failed for r in results)
@@ -45,12 +62,35 @@ def run(args: argparse.Namespace) -> int:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        from ..output import Painter
+
+        paint = Painter.for_stream(sys.stdout)
         for result in results:
             for case in result.cases:
                 if not case.passed:
-                    print(f"FAIL {case.file}:{case.case.line} {case.case.image}: {case.reason}")
-        print(f"{passed} passed, {failed} failed")
+                    name = f" ({case.case.name})" if case.case.name else ""
+                    where = f"{case.file}:{case.case.line}"
+                    print(f"{paint('FAIL', 'bold red')} {where} {case.case.image}{name}: {case.reason}")
+        summary = f"{passed} passed, {failed} failed"
+        print(paint(summary, "bold red" if failed else "bold green"))
 
     if problems or any(r.invalid for r in results):
         return 2
     return 1 if failed else 0
+
+
+def _report_diagnostics(results) -> None:
+    """Compiler-style diagnostics on stderr, with the offending source line where it can be read."""
+    from ..output import Painter, diagnostic_block
+
+    paint = Painter.for_stream(sys.stderr)
+    sources: dict[str, list[str] | None] = {}
+    for result in results:
+        for shown, diag in result.diagnostics:
+            if shown not in sources:
+                try:
+                    with open(shown, encoding="utf-8") as handle:
+                        sources[shown] = handle.read().splitlines()
+                except (OSError, UnicodeDecodeError):
+                    sources[shown] = None
+            print(diagnostic_block(diag, shown, sources[shown], paint), file=sys.stderr)
