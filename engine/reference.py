@@ -111,7 +111,8 @@ def _valid_optional_port(port: str) -> bool:
 
 
 def _check_registry(name: str, offset: int) -> None:
-    """go-containerregistry's rule: `url.Parse("//" + name).Host == name` (Go >= 1.25 net/url)."""
+    """go-containerregistry's rule: `url.Parse("//" + name).Host == name` (Go 1.26 net/url,
+    which Talos v1.13 is built with: bracketed hosts must be IPv6 addresses)."""
     if not name:
         return
     bad = f"registries must be valid RFC 3986 URI authorities: {name}"
@@ -135,10 +136,13 @@ def _check_registry(name: str, offset: int) -> None:
         except ValueError:
             raise _Bad(bad + " (not an IPv6 address in brackets)", offset + 1) from None
         return
+    bracket = name.find("[")
+    if bracket >= 0:  # Go 1.26: a '[' anywhere but first is an invalid IP-literal
+        raise _Bad(bad + " ('[' only opens an IPv6 address at the start)", offset + bracket)
+    # Several colons are allowed without a scheme (Go keeps them strict for http/https only);
+    # the port is what follows the last one.
     colon = name.rfind(":")
     if colon >= 0:
-        if name.rfind(":", 0, colon) >= 0:  # Go 1.25 rejects several colons outside brackets
-            raise _Bad(bad + " (more than one ':')", offset + colon)
         if not _valid_optional_port(name[colon:]):
             raise _Bad(bad + " (the port must be digits)", offset + colon + 1)
 

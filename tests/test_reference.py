@@ -70,6 +70,8 @@ GOOD = [
     ("[::1]:5000/team/app", "[::1]:5000/team/app", "latest", None, "[::1]:5000/team/app:latest"),
     ("ghcr.io/siderolabs/talosctl:v1.13.0", "ghcr.io/siderolabs/talosctl", "v1.13.0", None,
      "ghcr.io/siderolabs/talosctl:v1.13.0"),
+    # without a URL scheme Go's net/url allows several colons: the port follows the last
+    ("a:1:2/app", "a:1:2/app", "latest", None, "a:1:2/app:latest"),
     # the registry keeps its case; only the repository must be lowercase
     ("Registry.Example.com/app", "Registry.Example.com/app", "latest", None,
      "Registry.Example.com/app:latest"),
@@ -119,7 +121,8 @@ BAD = [
     ("gcr?com.io/app", "registries must be valid RFC 3986 URI authorities", 4),
     ("user@gcr.io/app", "registries must be valid RFC 3986 URI authorities", 5),
     ("gcr.io:port/app", "registries must be valid RFC 3986 URI authorities", 8),
-    ("a:1:2/app", "more than one ':'", 4),
+    ("gcr[1].io/app", "'[' only opens an IPv6 address", 4),
+    ("[1.2.3.4]:80/app", "not an IPv6 address", 2),
     ("[nothost]:5000/app", "not an IPv6 address", 2),
     # capitals in the repository
     ("Nginx", "repository can only contain the characters", 1),
