@@ -444,3 +444,66 @@ def manifest_descriptor(base_url: str, repo: str, reference: str, *, auth=None) 
                       headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
         r.raise_for_status()
         return {"mediaType": r.headers["content-type"], "digest": sha256(r.content), "size": len(r.content)}
+
+
+# ---- OCI image layouts --------------------------------------------------------------------
+
+_ALL_MANIFEST_TYPES = ", ".join([OCI_MANIFEST, OCI_INDEX, "application/vnd.docker.distribution.manifest.v2+json",
+                                 "application/vnd.docker.distribution.manifest.list.v2+json"])
+
+
+def init_oci_layout(layout: Path) -> Path:
+    layout.mkdir(parents=True, exist_ok=True)
+    (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+    if not (layout / "oci-layout").exists():
+        (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    if not (layout / "index.json").exists():
+        (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}))
+    return layout
+
+
+def write_layout_blob(layout: Path, data: bytes) -> str:
+    digest = sha256(data)
+    path = init_oci_layout(layout) / "blobs" / "sha256" / digest.split(":", 1)[1]
+    if not path.exists():
+        path.write_bytes(data)
+    return digest
+
+
+def add_layout_ref(layout: Path, desc: dict, ref_name: str | None) -> None:
+    """Append a descriptor to index.json, annotated with `org.opencontainers.image.ref.name`."""
+    index_path = init_oci_layout(layout) / "index.json"
+    index = json.loads(index_path.read_text())
+    entry = dict(desc)
+    if ref_name:
+        entry["annotations"] = {**entry.get("annotations", {}), "org.opencontainers.image.ref.name": ref_name}
+    index["manifests"].append(entry)
+    index_path.write_text(json.dumps(index, indent=1))
+
+
+def copy_to_oci_layout(base_url: str, repo: str, reference: str, layout: Path, *, ref_name: str | None = None,
+                       in_index: bool = True, auth: tuple[str, str] | None = None) -> str:
+    """Copy a manifest (recursively: index children, config, layers) from a registry into an
+    OCI layout; list it in index.json (with `ref_name`) unless `in_index=False`."""
+    with _pusher(base_url, repo, auth) as p:
+        def get(kind: str, ref: str, accept: str | None = None) -> httpx.Response:
+            r = p.request("GET", f"{p.base}/v2/{repo}/{kind}/{ref}", headers={"Accept": accept} if accept else {})
+            r.raise_for_status()
+            return r
+
+        def copy(ref: str) -> dict:
+            r = get("manifests", ref, _ALL_MANIFEST_TYPES)
+            data = r.content
+            doc = json.loads(data)
+            for child in doc.get("manifests") or []:
+                copy(child["digest"])
+            for blob in ([doc["config"]] if "config" in doc else []) + (doc.get("layers") or []):
+                write_layout_blob(layout, get("blobs", blob["digest"]).content)
+            write_layout_blob(layout, data)
+            return {"mediaType": doc.get("mediaType") or r.headers["content-type"], "digest": sha256(data),
+                    "size": len(data)}
+
+        desc = copy(reference)
+    if in_index:
+        add_layout_ref(layout, desc, ref_name)
+    return desc["digest"]

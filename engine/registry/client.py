@@ -59,6 +59,7 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _DOCKER_HUB_API = "registry-1.docker.io"
+_OCI_ORIGIN = "http://oci-layout.invalid"
 
 _DIGEST = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 _REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
@@ -248,6 +249,13 @@ def _error_code(body: bytes) -> str | None:
     except (ValueError, AttributeError, UnicodeDecodeError):
         pass
     return None
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        return str(json.loads(body)["errors"][0].get("message", ""))
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError):
+        return ""
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -489,7 +497,7 @@ class RegistryClient:
 
     def _mirror_target(self, registry: str, ep: Endpoint) -> _Target:
         if ep.is_oci:
-            return _Target(ep.url, "http://oci-layout.invalid/v2", "", registry, True, oci=str(ep.oci_path))
+            return _Target(ep.url, _OCI_ORIGIN + "/v2", "", registry, True, oci=str(ep.oci_path))
         return _Target(ep.url, ep.api_base, ep.host, registry, True)
 
     async def _routed(self, registry: str, repository: str, op: Callable[[_Target], Awaitable[T]]) -> T:
@@ -500,6 +508,10 @@ class RegistryClient:
             except RegistryError as exc:
                 if exc.endpoint is None:
                     exc.endpoint = target.label
+                if target.oci is not None:
+                    # Name the layout, not the placeholder URL its transport is reached through.
+                    exc.message = exc.message.replace(_OCI_ORIGIN, target.label)
+                    exc.args = (exc.message,)
                 failures.append((target.label, exc))
         last = failures[-1][1]
         if len(failures) > 1:
@@ -648,10 +660,10 @@ class RegistryClient:
                     ) from None
                 await self._sleep(self._backoff_wait(attempt, None))
                 continue
-            if ans.status in RETRY_STATUSES and attempt < self.max_attempts:
+            if ans.status in RETRY_STATUSES and attempt < self.max_attempts and t.oci is None:
                 await self._sleep(self._backoff_wait(attempt, _retry_after(ans.headers.get("retry-after"))))
                 continue
-            if ans.status in RETRY_STATUSES:
+            if ans.status in RETRY_STATUSES and attempt > 1:
                 ans.headers = httpx.Headers({**ans.headers, "x-pullguard-attempts": str(attempt)})
             return ans
 
@@ -747,6 +759,8 @@ class RegistryClient:
     def _status_error(self, t: _Target, repository: str, method: str, ans: _Answer) -> RegistryError:
         code = _error_code(ans.body)
         text = f"{method} {_redact_url(ans.url)}: {ans.status}" + (f" {code}" if code else "")
+        if t.oci is not None and ans.status >= 500:
+            text += f": {_error_message(ans.body)}"  # a broken layout says what is wrong with it
         kw = dict(host=t.label, repository=repository, status=ans.status, code=code, endpoint=t.label)
         if ans.status == 404:
             return NotFoundError(text, **kw)

@@ -118,6 +118,7 @@ def parse_mirror_flag(value: str, *, check_exists: bool = True) -> tuple[str, En
     """`--mirror HOST=ENDPOINT` -> (normalized host, Endpoint)."""
     host, sep, endpoint = value.partition("=")
     host = host.strip()
+    value = _redact_userinfo(value)
     if not sep or not host or not endpoint.strip():
         raise MirrorConfigError(
             f"invalid --mirror {value!r}: expected HOST=ENDPOINT, "
@@ -130,6 +131,13 @@ def parse_mirror_flag(value: str, *, check_exists: bool = True) -> tuple[str, En
         )
     ep = parse_endpoint(endpoint, where=f"invalid --mirror {value!r}", check_exists=check_exists)
     return (WILDCARD if host == WILDCARD else normalize_host(host)), ep
+
+
+def _redact_userinfo(value: str) -> str:
+    """Never echo a password someone put in a URL."""
+    import re
+
+    return re.sub(r"://[^/@\s]*@", "://***@", value)
 
 
 def mirrors_from_flags(values, base: MirrorConfig | None = None, *, check_exists: bool = True) -> MirrorConfig:
