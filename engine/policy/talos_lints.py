@@ -69,12 +69,6 @@ def _re2_fix(pattern: str, error: str) -> str:
     return "write a Go (RE2) regular expression; test it with 'go doc regexp/syntax'"
 
 
-def _glob_subsumes(earlier: str, later: str) -> bool:
-    from .. import patterns
-
-    return patterns.glob_subsumes(earlier, later)
-
-
 def never_match_reason(pattern: str) -> tuple[str, str | None] | None:
     """(why, suggested pattern) when `pattern` can match no normalized match subject."""
     from ..patterns import glob_never_matches
@@ -155,6 +149,10 @@ def lint(rules, replaced, ivc_docs: list[Document]) -> list[Diagnostic]:
         )
 
     first_by_pattern: dict[str, object] = {}
+    # Earlier rules by the literal text before their first '*': a rule can only cover a later
+    # one whose own literal prefix starts with it, so each rule checks a handful, not all.
+    by_prefix: dict[str, list] = {}
+    prefix_lengths: set[int] = set()
     for rule in rules:
         i = rule.index
         image_pos = rule.pos("image", value=True)
@@ -198,18 +196,20 @@ def lint(rules, replaced, ivc_docs: list[Document]) -> list[Diagnostic]:
             )
         else:
             first_by_pattern[rule.pattern] = rule
-            for prior in rules[:i]:
-                if prior.pattern and prior.pattern != rule.pattern and _safe_subsumes(prior.pattern, rule.pattern):
-                    add(
-                        "warning",
-                        "shadowed-rule",
-                        f"rule {i}: never matches: rule {prior.index} ({prior.rule_id}, '{prior.pattern}') "
-                        f"matches every image that '{rule.pattern}' matches, and the first match wins",
-                        image_pos,
-                        i,
-                        f"move rule {i} above rule {prior.index}, or remove it",
-                    )
-                    break
+            prior = _first_subsuming(rule, by_prefix, prefix_lengths)
+            if prior is not None:
+                add(
+                    "warning",
+                    "shadowed-rule",
+                    f"rule {i}: never matches: rule {prior.index} ({prior.rule_id}, '{prior.pattern}') "
+                    f"matches every image that '{rule.pattern}' matches, and the first match wins",
+                    image_pos,
+                    i,
+                    f"move rule {i} above rule {prior.index}, or remove it",
+                )
+            prefix = rule.pattern.split("*", 1)[0]
+            by_prefix.setdefault(prefix, []).append(rule)
+            prefix_lengths.add(len(prefix))
 
         never = _safe_never(rule.pattern)
         if never is not None:
@@ -242,11 +242,22 @@ def lint(rules, replaced, ivc_docs: list[Document]) -> list[Diagnostic]:
     return out
 
 
-def _safe_subsumes(earlier: str, later: str) -> bool:
-    try:
-        return _glob_subsumes(earlier, later)
-    except Exception:
-        return False
+def _first_subsuming(rule, by_prefix, prefix_lengths):
+    """The earliest earlier rule whose pattern matches everything `rule`'s pattern matches."""
+    from ..patterns import glob_subsumes
+
+    own = rule.pattern.split("*", 1)[0]
+    candidates = []
+    for length in prefix_lengths:
+        if length <= len(own):
+            candidates.extend(by_prefix.get(own[:length], ()))
+    for prior in sorted(candidates, key=lambda r: r.index):
+        try:
+            if glob_subsumes(prior.pattern, rule.pattern):
+                return prior
+        except Exception:  # a lint must never take `check` down
+            continue
+    return None
 
 
 def _safe_never(pattern: str):
