@@ -1,0 +1,83 @@
+"""`pullguard test` with `verify: true`: real signatures in an OCI layout, found through the test
+file's `mirrors` (an `oci:` path relative to the test file) and checked against its `trustedRoot`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devtools.private_sigstore import Identity, PrivateSigstore
+from tests.verify_fixtures import OciLayout
+from tui.cli import main
+
+ISSUER = "https://issuer.pullguard.test"
+ALICE = Identity("alice@example.com", ISSUER)
+MALLORY = Identity("mallory@example.com", ISSUER)
+
+POLICY = f"""\
+apiVersion: v1alpha1
+kind: ImageVerificationConfig
+rules:
+  - image: ghcr.io/org/*
+    keyless:
+      issuer: {ISSUER}
+      subject: {ALICE.subject}
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """project/{policy.yaml, trusted_root.json, layout/, tests/}: paths in the tests are relative."""
+    root = tmp_path_factory.mktemp("project")
+    sigstore = PrivateSigstore()
+    sigstore.write_trusted_root(root / "trusted_root.json")
+    layout = OciLayout(root / "layout")
+    good = layout.push_image("ghcr.io/org/good:v1")
+    referrer = layout.attach_referrer(good, sigstore.sign_bundle(good, identity=ALICE))
+    bad = layout.push_image("ghcr.io/org/bad:v1")
+    layout.attach_referrer(bad, sigstore.sign_bundle(bad, identity=MALLORY))
+    (root / "policy.yaml").write_text(POLICY)
+    (root / "tests").mkdir()
+    return root, referrer
+
+
+def run(capsys, project, cases: str):
+    root, _ = project
+    path = root / "tests" / "verify.yaml"
+    path.write_text(
+        "apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\npolicy: ../policy.yaml\n"
+        "trustedRoot: ../trusted_root.json\nmirrors:\n  ghcr.io: oci:../layout\ncases:\n" + cases
+    )
+    code = main(["test", str(path), "--format", "json"])
+    out, err = capsys.readouterr()
+    return code, json.loads(out)
+
+
+# (case, passes)
+CASES = [
+    ("  - {image: ghcr.io/org/good:v1, verify: true, action: verify, rule: 0, outcome: verified, message: verified via bundle referrer}\n", True),
+    ("  - {image: ghcr.io/org/bad:v1, verify: true, outcome: failed, message: 'image verification failed: no valid signature found'}\n", True),
+    ("  - {image: ghcr.io/org/missing:v1, verify: true, outcome: error}\n", True),
+    ("  - {image: ghcr.io/org/bad:v1, verify: true, outcome: verified}\n", False),
+    ("  - {image: ghcr.io/org/good:v1, verify: true, outcome: verified, message: verified via legacy}\n", False),
+]
+
+
+@pytest.mark.parametrize("case,passes", CASES, ids=[c.split(",")[0].split(": ")[1] + (" passes" if p else " fails") for c, p in CASES])
+def test_verify_cases_against_an_oci_layout(capsys, project, case, passes):
+    code, doc = run(capsys, project, case)
+    (result,) = doc["cases"]
+    assert result["passed"] is passes, result
+    assert code == (0 if passes else 1)
+    assert result["actual"]["outcome"] in ("verified", "failed", "error")
+
+
+def test_verified_case_reports_the_verification_message(capsys, project):
+    _, referrer = project
+    code, doc = run(capsys, project, CASES[0][0])
+    (result,) = doc["cases"]
+    assert code == 0
+    assert result["expected"] == {"action": "verify", "rule": 0, "outcome": "verified", "message": "verified via bundle referrer"}
+    assert result["message"] == f"verified via bundle referrer with digest {referrer}"
+    assert result["actual"]["outcome"] == "verified" and result["actual"]["rule_index"] == 0
