@@ -4,12 +4,11 @@ docker-registry processes: endpoints in order, then upstream unless skipFallback
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
 from engine.registry.auth import CredentialStore
-from engine.registry.client import OCI_INDEX, RegistryClient
+from engine.registry.client import RegistryClient
 from engine.registry.errors import NotFoundError, RegistryError, TransportError
 from engine.registry.mirrors import (
     Endpoint,
