@@ -211,7 +211,8 @@ async def verify_images(
             checkers.root()  # an unreadable --trusted-root stops the run before any request
         own_store = store is None
         if own_store:
-            store = _open_store(options, merge_mirrors(loaded.mirrors, options.mirrors))
+            store = _open_store(options, merge_mirrors(loaded.mirrors, options.mirrors),
+                                getattr(loaded, "mirror_skip_fallback", frozenset()))
         semaphore = asyncio.Semaphore(max(1, options.concurrency))
 
         async def one(i: int, decision: Decision, ref: ImageRef) -> None:
@@ -333,10 +334,16 @@ class _Checker:
 # The registry client (engine.registry) behind discovery's ArtifactStore
 
 
-def _open_store(options: VerifyOptions, mirrors: dict[str, list[str]]):
+def _open_store(options: VerifyOptions, mirrors: dict[str, list[str]], skip_fallback=frozenset()):
+    from .registry.mirrors import MirrorConfig, parse_endpoint
     from .registry.store import RegistryStore
 
-    return RegistryStore.open(mirrors=mirrors, insecure=options.insecure, timeout=options.timeout)
+    # `skipFallback` from the policy file: the upstream registry is never asked for those hosts.
+    config = MirrorConfig()
+    for host, endpoints in mirrors.items():
+        config.add(host, [parse_endpoint(e, where=f"mirror for {host}") for e in endpoints],
+                   skip_fallback=host in skip_fallback)
+    return RegistryStore.open(mirrors=config, insecure=options.insecure, timeout=options.timeout)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,8 +26,11 @@ class LoadedPolicy:
     policy: object | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # Registry mirrors declared in the same file (Talos `machine.registries.mirrors`,
-    # `RegistryMirrorConfig`): host -> endpoints in order.
+    # `RegistryMirrorConfig`): host -> endpoints in order. A relative `oci:PATH` is resolved
+    # against the policy file's directory.
     mirrors: dict[str, list[str]] = field(default_factory=dict)
+    # Hosts whose mirrors in the file say `skipFallback: true` (never ask the upstream registry).
+    mirror_skip_fallback: frozenset[str] = frozenset()
 
     @property
     def errors(self) -> int:
@@ -54,8 +57,23 @@ def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
         # With a syntax error the policy may lie after it: say only what is certain.
         policy, diags, dialect = None, ([] if syntax_error else [_nothing_found(docs)]), None
     diagnostics.extend(diags)
-    mirrors = talos.registry_mirrors(docs)
-    return LoadedPolicy(path, dialect, policy, diagnostics, mirrors)
+    configs = talos.registry_mirror_configs(docs)
+    mirrors = {host: [_relative_to_policy(e.url, path) for e in cfg.endpoints] for host, cfg in configs.items()}
+    skip_fallback = frozenset(host for host, cfg in configs.items() if cfg.skip_fallback)
+    return LoadedPolicy(path, dialect, policy, diagnostics, mirrors, skip_fallback)
+
+
+def _relative_to_policy(url: str, path: str) -> str:
+    """`oci:../registry` in `samples/talos/policy.yaml` -> `oci:samples/registry`: a layout path
+    in a file means a path next to that file, wherever pullguard runs (no disk access here)."""
+    import os.path
+
+    if not url.startswith("oci:") or path.startswith("<"):
+        return url
+    layout = url[4:]
+    if not layout or os.path.isabs(layout) or layout.startswith("~"):
+        return url
+    return "oci:" + os.path.normpath(os.path.join(os.path.dirname(path), layout))
 
 
 def _nothing_found(docs: list[Document]) -> Diagnostic:
