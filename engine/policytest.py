@@ -542,7 +542,12 @@ def run_test_file(path: str | Path, *, verifier=None) -> FileResult:
     verified: dict[int, tuple[str | None, str | None]] = {}
     if verify_cases:
         run = verifier or _engine_verifier
-        outcomes = run(loaded, test_file, [cases[i].image for i in verify_cases])
+        try:
+            outcomes = run(loaded, test_file, [cases[i].image for i in verify_cases])
+        except VerificationSetupError as exc:
+            # Nothing was verified: the file's setup (trusted root, mirrors) is at fault, not a case.
+            result.diagnostics.append((shown, _error("test-verify-setup", str(exc), None, None)))
+            outcomes = [(None, str(exc))] * len(verify_cases)
         verified = dict(zip(verify_cases, outcomes))
 
     for index, (case, decision) in enumerate(zip(cases, decisions)):
@@ -574,9 +579,13 @@ def _engine_verifier(loaded, test_file: TestFile, images: list[str]) -> list[tup
     )
     try:
         results = asyncio.run(verify_module.verify_images(loaded, images, options))
-    except Exception as exc:  # a broken setup fails the cases with its reason, never a traceback
-        return [("error", f"verification could not run: {_reason(exc)}")] * len(images)
+    except Exception as exc:  # per-image faults are outcomes; what escapes is the setup's
+        raise VerificationSetupError(f"verification could not run: {_reason(exc)}") from exc
     return [(r.outcome, r.message) for r in results]
+
+
+class VerificationSetupError(Exception):
+    """Verification could not start (unusable trusted root, mirror, ...): the file is invalid."""
 
 
 def _display_path(path: Path) -> str:

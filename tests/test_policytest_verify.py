@@ -81,3 +81,20 @@ def test_verified_case_reports_the_verification_message(capsys, project):
     assert result["expected"] == {"action": "verify", "rule": 0, "outcome": "verified", "message": "verified via bundle referrer"}
     assert result["message"] == f"verified via bundle referrer with digest {referrer}"
     assert result["actual"]["outcome"] == "verified" and result["actual"]["rule_index"] == 0
+
+
+def test_unusable_trusted_root_makes_the_file_invalid(capsys, project):
+    root, _ = project
+    (root / "not_a_root.json").write_text("{}")
+    path = root / "tests" / "bad_root.yaml"
+    path.write_text(
+        "apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\npolicy: ../policy.yaml\n"
+        "trustedRoot: ../not_a_root.json\nmirrors:\n  ghcr.io: oci:../layout\ncases:\n"
+        "  - {image: ghcr.io/org/good:v1, verify: true, outcome: verified}\n"
+        "  - {image: ghcr.io/org/good:v1, action: verify}\n"
+    )
+    code = main(["test", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert f"{path}: error: verification could not run: " in err and "not_a_root.json" in err
+    assert out.splitlines()[-1] == "1 passed, 1 failed"
