@@ -16,6 +16,7 @@ with `origin:line:column`.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass
@@ -94,22 +95,28 @@ def _is_talosctl_header(line: str) -> bool:
 
 def detect_format(text: str) -> str:
     """"plain" | "kubectl-json" | "manifests" | "talosctl", from the content alone."""
-    text = text.lstrip("\ufeff")
+    return _detect(text.lstrip("\ufeff"))[0]
+
+
+_NOT_JSON = object()
+
+
+def _detect(text: str):
+    """(format, parsed JSON or _NOT_JSON), so JSON is parsed once."""
     first = _first_meaningful(text)
     if first.startswith(("{", "[")):
         # `kubectl get pods -o json` is a List of Pods; any other JSON is a manifest.
         try:
             data = json.loads(text)
-        except ValueError:
-            return KUBECTL_JSON if '"kind": "List"' in text[:2000] else MANIFESTS
-        if _looks_like_kubectl(data):
-            return KUBECTL_JSON
-        return MANIFESTS
+        except (ValueError, RecursionError):
+            fmt = KUBECTL_JSON if '"kind": "List"' in text[:2000] else MANIFESTS
+            return fmt, _NOT_JSON
+        return (KUBECTL_JSON if _looks_like_kubectl(data) else MANIFESTS), data
     if _is_talosctl_header(first):
-        return TALOSCTL
+        return TALOSCTL, _NOT_JSON
     if _MANIFEST_HINT.search(text) or first == "---":
-        return MANIFESTS
-    return PLAIN
+        return MANIFESTS, _NOT_JSON
+    return PLAIN, _NOT_JSON
 
 
 def _looks_like_kubectl(data) -> bool:
@@ -125,12 +132,12 @@ def _looks_like_kubectl(data) -> bool:
 def parse_image_list(text: str, origin: str = "<images>") -> list[ImageEntry]:
     """Every image named in `text`, in order (format from `detect_format`)."""
     text = text.lstrip("\ufeff")
-    fmt = detect_format(text)
+    fmt, data = _detect(text)
     if fmt == PLAIN:
         return _parse_plain(text, origin)
     if fmt == TALOSCTL:
         return _parse_talosctl(text, origin)
-    return _parse_kubernetes(text, origin, fmt)
+    return _parse_kubernetes(text, origin, data)
 
 
 # --- plain text ----------------------------------------------------------------------------
@@ -208,33 +215,73 @@ def _parse_labels(cell: str) -> dict[str, str]:
 # --- Kubernetes objects ----------------------------------------------------------------------
 
 
-def _compose_json_or_yaml(text: str, origin: str) -> list:
-    """Document roots as position-carrying nodes (libyaml composes JSON too); JSON is checked
-    by a JSON parser first, and JSON that libyaml refuses is read without positions."""
+def _parse_kubernetes(text: str, origin: str, data) -> list[ImageEntry]:
+    entries: list[ImageEntry] = []
     if _first_meaningful(text).startswith(("{", "[")):
+        # JSON goes through the json module: libyaml takes seconds on a large
+        # `kubectl get pods -A -o json` that json.loads reads in a fraction of one.
         try:
-            data = json.loads(text)
+            if data is _NOT_JSON:
+                data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ImageListError(origin, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
-        docs, error = yamlsource.compose(text)
-        if error is not None or len(docs) != 1:
-            return [data]
-        return [docs[0].root]
+        except RecursionError:
+            raise ImageListError(origin, "invalid JSON: nested too deeply") from None
+        _walk_plain_object(data, origin, entries, _JsonPositions(text, data), top=True)
+        return entries
     docs, error = yamlsource.compose(text)
     if error is not None:
         raise ImageListError(origin, error.message, error.line, error.column)
-    return [doc.root for doc in docs if doc.root is not None]
-
-
-def _parse_kubernetes(text: str, origin: str, fmt: str) -> list[ImageEntry]:
-    roots = _compose_json_or_yaml(text, origin)
-    entries: list[ImageEntry] = []
-    for root in roots:
-        if isinstance(root, (MappingNode, SequenceNode, ScalarNode)):
-            _walk_node_object(root, origin, entries, top=True)
-        else:
-            _walk_plain_object(root, origin, entries, top=True)
+    for doc in docs:
+        if doc.root is not None:
+            _walk_node_object(doc.root, origin, entries, top=True)
     return entries
+
+
+class _JsonPositions:
+    """Line and column of each `"image"` value, found without a position-tracking parser.
+
+    Outside strings, `"image"` followed by `:` can only be a key (a quote inside a JSON string
+    is always escaped), and json.loads keeps keys in file order, so the n-th "image" key met
+    walking the data in order is the n-th such token in the text. If the counts disagree
+    (duplicate keys, escaped key spellings), positions are left out rather than guessed.
+    """
+
+    _TOKEN = re.compile(r'"image"\s*:\s*(\S)')
+
+    def __init__(self, text: str, data):
+        self._by_owner: dict[int, int] = {}
+        self._newlines: list[int] | None = None
+        self._text = text
+        offsets = [m.start(1) for m in self._TOKEN.finditer(text)]
+        owners: list[dict] = []
+        self._collect(data, owners)
+        if len(owners) != len(offsets):
+            return
+        for owner, offset in zip(owners, offsets):
+            self._by_owner[id(owner)] = offset
+        self._owners = owners  # keep them alive so ids stay unique
+
+    @classmethod
+    def _collect(cls, value, owners: list) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "image":
+                    owners.append(value)
+                cls._collect(item, owners)
+        elif isinstance(value, list):
+            for item in value:
+                cls._collect(item, owners)
+
+    def of(self, container: dict) -> tuple[int | None, int | None]:
+        offset = self._by_owner.get(id(container))
+        if offset is None:
+            return None, None
+        if self._newlines is None:
+            self._newlines = [m.start() for m in re.finditer("\n", self._text)]
+        line = bisect.bisect_left(self._newlines, offset)  # newlines before the offset
+        line_start = self._newlines[line - 1] + 1 if line else 0
+        return line + 1, offset - line_start + 1
 
 
 # Node trees (positions known)
@@ -313,44 +360,68 @@ def _walk_node_object(node, origin: str, out: list[ImageEntry], top: bool = Fals
 # Plain Python data (JSON that only the json module reads; no positions)
 
 
-def _walk_plain_object(data, origin: str, out: list[ImageEntry], top: bool = False) -> None:
+def _walk_plain_object(data, origin: str, out: list[ImageEntry], where: _JsonPositions,
+                       top: bool = False) -> None:
     if isinstance(data, list):
         for item in data:
-            _walk_plain_object(item, origin, out)
+            _walk_plain_object(item, origin, out, where)
         return
     if not isinstance(data, dict):
-        raise ImageListError(origin, f"expected a Kubernetes object, found {type(data).__name__}")
+        if top and data is None:
+            return
+        raise ImageListError(origin, f"expected a Kubernetes object, found {_json_kind(data)}")
     kind = data.get("kind")
     if isinstance(kind, str) and kind.endswith("List"):
-        items = data.get("items") or []
+        items = data.get("items")
+        if items is None:
+            return
         if not isinstance(items, list):
-            raise ImageListError(origin, "'items' must be a list")
+            raise ImageListError(origin, f"'items' must be a list, found {_json_kind(items)}")
         for item in items:
-            _walk_plain_object(item, origin, out)
+            _walk_plain_object(item, origin, out, where)
         return
-    path = _POD_SPEC_PATHS.get(kind if isinstance(kind, str) else "")
+    path = _POD_SPEC_PATHS.get(kind) if isinstance(kind, str) else None
     if path is None:
         return
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    name = metadata.get("name") or "?"
-    namespace = metadata.get("namespace")
+    metadata = data.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    name = metadata.get("name") if isinstance(metadata.get("name"), str) else None
+    namespace = metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
     spec = data
     for key in path:
         spec = spec.get(key) if isinstance(spec, dict) else None
         if spec is None:
             return
-    owner = "/".join(str(p) for p in (namespace, name) if p)
+    owner = "/".join(p for p in (namespace, name or "?") if p)
     prefix = owner if kind == "Pod" else f"{kind}/{owner}"
     for field in _CONTAINER_FIELDS:
         containers = spec.get(field) if isinstance(spec, dict) else None
-        if not containers:
+        if containers is None:
             continue
         if not isinstance(containers, list):
-            raise ImageListError(origin, f"'{field}' must be a list")
+            raise ImageListError(origin, f"'{field}' must be a list, found {_json_kind(containers)}"
+                                 f" (in {prefix})")
         for container in containers:
             if not isinstance(container, dict) or "image" not in container:
                 continue
+            line, column = where.of(container)
             image = container["image"]
             if not isinstance(image, str):
-                raise ImageListError(origin, f"'image' must be a string in {prefix}")
-            out.append(ImageEntry(image.strip(), f"{prefix}/{container.get('name') or '?'}", None))
+                raise ImageListError(origin, f"'image' must be a string, found {_json_kind(image)}",
+                                     line, column)
+            cname = container.get("name") if isinstance(container.get("name"), str) else "?"
+            out.append(ImageEntry(image.strip(), f"{prefix}/{cname}", line))
+
+
+def _json_kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return f"'{value}'"

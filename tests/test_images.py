@@ -288,3 +288,28 @@ def test_random_input_gives_entries_or_image_list_error(text):
         assert str(err).startswith("fuzz.txt")
         return
     assert all(isinstance(e.image, str) for e in entries)
+
+
+@pytest.mark.parametrize("text,location,words", [
+    ('{"kind": "Pod", "spec": {"containers": [\n  {"name": "a", "image": 5}\n]}}', "j.json:2:26",
+     "'image' must be a string, found a number"),
+    ('{"kind": "Pod", "spec": {"containers": {"name": "a"}}}', "j.json", "'containers' must be a list"),
+    ('{"kind": "List", "items": 7}', "j.json", "'items' must be a list"),
+    ("[1]", "j.json", "expected a Kubernetes object, found a number"),
+    ("[" * 100000, "j.json", "invalid JSON"),
+])
+def test_malformed_json_objects(text, location, words):
+    with pytest.raises(ImageListError) as info:
+        parse_image_list(text, "j.json")
+    message = str(info.value)
+    assert message.startswith(location + ":"), message
+    assert words in message
+
+
+def test_json_lines_survive_image_keys_inside_strings():
+    pod = {"kind": "Pod", "metadata": {"name": "p", "annotations": {"a": '"image": "fake"'}},
+           "spec": {"containers": [{"name": "c", "image": "ghcr.io/org/app:1"}]},
+           "status": {"containerStatuses": [{"image": "docker.io/x"}]}}
+    text = json.dumps(pod, indent=2)
+    [entry] = parse_image_list(text)
+    assert entry.line == line_of(text, '"image": "ghcr.io/org/app:1"')
