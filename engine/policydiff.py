@@ -175,7 +175,7 @@ def diff_decisions(old: list[Decision], new: list[Decision], *, cross_dialect: b
         if old_keys.key(before) == new_keys.key(after):
             result.unchanged += 1
             continue
-        # The same content can only mean an identical action, so classify never sees equal keys.
+        # The action or the deciding rule's content differs: name the kind of change.
         result.changes.append(Change(after.image, classify(before, after), before, after))
     return result
 
