@@ -342,12 +342,25 @@ def glob_never_matches(pattern: str) -> NeverMatches | None:
             return NeverMatches(
                 "Docker Hub images are matched as 'index.docker.io/...', never 'docker.io/...'",
                 f"{DEFAULT_REGISTRY}/{rest}")
+        bad_host = _registry_problem(registry)
+        if bad_host is not None:
+            return NeverMatches(f"'{registry}' is not a valid registry host: {bad_host}")
         if "." not in registry and ":" not in registry:
             # `myuser/app*`: a first part without '.' or ':' is a Docker Hub namespace.
             return NeverMatches(
                 f"'{registry}' is not a registry host (no '.' or ':'), so these images are "
                 f"matched as '{DEFAULT_REGISTRY}/{registry}/...'",
                 f"{DEFAULT_REGISTRY}/{pattern}")
+    return None
+
+
+def _registry_problem(registry: str) -> str | None:
+    from .reference import _Bad, _check_registry
+
+    try:
+        _check_registry(registry, 0)
+    except _Bad as bad:
+        return bad.reason
     return None
 
 

@@ -314,6 +314,8 @@ NEVER = [
     ("ghcr.io/org/app@sha256:*", "digest", "ghcr.io/org/app"),
     ("ghcr.io/Org/*", "lowercase", "ghcr.io/org/*"),
     ("ghcr.io/org app/*", "cannot occur", None),
+    ("my registry.io/*", "not a valid registry host", None),
+    ("gcr.io:http/*", "not a valid registry host", None),
     ("", "empty", None),
     ("Nginx", "not a valid image name", None),
     # patterns that can match
