@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..decision import Decision, OutlineItem, RuleTrial
+from ..reference import ReferenceError, parse_reference
 from ..diagnostics import Diagnostic
 from ..yamlsource import (
     Document,
@@ -51,6 +52,7 @@ KEYLESS_KEYS = ("issuer", "subject", "subjectRegex")
 PUBLIC_KEY_KEYS = ("certificate",)
 
 Pos = tuple[int, int]
+_RULE_IDS = [f"{i:04d}" for i in range(10_000)]
 
 
 @dataclass
@@ -79,7 +81,7 @@ class TalosRule:
 
     @property
     def rule_id(self) -> str:
-        return f"{self.index:04d}"
+        return _RULE_IDS[self.index] if 0 <= self.index < len(_RULE_IDS) else f"{self.index:04d}"
 
     @property
     def action(self) -> Action:
@@ -140,24 +142,21 @@ class TalosPolicy:
         if hit is not None:
             return hit
         index = self._first(subject)
-        if index is None:
-            hit = ("allow", None, "no matched rule")
-        else:
-            rule = self.rules[index]
-            action = rule.action
-            if action == "deny":
-                message = f"verification denied by matched rule ({rule.rule_id})"
-            elif action == "skip":
-                message = f"verification skipped by matched rule ({rule.rule_id})"
-            else:
-                message = _verification_message(rule)
-            hit = (action, rule, message)
+        hit = ("allow", None, "no matched rule") if index is None else self._outcome(self.rules[index])
         self._memo[subject] = hit
         return hit
 
-    def evaluate(self, image: str) -> Decision:
-        from ..reference import ReferenceError
+    def _outcome(self, rule: TalosRule) -> tuple:
+        action = rule.action
+        if action == "deny":
+            message = f"verification denied by matched rule ({rule.rule_id})"
+        elif action == "skip":
+            message = f"verification skipped by matched rule ({rule.rule_id})"
+        else:
+            message = _verification_message(rule)
+        return (action, rule, message)
 
+    def evaluate(self, image: str) -> Decision:
         try:
             subject = _subject(image)
         except ReferenceError as exc:
@@ -170,12 +169,62 @@ class TalosPolicy:
         return Decision(image, subject, action, rule.index, rule.rule_id, rule.pattern, verifier, message)
 
     def evaluate_many(self, images: list[str]) -> list[Decision]:
-        return [self.evaluate(image) for image in images]
+        """Decisions for many images. Small fleets (the editor's list) go through per-pattern
+        bitmasks over their distinct subjects, cached across policies, so an edit that changes
+        one pattern matches only that pattern again; large ones through the FirstMatch index."""
+        subjects: list[str | None] = []
+        for image in images:
+            try:
+                subjects.append(_subject(image))
+            except ReferenceError:  # evaluate() builds the error decision
+                subjects.append(None)
+        distinct = sorted({s for s in subjects if s is not None})
+        if 0 < len(distinct) <= _BITMASK_LIMIT:
+            self._decide_by_masks(distinct)
+        out = []
+        decide = self._decide
+        for image, subject in zip(images, subjects):
+            if subject is None:
+                out.append(self.evaluate(image))
+                continue
+            action, rule, message = decide(subject)
+            if rule is None:
+                out.append(Decision(image, subject, action, None, None, None, None, message))
+            else:
+                verifier = rule.verifier if action == "verify" else None
+                out.append(Decision(image, subject, action, rule.index, rule.rule_id, rule.pattern, verifier, message))
+        return out
+
+    def _decide_by_masks(self, distinct: list[str]) -> None:
+        table = _subject_table(tuple(distinct))
+        remaining = (1 << len(distinct)) - 1
+        memo = self._memo
+        for rule in self.rules:
+            if not remaining:
+                break
+            if not rule.pattern:
+                continue
+            hit = table.mask(rule.pattern) & remaining
+            if not hit:
+                continue
+            remaining &= ~hit
+            bits = bin(hit)[:1:-1]
+            i = bits.find("1")
+            while i >= 0:
+                subject = distinct[i]
+                if subject not in memo:
+                    memo[subject] = self._outcome(rule)
+                i = bits.find("1", i + 1)
+        if remaining:
+            bits = bin(remaining)[:1:-1]
+            i = bits.find("1")
+            while i >= 0:
+                memo.setdefault(distinct[i], ("allow", None, "no matched rule"))
+                i = bits.find("1", i + 1)
 
     def explain(self, image: str) -> list[RuleTrial]:
         """Every rule in order and why it did or did not decide for this image."""
         from ..patterns import glob_match
-        from ..reference import ReferenceError
 
         try:
             subject = _subject(image)
@@ -206,6 +255,59 @@ class TalosPolicy:
         return [
             OutlineItem(r.index, r.rule_id, r.pattern, r.action, r.line, r.end_line) for r in self.rules
         ]
+
+
+# Up to this many distinct subjects, evaluate_many matches by per-pattern bitmasks.
+_BITMASK_LIMIT = 20_000
+
+
+class _SubjectTable:
+    """Sorted distinct match subjects and, per pattern, the bitmask of those it matches.
+
+    A pattern's candidates are the subjects that start with its literal prefix (a range of
+    the sorted list), so building a mask is cheap; masks are kept across policies, which is
+    what makes the editor's re-simulation after a one-character edit nearly free.
+    """
+
+    def __init__(self, subjects: tuple[str, ...]):
+        self.subjects = subjects
+        self.masks: dict[str, int] = {}
+
+    def mask(self, pattern: str) -> int:
+        found = self.masks.get(pattern)
+        if found is not None:
+            return found
+        from bisect import bisect_left
+
+        from ..patterns import glob_match
+
+        subjects = self.subjects
+        prefix = pattern.split("*", 1)[0]
+        lo = bisect_left(subjects, prefix)
+        hi = bisect_left(subjects, prefix + "\U0010ffff", lo) if prefix else len(subjects)
+        if "*" not in pattern:
+            hits = [lo] if lo < len(subjects) and subjects[lo] == pattern else []
+        else:
+            hits = [i for i in range(lo, hi) if glob_match(pattern, subjects[i])]
+        value = 0
+        for i in hits:
+            value |= 1 << i
+        if len(self.masks) > 20_000:  # edits leave old patterns behind; start over now and then
+            self.masks.clear()
+        self.masks[pattern] = value
+        return value
+
+
+_TABLES: dict[tuple[str, ...], _SubjectTable] = {}
+
+
+def _subject_table(subjects: tuple[str, ...]) -> _SubjectTable:
+    table = _TABLES.get(subjects)
+    if table is None:
+        if len(_TABLES) >= 4:
+            _TABLES.pop(next(iter(_TABLES)))
+        table = _TABLES[subjects] = _SubjectTable(subjects)
+    return table
 
 
 _SUBJECTS: dict[str, str] = {}
@@ -255,8 +357,6 @@ def _subject(image: str) -> str:
     if subject is None:
         subject = fast_subject(image)
         if subject is None:
-            from ..reference import parse_reference
-
             subject = parse_reference(image).context
         if len(_SUBJECTS) > 200_000:
             _SUBJECTS.clear()
