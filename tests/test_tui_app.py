@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
 import stat
 import subprocess
@@ -190,15 +190,46 @@ async def test_add_and_remove_an_image(tmp_path):
         assert app.images == ["ghcr.io/siderolabs/installer:v1.10.0"]
 
 
+def _talosctl(rows: list[tuple[str, str, str]]) -> str:
+    """`talosctl image ls` as Go's tabwriter aligns it (NODE IMAGE DIGEST SIZE LABELS CREATED)."""
+    table = [("NODE", "IMAGE", "DIGEST", "SIZE", "LABELS", "CREATED")]
+    table += [(node, image, "sha256:" + "ab" * 32, "1.2 MB", labels, "2026-04-09T07:23:29Z") for node, image, labels in rows]
+    widths = [max(len(r[i]) for r in table) + 3 for i in range(6)]
+    return "".join("".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() + "\n" for r in table)
+
+
+KUBECTL = json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+    {"kind": "Pod", "metadata": {"namespace": "kube-system", "name": "etcd-0"},
+     "spec": {"initContainers": [{"name": "init", "image": "busybox:1.36"}],
+              "containers": [{"name": "app", "image": "nginx:1.25"}]}},
+]})
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: ghcr.io/org/web:v2
+"""
+
 LISTS = [
     # (file name, content, expected images in order)
+    ("pods.json", KUBECTL, ["busybox:1.36", "nginx:1.25"]),
+    ("deploy.yaml", DEPLOYMENT, ["ghcr.io/org/web:v2"]),
     ("images.txt", "# cluster images\nnginx:1.25\n\nghcr.io/siderolabs/kubelet:v1.33.0  # kubelet\n",
      ["nginx:1.25", "ghcr.io/siderolabs/kubelet:v1.33.0"]),
     ("one.txt", "registry.k8s.io/pause:3.10\n", ["registry.k8s.io/pause:3.10"]),
 ]
 
 
-@pytest.mark.parametrize("name,content,expected", LISTS)
+@pytest.mark.parametrize("name,content,expected", LISTS + [
+    ("talosctl.txt", _talosctl([("10.5.0.2", "ghcr.io/siderolabs/kubelet:v1.33.0", "talos.dev/verified=verified via bundle"),
+                                ("10.5.0.2", "nginx:1.25", "io.cri-containerd.image=managed")]),
+     ["ghcr.io/siderolabs/kubelet:v1.33.0", "nginx:1.25"]),
+])
 async def test_ctrl_l_loads_an_image_list(tmp_path, name, content, expected):
     (tmp_path / name).write_text(content)
     app = make_app(tmp_path)
@@ -212,14 +243,35 @@ async def test_ctrl_l_loads_an_image_list(tmp_path, name, content, expected):
         assert list(table_rows(app)) == expected
 
 
-async def test_loading_a_missing_list_shows_a_copyable_error(tmp_path):
+async def test_talosctl_node_label_is_shown_next_to_the_verdict(tmp_path):
+    listing = _talosctl([("10.5.0.2", "ghcr.io/siderolabs/kubelet:v1.33.0", "talos.dev/verified=verified via bundle"),
+                         ("10.5.0.3", "nginx:1.25", "io.cri-containerd.image=managed")])
+    (tmp_path / "ls.txt").write_text(listing)
+    app = make_app(tmp_path, images=[])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.load_images(str(tmp_path / "ls.txt"))
+        await settle(app, pilot)
+        rows = table_rows(app)
+        assert rows["ghcr.io/siderolabs/kubelet:v1.33.0"][2:] == ("unverified", "ghcr.io/siderolabs/kubelet", "verified")
+        assert rows["nginx:1.25"][2:] == ("skipped", "index.docker.io/library/nginx", "unverified")
+        assert "verified on 10.5.0.2: verified via bundle" in app.query_one(DetailPane).plain
+
+
+@pytest.mark.parametrize("name,content,where", [
+    ("bad.json", '{"kind": "List", "items": [', "bad.json:"),
+    ("nope.txt", None, "nope.txt"),
+])
+async def test_an_unreadable_list_shows_a_copyable_error(tmp_path, name, content, where):
+    if content is not None:
+        (tmp_path / name).write_text(content)
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert not app.load_images(str(tmp_path / "nope.txt"))
+        assert not app.load_images(str(tmp_path / name))
         await pilot.pause()
         assert isinstance(app.screen, TextModal)
-        assert "nope.txt" in app.screen.text
+        assert where in app.screen.text
         assert list(table_rows(app)) == [item.image for item in IMAGES]
 
 

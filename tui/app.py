@@ -59,6 +59,14 @@ class ImageItem:
 
     image: str
     node_label: str | None = None
+    node: str | None = None  # talosctl: the node that reported it
+    node_message: str | None = None  # talosctl: Talos's verification message (the label's value)
+
+    def node_text(self) -> str | None:
+        if self.node_label is None:
+            return None
+        text = self.node_label if self.node is None else f"{self.node_label} on {self.node}"
+        return f"{text}: {self.node_message}" if self.node_message else text
 
 
 def node_label_of(entry) -> str | None:
@@ -163,7 +171,8 @@ class PullguardApp(App):
         Binding("ctrl+o", "open_policy", "Open", id="app.open", tooltip="Open another policy file", priority=True),
         Binding("ctrl+l", "load_images", "Load images", id="app.load", tooltip="Load an image list (text, kubectl JSON, manifests, talosctl image ls)", priority=True),
         Binding("f5", "verify_all", "Verify all", id="app.verify_all", tooltip="Verify every image against its registry"),
-        Binding("escape", "cancel_verify", "Cancel", id="app.cancel", tooltip="Cancel the running verification", show=False),
+        # priority: the editor would take escape first; check_action lets it through when idle.
+        Binding("escape", "cancel_verify", "Cancel", id="app.cancel", tooltip="Cancel the running verification", priority=True),
         Binding("f1", "help", "Help", id="app.help", tooltip="Every key the dashboard answers to"),
         Binding("f2", "focus('editor')", "Editor", id="app.focus_editor", tooltip="Focus the policy editor", show=False),
         Binding("f3", "focus('images')", "Images", id="app.focus_images", tooltip="Focus the image table", show=False),
@@ -393,7 +402,7 @@ class PullguardApp(App):
         shown = None
         if result is not None and decision is not None and decision_key(result.decision) == decision_key(decision):
             shown = result.to_json()
-        return detail_text(image, decision, trials, shown, item.node_label)
+        return detail_text(image, decision, trials, shown, item.node_text())
 
     def _show_detail(self) -> None:
         self.query_one("#detail", DetailPane).show(self.details_for(self._selected()))
@@ -624,9 +633,10 @@ class PullguardApp(App):
                     worker.cancel()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # escape belongs to the focused widget (the editor uses it to leave) unless a run is on.
-        if action == "cancel_verify" and self._run is None:
-            return False
+        # escape belongs to the focused widget (the editor leaves on it, modals close on it)
+        # unless a verification runs and the main screen is showing.
+        if action == "cancel_verify":
+            return self._run is not None and len(self.screen_stack) == 1
         return True
 
     # -- files -------------------------------------------------------------------------------
@@ -733,17 +743,11 @@ class PullguardApp(App):
 
 
 def parse_images(text: str, origin: str) -> list[ImageItem]:
-    """Any SPEC §6 list format (engine.images); plain text while that module is missing."""
-    try:
-        from engine.images import ImageListError, parse_image_list
-    except ImportError:
-        return [
-            ImageItem(line.split("#", 1)[0].strip())
-            for line in text.splitlines()
-            if line.split("#", 1)[0].strip()
-        ]
-    try:
-        entries = parse_image_list(text, origin)
-    except ImageListError as exc:
-        raise ValueError(str(exc)) from exc
-    return [ImageItem(entry.image, node_label_of(entry)) for entry in entries]
+    """Any SPEC §6 list format, detected by content (engine.images); raises ValueError."""
+    from engine.images import parse_image_list
+
+    entries = parse_image_list(text, origin)  # ImageListError is a ValueError with origin:line:col
+    return [
+        ImageItem(entry.image, node_label_of(entry), getattr(entry, "node", None), getattr(entry, "node_message", None))
+        for entry in entries
+    ]
