@@ -48,7 +48,6 @@ _CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
 _MANIFEST_HINT = re.compile(r"^(?:apiVersion|kind)\s*:", re.MULTILINE)
 # containerd lists an image's config digest as a name of its own in the CRI namespace.
 _IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{64}")
-_TALOS_COLUMNS = ("NODE", "IMAGE", "DIGEST", "SIZE", "LABELS", "CREATED")
 # A label key at the start of the LABELS cell or after a comma (values may hold spaces).
 _LABEL_KEY = re.compile(r"(?:^|,)([A-Za-z0-9][A-Za-z0-9._/-]*)=")
 
