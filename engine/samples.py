@@ -86,3 +86,7 @@ def sample_mirrors() -> dict[str, list[str]]:
     these (with skipFallback); they are for a policy of one's own over the sample images."""
     layout = f"oci:{sample_registry()}"
     return {"ghcr.io": [layout], "quay.io": [layout]}
+
+
+if __name__ == "__main__":  # `cd "$(python -m engine.samples)"`: the README's demo commands
+    print(sample_dir())
