@@ -60,7 +60,11 @@ def policy_text(key) -> str:
 
 @pytest.fixture(scope="module")
 def signed_world(registry):
-    """signed (good key), wrongkey (another key), unsigned; names under HOST."""
+    return build_signed_world(registry)
+
+
+def build_signed_world(registry) -> dict:
+    """signed (good key), wrongkey (another key), unsigned; pushed to the loopback registry."""
     key, other = fixed_key(0x5EED_0001), fixed_key(0x5EED_0002)
     sigstore = PrivateSigstore()
     push = Pusher(registry.url)

@@ -92,6 +92,9 @@ def detail_text(image: str, decision, trials, result: dict | None, node_label: s
             out.append(
                 f"{entry.get('policy')}/{entry.get('rule')} entry {entry.get('entry')}: {entry.get('action')}\n"
             )
+    if result is not None:  # after verification the evidence comes first
+        result_lines(out, result)
+    verifier_lines(out, decision.verifier)
     out.append("rules tried, in order\n", style="bold")
     if not trials:
         out.append("(no rules)\n", style="dim")
@@ -101,9 +104,6 @@ def detail_text(image: str, decision, trials, result: dict | None, node_label: s
         out.append(f"{mark:<5} ", style=style)
         out.append(f"{trial.pattern}\n")
         out.append(f"  {trial.reason}\n", style="italic")
-    verifier_lines(out, decision.verifier)
-    if result is not None:
-        result_lines(out, result)
     return out
 
 
