@@ -388,10 +388,18 @@ def write_image_lists(out: Path, built: Built) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+PACKAGE_DOC = '''"""pullguard's bundled samples (data only), installed as `pullguard_samples`.
+
+Regenerate with `python -m devtools.make_samples`; find them with `engine.samples.sample_dir()`.
+"""
+'''
+
+
 def generate(out: Path = SAMPLES) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for generated in ("registry", "talos", "kyverno", "images"):
         shutil.rmtree(out / generated, ignore_errors=True)
+    (out / "__init__.py").write_text(PACKAGE_DOC)
     sigstore = PrivateSigstore(now=SIGNED_AT, name="pullguard-samples")
     built = build_registry(out, sigstore)
     sigstore.write_trusted_root(out / "trusted_root.json")
