@@ -110,6 +110,15 @@ def sample_app(directory: Path = SAMPLES_DIR):
     """The dashboard on the bundled sample (a built-in tiny policy until samples/ is filled)."""
     from ..app import STARTER_POLICY, ImageItem, PullguardApp, parse_images
 
+    try:  # the samples as shipped (samples/ or the installed pullguard_samples)
+        from engine import samples
+
+        policy = samples.sample_policy_path("talos")
+        images = parse_images(samples.sample_images_path("plain").read_text(encoding="utf-8"), "images.txt")
+        options = {"trusted_root": str(samples.sample_trusted_root()), "mirrors": samples.sample_mirrors()}
+        return PullguardApp(str(policy), policy.read_text(encoding="utf-8"), images, options, sample=True)
+    except (ImportError, OSError, ValueError):
+        pass  # fall back to whatever is in `directory`, then to a built-in tiny policy
     policy, image_list = find_sample(directory)
     options: dict = {}
     if policy is not None:
