@@ -5,7 +5,8 @@
 - `wildcard_match`: github.com/IGLOU-EU/go-wildcard v1.0.3 `Match` (what Kyverno's ext/wildcard
   calls): `*` any run, `?` exactly one character, `/` included, anchored at both ends.
 - `FirstMatch`: the index of the first of many globs that matches, for simulating a whole
-  policy over a fleet; `AllMatches` the same for Kyverno, which wants every match.
+  policy over a fleet; `AllMatches` the same for Kyverno, which wants every match;
+  `WildcardMasks` the subjects each Kyverno pattern matches, as bitmasks kept across edits.
 - `glob_subsumes`: decides exactly whether one glob matches everything another one matches.
 - `glob_never_matches`: why a glob can never match a normalized Talos match subject.
 """
@@ -65,7 +66,8 @@ def wildcard_to_regex(pattern: str) -> str:
     out = []
     for ch in pattern:
         if ch == "*":
-            out.append(".*")
+            if not out or out[-1] != ".*":  # `**` is `*`: one `.*` per run, less to backtrack
+                out.append(".*")
         elif ch == "?":
             out.append(".")
         else:
@@ -203,6 +205,73 @@ class AllMatches:
 
     def any(self, subject: str) -> bool:
         return bool(self.all(subject))
+
+
+class WildcardMasks:
+    """Sorted distinct subjects and, per go-wildcard pattern, the bitmask of those it matches.
+
+    A pattern's candidates are the subjects that start with its literal prefix (a range of the
+    sorted list). Masks are kept per pattern text across policies: after a one-character edit
+    the editor matches only the edited pattern again (see `wildcard_masks`).
+    """
+
+    def __init__(self, subjects: Iterable[str]):
+        self.subjects: tuple[str, ...] = tuple(sorted(set(subjects)))
+        self.position: dict[str, int] = {s: i for i, s in enumerate(self.subjects)}
+        self.masks: dict[str, int] = {}
+
+    def mask(self, pattern: str) -> int:
+        found = self.masks.get(pattern)
+        if found is not None:
+            return found
+        from bisect import bisect_left
+
+        subjects = self.subjects
+        prefix = _literal_prefix(pattern, "*?")
+        value = 0
+        if prefix == pattern:  # no wildcard: an equality test
+            i = self.position.get(pattern)
+            if i is not None:
+                value = 1 << i
+        else:
+            lo = bisect_left(subjects, prefix)
+            hi = bisect_left(subjects, prefix + "\U0010ffff", lo) if prefix else len(subjects)
+            if pattern == prefix + "*":  # the commonest shape: everything under a prefix
+                value = ((1 << (hi - lo)) - 1) << lo
+            else:
+                fullmatch = _wildcard_regex(pattern).fullmatch
+                for i in range(lo, hi):
+                    if fullmatch(subjects[i]) is not None:
+                        value |= 1 << i
+        if len(self.masks) > 20_000:  # edits leave old patterns behind; start over now and then
+            self.masks.clear()
+        self.masks[pattern] = value
+        return value
+
+
+def mask_bits(mask: int) -> list[int]:
+    """The positions of the set bits of a mask, lowest first."""
+    out = []
+    bits = bin(mask)[:1:-1]
+    i = bits.find("1")
+    while i >= 0:
+        out.append(i)
+        i = bits.find("1", i + 1)
+    return out
+
+
+_MASK_TABLES: dict[tuple[str, ...], WildcardMasks] = {}
+
+
+def wildcard_masks(subjects: tuple[str, ...]) -> WildcardMasks:
+    """The WildcardMasks of a subject list (any order, repeats allowed), shared by every policy
+    simulated over the same list; a few lists are kept (the editor's, a fleet's)."""
+    table = _MASK_TABLES.get(subjects)
+    if table is None:
+        if len(_MASK_TABLES) >= 4:
+            _MASK_TABLES.pop(next(iter(_MASK_TABLES)))
+        table = _MASK_TABLES[subjects] = WildcardMasks(subjects)
+    return table
 
 
 @lru_cache(maxsize=64)

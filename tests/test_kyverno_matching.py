@@ -284,3 +284,57 @@ def test_evaluate_many_and_objects_with_kind():
     p = loaded(policy(entry('["ghcr.io/*"]'), kinds="[Deployment]"))
     out = p.evaluate_many(["ghcr.io/a/b:v1", Img()])
     assert [d.action for d in out] == ["allow", "verify"]
+
+
+def test_wildcard_masks_agree_with_wildcard_match():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine.patterns import WildcardMasks, mask_bits
+    from engine.patterns import wildcard_match as shared
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.text(st.sampled_from(list("ab/*?:.")), max_size=7), max_size=6),
+           st.lists(st.text(st.sampled_from(list("ab/:.")), max_size=7), max_size=10))
+    def check(patterns, subjects):
+        table = WildcardMasks(subjects)
+        for pattern in patterns:
+            expected = [i for i, s in enumerate(table.subjects) if shared(pattern, s)]
+            assert mask_bits(table.mask(pattern)) == expected, pattern
+            assert mask_bits(table.mask(pattern)) == expected  # and from the cache
+
+    check()
+
+
+def test_evaluate_many_agrees_with_one_image_at_a_time():
+    """A list is matched through per-pattern bitmasks kept across policies; one image through the
+    pattern index: both give the same decisions, also after an edit changes one pattern."""
+    import random
+
+    rng = random.Random(11)
+    hosts = ["ghcr.io", "docker.io", "quay.io", "localhost:5000"]
+    words = ["org", "org/app", "org/app-dev", "nginx", "a", "team"]
+
+    def pattern():
+        p = rng.choice(hosts) + "/" + rng.choice(words)
+        return rng.choice([p, p + "*", p + ":*", p[:-1] + "?", p + "@*", "*" + p[-3:], "*", p + ":v?"])
+
+    def image():
+        return rng.choice(["nginx", "nginx:1.25", f"nginx@{DIGEST}", "ghcr.io/org/app:v1", "ghcr.io/org/app-dev:v1",
+                           f"ghcr.io/org/app:v1@{DIGEST}", "quay.io/team:v2", "localhost:5000/a:v1",
+                           "docker.io/org/app", "ghcr.io/a", "BAD REF"])
+
+    for _ in range(30):
+        entries = ""
+        for _ in range(rng.randint(1, 5)):
+            refs = ", ".join(f'"{pattern()}"' for _ in range(rng.randint(1, 3)))
+            skips = ", ".join(f'"{pattern()}"' for _ in range(rng.randint(0, 2)))
+            entries += entry(f"[{refs}]", f"[{skips}]" if skips else None)
+        text = policy(entries)
+        images = [image() for _ in range(12)]
+        by_list = loaded(text)
+        many = by_list.evaluate_many(images)
+        single = loaded(text)
+        assert [d.to_json() for d in many] == [single.evaluate(i).to_json() for i in images], text
+        for i in images:
+            assert by_list.explain(i) == loaded(text).explain(i)

@@ -32,17 +32,16 @@ from typing import Literal
 
 from ..decision import Decision, OutlineItem, RuleTrial
 from ..diagnostics import Diagnostic
+from ..patterns import all_matches, mask_bits, wildcard_masks
 from ..yamlsource import Document, MappingNode, ScalarNode, end_position, position
 from . import kyverno_lint as lint
 from .kyverno_match import (
     AUTOGEN_ANNOTATION,
     AUTOGEN_CONTROLLERS,
     WORKLOAD_GVK,
-    compile_wildcard,
     contains_pod,
     image_string,
     kind_selected,
-    literal_prefix,
 )
 from .kyverno_schema import (
     ATTESTOR_SET,
@@ -62,6 +61,8 @@ SIGNATURE_ALGORITHMS = ("", "sha224", "sha256", "sha384", "sha512")
 AUDIT_MUTATE_DIGEST = "mutateDigest must be set to false for 'Audit' failure action"
 
 Pos = tuple[int, int]
+# (entry index, first matching imageReference, first matching skip pattern or None), ...
+Matches = tuple[tuple[int, str, "str | None"], ...]
 
 
 # --- what a verifyImages entry asks for ----------------------------------------------------
@@ -295,63 +296,95 @@ class KyvernoPolicySet:
     def __init__(self, rules: list[RuleInfo]):
         self.rules = rules
         self.entries: list[VerifyEntry] = [e for r in rules for e in r.entries]
-        self._index = None
-        self._memo: dict[tuple[str, str], tuple] = {}
-        # Images with the same applying entries share one Requirements (and its JSON).
+        self._all = None
+        # image string -> its Matches, filled for a whole image list at once (_match_many)
+        self._found: dict[str, Matches] = {}
+        # (matches, kind, has_digest) -> outcome: images matched by the same entries and
+        # patterns share one decision (message, Requirements and its JSON, verifier).
+        self._outcomes: dict[tuple, tuple] = {}
+        # Outcomes whose applying entries are the same share one Requirements (and its JSON).
         self._shared: dict[tuple, tuple] = {}
 
     # -- matching -------------------------------------------------------------------------
 
-    def _build_index(self):
-        # Patterns bucketed by their literal prefix: an image only needs the regexes whose
-        # prefix it starts with (prefix lengths are few), not every pattern in the file.
-        buckets: dict[str, list] = {}
+    def _matches(self, s: str) -> Matches:
+        """(entry index, first matching imageReference, first matching skip pattern or None)
+        for every entry whose imageReferences match the image string, in entry order."""
+        found = self._found.get(s)
+        if found is not None:
+            return found
+        if self._all is None:
+            # Every pattern of the file in entry order, imageReferences before skips, so the
+            # first index that matches is the pattern written first in its entry.
+            owners = []
+            for e in self.entries:
+                owners += [(e.index, 0, p) for p in e.image_references]
+                owners += [(e.index, 1, p) for p in e.skip_image_references]
+            self._all = (all_matches(tuple(p for _, _, p in owners)), owners)
+        index, owners = self._all
+        slots: dict[int, list] = {}
+        for i in index.all(s):
+            idx, k, pattern = owners[i]
+            slot = slots.setdefault(idx, [None, None])
+            if slot[k] is None:
+                slot[k] = pattern
+        return tuple((idx, ref, skip) for idx, (ref, skip) in slots.items() if ref is not None)
+
+    def _match_many(self, strings: tuple[str, ...]) -> None:
+        """_matches for a whole image list through per-pattern bitmasks over its distinct
+        strings; the masks outlive the policy, so after an edit only changed patterns match."""
+        table = wildcard_masks(strings)
+        per_subject: dict[int, list] = {}
         for e in self.entries:
-            for p in e.image_references:
-                buckets.setdefault(literal_prefix(p), []).append((e.index, False, p, compile_wildcard(p)))
-            for p in e.skip_image_references:
-                buckets.setdefault(literal_prefix(p), []).append((e.index, True, p, compile_wildcard(p)))
-        lengths = sorted({len(k) for k in buckets})
-        self._index = (buckets, lengths)
-
-    def _matches(self, s: str) -> dict[int, list]:
-        """entry index -> [first matching imageReference, first matching skip pattern]."""
-        if self._index is None:
-            self._build_index()
-        buckets, lengths = self._index
-        found: dict[int, list] = {}
-        n = len(s)
-        for length in lengths:
-            if length > n:
-                break
-            for idx, skip, pattern, rx in buckets.get(s[:length], ()):
-                if rx.fullmatch(s) is not None:
-                    slot = found.setdefault(idx, [None, None])
-                    k = 1 if skip else 0
-                    # keep the pattern written first in the entry
-                    if slot[k] is None or self._order(idx, skip, pattern) < self._order(idx, skip, slot[k]):
-                        slot[k] = pattern
-        return found
-
-    def _order(self, idx: int, skip: bool, pattern: str) -> int:
-        refs = self.entries[idx].skip_image_references if skip else self.entries[idx].image_references
-        return refs.index(pattern)
+            refs = 0
+            ref_of: dict[int, str] = {}
+            for pattern in e.image_references:
+                hit = table.mask(pattern) & ~refs
+                if hit:
+                    refs |= hit
+                    for i in mask_bits(hit):
+                        ref_of[i] = pattern
+            if not refs:
+                continue
+            skips = 0
+            skip_of: dict[int, str] = {}
+            for pattern in e.skip_image_references:
+                # a skip pattern only matters where the entry's imageReferences match
+                hit = table.mask(pattern) & refs & ~skips
+                if hit:
+                    skips |= hit
+                    for i in mask_bits(hit):
+                        skip_of[i] = pattern
+            for i, pattern in ref_of.items():
+                per_subject.setdefault(i, []).append((e.index, pattern, skip_of.get(i)))
+        found = self._found
+        none: Matches = ()
+        interned: dict[Matches, Matches] = {}
+        for i, s in enumerate(table.subjects):
+            m = per_subject.get(i)
+            if m is None:
+                found[s] = none
+            else:
+                m = tuple(m)
+                found[s] = interned.setdefault(m, m)
 
     def _decide(self, s: str, kind: str, has_digest: bool) -> tuple:
-        key = (s, kind)
-        hit = self._memo.get(key)
-        if hit is not None:
-            return hit
-        found = self._matches(s)
+        """(action, first entry, pattern, message, Requirements, rules JSON, verifier, missing);
+        with `missing`, the message has "\x00" where the image string goes."""
+        matches = self._matches(s)
+        key = (matches, kind, has_digest)
+        hit = self._outcomes.get(key)
+        if hit is None:
+            hit = self._outcomes[key] = self._outcome(matches, kind, has_digest)
+        return hit
+
+    def _outcome(self, matches: Matches, kind: str, has_digest: bool) -> tuple:
         verify: list[tuple[VerifyEntry, str]] = []
         skipped: list[tuple[VerifyEntry, str]] = []
         digest_added = digest_required = False
         selected: dict[int, bool] = {}
-        for idx in sorted(found):
+        for idx, ref, skip in matches:
             entry = self.entries[idx]
-            ref, skip = found[idx]
-            if ref is None:
-                continue
             ok = selected.get(entry.rule_key)
             if ok is None:
                 ok = selected[entry.rule_key] = self.rules[entry.rule_key].selects(kind)[0]
@@ -372,12 +405,7 @@ class KyvernoPolicySet:
                  has_digest, digest_added, digest_required)
         shared = self._shared.get(shape)
         if shared is not None:
-            action, first, pattern, message, req, rules_json = shared
-            if missing:
-                message = message.replace("missing digest for \x00", f"missing digest for {s}")
-            hit = (action, first, pattern, message, req, rules_json)
-            self._memo[key] = hit
-            return hit
+            return shared
         unsupported = [f"{e.rule_id}: type Notary is not supported for verification by pullguard"
                        for e, _ in verify if not e.supported]
         req = Requirements(verify, skipped, has_digest, digest_added, digest_required, missing, unsupported)
@@ -406,10 +434,9 @@ class KyvernoPolicySet:
                       for e, a in sorted([(e, "verify") for e, _ in verify] + [(e, "skip") for e, _ in skipped],
                                          key=lambda t: t[0].index)]
         req.json = req.to_json()
-        self._shared[shape] = (action, first, pattern, message, req, rules_json)
-        hit = (action, first, pattern, message.replace("missing digest for \x00", f"missing digest for {s}"), req, rules_json)
-        self._memo[key] = hit
-        return hit
+        verifier = first.first_verifier() if action == "verify" else None
+        out = self._shared[shape] = (action, first, pattern, message, req, rules_json, verifier, missing)
+        return out
 
     # -- the dialect interface ------------------------------------------------------------
 
@@ -425,17 +452,35 @@ class KyvernoPolicySet:
         except ReferenceError as exc:
             message = str(exc)
             return Decision(ref, None, None, None, None, None, None, message, error=message)
-        action, first, pattern, message, req, rules = self._decide(s, kind, "@" in s)
+        return self._decision(ref, s, kind)
+
+    def _decision(self, ref: str, s: str, kind: str) -> Decision:
+        action, first, pattern, message, req, rules, verifier, missing = self._decide(s, kind, "@" in s)
+        if missing:
+            message = message.replace("missing digest for \x00", f"missing digest for {s}")
         extra = {"requirements": req.json}
         if first is None:
             return Decision(ref, s, action, None, None, None, None, message, rules=list(rules),
                             requirements=req, extra=extra)
-        verifier = first.first_verifier() if action == "verify" else None
         return Decision(ref, s, action, first.index, first.rule_id, pattern, verifier, message,
                         rules=list(rules), requirements=req, extra=extra)
 
     def evaluate_many(self, images) -> list[Decision]:
-        return [self.evaluate(image) for image in images]
+        from ..reference import ReferenceError
+
+        items = []
+        for image in images:
+            ref, kind = _image_and_kind(image, None)
+            try:
+                s = image_string(ref)
+            except ReferenceError:  # evaluate() builds the error decision
+                s = None
+            items.append((image, ref, kind, s))
+        strings = tuple(s for _, _, _, s in items if s is not None)
+        if 0 < len(strings) <= _MASK_LIMIT:
+            self._match_many(strings)
+        decision = self._decision
+        return [self.evaluate(image) if s is None else decision(ref, s, kind) for image, ref, kind, s in items]
 
     def explain(self, image, kind: str | None = None) -> list[RuleTrial]:
         """Every verifyImages entry and why it does or does not apply to this image."""
@@ -446,12 +491,12 @@ class KyvernoPolicySet:
             s = image_string(ref)
         except ReferenceError as exc:
             return [RuleTrial(e.index, e.rule_id, e.pattern, False, f"not tried: {exc}") for e in self.entries]
-        found = self._matches(s)
+        found = {idx: (ref, skip) for idx, ref, skip in self._matches(s)}
         trials = []
         for e in self.entries:
             rule = self.rules[e.rule_key]
             ok, why = rule.selects(kind)
-            ref_pat, skip_pat = found.get(e.index, [None, None])
+            ref_pat, skip_pat = found.get(e.index, (None, None))
             if not ok:
                 trials.append(RuleTrial(e.index, e.rule_id, e.pattern, False, f"rule not applied: {why}"))
             elif ref_pat is None:
@@ -471,6 +516,9 @@ class KyvernoPolicySet:
             action: Action = "verify" if e.image_references else "allow"
             out.append(OutlineItem(e.index, e.rule_id, e.pattern, action, e.line, e.end_line))
         return out
+
+
+_MASK_LIMIT = 20_000  # image lists longer than this match image by image (AllMatches)
 
 
 def _image_and_kind(image, kind: str | None) -> tuple[str, str]:
