@@ -83,7 +83,8 @@ def _wildcard_regex(pattern: str) -> re.Pattern:
 # --- many patterns at once -----------------------------------------------------------------
 
 
-def _literal_prefix(pattern: str, specials: str) -> str:
+def literal_prefix(pattern: str, specials: str = "*?") -> str:
+    """The text every match must start with: the pattern up to its first wildcard."""
     cut = len(pattern)
     for ch in specials:
         i = pattern.find(ch)
@@ -101,7 +102,7 @@ class _PrefixIndex:
         by_prefix: dict[str, list[int]] = {}
         exact: dict[str, int] = {}
         for index, pattern in enumerate(patterns):
-            prefix = _literal_prefix(pattern, specials)
+            prefix = literal_prefix(pattern, specials)
             if prefix == pattern:
                 exact.setdefault(pattern, index)  # an exact pattern: one dict lookup
             else:
@@ -227,7 +228,7 @@ class WildcardMasks:
         from bisect import bisect_left
 
         subjects = self.subjects
-        prefix = _literal_prefix(pattern, "*?")
+        prefix = literal_prefix(pattern, "*?")
         value = 0
         if prefix == pattern:  # no wildcard: an equality test
             i = self.position.get(pattern)

@@ -33,6 +33,7 @@ from typing import Literal
 from ..decision import Decision, OutlineItem, RuleTrial
 from ..diagnostics import Diagnostic
 from ..patterns import all_matches, mask_bits, wildcard_masks
+from ..reference import kyverno_image_string as image_string
 from ..yamlsource import Document, MappingNode, ScalarNode, end_position, position
 from . import kyverno_lint as lint
 from .kyverno_match import (
@@ -40,7 +41,6 @@ from .kyverno_match import (
     AUTOGEN_CONTROLLERS,
     WORKLOAD_GVK,
     contains_pod,
-    image_string,
     kind_selected,
 )
 from .kyverno_schema import (

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .kyverno_match import literal_prefix
+from ..patterns import literal_prefix
 
 Finding = tuple[str, str, str, str | None]
 

@@ -1,9 +1,10 @@
 """How Kyverno decides which verifyImages entries see an image.
 
-Measured from kyverno/kyverno (main, 2026): `pkg/utils/image/infos.go` (image string, in
-engine.reference),
-`ext/wildcard` = github.com/IGLOU-EU/go-wildcard v1.0.3 (patterns), `pkg/utils/match/kind.go` and
-`pkg/utils/kube/kind.go` (kind selectors), `pkg/autogen/v1` (Pod rules applied to controllers).
+Measured from kyverno/kyverno (main, 2026): `pkg/utils/image/infos.go` (the image string:
+engine.reference.kyverno_image_string), `ext/wildcard` = github.com/IGLOU-EU/go-wildcard v1.0.3
+(patterns: engine.patterns.wildcard_match, AllMatches, WildcardMasks), `pkg/utils/match/kind.go`
+and `pkg/utils/kube/kind.go` (kind selectors), `pkg/autogen/v1` (Pod rules applied to
+controllers).
 """
 
 from __future__ import annotations
@@ -11,56 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# --- image strings -------------------------------------------------------------------------
-
-_IMAGES: dict[str, str] = {}
-
-
-def image_string(image: str) -> str:
-    """Kyverno's ImageInfo.String() for an image (engine.reference.kyverno_image_string),
-    memoized across policies: the editor re-simulates the same images on every keystroke.
-    Raises engine.reference.ReferenceError."""
-    s = _IMAGES.get(image)
-    if s is None:
-        from ..reference import kyverno_image_string
-
-        s = kyverno_image_string(image)
-        if len(_IMAGES) > 200_000:
-            _IMAGES.clear()
-        _IMAGES[image] = s
-    return s
-
-
-# --- wildcard patterns ---------------------------------------------------------------------
-
-
-@lru_cache(maxsize=65536)
-def compile_wildcard(pattern: str) -> re.Pattern[str]:
-    """go-wildcard v1.0.3 `Match` as a regex: `*` any run (also `/`), `?` exactly one rune,
-    everything else literal, whole string. An empty pattern matches only the empty string."""
-    parts = []
-    for ch in pattern:
-        if ch == "*":
-            if not parts or parts[-1] != ".*":  # `**` == `*`; keeps the regex linear
-                parts.append(".*")
-        elif ch == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(ch))
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def wildcard_match(pattern: str, text: str) -> bool:
-    return compile_wildcard(pattern).fullmatch(text) is not None
-
-
-def literal_prefix(pattern: str) -> str:
-    """The text every match must start with (the pattern up to its first wildcard)."""
-    for i, ch in enumerate(pattern):
-        if ch in "*?":
-            return pattern[:i]
-    return pattern
-
+from ..patterns import wildcard_match
 
 # --- resource kinds ------------------------------------------------------------------------
 
