@@ -217,3 +217,42 @@ def test_attestation_with_another_predicate_still_names_the_image(sigstore, root
     bundle = sigstore.sign_bundle(DIGEST, identity=WHO, statement=statement)
     evidence = verify_bundle(bundle, DIGEST, keyless_rule(), root)
     assert evidence.details["predicate_type"] == "https://slsa.dev/provenance/v1"
+
+
+# A certificate that does not chain (or was not valid at the logged time) is reported as such even
+# when a later stage fails too: the plain chain message wins over sigstore's and the identity's.
+# (case, signer, sign options, signed digest, rule options, message signature, expected fragment)
+CHAIN_FIRST = [
+    ("expired and wrong subject", "ours", {"integrated_at_minutes": 20}, DIGEST, {"subject": "x@acme.example"}, False,
+     "certificate was not valid at the logged time"),
+    ("expired and another digest", "ours", {"integrated_at_minutes": 20}, OTHER_DIGEST, {}, True,
+     "certificate was not valid at the logged time"),
+    ("expired and tampered signature", "ours", {"integrated_at_minutes": 20, "mutate": _flip_signature}, DIGEST, {}, False,
+     "certificate was not valid at the logged time"),
+    ("unknown CA and wrong issuer", "other", {}, DIGEST, {"issuer": "https://elsewhere.example"}, False,
+     "does not chain to a Fulcio CA of the trusted root"),
+    ("unknown CA and another digest", "other", {}, OTHER_DIGEST, {}, True,
+     "does not chain to a Fulcio CA of the trusted root"),
+]
+
+
+@pytest.mark.parametrize(
+    "signer, sign_opts, signed_digest, rule_opts, message_signature, message",
+    [case[1:] for case in CHAIN_FIRST],
+    ids=[case[0] for case in CHAIN_FIRST],
+)
+def test_chain_failure_is_reported_before_later_stages(
+    sigstore, other_sigstore, root, signer, sign_opts, signed_digest, rule_opts, message_signature, message
+):
+    opts = dict(sign_opts)
+    mutate = opts.pop("mutate", None)
+    if "integrated_at_minutes" in opts:
+        opts["integrated_at"] = sigstore.now + timedelta(minutes=opts.pop("integrated_at_minutes"))
+    maker = sigstore if signer == "ours" else other_sigstore
+    bundle = maker.sign_bundle(
+        signed_digest, identity=WHO, log_key=sigstore.rekor_key, message_signature=message_signature, **opts
+    )
+    if mutate:
+        bundle = _edit(bundle, mutate)
+    with pytest.raises(SignatureError, match=message):
+        verify_bundle(bundle, DIGEST, keyless_rule(**rule_opts), root)

@@ -67,11 +67,11 @@ def _check_message_digest(doc: dict, image_digest: str) -> bytes:
 
 
 def _verify_with_key(doc: dict, image_digest: str, verifier: PublicKeyVerifier) -> SignatureEvidence:
-    from engine.keys import KeyFormatError, load_public_key_pem
-    from engine.signatures.keyverify import signature_valid, signature_valid_prehashed
+    from engine.keys import KeyFormatError
+    from engine.signatures.keyverify import rule_public_key, signature_valid, signature_valid_prehashed
 
     try:
-        public = load_public_key_pem(verifier.pem)
+        public = rule_public_key(verifier.pem)
     except KeyFormatError as exc:
         raise SignatureError(f"rule's public key is unusable: {exc}") from None
     details: dict = {}
@@ -133,7 +133,7 @@ def _verify_keyless(bundle_bytes: bytes, doc: dict, image_digest: str, verifier:
         bundle = Bundle.from_json(bundle_bytes)
     except (SigstoreError, ValueError) as exc:
         raise SignatureError(f"Sigstore bundle is malformed: {exc}") from None
-    _precheck(bundle, root)
+    _check_log_known(bundle, root)
     policy = IdentityPolicy(verifier)
     details: dict = {}
     try:
@@ -145,10 +145,16 @@ def _verify_keyless(bundle_bytes: bytes, doc: dict, image_digest: str, verifier:
                 Hashed(algorithm=HashAlgorithm.SHA2_256, digest=digest), bundle, policy
             )
             payload_type = payload = None
-    except SigstoreError as exc:
+    except Exception as exc:
+        # Our plain chain message comes first, as if it had been checked before sigstore.
+        _check_chain_at_logged_time(bundle, root)
+        if not isinstance(exc, SigstoreError):
+            raise
         if policy.failure is not None:
             raise policy.failure from None
         raise SignatureError(f"Sigstore bundle does not verify against the trusted root {root.source}: {exc}") from None
+    if not _sigstore_checked_logged_time(bundle):
+        _check_chain_at_logged_time(bundle, root)
     if payload is not None:
         if payload_type != INTOTO_PAYLOAD_TYPE:
             raise SignatureError(f"DSSE payload type is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}")
@@ -168,19 +174,34 @@ def _verify_keyless(bundle_bytes: bytes, doc: dict, image_digest: str, verifier:
     )
 
 
-def _precheck(bundle, root) -> None:
-    """Checks sigstore also makes, done first so failures read as plainly as the legacy ones:
-    the log is in the trusted root, the certificate was valid at the logged time and chains to a CA."""
-    from datetime import datetime, timezone
-
-    from engine.signatures import certs
-
+def _check_log_known(bundle, root) -> None:
+    """The bundle's log is in the trusted root (sigstore checks it too, with a vaguer message)."""
     entry = bundle.log_entry._inner
     log_id = bytes(entry.log_id.key_id)
     if root.rekor_key(log_id) is None:
         raise SignatureError(
             f"bundle's transparency log entry is from log {log_id.hex()}, which is not in the trusted root {root.source}"
         )
+
+
+def _sigstore_checked_logged_time(bundle) -> bool:
+    """True when sigstore's Verifier validated the chain at the logged time itself: it takes the
+    integrated time as a verified time when an inclusion promise binds it (verifier._establish_time),
+    with the same Fulcio certificates and extension policies as `certs.verify_chain`."""
+    entry = bundle.log_entry._inner
+    return bool(entry.integrated_time and entry.inclusion_promise)
+
+
+def _check_chain_at_logged_time(bundle, root) -> None:
+    """The certificate was valid at the logged time and chains to a CA, in our own words.
+
+    Each check costs a P-384 signature verification, so it runs only where sigstore did not
+    already make it: after sigstore fails (to explain why) or when it used another time."""
+    from datetime import datetime, timezone
+
+    from engine.signatures import certs
+
+    entry = bundle.log_entry._inner
     if entry.integrated_time:
         when = datetime.fromtimestamp(int(entry.integrated_time), tz=timezone.utc)
         certs.verify_chain(bundle.signing_certificate, [], root, when)
