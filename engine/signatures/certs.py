@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from engine.signatures.errors import SignatureError
 from engine.signatures.trust import TrustRoot
@@ -28,41 +29,52 @@ def load_pem_certificate(pem: str, what: str):
 
 
 def load_pem_chain(pem: str | None) -> list:
-    from cryptography import x509
-
     if not pem or "BEGIN CERTIFICATE" not in pem:
         return []
+    return list(_pem_chain(pem))
+
+
+@lru_cache(maxsize=64)
+def _pem_chain(pem: str) -> tuple:
+    # Every signature of a signer carries the same chain annotation: parse it once.
+    from cryptography import x509
+
     try:
-        return x509.load_pem_x509_certificates(pem.encode())
+        return tuple(x509.load_pem_x509_certificates(pem.encode()))
     except ValueError as exc:
         raise SignatureError(f"certificate chain annotation does not parse: {exc}") from None
 
 
+@lru_cache(maxsize=1)
+def _extension_policies():
+    """(CA, end-entity) policies: WebPKI defaults, but Fulcio leaves carry code-signing, not
+    client-auth, EKU, so EKU is left to `check_code_signing`."""
+    from cryptography.x509 import ExtendedKeyUsage
+    from cryptography.x509.verification import Criticality, ExtensionPolicy
+
+    return (
+        ExtensionPolicy.webpki_defaults_ca().may_be_present(ExtendedKeyUsage, Criticality.NON_CRITICAL, None),
+        ExtensionPolicy.webpki_defaults_ee().may_be_present(ExtendedKeyUsage, Criticality.NON_CRITICAL, None),
+    )
+
+
 def verify_chain(cert, intermediates: list, root: TrustRoot, when: datetime) -> list:
     """The verified chain [leaf, issuer, ..., anchor] valid at `when`, or SignatureError."""
-    from cryptography.x509 import ExtendedKeyUsage, UnsupportedGeneralNameType
-    from cryptography.x509.verification import (
-        Criticality,
-        ExtensionPolicy,
-        PolicyBuilder,
-        Store,
-        VerificationError,
-    )
+    from cryptography.x509 import UnsupportedGeneralNameType
+    from cryptography.x509.verification import PolicyBuilder, VerificationError
 
     start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
     if not (start <= when <= end):
         raise SignatureError(
             f"certificate was not valid at the logged time {_when(when)} (valid from {_when(start)} to {_when(end)})"
         )
-    anchors = root.fulcio_certificates()
-    if not anchors:
+    store = root.fulcio_store()
+    if store is None:
         raise SignatureError(f"trusted root {root.source} has no Fulcio certificate authorities")
-    # Fulcio leaves carry code-signing, not client-auth, EKU: let EKU be checked by the caller.
-    ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
-    ee_policy = ExtensionPolicy.webpki_defaults_ee().may_be_present(ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
+    ca_policy, ee_policy = _extension_policies()
     verifier = (
         PolicyBuilder()
-        .store(Store(anchors))
+        .store(store)
         .time(when)
         .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
         .build_client_verifier()

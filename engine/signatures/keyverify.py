@@ -7,6 +7,8 @@ Ed25519: pure Ed25519.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 _EC_HASH_BY_CURVE = {"secp256r1": "SHA256", "secp384r1": "SHA384", "secp521r1": "SHA512"}
 
 
@@ -101,3 +103,12 @@ def signature_valid_prehashed(key, signature: bytes, digest: bytes) -> bool:
         return True
     except (InvalidSignature, ValueError):
         return False
+
+
+@lru_cache(maxsize=64)
+def rule_public_key(pem: str):
+    """The rule's `engine.keys.PublicKey`, parsed once per PEM text (not once per signature).
+    Raises KeyFormatError like `load_public_key_pem` (failures are not cached)."""
+    from engine.keys import load_public_key_pem
+
+    return load_public_key_pem(pem)

@@ -60,7 +60,7 @@ def _verify_tlog(layer: LegacyLayer, signature: bytes, signer_der: bytes, signer
 def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root) -> SignatureEvidence:
     from cryptography.hazmat.primitives import serialization
 
-    from engine.signatures.keyverify import signature_valid
+    from engine.signatures.keyverify import rule_public_key, signature_valid
     from engine.signatures.payload import check_simple_signing
 
     sig_text = layer.annotations.get(SIGNATURE_ANNOTATION)
@@ -72,10 +72,10 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root)
         raise SignatureError(f"{SIGNATURE_ANNOTATION} is not base64") from None
 
     if isinstance(verifier, PublicKeyVerifier):
-        from engine.keys import KeyFormatError, load_public_key_pem
+        from engine.keys import KeyFormatError
 
         try:
-            public = load_public_key_pem(verifier.pem)
+            public = rule_public_key(verifier.pem)
         except KeyFormatError as exc:
             raise SignatureError(f"rule's public key is unusable: {exc}") from None
         if not signature_valid(public.key, signature, layer.payload):

@@ -80,6 +80,8 @@ class TrustRoot:
     ctlogs: list[LogKey] = field(default_factory=list)
     authorities: list[CertificateAuthority] = field(default_factory=list)
     _sigstore: object = None
+    # Derived once per root, not per signature check: override copies and the chain store.
+    _derived: dict = field(default_factory=dict, repr=False, compare=False)
 
     def rekor_key(self, log_id: bytes) -> LogKey | None:
         return next((k for k in self.tlogs if k.log_id == log_id), None)
@@ -89,6 +91,15 @@ class TrustRoot:
 
     def fulcio_certificates(self) -> list:
         return [c for ca in self.authorities for c in ca.certificates]
+
+    def fulcio_store(self):
+        """A cryptography `Store` of the Fulcio certificates (None when there are none)."""
+        if "store" not in self._derived:
+            from cryptography.x509.verification import Store
+
+            anchors = self.fulcio_certificates()
+            self._derived["store"] = Store(anchors) if anchors else None
+        return self._derived["store"]
 
     def sigstore_root(self):
         """The same root as sigstore-python's `TrustedRoot`, for its `Verifier`."""
@@ -109,6 +120,14 @@ class TrustRoot:
         """A copy whose Fulcio CAs, Rekor keys or CT log keys are replaced (Kyverno `roots`, `rekor.pubkey`, `ctlog.pubkey`)."""
         if not (roots_pem or rekor_pem or ctlog_pem):
             return self
+        # Kyverno rules carry their overrides on every check: parse each combination once.
+        key = ("overrides", roots_pem, rekor_pem, ctlog_pem)
+        derived = self._derived.get(key)
+        if derived is None:
+            derived = self._derived[key] = self._with_overrides(roots_pem, rekor_pem, ctlog_pem)
+        return derived
+
+    def _with_overrides(self, roots_pem: str | None, rekor_pem: str | None, ctlog_pem: str | None) -> TrustRoot:
         doc = json.loads(json.dumps(self.document))
         if roots_pem:
             doc["certificateAuthorities"] = [_ca_entry_from_pem(roots_pem)]
