@@ -13,7 +13,8 @@ types become diagnostics, never exceptions.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Callable, Union
 
 from ..diagnostics import Diagnostic
@@ -41,6 +42,14 @@ class Schema:
     name: str  # how a person calls this object in messages: "verifyImages entry"
     fields: dict[str, object]
 
+    @property
+    def zeros(self) -> dict[str, object]:
+        """Each field's Go zero value (shared by every Obj of this schema: read only)."""
+        zeros = self.__dict__.get("_zeros")
+        if zeros is None:
+            zeros = self.__dict__["_zeros"] = {k: _zero(s) for k, s in self.fields.items()}
+        return zeros
+
 
 Spec = Union[str, Schema, tuple]
 
@@ -49,23 +58,29 @@ def listof(spec: Spec) -> tuple:
     return ("list", spec)
 
 
-@dataclass
-class Obj:
-    """A decoded mapping: `values` holds every field of the schema (zero value when absent)."""
+_ABSENT = object()
 
-    schema: Schema
-    node: Node
-    values: dict[str, object] = field(default_factory=dict)
-    present: set[str] = field(default_factory=set)
-    key_nodes: dict[str, Node] = field(default_factory=dict)
-    value_nodes: dict[str, Node] = field(default_factory=dict)
+
+class Obj:
+    """A decoded mapping: `get` gives every field of the schema (the Go zero value when absent).
+
+    Only what was written is stored, and key/value nodes are looked up when a diagnostic needs
+    a position: the editor decodes every mapping of the policy on every keystroke."""
+
+    __slots__ = ("schema", "node", "values")
+
+    def __init__(self, schema: Schema, node: Node, values: dict[str, object] | None = None):
+        self.schema = schema
+        self.node = node
+        self.values: dict[str, object] = {} if values is None else values  # written, not null
 
     def get(self, key: str):
-        return self.values.get(key)
+        value = self.values.get(key, _ABSENT)
+        return self.schema.zeros.get(key) if value is _ABSENT else value
 
     def has(self, key: str) -> bool:
         """Written and not null (a Go pointer field that is non-nil)."""
-        return key in self.present
+        return key in self.values
 
     @property
     def start(self) -> Pos:
@@ -75,13 +90,21 @@ class Obj:
     def end(self) -> Pos:
         return end_position(self.node)
 
+    def _nodes(self, key: str) -> tuple[Node, Node] | None:
+        found = None
+        if isinstance(self.node, MappingNode):
+            for key_node, value_node in self.node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == key:
+                    found = (key_node, value_node)  # the last one, as decoding keeps it
+        return found
+
     def key_pos(self, key: str) -> Pos:
-        node = self.key_nodes.get(key)
-        return position(node) if node is not None else self.start
+        nodes = self._nodes(key)
+        return position(nodes[0]) if nodes is not None else self.start
 
     def value_pos(self, key: str) -> Pos:
-        node = self.value_nodes.get(key)
-        return position(node) if node is not None else self.key_pos(key)
+        nodes = self._nodes(key)
+        return position(nodes[1]) if nodes is not None else self.start
 
 
 @dataclass
@@ -103,11 +126,9 @@ def _zero(spec: Spec):
     if spec == INT:
         return None
     if spec == STRLIST:
-        return []
+        return ()
     if spec == STRMAP:
-        return {}
-    if isinstance(spec, tuple):
-        return None
+        return MappingProxyType({})
     return None
 
 
@@ -133,11 +154,13 @@ class Walker:
 
         `hook(key, obj)` may claim a key before the schema does (returns True when it did)."""
         if is_null(node):
-            return Obj(schema, node, {k: _zero(s) for k, s in schema.fields.items()})
+            return Obj(schema, node)
         if not isinstance(node, MappingNode):
             self.wrong_type(what or schema.name, "a mapping", node)
             return None
-        out = Obj(schema, node, {k: _zero(s) for k, s in schema.fields.items()})
+        values: dict[str, object] = {}
+        out = Obj(schema, node, values)
+        fields = schema.fields
         seen: set[str] = set()
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
@@ -149,11 +172,9 @@ class Walker:
                 self.diag("error", "duplicate-key", f"duplicate key '{key}' in {schema.name}",
                           position(key_node), "remove one of the two", end_position(key_node))
             seen.add(key)
-            out.key_nodes[key] = key_node
-            out.value_nodes[key] = value_node
             if hook is not None and hook(key, out):
                 continue
-            spec = schema.fields.get(key)
+            spec = fields.get(key)
             if spec is None:
                 self.unknown_key(key, key_node, schema)
                 continue
@@ -161,8 +182,7 @@ class Walker:
                 continue  # Go leaves the zero value; a pointer stays nil
             value = self.value(spec, value_node, f"'{key}'")
             if value is not None:
-                out.values[key] = value
-                out.present.add(key)
+                values[key] = value
         return out
 
     def unknown_key(self, key: str, key_node: Node, schema: Schema) -> None:
@@ -211,13 +231,14 @@ class Walker:
             if not isinstance(node, SequenceNode):
                 self.wrong_type(what, "a list of strings", node)
                 return None
-            out = []
+            out, nodes = [], []
             for item in node.value:
                 if isinstance(item, ScalarNode) and not is_null(item):
                     out.append(item.value)
+                    nodes.append(item)
                 else:
                     self.wrong_type(f"an item of {what}", "a string", item)
-            return Seq(node, out, [n for n in node.value if isinstance(n, ScalarNode) and not is_null(n)])
+            return Seq(node, out, nodes)
         if spec == STRMAP:
             if not isinstance(node, MappingNode):
                 self.wrong_type(what, "a mapping of strings", node)
