@@ -369,8 +369,8 @@ class KyvernoPolicySet:
                 found[s] = interned.setdefault(m, m)
 
     def _decide(self, s: str, kind: str, has_digest: bool) -> tuple:
-        """(action, first entry, pattern, message, Requirements, rules JSON, verifier, missing);
-        with `missing`, the message has "\x00" where the image string goes."""
+        """(action, first entry, pattern, message, Requirements, rules JSON, verifier, missing,
+        extra); with `missing`, the message has "\x00" where the image string goes."""
         matches = self._matches(s)
         key = (matches, kind, has_digest)
         hit = self._outcomes.get(key)
@@ -435,7 +435,10 @@ class KyvernoPolicySet:
                                          key=lambda t: t[0].index)]
         req.json = req.to_json()
         verifier = first.first_verifier() if action == "verify" else None
-        out = self._shared[shape] = (action, first, pattern, message, req, rules_json, verifier, missing)
+        # rules_json and extra are shared by every Decision with this outcome (read only): an
+        # editor keeps several analyses of thousands of images, and every object costs the GC.
+        extra = {"requirements": req.json}
+        out = self._shared[shape] = (action, first, pattern, message, req, rules_json, verifier, missing, extra)
         return out
 
     # -- the dialect interface ------------------------------------------------------------
@@ -455,15 +458,14 @@ class KyvernoPolicySet:
         return self._decision(ref, s, kind)
 
     def _decision(self, ref: str, s: str, kind: str) -> Decision:
-        action, first, pattern, message, req, rules, verifier, missing = self._decide(s, kind, "@" in s)
+        action, first, pattern, message, req, rules, verifier, missing, extra = self._decide(s, kind, "@" in s)
         if missing:
             message = message.replace("missing digest for \x00", f"missing digest for {s}")
-        extra = {"requirements": req.json}
         if first is None:
-            return Decision(ref, s, action, None, None, None, None, message, rules=list(rules),
+            return Decision(ref, s, action, None, None, None, None, message, rules=rules,
                             requirements=req, extra=extra)
         return Decision(ref, s, action, first.index, first.rule_id, pattern, verifier, message,
-                        rules=list(rules), requirements=req, extra=extra)
+                        rules=rules, requirements=req, extra=extra)
 
     def evaluate_many(self, images) -> list[Decision]:
         from ..reference import ReferenceError
