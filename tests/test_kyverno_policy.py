@@ -349,3 +349,20 @@ def test_explain_lists_every_entry_with_reason():
     trials = load_policy(text, "p.yaml").policy.explain("ghcr.io/x/y")
     assert len(trials) == 1 and trials[0].matched
     assert "skipImageReferences 'ghcr.io/x/*' skips it" in trials[0].reason
+
+
+def test_errors_found_while_decoding_name_the_entry_they_are_in():
+    """Unknown keys are found before entries are numbered; each gets the index of the entry
+    whose lines hold it, also for flow-style entries sharing a line (the first one wins)."""
+    entries = "".join(
+        f"        - imageReferences: ['ghcr.io/e{n}/*']\n          tpyo{n}: x\n"
+        + indent(KEYLESS_OK, 10)
+        for n in range(3)
+    )
+    text = HEAD + entries + """    - name: r2
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      verifyImages: [{imageReferences: ['a.io/*'], tpyoA: 1}, {imageReferences: ['b.io/*'], tpyoB: 1}]
+  tpyoSpec: 1
+"""
+    found = {d.message.split("'")[1]: d.rule_index for d in diags(text) if d.code == "unknown-key"}
+    assert found == {"tpyo0": 0, "tpyo1": 1, "tpyo2": 2, "tpyoA": 3, "tpyoB": 3, "tpyoSpec": None}

@@ -1020,14 +1020,25 @@ def load(docs: list[Document], path: str) -> tuple[KyvernoPolicySet, list[Diagno
 def _attach_entry_index(diags: list[Diagnostic], entries: list[VerifyEntry]) -> list[Diagnostic]:
     """Key and type errors are found while the whole document is decoded, before entries are
     numbered: give those inside an entry that entry's index (by line range)."""
+    from bisect import bisect_left, bisect_right
     from dataclasses import replace
 
+    starts = [e.line for e in entries]
+    ends = [e.end_line for e in entries]
+    # Entries are disjoint and in file order, so both lists ascend and the first entry whose
+    # range holds a line is found by bisection (a file with many typos and many entries).
+    ordered = all(a <= b for a, b in zip(starts, starts[1:])) and all(a <= b for a, b in zip(ends, ends[1:]))
     out = []
     for d in diags:
         if d.rule_index is None and d.line is not None:
-            for e in entries:
-                if e.line <= d.line <= e.end_line:
-                    d = replace(d, rule_index=e.index)
-                    break
+            if ordered:
+                i = bisect_left(ends, d.line)  # the first entry ending at or after the line
+                if i < bisect_right(starts, d.line):
+                    d = replace(d, rule_index=entries[i].index)
+            else:
+                for e in entries:
+                    if e.line <= d.line <= e.end_line:
+                        d = replace(d, rule_index=e.index)
+                        break
         out.append(d)
     return out
