@@ -42,13 +42,10 @@ class Schema:
     name: str  # how a person calls this object in messages: "verifyImages entry"
     fields: dict[str, object]
 
-    @property
-    def zeros(self) -> dict[str, object]:
-        """Each field's Go zero value (shared by every Obj of this schema: read only)."""
-        zeros = self.__dict__.get("_zeros")
-        if zeros is None:
-            zeros = self.__dict__["_zeros"] = {k: _zero(s) for k, s in self.fields.items()}
-        return zeros
+    def __post_init__(self) -> None:
+        # Each field's Go zero value, shared by every Obj of this schema (read only). Fields
+        # that name a Schema (set later for recursive ones) have the zero value None.
+        self.zeros: dict[str, object] = {k: _zero(s) for k, s in self.fields.items()}
 
 
 Spec = Union[str, Schema, tuple]
@@ -56,9 +53,6 @@ Spec = Union[str, Schema, tuple]
 
 def listof(spec: Spec) -> tuple:
     return ("list", spec)
-
-
-_ABSENT = object()
 
 
 class Obj:
@@ -75,8 +69,8 @@ class Obj:
         self.values: dict[str, object] = {} if values is None else values  # written, not null
 
     def get(self, key: str):
-        value = self.values.get(key, _ABSENT)
-        return self.schema.zeros.get(key) if value is _ABSENT else value
+        values = self.values
+        return values[key] if key in values else self.schema.zeros.get(key)
 
     def has(self, key: str) -> bool:
         """Written and not null (a Go pointer field that is non-nil)."""
