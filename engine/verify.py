@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -214,6 +215,7 @@ async def verify_images(
             store = _open_store(options, merge_mirrors(loaded.mirrors, options.mirrors),
                                 getattr(loaded, "mirror_skip_fallback", frozenset()))
         semaphore = asyncio.Semaphore(max(1, options.concurrency))
+        checkers.start_pool(options.concurrency)
 
         async def one(i: int, decision: Decision, ref: ImageRef) -> None:
             async with semaphore:
@@ -225,6 +227,7 @@ async def verify_images(
         try:
             await asyncio.gather(*(one(i, d, r) for i, d, r in pending))
         finally:
+            checkers.close_pool()
             if own_store:
                 await store.aclose()
     return [r for r in results if r is not None]
@@ -265,7 +268,7 @@ async def _verify_one(decision, ref: ImageRef, options, store, checkers, cache) 
         msg = f"failed to convert verification rule to cosign check options: {exc}"
         return VerifyResult(decision, digest, "error", msg, errors=[msg])
 
-    found = await discovery.discover(store, ref.context, digest, checker, run_check=_in_thread)
+    found = await discovery.discover(store, ref.context, digest, checker, run_check=checkers.run)
     if found.verified:
         evidence = found.evidence
         if evidence is not None and found.format and getattr(evidence, "format", found.format) != found.format:
@@ -275,11 +278,6 @@ async def _verify_one(decision, ref: ImageRef, options, store, checkers, cache) 
         return VerifyResult(decision, digest, "verified", found.message, evidence, found.errors)
     outcome: Outcome = "error" if found.faults else "failed"
     return VerifyResult(decision, digest, outcome, FAILED_PREFIX + found.message, None, found.errors)
-
-
-async def _in_thread(fn):
-    # Signature checks are CPU work (X.509, ECDSA); keep the event loop free for I/O.
-    return await asyncio.to_thread(fn)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,12 +290,34 @@ def _needs_root(decision: Decision) -> bool:
 
 
 class _Checkers:
-    """One trusted root per run (loaded once, only if a keyless rule needs it)."""
+    """Per run: one trusted root (loaded once) and the threads signature checks run on.
+
+    Checks are CPU work (X.509, ECDSA) kept off the event loop. cryptography releases the GIL
+    while it verifies, but the Python around each check holds it: more threads than cores only
+    make the checks and the event loop take turns at the GIL, so the pool has one thread per
+    core (at most one per concurrent image)."""
 
     def __init__(self, trusted_root_path: str | None) -> None:
         self._path = trusted_root_path
         self._root = None
         self._loaded = False
+        self._pool = None
+
+    def start_pool(self, concurrency: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        workers = max(1, min(max(1, concurrency), os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pullguard-check")
+
+    def close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def run(self, fn):
+        if self._pool is None:
+            return await asyncio.to_thread(fn)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
     def root(self):
         if not self._loaded:
@@ -395,7 +415,7 @@ async def _verify_attestor_set(aset, store, context, digest, checkers, found_err
             ok = False
         else:
             checker = _Checker(att.verifier, checkers.root())
-            found = await discovery.discover(store, context, digest, checker, run_check=_in_thread)
+            found = await discovery.discover(store, context, digest, checker, run_check=checkers.run)
             ok = found.verified
             if ok:
                 verified_by.append((att.path, found))
