@@ -216,10 +216,11 @@ async def verify_images(
                                 getattr(loaded, "mirror_skip_fallback", frozenset()))
         semaphore = asyncio.Semaphore(max(1, options.concurrency))
         checkers.start_pool(options.concurrency)
+        run_store = _RunStore(store)
 
         async def one(i: int, decision: Decision, ref: ImageRef) -> None:
             async with semaphore:
-                result = await _verify_one(decision, ref, options, store, checkers, cache)
+                result = await _verify_one(decision, ref, options, run_store, checkers, cache)
             results[i] = result
             if on_result:
                 on_result(result)
@@ -364,6 +365,38 @@ def _open_store(options: VerifyOptions, mirrors: dict[str, list[str]], skip_fall
         config.add(host, [parse_endpoint(e, where=f"mirror for {host}") for e in endpoints],
                    skip_fallback=host in skip_fallback)
     return RegistryStore.open(mirrors=config, insecure=options.insecure, timeout=options.timeout)
+
+
+class _RunStore:
+    """The store as one `verify_images` run sees it.
+
+    A registry that answered that it has no referrers API (the store's None) is not asked
+    again during the run: OCI distribution 1.1 forbids a registry that implements the API to
+    answer 404, so the answer holds for the whole registry, not just one repository. Talos
+    asks every time; the verdicts are the same, with one request less per image.
+    """
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self._no_referrers: set[str] = set()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def manifest(self, repository, reference, max_size):
+        return self.inner.manifest(repository, reference, max_size)
+
+    def blob(self, repository, digest, max_size):
+        return self.inner.blob(repository, digest, max_size)
+
+    async def referrers(self, repository, digest, artifact_type):
+        registry = repository.partition("/")[0]
+        if registry in self._no_referrers:
+            return None
+        answer = await self.inner.referrers(repository, digest, artifact_type)
+        if answer is None:
+            self._no_referrers.add(registry)
+        return answer
 
 
 # ---------------------------------------------------------------------------------------------

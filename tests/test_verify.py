@@ -143,3 +143,50 @@ def test_json_has_every_simulate_field_plus_verify_fields():
 )
 def test_mirrors_command_line_first_then_policy(policy, cli, expected):
     assert merge_mirrors(policy, cli) == expected
+
+
+TWO_REGISTRIES = POLICY + """  - image: "other.example/signed/*"
+    keyless:
+      issuer: https://issuer.example
+      subject: me@example.com
+"""
+
+
+class _CountingUnsigned:
+    """No signatures anywhere; `referrers_api` names the registries that implement the API."""
+
+    def __init__(self, referrers_api: set[str]) -> None:
+        self.referrers_api = referrers_api
+        self.referrer_calls: list[str] = []
+
+    async def manifest(self, repository, reference, max_size):
+        from engine.discovery import ArtifactNotFound
+
+        raise ArtifactNotFound(reference)
+
+    async def referrers(self, repository, digest, artifact_type):
+        host = repository.partition("/")[0]
+        self.referrer_calls.append(host)
+        return [] if host in self.referrers_api else None
+
+
+# (case, registries with the referrers API, referrers requests per registry for 3 images on each)
+REFERRERS_ASKED = [
+    ("no API anywhere: asked once per registry", set(), {"registry.example": 1, "other.example": 1}),
+    ("API on one registry: asked for each of its images", {"other.example"}, {"registry.example": 1, "other.example": 3}),
+    ("API everywhere", {"registry.example", "other.example"}, {"registry.example": 3, "other.example": 3}),
+]
+
+
+@pytest.mark.parametrize("api, expected", [c[1:] for c in REFERRERS_ASKED], ids=[c[0] for c in REFERRERS_ASKED])
+def test_a_registry_without_referrers_api_is_asked_once_per_run(api, expected):
+    images = [f"{host}/signed/app{i}@sha256:{i:064x}" for host in ("registry.example", "other.example") for i in range(3)]
+    store = _CountingUnsigned(api)
+    results = asyncio.run(
+        verify_images(load_policy(TWO_REGISTRIES, "p.yaml"), images, VerifyOptions(concurrency=1), store=store)
+    )
+    assert [r.outcome for r in results] == ["failed"] * 6
+    assert {r.message for r in results} == {
+        "image verification failed: no valid signature found: bundle tag not found\nlegacy signature tag not found"
+    }
+    assert {h: store.referrer_calls.count(h) for h in ("registry.example", "other.example")} == expected
