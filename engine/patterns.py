@@ -270,7 +270,8 @@ def wildcard_masks(subjects: tuple[str, ...]) -> WildcardMasks:
     table = _MASK_TABLES.get(subjects)
     if table is None:
         if len(_MASK_TABLES) >= 4:
-            _MASK_TABLES.pop(next(iter(_MASK_TABLES)))
+            # the oldest; `None`: an editor worker thread may have dropped it already
+            _MASK_TABLES.pop(next(iter(_MASK_TABLES), None), None)
         table = _MASK_TABLES[subjects] = WildcardMasks(subjects)
     return table
 
