@@ -69,3 +69,21 @@ def test_invalid_image_gets_an_error_decision():
     a = analyze(GOOD, ["Not/A:Valid:Ref"], "p.yaml")
     d = a.decisions[0]
     assert d.action is None and d.error and d.message == d.error
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_analyze_leaves_the_garbage_collector_as_it_found_it(enabled_before):
+    import gc
+
+    from engine.analysis import analyze, clear_cache
+
+    clear_cache()
+    text = "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n  - image: '*'\n    deny: true\n"
+    if not enabled_before:
+        gc.disable()
+    try:
+        result = analyze(text + f"# {enabled_before}\n", ["nginx"])
+        assert result.decisions[0].action == "deny"
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable()
