@@ -3,9 +3,9 @@
 Each table row is one SPEC statement checked through the `pullguard` command line: the installed
 console script in a subprocess where the process boundary matters (stdout holds JSON and nothing
 else, progress on stderr, `--images -`), `tui.cli.main` in-process elsewhere (fast). Verification
-runs only against the bundled OCI layout (policy-file mirrors with skipFallback); proxies point at a
-closed loopback port so that any accidental request to a real host fails instead of leaving the
-machine. Rows where the product disagrees with the SPEC are strict xfails naming the difference.
+runs only against the bundled OCI layout (policy-file mirrors with skipFallback, or a `--mirror` whose
+layout holds everything asked for) and a closed loopback port. Rows where the product disagrees with
+the SPEC are strict xfails naming the difference.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import pytest
 from engine import samples as sample_paths
 from tui import cli
 
-# Any request that is not to loopback goes to a closed port: a test that would reach the
-# internet fails loudly instead.
+# Belt and braces: proxies at a closed loopback port for anything that honours them (the registry
+# client itself ignores the environment, trust_env=False; the tests never name a real host).
 NO_NETWORK_ENV = {
     "HTTP_PROXY": "http://127.0.0.1:9",
     "HTTPS_PROXY": "http://127.0.0.1:9",
@@ -36,7 +36,6 @@ NO_NETWORK_ENV = {
     "NO_PROXY": "127.0.0.1,localhost,::1",
 }
 
-# The partner key of the samples' Talos policy (rule 1), for fingerprints computed here.
 SAMPLE_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -985,3 +984,55 @@ def test_credentials_never_printed_on_a_failing_registry(tmp_path):
     text = "\n".join(outputs)
     assert "error" in text and "127.0.0.1:9" in text  # says what failed, for which host
     assert password not in text and auth not in text
+
+
+# --- §3/§4 identities, through real verification against the bundled layout -------------------------
+
+API_IMAGE = "ghcr.io/acme/api:v1.4.0"  # signed keyless by .../acme/api/.github/workflows/release.yaml@refs/tags/v1.4.0
+API_SUBJECT = "https://github.com/acme/api/.github/workflows/release.yaml@refs/tags/v1.4.0"
+ISSUER = "https://token.actions.githubusercontent.com"
+
+IDENTITIES = [
+    # (dialect, keyless mapping, outcome)
+    ("talos", {"issuer": ISSUER, "subjectRegex": "acme/api/"}, "verified"),  # unanchored search
+    ("talos", {"issuer": ISSUER, "subjectRegex": "^acme/api"}, "failed"),
+    ("talos", {"issuer": ISSUER, "subject": API_SUBJECT}, "verified"),
+    ("talos", {"issuer": ISSUER, "subject": "https://github.com/acme/api/*"}, "failed"),  # exact, no wildcard
+    ("talos", {"issuer": ISSUER + "/", "subject": API_SUBJECT}, "failed"),  # issuer exact
+    ("kyverno", {"issuer": ISSUER, "subject": "https://github.com/acme/api/*"}, "verified"),  # wildcard
+    ("kyverno", {"issuer": "https://token.actions.*", "subject": API_SUBJECT}, "verified"),
+    ("kyverno", {"issuer": ISSUER, "subjectRegExp": "acme/api/"}, "verified"),
+    ("kyverno", {"issuer": ISSUER, "subject": "https://github.com/acme/web/*"}, "failed"),
+]
+
+
+@pytest.mark.parametrize("dialect, keyless, outcome", IDENTITIES,
+                         ids=[f"{d}-{json.dumps(k)[12:70]}" for d, k, _ in IDENTITIES])
+def test_keyless_identity_semantics(capsys, monkeypatch, tmp_path, samples_copy, dialect, keyless, outcome):
+    flow = json.dumps(keyless)
+    if dialect == "talos":
+        body = _talos(f"  - image: ghcr.io/acme/*\n    keyless: {flow}\n")
+    else:
+        keyless = {**keyless, "rekor": {"url": "https://rekor.sigstore.dev"}}
+        attestors = "{entries: [{keyless: " + json.dumps(keyless) + "}]}"
+        body = _kyverno(_entry(["ghcr.io/acme/*"], extra="          verifyDigest: false\n", attestors=attestors))
+    policy = tmp_path / "p.yaml"
+    policy.write_text(_policy_with_sample_mirrors(samples_copy, body))
+    code, out, err = run(capsys, monkeypatch, "verify", str(policy), API_IMAGE,
+                         "--trusted-root", str(samples_copy / "trusted_root.json"), "--format", "json")
+    result = json.loads(out)["results"][0]
+    assert result["outcome"] == outcome, result["message"]
+    assert code == (0 if outcome == "verified" else 1)
+
+
+def test_mirror_flag_with_an_oci_layout(capsys, monkeypatch, tmp_path, samples_copy):
+    """§1/§6: `--mirror HOST=oci:PATH` serves a policy of one's own from the bundled layout."""
+    pem = _sample_partner_pem(samples_copy)
+    block = "\n".join("        " + line for line in pem.splitlines())
+    policy = tmp_path / "p.yaml"
+    policy.write_text(_talos(f"  - image: quay.io/partner/*\n    publicKey:\n      certificate: |\n{block}\n"))
+    code, out, err = run(capsys, monkeypatch, "verify", str(policy), "quay.io/partner/agent:v5.2.0",
+                         "--mirror", f"quay.io=oci:{samples_copy / 'registry'}", "--format", "json")
+    result = json.loads(out)["results"][0]
+    assert (code, result["outcome"]) == (0, "verified"), result["message"]
+    assert result["message"] == "verified via legacy signature (bundle verified false)"
