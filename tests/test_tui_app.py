@@ -486,3 +486,66 @@ def test_first_frame_does_not_import_the_verification_stack(tmp_path):
                          cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == ""
+
+
+# -- compare with the saved version -------------------------------------------------------------
+
+COMPARE_CASES = [
+    # (0-based row, column range to retype, typed text, listed under, image listed, counts, unchanged)
+    (9, (4, 8), "deny", "newly denied (1):", "nginx:1.25", {"newly-denied": 1}, 1),
+    (4, (12, 32), "ghcr.io/other/*", "newly unverified (admitted without verification) (1):",
+     "ghcr.io/siderolabs/kubelet:v1.33.0", {"newly-unverified": 1}, 1),
+    (None, None, "", None, None, {}, 2),  # no edits: nothing changes
+]
+
+
+@pytest.mark.parametrize("row,columns,typed,heading,image,counts,unchanged", COMPARE_CASES)
+async def test_compare_with_saved_version_lists_what_the_edit_changes(
+    tmp_path, row, columns, typed, heading, image, counts, unchanged
+):
+    from textual.widgets.text_area import Selection
+
+    from tui.widgets.compare import CompareScreen
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        if row is not None:
+            app.editor.selection = Selection((row, columns[0]), (row, columns[1]))
+            await type_text(pilot, typed)
+            await settle(app, pilot)
+            assert app.dirty
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CompareScreen)
+        result = app.screen.result
+        assert {kind: n for kind, n in result.counts.items() if n} == counts
+        assert result.unchanged == unchanged
+        text = app.screen.text
+        if heading is None:
+            assert result.changes == []
+            assert text.strip() == f"0 changed, {unchanged} unchanged"
+        else:
+            section = text.split(heading, 1)[1].split("\n\n", 1)[0]
+            assert f"  {image}: " in section
+            assert text.rstrip().endswith(f"{unchanged} unchanged")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, CompareScreen)
+        assert app.editor.text != POLICY if row is not None else app.editor.text == POLICY
+
+
+async def test_compare_refuses_an_edited_policy_with_errors(tmp_path):
+    from tui.widgets.compare import CompareScreen
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.editor.move_cursor((9, 0))
+        await pilot.press("end")
+        await type_text(pilot, "\n    deny: true")
+        await settle(app, pilot)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, CompareScreen)
+        assert any("fix them before comparing" in str(n.message) for n in app._notifications)

@@ -84,6 +84,22 @@ def test_help_screen(snap_compare):
     assert snap_compare(app(), terminal_size=(100, 40), run_before=open_help)
 
 
+def test_compare_with_saved_version(snap_compare, tmp_path, monkeypatch):
+    """ctrl+r after turning the catch-all skip into deny: nginx is listed as newly denied."""
+    monkeypatch.chdir(tmp_path)  # the saved version is ./policy.yaml: a path that reads the same every run
+    Path("policy.yaml").write_text(POLICY)
+
+    async def compare(pilot) -> None:
+        await settle(pilot)
+        row = POLICY.split("\n").index("    skip: true")
+        pilot.app.editor.replace("deny", (row, 4), (row, 8))
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=(100, 30), run_before=compare)
+
+
 def test_detail_pane_after_verification(snap_compare, signed_world, tmp_path):
     """A public-key legacy signature verified against the loopback registry (via a mirror)."""
     from tests.test_tui_verify import HOST, policy_text

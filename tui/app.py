@@ -185,6 +185,7 @@ class PullguardApp(App):
         Binding("f2", "focus('editor')", "Editor", id="app.focus_editor", tooltip="Focus the policy editor", show=False),
         Binding("f3", "focus('images')", "Images", id="app.focus_images", tooltip="Focus the image table", show=False),
         Binding("f4", "focus('problems')", "Problems", id="app.focus_problems", tooltip="Focus the diagnostics list", show=False),
+        Binding("ctrl+r", "compare_saved", "Compare", id="app.compare", tooltip="Compare with the saved version: what the edits change per image", show=False),
         Binding("f8", "next_problem", "Next problem", id="app.next_problem", tooltip="Jump to the next diagnostic", show=False),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit; asks when there are unsaved edits", priority=True),
     ]
@@ -698,6 +699,48 @@ class PullguardApp(App):
         if action == "cancel_verify":
             return self._run is not None and len(self.screen_stack) == 1
         return True
+
+    # -- compare with the saved version -------------------------------------------------------
+
+    def action_compare_saved(self) -> None:
+        """`pullguard diff SAVED EDITED` over the loaded images, in a modal (ctrl+r)."""
+        from .widgets.compare import CompareScreen
+
+        if isinstance(self.screen, CompareScreen):
+            return
+        if not self.items:
+            self.notify("no images to compare over: press a to add one or ctrl+l to load a list", severity="warning")
+            return
+        self._compare(self.policy_path, self.editor.text, self.images)
+
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False, name="compare")
+    def _compare(self, path: str, text: str, images: list[str]) -> None:
+        # load_policy rather than the analysis cache: the cache belongs to the event loop.
+        from engine.policy import load_policy
+        from engine.policydiff import diff_policies
+
+        from .widgets.compare import CompareScreen
+
+        try:
+            saved = Path(path).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.call_from_thread(self.push_screen, error_modal("could not read the saved policy", f"{path}: {reason}"))
+            return
+        old = load_policy(saved, path)
+        new = load_policy(text, path)
+        if new.errors or new.policy is None:
+            self.call_from_thread(self.notify, "the edited policy has errors: fix them before comparing", severity="error")
+            return
+        if old.errors or old.policy is None:
+            self.call_from_thread(
+                self.notify, f"the saved policy {path} has errors: comparing needs two valid policies", severity="error"
+            )
+            return
+        cross = old.dialect != new.dialect
+        result = diff_policies(old.policy, new.policy, images, cross_dialect=cross)
+        screen = CompareScreen(path, result, cross, old.dialect or "", new.dialect or "")
+        self.call_from_thread(self.push_screen, screen)
 
     # -- files -------------------------------------------------------------------------------
 
