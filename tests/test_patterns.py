@@ -382,3 +382,77 @@ def test_all_matches_agrees_with_loop(patterns, subjects):
     am = AllMatches(patterns)
     for s in subjects:
         assert am.all(s) == tuple(i for i, p in enumerate(patterns) if wildcard_match(p, s))
+
+
+# --- user patterns that would make a backtracking matcher run for hours ---------------------
+# Each case runs in a subprocess with a 20 s limit, so a regression fails instead of hanging
+# the suite (pytest-timeout is not installed). Fixed: about a millisecond each.
+
+_NASTY_WILDCARD = "*a?" * 12 + "*b"  # backtracking regex: 0.9 s at 20 a's, hours at 60
+_NASTY_GLOB = "*a" * 30 + "*b"
+_NASTY_SUBJECT = "ghcr.io/" + "a" * 60 + "/x:1"
+_KYVERNO_NASTY = f"""apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {{name: pol}}
+spec:
+  rules:
+    - name: r1
+      match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}
+      verifyImages:
+        - imageReferences: ["{_NASTY_WILDCARD}"]
+          attestors: [{{entries: [{{keyless: {{issuer: https://i.example, subject: "{_NASTY_WILDCARD}"}}}}]}}]
+"""
+_TALOS_NASTY = f"""apiVersion: v1alpha1
+kind: ImageVerificationConfig
+rules:
+  - image: "{_NASTY_GLOB}"
+    deny: true
+"""
+
+# (what, Python code printing a result, expected output)
+PATHOLOGICAL = [
+    ("wildcard_match miss", f"print(wildcard_match({_NASTY_WILDCARD!r}, {_NASTY_SUBJECT!r}))", "False"),
+    ("wildcard_match hit", f"print(wildcard_match({_NASTY_WILDCARD!r}, {'ghcr.io/' + 'a' * 60 + 'b'!r}))", "True"),
+    ("WildcardMasks", f"print(WildcardMasks([{_NASTY_SUBJECT!r}, {'a' * 80 + 'b'!r}]).mask({_NASTY_WILDCARD!r}))",
+     "1"),  # sorted: 'aaa...b' first
+    ("AllMatches", f"print(AllMatches([{_NASTY_WILDCARD!r}, 'ghcr.io/*']).all({_NASTY_SUBJECT!r}))", "(1,)"),
+    ("check_identity subject",
+     "from engine.policy.model import KeylessVerifier\n"
+     "from engine.signatures.evidence import Identity\n"
+     "from engine.signatures.identity import check_identity\n"
+     "from engine.signatures import SignatureError\n"
+     "try:\n"
+     f"    check_identity(Identity('https://i.example', {_NASTY_SUBJECT!r}),\n"
+     f"                   KeylessVerifier(issuer='https://i.example', subject={_NASTY_WILDCARD!r}, match='wildcard'))\n"
+     "except SignatureError:\n"
+     "    print('rejected')", "rejected"),
+    ("Kyverno simulate",
+     "from engine.policy import load_policy\n"
+     f"p = load_policy({_KYVERNO_NASTY!r}, 'p.yaml').policy\n"
+     f"print([d.action for d in p.evaluate_many([{_NASTY_SUBJECT!r}, 'ghcr.io/' + 'a' * 60 + '@sha256:' + 'ab' * 32])],"
+     f" p.evaluate({_NASTY_SUBJECT!r}).action)", "['allow', 'verify'] allow"),
+    ("glob_match", f"print(glob_match({_NASTY_GLOB!r}, {'a' * 200!r}))", "False"),
+    ("FirstMatch", f"print(FirstMatch([{_NASTY_GLOB!r}, '*']).first({'a' * 200!r}))", "1"),
+    ("Talos simulate",
+     "from engine.policy import load_policy\n"
+     f"p = load_policy({_TALOS_NASTY!r}, 'p.yaml').policy\n"
+     "subjects = ['ghcr.io/' + 'a' * 200 + str(i) for i in range(50)] + ['ghcr.io/' + 'a' * 200 + 'b']\n"
+     "print(sorted({d.action for d in p.evaluate_many(subjects)}), p.evaluate(subjects[0]).action)",
+     "['allow', 'deny'] allow"),
+]
+
+
+@pytest.mark.parametrize("what, code, expected", PATHOLOGICAL, ids=[c[0] for c in PATHOLOGICAL])
+def test_pathological_patterns_finish(what, code, expected):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    prelude = "from engine.patterns import AllMatches, FirstMatch, WildcardMasks, glob_match, wildcard_match\n"
+    try:
+        done = subprocess.run([sys.executable, "-c", prelude + code], cwd=Path(__file__).resolve().parents[1],
+                              capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{what}: still matching after 20 s (backtracking on a user pattern)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
