@@ -76,6 +76,71 @@ def compose(text: str) -> tuple[list[Document], Diagnostic | None]:
     return docs, None
 
 
+def duplicate_keys(root: Node | None) -> list[Diagnostic]:
+    """A `duplicate-key` error at each mapping key written twice in the same mapping.
+
+    Go's yaml.v3 (Talos) and kubectl's strict decoding (Kyverno) reject such a document; YAML
+    loaders in Python keep the last value silently. Scalar keys are compared by their text, as
+    yaml.v3 does (`1` and `"1"` are the same key). An alias is the same node object as its
+    anchor, so each mapping is visited once (a billion-laughs document stays cheap).
+    """
+    found: list[Diagnostic] = []
+    if root is None or isinstance(root, ScalarNode):
+        return found
+    seen: set[int] = set()
+    stack: list[Node] = [root]
+    pop, push, scalar, mapping = stack.pop, stack.append, ScalarNode, MappingNode
+    while stack:
+        node = pop()
+        key = id(node)
+        if key in seen:
+            continue
+        seen.add(key)
+        if type(node) is mapping:
+            pairs = node.value
+            try:
+                repeated = len({k.value for k, _ in pairs}) < len(pairs)
+            except TypeError:  # a mapping or list as a key (its value is a list)
+                repeated = True
+            if repeated:
+                found.extend(_duplicates_in(pairs))
+            for _, value in pairs:
+                if type(value) is not scalar:
+                    push(value)
+        else:  # a sequence
+            for item in node.value:
+                if type(item) is not scalar:
+                    push(item)
+    found.sort(key=lambda d: (d.line or 0, d.column or 0))
+    return found
+
+
+def _duplicates_in(pairs: list[tuple[Node, Node]]) -> list[Diagnostic]:
+    first: dict[str, Node] = {}
+    out = []
+    for key_node, _ in pairs:
+        if not isinstance(key_node, ScalarNode):
+            continue
+        earlier = first.setdefault(key_node.value, key_node)
+        if earlier is not key_node:
+            out.append(duplicate_key_diagnostic(key_node, earlier))
+    return out
+
+
+def duplicate_key_diagnostic(key_node: ScalarNode, earlier: ScalarNode, rule_index: int | None = None) -> Diagnostic:
+    """The `duplicate-key` error at the second of two equal keys, in yaml.v3's words."""
+    import json
+
+    first_line = position(earlier)[0]
+    line, column = position(key_node)
+    end_line, end_column = end_position(key_node)
+    # yaml.v3 quotes the key with Go's `%#v`, which json.dumps matches for text
+    message = f"mapping key {json.dumps(key_node.value, ensure_ascii=False)} already defined at line {first_line}"
+    fix = (f"remove this '{key_node.value}' key or the one at line {first_line} "
+           "(YAML would keep only the last one; Talos and Kyverno refuse the document)")
+    return Diagnostic("error", "duplicate-key", message, line, column, rule_index, end_line, end_column, fix)
+
+
 def is_null(node: Node | None) -> bool:
     return node is None or (
         isinstance(node, ScalarNode)

@@ -159,6 +159,28 @@ def test_type_and_key_errors(fragment, code):
     assert code in [d.code for d in diags(with_entry(fragment)) if d.severity == "error"]
 
 
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        # kubectl's strict decoding refuses a key written twice; Python's YAML keeps the last silently
+        (with_entry("imageReferences: ['ghcr.io/*']\nimageReferences: ['*']\n" + KEYLESS_OK),
+         [(15, 11, 'mapping key "imageReferences" already defined at line 14')]),
+        (HEAD.replace("  name: pol\n", "  name: pol\n  name: other\n") + "        - imageReferences: ['*']\n"
+         + indent(KEYLESS_OK, 10), [(5, 3, 'mapping key "name" already defined at line 4')]),
+        (with_entry("imageReferences: ['*']\n" + KEYLESS_OK.replace("subject:", "issuer: x\n          subject:")),
+         [(19, 21, 'mapping key "issuer" already defined at line 18')]),
+        # a map of free keys (annotations) as well as the schema's objects
+        (HEAD.replace("  name: pol\n", "  name: pol\n  annotations: {a: x, b: y, a: z}\n")
+         + "        - imageReferences: ['*']\n" + indent(KEYLESS_OK, 10),
+         [(5, 29, 'mapping key "a" already defined at line 5')]),
+        (with_entry("imageReferences: ['*']\n" + KEYLESS_OK), []),
+    ],
+)
+def test_duplicate_keys_are_errors(text, expected):
+    found = [d for d in diags(text) if d.code == "duplicate-key"]
+    assert [(d.line, d.column, d.message, d.severity) for d in found] == [e + ("error",) for e in expected]
+
+
 def test_rule_level_checks():
     text = HEAD.replace("      verifyImages:\n", "") + "    - name: r1\n      match: {any: [{resources: {kinds: [Pod]}}]}\n"
     msgs = messages(text)

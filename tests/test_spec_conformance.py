@@ -931,15 +931,11 @@ NASTY = [
      + "".join(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 10))
      + "rules: *a9\n", 1),
     ("not-a-policy", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", 1),
-    pytest.param(
-        "duplicate-key",
-        "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n  - {image: a.io/*, deny: true}\n"
-        "rules:\n  - {image: b.io/*, deny: true}\n", 1,
-        marks=pytest.mark.xfail(strict=True, reason="SPEC §3 (loading as Talos): a duplicate mapping key is accepted "
-                                "silently and the last one wins (the a.io deny rule vanishes); Talos's YAML decoder "
-                                "rejects it ('mapping key \"rules\" already defined at line 3')"),
-        id="duplicate-key",
-    ),
+    # SPEC §3 (loading as Talos): Talos's YAML decoder rejects a duplicate mapping key
+    # ('mapping key "rules" already defined at line 3'); the last one must not silently win.
+    ("duplicate-key",
+     "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n  - {image: a.io/*, deny: true}\n"
+     "rules:\n  - {image: b.io/*, deny: true}\n", 1),
 ]
 
 

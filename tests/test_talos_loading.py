@@ -89,6 +89,36 @@ def test_yaml_syntax_errors_have_a_line(text, line):
     assert len(found) == 1 and found[0].line == line and found[0].severity == "error"
 
 
+# (text, [(line, column, message)]): yaml.v3 (Talos's decoder) refuses a key written twice in a mapping
+DUPLICATE_KEYS = [
+    (HEAD + "rules:\n  - {image: a.io/*, deny: true}\nrules:\n  - {image: b.io/*, deny: true}\n",
+     [(5, 1, 'mapping key "rules" already defined at line 3')]),
+    (HEAD + "rules:\n  - image: a.io/*\n    deny: true\n    image: b.io/*\n",
+     [(6, 5, 'mapping key "image" already defined at line 4')]),
+    (HEAD + "rules:\n  - image: a.io/*\n    keyless: {issuer: i, subject: s, issuer: j}\n",
+     [(5, 38, 'mapping key "issuer" already defined at line 5')]),
+    (HEAD + "kind: ImageVerificationConfig\nrules: []\n", [(3, 1, 'mapping key "kind" already defined at line 2')]),
+    (HEAD + "rules:\n  - image: a.io/*\n    'deny': true\n    deny: false\n",  # quoting does not make a new key
+     [(6, 5, 'mapping key "deny" already defined at line 5')]),
+    # an anchored mapping used twice is one mapping: reported once
+    (HEAD + "x-key: &k {issuer: i, issuer: j}\nrules:\n  - {image: a.io/*, keyless: *k}\n  - {image: b.io/*, keyless: *k}\n",
+     [(3, 23, 'mapping key "issuer" already defined at line 3')]),
+    # the same key in two different mappings, and in two documents, is fine
+    (HEAD + "rules:\n  - {image: a.io/*, deny: true}\n  - {image: b.io/*, deny: true}\n---\n" + HEAD + "rules: []\n", []),
+    # documents pullguard does not read as policy are Talos's business, not this file's
+    ("machine: {type: worker, type: controlplane}\n---\n" + HEAD + "rules: []\n", []),
+]
+
+
+@pytest.mark.parametrize("text,expected", DUPLICATE_KEYS)
+def test_duplicate_keys_are_errors(text, expected):
+    loaded = load_policy(text, "p.yaml")
+    found = [d for d in loaded.diagnostics if d.code == "duplicate-key"]
+    assert [(d.line, d.column, d.message) for d in found] == expected
+    assert all(d.severity == "error" and "remove" in d.fix for d in found)
+    assert loaded.errors >= len(expected)
+
+
 MERGE_BASE = """\
 apiVersion: v1alpha1
 kind: ImageVerificationConfig

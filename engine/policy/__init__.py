@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..diagnostics import Diagnostic
-from ..yamlsource import Document, compose
+from ..yamlsource import Document, compose, duplicate_keys
 
 Dialect = Literal["talos", "kyverno"]
 
@@ -50,13 +50,23 @@ def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
     if any(kyverno.detect(d) for d in docs):
         policy, diags = kyverno.load(docs, path)
         dialect: Dialect | None = "kyverno"
+        detect = kyverno.detect
     elif any(talos.detect(d) for d in docs) or not docs:
         policy, diags = talos.load(docs, path)
         dialect = "talos"
+        detect = talos.detect
     else:
         # With a syntax error the policy may lie after it: say only what is certain.
         policy, diags, dialect = None, ([] if syntax_error else [_nothing_found(docs)]), None
+        detect = None
     diagnostics.extend(diags)
+    if detect is not None:
+        # Talos (yaml.v3) and kubectl refuse a policy document with a key written twice. The
+        # Kyverno decoder reports those in the mappings it reads (with their entry index).
+        reported = {(d.line, d.column) for d in diags if d.code == "duplicate-key"}
+        for doc in docs:
+            if detect(doc):
+                diagnostics.extend(d for d in duplicate_keys(doc.root) if (d.line, d.column) not in reported)
     configs = talos.registry_mirror_configs(docs)
     mirrors = {host: [_relative_to_policy(e.url, path) for e in cfg.endpoints] for host, cfg in configs.items()}
     skip_fallback = frozenset(host for host, cfg in configs.items() if cfg.skip_fallback)

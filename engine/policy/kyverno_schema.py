@@ -23,6 +23,7 @@ from ..yamlsource import (
     Node,
     ScalarNode,
     SequenceNode,
+    duplicate_key_diagnostic,
     end_position,
     is_null,
     kind_name,
@@ -155,17 +156,16 @@ class Walker:
         values: dict[str, object] = {}
         out = Obj(schema, node, values)
         fields = schema.fields
-        seen: set[str] = set()
+        seen: dict[str, ScalarNode] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 self.diag("error", "wrong-type", f"keys in {schema.name} must be strings",
                           position(key_node), None, end_position(key_node))
                 continue
             key = key_node.value
-            if key in seen:
-                self.diag("error", "duplicate-key", f"duplicate key '{key}' in {schema.name}",
-                          position(key_node), "remove one of the two", end_position(key_node))
-            seen.add(key)
+            earlier = seen.setdefault(key, key_node)
+            if earlier is not key_node:  # the same words as the whole-document check (load_policy)
+                self.report(duplicate_key_diagnostic(key_node, earlier, self.rule_index()))
             if hook is not None and hook(key, out):
                 continue
             spec = fields.get(key)
