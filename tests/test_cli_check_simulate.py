@@ -48,8 +48,9 @@ def run(capsys, *argv):
 
 @pytest.mark.parametrize(
     "text,code",
-    [(GOOD, 0), (WARN, 0), (BAD, 1), (BROKEN, 1), ("kind: ConfigMap\n", 1), ("", 0)],
-    ids=["good", "warnings-only", "talos-error", "yaml-syntax", "not-a-policy", "empty"],
+    # an empty or comment-only file is `no-policy`, as a machine config without the document is
+    [(GOOD, 0), (WARN, 0), (BAD, 1), (BROKEN, 1), ("kind: ConfigMap\n", 1), ("", 1), ("# todo\n\n", 1)],
+    ids=["good", "warnings-only", "talos-error", "yaml-syntax", "not-a-policy", "empty", "comment-only"],
 )
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_check_exit_codes(capsys, policy, text, code, fmt):

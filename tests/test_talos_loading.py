@@ -227,10 +227,19 @@ def test_other_documents_ignored_and_mirrors_read():
     assert [e.override_path for e in configs["ghcr.io"].endpoints] == [False, True]
 
 
-def test_empty_file_is_an_empty_talos_policy():
-    loaded = load_policy("")
-    assert loaded.dialect == "talos" and loaded.errors == 0
-    assert loaded.policy.evaluate("nginx").message == "no matched rule"
+# An empty or comment-only file is the same `no-policy` error as a machine config without an
+# ImageVerificationConfig (it used to load as an empty Talos policy that `check` called ok).
+@pytest.mark.parametrize(
+    "text",
+    ["", "\n\n", "# just a comment\n", "  # indented comment\n# another\n", "---\n", "---\n# c\n---\n",
+     "\ufeff# comment after a BOM\n",
+     "version: v1alpha1\nmachine: {type: worker}\n"],
+    ids=["empty", "blank-lines", "comment", "comments", "empty-document", "empty-documents", "bom", "machine-config"],
+)
+def test_empty_or_comment_only_file_is_no_policy(text):
+    loaded = load_policy(text, "p.yaml")
+    assert [(d.code, d.severity, d.line, d.column) for d in loaded.diagnostics] == [("no-policy", "error", 1, 1)]
+    assert loaded.dialect is None and loaded.policy is None and loaded.errors == 1
 
 
 def test_outline_spans_each_rule():

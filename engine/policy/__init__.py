@@ -51,7 +51,7 @@ def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
         policy, diags = kyverno.load(docs, path)
         dialect: Dialect | None = "kyverno"
         detect = kyverno.detect
-    elif any(talos.detect(d) for d in docs) or not docs:
+    elif any(talos.detect(d) for d in docs) or (not docs and syntax_error):
         policy, diags = talos.load(docs, path)
         dialect = "talos"
         detect = talos.detect
@@ -87,10 +87,15 @@ def _relative_to_policy(url: str, path: str) -> str:
 
 
 def _nothing_found(docs: list[Document]) -> Diagnostic:
+    """An empty or comment-only file is the same error as a machine config without the
+    document: Talos would have no ImageVerificationConfig to read in either case."""
+    empty = all(d.root is None for d in docs)
     return Diagnostic(
         "error",
         "no-policy",
         "no ImageVerificationConfig (Talos) or ClusterPolicy/Policy with verifyImages (Kyverno) found",
         1,
         1,
+        fix=("start with 'apiVersion: v1alpha1', 'kind: ImageVerificationConfig' and 'rules:' "
+             "(or open a new file with 'pullguard edit' for a starter policy)") if empty else None,
     )
