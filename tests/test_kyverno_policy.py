@@ -246,7 +246,8 @@ def test_pattern_lints(pattern, code, fix_part):
 
 
 @pytest.mark.parametrize("field", ["subjectRegExp", "issuerRegExp"])
-@pytest.mark.parametrize("regex,ok", [("^https://github.com/org/.*$", True), ("(?=x)", False), ("a(b", False), ("\\d+", True)])
+@pytest.mark.parametrize("regex,ok", [("^https://github.com/org/.*$", True), ("(?=x)", False), ("a(b", False), ("\\d+", True),
+                                      (r"^https://\C+", False), (r"a\\C", True), (r"\Q\C\E", True)])
 def test_re2_regex_lint(field, regex, ok):
     body = f"imageReferences: ['*']\nattestors:\n  - entries:\n      - keyless:\n          roots: a\n          {field}: '{regex}'\n"
     found = [d for d in diags(with_entry(body)) if d.code == "invalid-regex"]
@@ -254,6 +255,8 @@ def test_re2_regex_lint(field, regex, ok):
     if not ok:
         assert found[0].message.startswith(f"keyless.{field} is not a valid RE2 regular expression: ")
         assert found[0].line == 19
+        if "\\C" in regex:  # Go's regexp rejects \C, which RE2 in C++ takes: say so
+            assert "invalid escape sequence: \\C" in found[0].message and "'\\C'" in found[0].fix
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,7 @@ CASES = [
     (dict(issuer=GH, subject=WF, subject_regex=r"refs/heads/"), "subjectRegex"),  # both must hold
     (dict(issuer=GH, subject_regex=r"(?P<x"), "not a valid RE2 expression"),
     (dict(issuer=GH, subject_regex=r"(a)\1"), "not a valid RE2 expression"),  # backreferences: not RE2
+    (dict(issuer=GH, subject_regex=r"acme/\C"), "not a valid RE2 expression"),  # Go's regexp has no \C
     (dict(issuer_regex=r"githubusercontent\.com$", subject=WF), None),
     (dict(issuer_regex=r"^https://accounts\.google\.com$", subject=WF), "issuer regular expression"),
     (dict(issuer=GH, subject="https://github.com/acme/*", match="wildcard"), None),

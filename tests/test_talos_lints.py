@@ -53,6 +53,11 @@ def lint(rules: str, code: str):
         (r"(a)\1", "backreferences"),
         ("a(b", None),
         ("[z-a]", None),
+        # RE2 in C++ takes \C (any byte); Go's regexp, which Talos compiles with, does not
+        (r"^https://github\.com/\C+", "'\\C'"),
+        (r"x[\C]", "'\\C'"),
+        (r"\\\C", "'\\C'"),  # an escaped backslash, then \C
+        (r"\Qa.b\E\C", "'\\C'"),  # after a literal \Q...\E run
     ],
 )
 def test_re2_invalid_subject_regex(regex, fragment):
@@ -65,7 +70,8 @@ def test_re2_invalid_subject_regex(regex, fragment):
     assert d.fix and (fragment is None or fragment in d.fix)
 
 
-@pytest.mark.parametrize("regex", ["^https://github\\.com/myorg/.*$", "(?i)User@Example\\.com", "\\Ahttps://x\\z", "(?P<org>[a-z]+)"])
+@pytest.mark.parametrize("regex", ["^https://github\\.com/myorg/.*$", "(?i)User@Example\\.com", "\\Ahttps://x\\z", "(?P<org>[a-z]+)",
+                                   r"a\\C", r"\Qa\C\E"])  # `\\C` and `\Q...\E` hold a literal C, not an escape
 def test_re2_valid_go_regexes_pass(regex):
     rules = f"  - image: a.io/*\n    keyless:\n      issuer: https://i\n      subjectRegex: '{regex}'\n"
     found, loaded = lint(rules, "re2-invalid-regex")

@@ -87,20 +87,15 @@ def _image_reference_findings(pattern: str, skip: bool) -> list[Finding]:
 
 @lru_cache(maxsize=4096)
 def regex_finding(field: str, pattern: str) -> Finding | None:
-    """Kyverno compiles subjectRegExp/issuerRegExp with Go's regexp (RE2)."""
-    import re2
+    """Kyverno compiles subjectRegExp/issuerRegExp with Go's regexp (RE2 syntax, less `\\C`)."""
+    from ..goregexp import compile_error
 
-    options = re2.Options()
-    options.log_errors = False  # RE2 would print to stderr, which JSON mode keeps clean
-    try:
-        re2.compile(pattern, options)
-    except Exception as exc:  # re2.error carries RE2's message as bytes
-        reason = exc.args[0] if exc.args else exc
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        return ("error", "invalid-regex", f"{field} is not a valid RE2 regular expression: {reason}",
-                "RE2 has no lookaround or backreferences; escape literal '.' '(' '[' with '\\'")
-    return None
+    reason = compile_error(pattern)
+    if reason is None:
+        return None
+    fix = ("Go's regexp has no '\\C' (any byte): use '.' for any character" if "\\C" in reason
+           else "RE2 has no lookaround or backreferences; escape literal '.' '(' '[' with '\\'")
+    return ("error", "invalid-regex", f"{field} is not a valid RE2 regular expression: {reason}", fix)
 
 
 def split_public_keys(text: str) -> list[str]:

@@ -42,24 +42,16 @@ def key_fingerprint(pem: str) -> str | None:
     return _check_key(pem)[0] if pem else None
 
 
-@lru_cache(maxsize=512)
 def re2_error(pattern: str) -> str | None:
-    """Why RE2 (Go's regexp syntax) rejects `pattern`, or None if it compiles."""
-    import re2
+    """Why Go's regexp (RE2 syntax, less `\\C`) rejects `pattern`, or None if it compiles."""
+    from ..goregexp import compile_error
 
-    options = re2.Options()
-    options.log_errors = False  # RE2 would print to stderr; the diagnostic says it instead
-    try:
-        re2.compile(pattern, options)
-    except Exception as exc:  # re2.error; message is bytes on some builds
-        text = exc.args[0] if exc.args else exc
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "replace")
-        return str(text)
-    return None
+    return compile_error(pattern)
 
 
 def _re2_fix(pattern: str, error: str) -> str:
+    if "\\C" in error:
+        return "Go's regexp has no '\\C' (any byte): use '.' for any character"
     if "(?=" in pattern or "(?!" in pattern or "(?<=" in pattern or "(?<!" in pattern:
         return "RE2 has no lookahead or lookbehind: express the identity positively, e.g. '^https://github\\.com/myorg/'"
     if "escape" in error and any(f"\\{d}" in pattern for d in "123456789"):

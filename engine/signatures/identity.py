@@ -61,10 +61,12 @@ def certificate_identity(cert) -> Identity:
 def _re2_search(pattern: str, text: str, what: str) -> bool:
     import re2
 
-    try:
-        return re2.search(pattern, text) is not None
-    except re2.error as exc:
-        raise SignatureError(f"{what} {pattern!r} is not a valid RE2 expression: {exc}") from None
+    from engine.goregexp import compile_error
+
+    error = compile_error(pattern)  # Go's regexp, as Talos and Kyverno compile it (no `\C`)
+    if error is not None:
+        raise SignatureError(f"{what} {pattern!r} is not a valid RE2 expression: {error}")
+    return re2.search(pattern, text) is not None
 
 
 def check_identity(identity: Identity, verifier: KeylessVerifier) -> None:
