@@ -122,6 +122,7 @@ class DetailPane(VerticalScroll):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.text = Text("")
+        self.updates = 0  # how many times the content changed (tests, bench)
 
     def compose(self):
         yield Static(id="detail-body")
@@ -130,6 +131,7 @@ class DetailPane(VerticalScroll):
         if text.plain == self.text.plain and text.spans == self.text.spans:
             return
         self.text = text
+        self.updates += 1
         self.query_one("#detail-body", Static).update(text)
 
     @property
