@@ -128,6 +128,15 @@ def decision_key(decision) -> tuple:
     )
 
 
+def retitle(widget, value: str, attr: str = "border_title") -> None:
+    """Set a border title/subtitle only when it changes: every assignment repaints the whole
+    widget (the 2,000-row table's visible cells, the editor's lines), even with the same text."""
+    shown = f"_pullguard_{attr}"
+    if getattr(widget, shown, None) != value:
+        setattr(widget, shown, value)
+        setattr(widget, attr, value)
+
+
 SIMULATED_OUTCOME = {"allow": "allowed", "skip": "skipped", "deny": "denied", "verify": "unverified"}
 
 
@@ -251,10 +260,10 @@ class PullguardApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#editor", PolicyEditor).border_title = self._title()
+        retitle(self.query_one("#editor", PolicyEditor), self._title())
         self.query_one("#outline", RuleOutline).border_title = "rules"
         self.query_one("#problems", DiagnosticsList).border_title = "problems"
-        self.query_one("#images", ImageTable).border_title = "images"
+        retitle(self.query_one("#images", ImageTable), "images")
         self.query_one("#detail", DetailPane).border_title = "detail"
         self.query_one("#editor").focus()
         if len(self.items) <= INLINE_ANALYSIS_IMAGES:
@@ -310,7 +319,7 @@ class PullguardApp(App):
 
     @on(TextArea.Changed, "#editor")
     def _on_edit(self, event: TextArea.Changed) -> None:
-        self.editor.border_title = self._title()
+        retitle(self.editor, self._title())
         self.validate()
 
     def validate(self, delay: float | None = None) -> None:
@@ -392,13 +401,13 @@ class PullguardApp(App):
         table = self.table
         analysis = self.analysis
         if analysis is not None and analysis.decisions is None and table.row_count and self.items:
-            table.border_subtitle = "no usable policy: showing the last result"
+            retitle(table, "no usable policy: showing the last result", "border_subtitle")
             if [item.image for item in self.items] == table.images:
                 return 0
         elif analysis is not None and analysis.stale:
-            table.border_subtitle = "YAML does not parse: last good policy"
+            retitle(table, "YAML does not parse: last good policy", "border_subtitle")
         else:
-            table.border_subtitle = ""
+            retitle(table, "", "border_subtitle")
         changed = table.sync([self._row(item, decisions.get(item.image)) for item in self.items])
         if self._select_next is not None and self._select_next in table.rows:
             table.move_cursor(row=table.get_row_index(self._select_next))
@@ -420,7 +429,7 @@ class PullguardApp(App):
         if text != self._status_text:  # Label.update lays the screen out again, even when equal
             self._status_text = text
             self.query_one("#status-text", Label).update(text)
-        self.table.border_title = f"images ({outcome_filter})" if outcome_filter else "images"
+        retitle(self.table, f"images ({outcome_filter})" if outcome_filter else "images")
 
     # -- detail and outline ----------------------------------------------------------------
 
@@ -756,7 +765,7 @@ class PullguardApp(App):
                 if self.save(path):
                     self.policy_path = path
                     self.sample = False
-                    self.editor.border_title = self._title()
+                    retitle(self.editor, self._title())
                     self._update_status()
 
         self.push_screen(
@@ -776,7 +785,7 @@ class PullguardApp(App):
             self.push_screen(error_modal("could not save", f"{path}: {exc.strerror or exc}"))
             return False
         self.saved_text = text
-        self.editor.border_title = self._title()
+        retitle(self.editor, self._title())
         self._update_status()
         self.notify(f"saved {path}")
         return True
@@ -805,7 +814,7 @@ class PullguardApp(App):
         self.sample = False
         self.saved_text = text
         self.editor.load_text(text)
-        self.editor.border_title = self._title()
+        retitle(self.editor, self._title())
         self.validate(delay=0.0)
         return True
 
