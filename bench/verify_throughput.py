@@ -8,8 +8,9 @@ Sigstore), puts a delaying TCP proxy in front (bench/latency_proxy.py, `delay` a
 response) and verifies every image by tag through `engine.verify.verify_images`:
 
 - wall time at --concurrency 1 and 16 behind the delay, and the speed-up between them;
-- the same at concurrency 1 without the delay (the baseline: CPU and local I/O only), from which
-  the sequential round trips per cold image follow: (delayed - direct) / N / delay;
+- the same at concurrency 1 through a second proxy that adds no delay (the baseline: CPU, local
+  I/O and the proxy's own relaying), from which the sequential round trips per cold image
+  follow: (delayed - baseline) / N / delay;
 - HTTP requests per verified image (the registry client's request counter);
 - this process's CPU time per image in each run (all threads: event loop, HTTP, checks);
 - CPU per signature check (legacy `.sig` and bundle), timed in-process on signatures made the
@@ -129,7 +130,7 @@ def main() -> int:
     n = args.images
 
     registry = LocalRegistry.start()
-    proxy = None
+    proxy = near_proxy = None
     try:
         sigstore = PrivateSigstore()
         tmp = Path(tempfile.mkdtemp(prefix="pullguard-bench-"))
@@ -148,7 +149,10 @@ def main() -> int:
               f"({n - (n + 3) // 4} legacy .sig, {(n + 3) // 4} bundle tag)")
 
         proxy, proxy_port = start_proxy(registry.port, args.delay)
-        direct_host, far_host = registry.host, f"127.0.0.1:{proxy_port}"
+        # The baseline goes through the same proxy code with no delay, so that only the delay
+        # differs between the two concurrency-1 runs.
+        near_proxy, near_port = start_proxy(registry.port, 0.0)
+        direct_host, far_host = f"127.0.0.1:{near_port}", f"127.0.0.1:{proxy_port}"
 
         def images(host):
             return [f"{host}/bench/app{i:03d}:v1" for i in range(n)]
@@ -179,7 +183,7 @@ def main() -> int:
         rtts = (c1_t - base_t) / n / args.delay
         print(f"\n{'':34}{'wall':>9}{'per image':>12}{'requests/image':>16}{'CPU/image':>12}")
         for label, t, req, cpu in (
-            ("concurrency 1, no added latency", base_t, base_req, base_cpu),
+            ("concurrency 1, proxy without delay", base_t, base_req, base_cpu),
             ("concurrency 1, +%d ms" % (args.delay * 1000), c1_t, c1_req, c1_cpu),
             ("concurrency 16, +%d ms" % (args.delay * 1000), c16_t, c16_req, c16_cpu),
         ):
@@ -192,9 +196,10 @@ def main() -> int:
               f"{cached / n * 1e6:.0f} us per image (aim: under 1000 us)")
         return 0
     finally:
-        if proxy is not None:
-            proxy.terminate()
-            proxy.wait(5)
+        for p in (proxy, near_proxy):
+            if p is not None:
+                p.terminate()
+                p.wait(5)
         registry.stop()
 
 
