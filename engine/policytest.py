@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostic
+from .textfile import TextFileError, read_text
 from .yamlsource import (
     MappingNode,
     Node,
@@ -185,8 +186,8 @@ def discover(paths: list[str]) -> tuple[list[Path], list[str]]:
             picked = []
             for candidate in candidates:
                 try:
-                    text = candidate.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError):
+                    text = read_text(candidate)
+                except (OSError, TextFileError):
                     continue
                 if is_policy_test(text):
                     picked.append(candidate)
@@ -512,8 +513,12 @@ def run_test_file(path: str | Path, *, verifier=None) -> FileResult:
     shown = str(path)
     result = FileResult(shown, None)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text(path)
+    except TextFileError as exc:
+        result.diagnostics.append((shown, _error("test-unreadable", f"cannot read test file: {exc.reason}",
+                                                 exc.line, exc.column, "save the file as UTF-8")))
+        return result
+    except OSError as exc:
         result.diagnostics.append((shown, _error("test-unreadable", f"cannot read test file: {_reason(exc)}", None, None)))
         return result
     test_file = load_test_file(text, path)
@@ -525,8 +530,12 @@ def run_test_file(path: str | Path, *, verifier=None) -> FileResult:
     policy_shown = _display_path(test_file.policy_path)
     result.policy = policy_shown
     try:
-        policy_text = test_file.policy_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        policy_text = read_text(test_file.policy_path)
+    except TextFileError as exc:
+        result.diagnostics.append((policy_shown, _error("policy-unreadable", f"cannot read policy: {exc.reason}",
+                                                        exc.line, exc.column, "save the file as UTF-8")))
+        return result
+    except OSError as exc:
         result.diagnostics.append((policy_shown, _error("policy-unreadable", f"cannot read policy: {_reason(exc)}", None, None)))
         return result
     loaded = load_policy(policy_text, policy_shown)

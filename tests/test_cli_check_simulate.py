@@ -109,6 +109,38 @@ def test_unreadable_policy_exits_2_with_one_line(capsys, tmp_path, command):
         assert err.count("\n") == 1 and err.startswith("pullguard: error: cannot read policy")
 
 
+# A policy or image list that is not UTF-8: `file:line:column: not UTF-8 text (byte 0x..)`, computed
+# from the byte offset, in every command that reads one (not Python's codec message).
+LATIN1 = GOOD.replace("  - image: quay.io/bad/*", "  # \u00e9quipe\n  - image: quay.io/bad/*").encode("latin-1")
+
+
+@pytest.mark.parametrize(
+    "command,extra,bad,where",
+    [
+        ("check", [], "policy", "10:5"),
+        ("simulate", ["nginx"], "policy", "10:5"),
+        ("verify", ["nginx"], "policy", "10:5"),
+        ("diff", ["{good}"], "policy", "10:5"),  # OLD is the bad one
+        ("simulate", ["--images", "{images}"], "images", "2:9"),
+        ("verify", ["--images", "{images}"], "images", "2:9"),
+        ("diff", ["{good}", "--images", "{images}"], "images", "2:9"),
+    ],
+)
+def test_not_utf8_is_located_in_every_command(capsys, tmp_path, command, extra, bad, where):
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(LATIN1)
+    images = tmp_path / "images.txt"
+    images.write_bytes(b"nginx\nghcr.io/\xe9quipe/app:v1\n")
+    argv = [command, str(latin if bad == "policy" else good)]
+    argv += [a.format(good=good, images=images) for a in extra]
+    code, out, err = run(capsys, *argv)
+    shown = latin if bad == "policy" else images
+    assert code == 2 and out == ""
+    assert err == f"pullguard: error: cannot read {bad} {shown}:{where}: not UTF-8 text (byte 0xe9)\n", err
+
+
 def test_check_never_modifies_the_policy(capsys, policy):
     path = policy(BAD)
     before = Path(path).read_bytes(), os.stat(path).st_mtime_ns

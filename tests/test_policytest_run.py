@@ -119,6 +119,29 @@ def test_invalid_test_file_exits_2_with_located_diagnostics(project, capsys, tex
     assert out == "0 passed, 0 failed\n"
 
 
+# A test file or its policy that is not UTF-8: located like any other diagnostic, never Python's
+# "'utf-8' codec can't decode byte 0xd7 in position 1".
+@pytest.mark.parametrize(
+    "which,data,words",
+    [
+        ("test", b"apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\n# \xd7\n",
+         "tests/t.yaml:3:3: error: cannot read test file: not UTF-8 text (byte 0xd7) [test-unreadable]"),
+        ("test", b"\xd7", "tests/t.yaml:1:1: error: cannot read test file: not UTF-8 text (byte 0xd7) [test-unreadable]"),
+        ("policy", POLICY.encode() + b"  - image: ghcr.io/\xd7*\n    deny: true\n",
+         f"talos/policy.yaml:{POLICY.count(chr(10)) + 1}:20: error: cannot read policy: not UTF-8 text (byte 0xd7) "
+         "[policy-unreadable]"),
+    ],
+    ids=["test-file", "test-file-first-byte", "policy"],
+)
+def test_not_utf8_is_located(project, capsys, which, data, words):
+    path = test_file(project, PASSING)
+    (path if which == "test" else project / "talos" / "policy.yaml").write_bytes(data)
+    code, out, err = run(capsys, path)
+    assert code == 2
+    assert words in err, err
+    assert "codec" not in err and "position" not in err
+
+
 def test_missing_path_exits_2(project, capsys):
     code, _, err = run(capsys, project / "nothing.yaml")
     assert code == 2 and "nothing.yaml: no such file or folder" in err

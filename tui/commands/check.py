@@ -17,17 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_policy(path: str) -> tuple[str | None, str | None]:
     """(text, None) or (None, one-line reason) for a policy file; '-' is standard input."""
+    from engine.textfile import TextFileError, read_text
+
     try:
-        if path == "-":
-            return sys.stdin.read(), None
-        with open(path, "rb") as handle:
-            data = handle.read()
+        return read_text(path), None
     except OSError as exc:
         return None, f"cannot read policy {path}: {exc.strerror or exc}"
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as exc:
-        return None, f"cannot read policy {path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except TextFileError as exc:  # `p.yaml:3:7: not UTF-8 text (byte 0xd7)`
+        return None, f"cannot read policy {exc}"
 
 
 def sorted_diagnostics(diagnostics):

@@ -25,16 +25,14 @@ def _fail(message: str) -> int:
 
 def read_image_list(name: str) -> tuple[list, str | None]:
     """(entries, None) or ([], one-line reason). Entries have `.image` and `.node_verified`."""
+    from engine.textfile import TextFileError, read_text
+
     try:
-        if name == "-":
-            text = sys.stdin.read()
-        else:
-            with open(name, "rb") as handle:
-                text = handle.read().decode("utf-8-sig")
+        text = read_text(name)
     except OSError as exc:
         return [], f"cannot read images {name}: {exc.strerror or exc}"
-    except UnicodeDecodeError as exc:
-        return [], f"cannot read images {name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except TextFileError as exc:  # `images.txt:3:7: not UTF-8 text (byte 0xd7)`
+        return [], f"cannot read images {exc}"
     origin = "<stdin>" if name == "-" else name
     try:
         from engine.images import ImageListError, parse_image_list

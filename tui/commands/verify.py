@@ -36,13 +36,11 @@ def run(args: argparse.Namespace) -> int:
 
     from engine.policy import load_policy
 
-    try:
-        with open(args.policy, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        return _fail(f"cannot read policy {args.policy}: {exc.strerror or exc}")
-    except UnicodeDecodeError as exc:
-        return _fail(f"cannot read policy {args.policy}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+    from .check import read_policy
+
+    text, problem = read_policy(args.policy)
+    if problem is not None:
+        return _fail(problem)
 
     from .simulate import read_image_list, report_refused
 
