@@ -104,6 +104,67 @@ def test_bad_public_keys(pem, code, fix_fragment):
     assert fix_fragment in found[0].fix
 
 
+def _spki(make) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return make().public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def _key_variant(name: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, rsa
+
+    good = _public_key_pem()
+    body = "".join(good.strip().splitlines()[1:-1])
+
+    def wrap(text: str) -> str:
+        return f"-----BEGIN PUBLIC KEY-----\n{text}\n-----END PUBLIC KEY-----\n"
+
+    return {
+        "truncated": wrap(body[:-8]),
+        "cut-base64": wrap(body[:-6]),
+        "not-base64": wrap(body[:20] + "!" + body[21:]),
+        "two-keys": wrap(body + body),
+        "empty": wrap("").replace("\n\n", "\n"),
+        "not-der": wrap("bm90IGEga2V5"),
+        "zero-bytes": wrap("AAAA"),
+        "secp256k1": _spki(lambda: ec.generate_private_key(ec.SECP256K1())),
+        "dsa": _spki(lambda: dsa.generate_private_key(1024)),
+        "ed448": _spki(ed448.Ed448PrivateKey.generate),
+        "pkcs1": rsa.generate_private_key(65537, 2048).public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.PKCS1).decode().replace("RSA PUBLIC KEY", "PUBLIC KEY"),
+    }[name]
+
+
+# invalid-public-key says what a person can act on, never cryptography's ASN.1 internals
+# (it used to be "ASN.1 parsing error: unexpected tag (got Tag {...})").
+@pytest.mark.parametrize(
+    "variant,words",
+    [
+        ("truncated", "does not decode as a SubjectPublicKeyInfo (DER): it is truncated (87 bytes of the 91 it announces)"),
+        ("cut-base64", "base64 is cut short (118 characters, not a multiple of 4): is it truncated?"),
+        ("not-base64", "is not base64: '!' cannot occur in it"),
+        ("two-keys", "is not base64: '=' before its end"),
+        ("empty", "the PUBLIC KEY block is empty"),
+        ("not-der", "does not decode as a SubjectPublicKeyInfo (DER): it does not start like one"),
+        ("zero-bytes", "does not decode as a SubjectPublicKeyInfo (DER): it does not start like one"),
+        ("secp256k1", "unsupported elliptic curve secp256k1: Go (Talos, cosign) reads only the NIST curves"),
+        ("dsa", "DSA keys cannot verify signatures here; cosign verifies ECDSA (P-256, P-384, P-521), RSA and Ed25519"),
+        ("ed448", "Ed448 keys cannot verify signatures here"),
+        ("pkcs1", "holds a PKCS#1 RSA key, not a SubjectPublicKeyInfo"),
+    ],
+)
+def test_invalid_public_key_messages_are_actionable(variant, words):
+    rules = "  - image: a.io/*\n    publicKey:\n      certificate: |\n" + block(_key_variant(variant))
+    found, _ = lint(rules, "invalid-public-key")
+    assert len(found) == 1, found
+    message = found[0].message
+    assert message.startswith("rule 0: publicKey.certificate: ") and words in message, message
+    for internal in ("ASN.1", "Tag {", "InvalidData", "Could not deserialize", "cryptography.io"):
+        assert internal not in message
+
+
 @pytest.mark.parametrize(
     "earlier,later,expect",
     [
