@@ -164,6 +164,77 @@ async def test_table_follows_the_policy_in_place(tmp_path):
         assert list(app.table.rows) == keys_before  # same row keys: updated, not rebuilt
 
 
+# -- detail pane ----------------------------------------------------------------------------
+
+
+def _numbered_policy(rules: int) -> str:
+    """`rules` deny rules registryN.example.com/* and a catch-all skip as the last rule."""
+    lines = ["apiVersion: v1alpha1", "kind: ImageVerificationConfig", "rules:"]
+    for n in range(rules - 1):
+        lines += [f"  - image: registry{n}.example.com/*", "    deny: true"]
+    lines += ["  - image: '*'", "    skip: true"]
+    return "\n".join(lines) + "\n"
+
+
+# (rules in the policy, the image's registry number, lines the folded pane shows for the rules)
+FOLDING = [
+    (10, 0, ["0000 match registry0.example.com/*", "0001–0009 no    9 rules  e shows each", "  not tried: rule 0000 matched first"]),
+    (10, 3, ["0000 no    registry0.example.com/*", "0002 no    registry2.example.com/*", "0003 match registry3.example.com/*",
+             "0004–0009 no    6 rules  e shows each"]),
+    (10, 5, ["0000–0004 no    5 rules  e shows each", "  none of these patterns matches 'registry5.example.com/app'",
+             "0005 match registry5.example.com/*", "0006–0009 no    4 rules  e shows each"]),
+    (10, 6, ["0000–0005 no    6 rules  e shows each", "0006 match registry6.example.com/*", "0007 no    registry7.example.com/*",
+             "0009 no    *"]),
+    (10, 99, ["0000–0008 no    9 rules  e shows each", "0009 match *"]),
+    (4, 1, ["0000 no    registry0.example.com/*", "0001 match registry1.example.com/*", "0002 no    registry2.example.com/*", "0003 no    *"]),
+]
+
+
+@pytest.mark.parametrize("rules,registry,expected", FOLDING)
+async def test_detail_pane_folds_long_runs_and_e_shows_each_rule(tmp_path, rules, registry, expected):
+    image = f"registry{registry}.example.com/app:v1"
+    app = make_app(tmp_path, _numbered_policy(rules), [ImageItem(image)])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(DetailPane)
+        folded = pane.plain.splitlines()
+        for line in expected:
+            assert line in folded
+        # `e` in the table: every rule on its own lines; `e` again folds them back.
+        await pilot.press("f3", "e")
+        unfolded = pane.plain.splitlines()
+        assert [line[:4] for line in unfolded if line[4:5] == " " and line[:4].isdigit()] == [f"{n:04d}" for n in range(rules)]
+        assert not any("e shows each" in line for line in unfolded)
+        await pilot.press("e")
+        assert pane.plain.splitlines() == folded
+        # The copyable text always lists every rule.
+        copied = app.details_for(image).plain
+        assert all(f"{n:04d} " in copied for n in range(rules))
+
+
+async def test_detail_pane_is_not_rebuilt_by_edits_that_leave_its_image_alone(tmp_path):
+    app = make_app(tmp_path, _numbered_policy(10), [ImageItem("registry3.example.com/app:v1"), ImageItem("nginx:1.25")])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        pane = app.query_one(DetailPane)
+        shown, updates = pane.plain, pane.updates
+        # A comment, then the last rule (which decides nginx only): the selected image is
+        # decided by rule 0003 before and after.
+        lines = app.editor.text.split("\n")
+        app.editor.insert("# a comment\n", (len(lines) - 1, 0))
+        await settle(app, pilot)
+        app.editor.replace("deny: true", (app.editor.text.split("\n").index("  - image: '*'") + 1, 4), (app.editor.text.split("\n").index("  - image: '*'") + 1, 14))
+        await settle(app, pilot)
+        assert table_rows(app)["nginx:1.25"][:3] == ("0009", "deny", "denied")
+        assert (pane.plain, pane.updates) == (shown, updates)
+        # An edit to the rule that decides it does reach the pane.
+        row = app.editor.text.split("\n").index("  - image: registry3.example.com/*") + 1
+        app.editor.replace("skip: true", (row, 4), (row, 14))
+        await settle(app, pilot)
+        assert pane.updates == updates + 1
+        assert "decision  skip (rule 0003)" in pane.plain
+
+
 # -- images ---------------------------------------------------------------------------------
 
 

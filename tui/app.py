@@ -436,9 +436,8 @@ class PullguardApp(App):
     def _selected(self) -> str | None:
         return self.table.selected_image()
 
-    def details_for(self, image: str | None) -> Text:
-        if image is None:
-            return Text("No image selected. Press a in the table to add one, ctrl+l to load a list.", style="dim")
+    def _detail_inputs(self, image: str) -> tuple:
+        """(decision, rules tried, verification result shown, node text) for one image."""
         item = next((i for i in self.items if i.image == image), ImageItem(image))
         decision = self._decisions().get(image)
         trials = []
@@ -446,14 +445,37 @@ class PullguardApp(App):
         if policy is not None and hasattr(policy, "explain"):
             trials = policy.explain(image)
         result = self.results.get(image)
-        shown = None
-        if result is not None and decision is not None and decision_key(result.decision) == decision_key(decision):
-            shown = result.to_json()
-        return detail_text(image, decision, trials, shown, item.node_text())
+        if result is None or decision is None or decision_key(result.decision) != decision_key(decision):
+            result = None
+        return decision, trials, result, item.node_text()
+
+    def details_for(self, image: str | None, *, fold: bool = False) -> Text:
+        if image is None:
+            return Text("No image selected. Press a in the table to add one, ctrl+l to load a list.", style="dim")
+        decision, trials, result, node = self._detail_inputs(image)
+        shown = result.to_json() if result is not None else None
+        return detail_text(image, decision, trials, shown, node, fold=fold)
 
     def _show_detail(self) -> None:
         self._detail_pending = False
-        self.query_one("#detail", DetailPane).show(self.details_for(self._selected()))
+        pane = self.query_one("#detail", DetailPane)
+        image = self._selected()
+        if image is None:
+            pane.show(self.details_for(None), None)
+            return
+        decision, trials, result, node = self._detail_inputs(image)
+        # Most edits leave the selected image's explanation as it was: then build nothing.
+        key = (image, None if decision is None else repr(decision.to_json()), tuple(trials), result, node, pane.unfolded)
+        if key == pane.key:
+            return
+        shown = result.to_json() if result is not None else None
+        pane.show(detail_text(image, decision, trials, shown, node, fold=not pane.unfolded), key)
+
+    def action_toggle_rules(self) -> None:
+        """`e`: every rule tried on its own lines in the detail pane, or long runs folded."""
+        pane = self.query_one("#detail", DetailPane)
+        pane.unfolded = not pane.unfolded
+        self._show_detail()
 
     def _show_detail_soon(self) -> None:
         """Refresh the detail pane after the next frame, so the table shows first.

@@ -19,6 +19,7 @@ PALETTE_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Filter by outcome", "cycle_filter", "Show only one outcome; repeat to cycle (f, in the table)"),
     ("Show all images", "clear_filter", "Remove the outcome filter"),
     ("Copy details", "show_details", "Open the selected image's details as copyable text (c)"),
+    ("Show each rule tried", "toggle_rules", "Detail pane: every rule on its own lines, or long runs folded (e)"),
     ("Compare with saved version", "compare_saved", "What the edits change over the loaded images, against the file on disk (ctrl+r)"),
     ("Next problem", "next_problem", "Jump to the next diagnostic in the editor (f8)"),
     ("Focus editor", "focus('editor')", "Move focus to the policy editor (f2)"),

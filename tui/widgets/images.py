@@ -74,6 +74,7 @@ class ImageTable(DataTable):
         Binding("enter", "app.verify_selected", "Verify", id="table.verify", tooltip="Verify the selected image"),
         Binding("c", "app.show_details", "Details", id="table.details", tooltip="Open the selected image's details as copyable text"),
         Binding("f", "app.cycle_filter", "Filter", id="table.filter", tooltip="Show only one outcome (cycles)"),
+        Binding("e", "app.toggle_rules", "Each rule", id="table.each_rule", tooltip="Detail pane: show each rule tried, or fold long runs of rules that did not decide", show=False),
     ]
 
     DEFAULT_CSS = """
