@@ -495,3 +495,64 @@ def test_real_world_bundle_as_referrer(capsys, world, tmp_path):
     code, out, err = run_cli(capsys, str(policy), KUBEWARDEN, "--mirror", f"ghcr.io=oci:{lay.root}", "--format", "json")
     result = json.loads(out)["results"][0]
     assert (code, result["message"]) == (0, f"verified via bundle referrer with digest {referrer}")
+
+
+# ----------------------------------------------------------------------------- talosctl image ls: the node's verdict
+
+def talosctl_listing(rows: list[tuple[str, str | None]]) -> str:
+    """`talosctl image ls` as Go's tabwriter prints it; label None = no talos.dev/verified."""
+    labelled = [(image, "io.cri-containerd.image=managed" + (f",talos.dev/verified={msg}" if msg else ""))
+                for image, msg in rows]
+    iw = max(len("IMAGE"), *(len(i) for i, _ in labelled)) + 3
+    lw = max(len("LABELS"), *(len(lab) for _, lab in labelled)) + 3
+    lines = ["NODE".ljust(13) + "IMAGE".ljust(iw) + "DIGEST".ljust(74) + "SIZE".ljust(8) + "LABELS".ljust(lw) + "CREATED"]
+    for image, lab in labelled:
+        lines.append("172.20.0.5".ljust(13) + image.ljust(iw) + ("sha256:" + "0" * 64).ljust(74) + "12 MB".ljust(8)
+                     + lab.ljust(lw) + "2026-01-15T11:30:00Z")
+    return "\n".join(lines) + "\n"
+
+
+# (image, the node's label, pullguard's outcome, TALOS cell, a disagreement)
+NODE_VERDICTS = [
+    ("keyless/legacy", "verified via legacy signature (bundle verified true)", "verified", "verified", False),
+    ("keyless/unsigned", None, "failed", "unverified", False),
+    ("skipped/app", None, "skipped", "unverified", False),
+    ("keyless/wrong-identity", "verified via legacy signature (bundle verified true)", "failed", "verified !", True),
+    ("keyless/bundle", None, "verified", "unverified !", True),
+]
+
+
+@pytest.fixture
+def node_listing(world, tmp_path):
+    listing = tmp_path / "images.txt"
+    listing.write_text(talosctl_listing([(world.images[n], label) for n, label, *_ in NODE_VERDICTS]))
+    return listing
+
+
+def test_verify_text_shows_the_node_verdict_beside_pullguards(capsys, world, node_listing):
+    code, out, err = run_cli(capsys, str(world.policy), "--images", str(node_listing), "--trusted-root", str(world.root))
+    assert code == 1, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["IMAGE", "RULE", "OUTCOME", "TALOS", "MESSAGE"]
+    talos_at = lines[0].index("TALOS")
+    for (name, _label, outcome, cell, _), line in zip(NODE_VERDICTS, lines[1:]):
+        assert line.startswith(world.images[name] + " ")
+        assert line.split()[2] == outcome
+        assert line[talos_at:].startswith(cell + " "), line
+    assert "! 2 images where the node's talos.dev/verified label disagrees with pullguard's outcome" in out
+
+
+def test_verify_json_adds_node_verified_only_for_labelled_input(capsys, world, node_listing):
+    code, out, err = run_cli(capsys, str(world.policy), "nginx", "--images", str(node_listing),
+                             "--trusted-root", str(world.root), "--format", "json")
+    results = json.loads(out)["results"]
+    # `nginx` came from the command line: the node said nothing about it.
+    assert [r["node_verified"] for r in results] == [None] + [label is not None for _, label, *_ in NODE_VERDICTS]
+    assert [r["outcome"] for r in results[1:]] == [outcome for _, _, outcome, *_ in NODE_VERDICTS]
+    plain = node_listing.parent / "plain.txt"
+    plain.write_text(world.images["keyless/legacy"] + "\n")
+    for argv in (["--images", str(plain)], [world.images["keyless/legacy"]]):
+        code, out, err = run_cli(capsys, str(world.policy), *argv, "--trusted-root", str(world.root), "--format", "json")
+        assert "node_verified" not in json.loads(out)["results"][0]
+        code, out, err = run_cli(capsys, str(world.policy), *argv, "--trusted-root", str(world.root))
+        assert "TALOS" not in out.splitlines()[0]

@@ -830,8 +830,6 @@ def test_talosctl_image_ls_keeps_the_verified_label(capsys, monkeypatch, samples
     assert " verified " in api  # Talos's own verdict from the label, beside pullguard's
 
 
-@pytest.mark.xfail(strict=True, reason="SPEC §6: the talos.dev/verified label is shown next to pullguard's verdict; "
-                   "`pullguard verify` text output has no column for it (only `simulate` shows TALOS)")
 def test_talosctl_label_next_to_the_verify_verdict(capsys, monkeypatch, samples_copy):
     code, out, _ = run(capsys, monkeypatch, "verify", str(samples_copy / "talos" / "policy.yaml"),
                        "--images", str(samples_copy / "images" / "talosctl-image-ls.txt"),

@@ -4,6 +4,12 @@ Real verification (SPEC §1-§3). Exit 0 when every image is admitted (verified,
 allowed), 1 when any is failed, denied or error, 2 for usage errors, an unreadable policy, or a
 policy with errors (diagnostics on stderr; the policy is refused). JSON goes to stdout and
 nothing else does; progress goes to stderr. The policy file is only ever read.
+
+Images from `talosctl image ls` carry the node's own verdict (the `talos.dev/verified` label,
+SPEC §6). It is shown beside pullguard's: a TALOS column in the text table (`verified`,
+`unverified`, or `-` for an image the list says nothing about), with `!` where the node and
+pullguard disagree; in JSON, as the extra key `node_verified` (true, false or null) on every
+result, present only when the input had such labels, so other inputs keep the SPEC §2 keys.
 """
 
 from __future__ import annotations
@@ -45,11 +51,15 @@ def run(args: argparse.Namespace) -> int:
     from .simulate import read_image_list, report_refused
 
     images = list(args.images)
+    # The node's verdict per image (None: unknown), aligned with `images`.
+    node_verdicts: list[bool | None] = [None] * len(images)
     if args.images_file:
         entries, problem = read_image_list(args.images_file)
         if problem is not None:
             return _fail(problem)
         images += [e.image for e in entries]
+        node_verdicts += [getattr(e, "node_verified", None) for e in entries]
+    with_node = any(v is not None for v in node_verdicts)
     if not images:
         return _fail("no images given (pass IMAGE arguments or --images FILE)")
 
@@ -76,12 +86,12 @@ def run(args: argparse.Namespace) -> int:
         out = {
             "policy": args.policy,
             "dialect": loaded.dialect,
-            "results": [r.to_json() for r in results],
+            "results": [_result_json(r, node, with_node) for r, node in zip(results, node_verdicts)],
             "summary": summary(results),
         }
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
-        _print_text(args.policy, results, summary(results))
+        _print_text(args.policy, results, summary(results), node_verdicts if with_node else None)
     return 0 if all(r.admitted for r in results) else 1
 
 
@@ -105,15 +115,45 @@ class _Progress:
             print(f"pullguard: {self.count} images checked in {elapsed:.1f}s", file=sys.stderr)
 
 
-def _print_text(policy: str, results, counts: dict[str, int]) -> None:
-    from ..output import OUTCOME_STYLE, Painter, table, terminal_width, use_color
+def _result_json(result, node_verified: bool | None, with_node: bool) -> dict:
+    out = result.to_json()
+    if with_node:
+        out["node_verified"] = node_verified
+    return out
+
+
+def disagrees(node_verified: bool | None, outcome: str) -> bool:
+    """The node's label and pullguard's outcome tell different stories: Talos labels an image
+    only after verifying its signature, so a labelled image should verify here and an
+    unlabelled one should not (skipped, allowed, denied or failed images carry no label)."""
+    return node_verified is not None and node_verified != (outcome == "verified")
+
+
+def _node_cell(node_verified: bool | None, outcome: str) -> str:
+    word = "-" if node_verified is None else ("verified" if node_verified else "unverified")
+    return word + " !" if disagrees(node_verified, outcome) else word
+
+
+def _print_text(policy: str, results, counts: dict[str, int], node_verdicts: list | None = None) -> None:
+    from ..output import OUTCOME_STYLE, Painter, plural, table, terminal_width, use_color
 
     paint = Painter(use_color(sys.stdout))
+    headers = ["IMAGE", "RULE", "OUTCOME"] + (["TALOS"] if node_verdicts is not None else []) + ["MESSAGE"]
     rows, styles = [], []
-    for r in results:
-        rows.append((r.decision.image, r.decision.rule_id or "-", r.outcome, r.message.replace("\n", "; ")))
-        styles.append((None, None, OUTCOME_STYLE.get(r.outcome), None))
-    print(table(("IMAGE", "RULE", "OUTCOME", "MESSAGE"), rows, paint, styles, width=terminal_width(sys.stdout)))
+    differing = 0
+    for i, r in enumerate(results):
+        row = [r.decision.image, r.decision.rule_id or "-", r.outcome]
+        style = [None, None, OUTCOME_STYLE.get(r.outcome)]
+        if node_verdicts is not None:
+            node = node_verdicts[i]
+            row.append(_node_cell(node, r.outcome))
+            differing += disagrees(node, r.outcome)
+            style.append("bold yellow" if disagrees(node, r.outcome) else "dim")
+        rows.append(row + [r.message.replace("\n", "; ")])
+        styles.append(style + [None])
+    print(table(headers, rows, paint, styles, width=terminal_width(sys.stdout)))
+    if differing:
+        print(f"\n! {plural(differing, 'image')} where the node's talos.dev/verified label disagrees with pullguard's outcome")
     for r in results:
         if r.outcome in ("failed", "error") and len(r.errors) > 1:
             print(f"\n{r.decision.image}:")
