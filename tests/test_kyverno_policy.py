@@ -181,6 +181,39 @@ def test_duplicate_keys_are_errors(text, expected):
     assert [(d.line, d.column, d.message, d.severity) for d in found] == [e + ("error",) for e in expected]
 
 
+_ENTRY = "        - imageReferences: ['*']\n" + indent(KEYLESS_OK, 10)
+
+
+# Names written as numbers or booleans: Kubernetes turns the YAML into JSON first (yaml.v2), so
+# `name: 42` reaches the API server as the number 42 and is refused for a string field.
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (HEAD.replace("name: pol", "name: 42") + _ENTRY, [(4, 9, "'name' must be a string, not the number 42", '"42"')]),
+        (HEAD.replace("name: pol", "name: 1.5") + _ENTRY, [(4, 9, "'name' must be a string, not the number 1.5", '"1.5"')]),
+        (HEAD.replace("name: pol", "name: 0x1F") + _ENTRY, [(4, 9, "'name' must be a string, not the number 0x1F", '"0x1F"')]),
+        (HEAD.replace("name: pol", "name: yes") + _ENTRY, [(4, 9, "'name' must be a string, not the boolean yes", '"yes"')]),
+        (HEAD.replace("name: pol", "name: pol\n  namespace: 7") + _ENTRY,
+         [(5, 14, "'namespace' must be a string, not the number 7", '"7"')]),
+        (HEAD.replace("- name: r1", "- name: true") + _ENTRY, [(8, 13, "'name' must be a string, not the boolean true", '"true"')]),
+        (HEAD.replace("name: pol", "name: pol\n  labels: {tier: 1}") + _ENTRY,
+         [(5, 18, "the value of 'tier' in 'labels' must be a string, not the number 1", '"1"')]),
+        # quoted, explicitly tagged, or not a number to yaml.v2: a string
+        (HEAD.replace("name: pol", "name: '42'") + _ENTRY, []),
+        (HEAD.replace("name: pol", "name: !!str 42") + _ENTRY, []),
+        (HEAD.replace("name: pol", "name: 2024-01-01") + _ENTRY, []),
+        (HEAD.replace("name: pol", "name: 1.2.3") + _ENTRY, []),
+        (HEAD.replace("name: pol", "name: v1") + _ENTRY, []),
+        (HEAD + _ENTRY, []),
+    ],
+)
+def test_names_must_be_strings(text, expected):
+    found = [d for d in diags(text) if d.code == "wrong-type"]
+    assert [(d.line, d.column, d.message) for d in found] == [e[:3] for e in expected]
+    assert [d.fix for d in found] == [f"quote it: {e[3]}" for e in expected]
+    assert all(d.severity == "error" for d in found)
+
+
 def test_rule_level_checks():
     text = HEAD.replace("      verifyImages:\n", "") + "    - name: r1\n      match: {any: [{resources: {kinds: [Pod]}}]}\n"
     msgs = messages(text)

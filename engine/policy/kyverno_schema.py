@@ -13,6 +13,7 @@ types become diagnostics, never exceptions.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable, Union
@@ -34,8 +35,10 @@ from ..yamlsource import (
 
 Pos = tuple[int, int]
 
-# Field type specs: a string naming a leaf type, a Schema, or ("list", spec).
+# Field type specs: a string naming a leaf type, a Schema, or ("list", spec). NAME is a string
+# that must be written as one: `name: 42` is a number once Kubernetes turns the YAML into JSON.
 STR, BOOL, INT, STRLIST, STRMAP, ANY, MAP = "str", "bool", "int", "strlist", "strmap", "any", "map"
+NAME = "name"
 
 
 @dataclass(eq=False)  # compared by identity: specs are tested against leaf names often
@@ -114,7 +117,7 @@ class Seq:
 def _zero(spec: Spec):
     if not isinstance(spec, str):
         return None
-    if spec == STR:
+    if spec == STR or spec == NAME:
         return ""
     if spec == BOOL:
         return False
@@ -142,6 +145,15 @@ class Walker:
     def wrong_type(self, what: str, expected: str, node: Node) -> None:
         self.diag("error", "wrong-type", f"{what} must be {expected}, not {kind_name(node)}",
                   position(node), None, end_position(node))
+
+    def check_string(self, what: str, node: ScalarNode) -> None:
+        """A plain scalar in a string field that Kubernetes reads as a number or boolean: its
+        YAML-to-JSON step (yaml.v2) makes `name: 42` a JSON number, which the API server and
+        Kyverno refuse for a string ('cannot unmarshal number into ... of type string')."""
+        kind = _not_a_string(node)
+        if kind is not None:
+            self.diag("error", "wrong-type", f"{what} must be a string, not the {kind} {node.value}",
+                      position(node), f'quote it: "{node.value}"', end_position(node))
 
     def obj(self, schema: Schema, node: Node, what: str | None = None,
             hook: Callable[[str, Obj], bool] | None = None) -> Obj | None:
@@ -204,8 +216,10 @@ class Walker:
                     items.append(v)
                     nodes.append(item)
             return Seq(node, items, nodes)
-        if spec == STR:
+        if spec == STR or spec == NAME:
             if isinstance(node, ScalarNode):
+                if spec == NAME and not node.style:  # plain: Kubernetes may read a number or a boolean
+                    self.check_string(what, node)
                 return node.value
             self.wrong_type(what, "a string", node)
             return None
@@ -240,6 +254,8 @@ class Walker:
             out = {}
             for k, v in node.value:
                 if isinstance(k, ScalarNode) and isinstance(v, ScalarNode):
+                    if not v.style:
+                        self.check_string(f"the value of '{k.value}' in {what}", v)
                     out[k.value] = "" if is_null(v) else v.value
                 else:
                     self.wrong_type(f"a value of {what}", "a string", v)
@@ -252,6 +268,53 @@ class Walker:
         return node  # ANY: opaque
 
 
+# gopkg.in/yaml.v2's resolve.go (what sigs.k8s.io/yaml uses to turn YAML into JSON): plain
+# scalars it reads as booleans, special floats, and the first characters worth a number parse.
+_V2_BOOLEANS = frozenset("y Y yes Yes YES true True TRUE on On ON n N no No NO false False FALSE off Off OFF".split())
+_V2_FLOATS = frozenset(".nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF".split())
+_V2_NUMBER_START = frozenset("+-.0123456789")
+_V2_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_V2_TIMESTAMP = re.compile(r"[0-9]{4}-")
+
+
+def _not_a_string(node: ScalarNode) -> str | None:
+    """'number' or 'boolean' when yaml.v2 resolves this plain scalar so; None for a string."""
+    value = node.value
+    if value in _V2_BOOLEANS:
+        kind = "boolean"
+    elif value in _V2_FLOATS:
+        kind = "number"
+    elif not value or value[0] not in _V2_NUMBER_START or _V2_TIMESTAMP.match(value):
+        return None  # yaml.v2 hands timestamps to JSON as the text written
+    elif _v2_number(value):
+        kind = "number"
+    else:
+        return None
+    if node.tag == "tag:yaml.org,2002:str" and _implicit_tag(value) != node.tag:
+        return None  # an explicit `!!str 42`
+    return kind
+
+
+def _v2_number(value: str) -> bool:
+    plain = value.replace("_", "")
+    if value[0] == ".":
+        return _V2_FLOAT.fullmatch(plain) is not None
+    try:  # Go's ParseInt/ParseUint with base 0 (0x, 0o, 0b prefixes), int64/uint64 range
+        number = int(plain, 0)
+        if -(1 << 63) <= number < (1 << 64):
+            return True
+    except ValueError:
+        if re.fullmatch(r"[-+]?0[0-7]+", plain):  # Go reads a leading 0 as octal
+            return True
+    return _V2_FLOAT.fullmatch(plain) is not None
+
+
+def _implicit_tag(value: str) -> str:
+    import yaml
+
+    return yaml.resolver.Resolver().resolve(ScalarNode, value, (True, False))
+
+
 def seq_items(value) -> list:
     return value.items if isinstance(value, Seq) else []
 
@@ -260,7 +323,7 @@ def seq_items(value) -> list:
 
 REKOR = Schema("rekor", {"url": STR, "pubkey": STR, "ignoreTlog": BOOL})
 CTLOG = Schema("ctlog", {"ignoreSCT": BOOL, "pubkey": STR, "tsaCertChain": STR})
-SECRET = Schema("keys.secret", {"name": STR, "namespace": STR})
+SECRET = Schema("keys.secret", {"name": NAME, "namespace": NAME})
 KEYS = Schema("keys", {
     "publicKeys": STR, "signatureAlgorithm": STR, "kms": STR, "secret": SECRET,
     "rekor": REKOR, "ctlog": CTLOG,
@@ -277,7 +340,7 @@ ATTESTOR = Schema("attestor entry", {
 ATTESTOR_SET = Schema("attestors item", {"count": INT, "entries": listof(ATTESTOR)})
 ATTESTOR.fields["attestor"] = ATTESTOR_SET  # a nested attestor set (apiextensions JSON)
 ATTESTATION = Schema("attestation", {
-    "name": STR, "predicateType": STR, "type": STR, "attestors": listof(ATTESTOR_SET), "conditions": ANY,
+    "name": NAME, "predicateType": STR, "type": STR, "attestors": listof(ATTESTOR_SET), "conditions": ANY,
 })
 CREDENTIALS = Schema("imageRegistryCredentials", {
     "allowInsecureRegistry": BOOL, "providers": STRLIST, "secrets": STRLIST,
@@ -303,7 +366,7 @@ MATCH = Schema("match", {
 })
 EXCLUDE = Schema("exclude", dict(MATCH.fields))
 RULE = Schema("rule", {
-    "name": STR, "context": ANY, "reportProperties": STRMAP, "match": MATCH, "exclude": EXCLUDE,
+    "name": NAME, "context": ANY, "reportProperties": STRMAP, "match": MATCH, "exclude": EXCLUDE,
     "imageExtractors": ANY, "preconditions": ANY, "celPreconditions": ANY, "mutate": ANY,
     "validate": ANY, "generate": ANY, "verifyImages": listof(VERIFY_IMAGES),
     "skipBackgroundRequests": BOOL,
@@ -317,7 +380,7 @@ SPEC = Schema("spec", {
     "webhookConfiguration": ANY,
 })
 METADATA = Schema("metadata", {
-    "name": STR, "namespace": STR, "annotations": STRMAP, "labels": STRMAP, "generateName": STR,
+    "name": NAME, "namespace": NAME, "annotations": STRMAP, "labels": STRMAP, "generateName": NAME,
     "uid": STR, "resourceVersion": STR, "generation": ANY, "creationTimestamp": ANY,
     "managedFields": ANY, "finalizers": ANY, "ownerReferences": ANY, "deletionTimestamp": ANY,
     "deletionGracePeriodSeconds": ANY, "selfLink": STR,
