@@ -87,10 +87,33 @@ class Discovery:
     format: str | None = None
     artifact_digest: str | None = None
     evidence: Any = None
-    # Every candidate that failed, one line each, in discovery order.
+    # Every error that made a signature fail, one line each, in discovery order:
+    # - verified: only real failures met before the winner (a candidate that did not verify or
+    #   could not be fetched, a malformed bundle-tag manifest, a registry fault). A lookup that
+    #   simply found nothing (`bundle tag not found`) is not an error of any signature, and is
+    #   left out.
+    # - not verified: Talos's whole chain of why nothing verified, "not found" lookups included,
+    #   since they are the reason (`bundle tag not found`, `legacy signature tag not found`).
     errors: list[str] = field(default_factory=list)
     # Registry faults met on the way (not "not found"); a failure with faults is an `error`.
     faults: list[str] = field(default_factory=list)
+
+
+class _Errors(list):
+    """The errors of one search; `miss()` records a lookup that found nothing, which counts
+    only when nothing verifies (see `Discovery.errors`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._misses: list[int] = []
+
+    def miss(self, text: str) -> None:
+        self._misses.append(len(self))
+        self.append(text)
+
+    def failures(self) -> list[str]:
+        misses = set(self._misses)
+        return [e for i, e in enumerate(self) if i not in misses]
 
 
 class _Stage(Exception):
@@ -133,7 +156,7 @@ async def discover(
     an event loop responsive.
     """
     run = run_check or _inline
-    errors: list[str] = []
+    errors = _Errors()
     faults: list[str] = []
 
     # One round trip for all three lookups; answers are consumed in Talos's order below.
@@ -146,6 +169,7 @@ async def discover(
         referrers, exc = await referrers_task
         if isinstance(exc, RegistryFault):
             faults.append(f"referrers: {exc}")
+            errors.append(f"referrers: {exc}")
         bundle_refs = [
             r for r in (referrers or []) if str(r.get("artifactType", "")).startswith(BUNDLE_MEDIA_PREFIX)
         ]
@@ -158,10 +182,11 @@ async def discover(
         if exc is not None:
             if isinstance(exc, ArtifactNotFound):
                 bundle_err = "bundle tag not found"
+                errors.miss(bundle_err)
             else:
                 bundle_err = f"failed to resolve bundle tag {_tag_of(digest)}: {exc}"
                 faults.append(bundle_err)
-            errors.append(bundle_err)
+                errors.append(bundle_err)
         else:
             layers = await _bundle_layers(store, repository, fetched, errors, faults)
             if isinstance(layers, str):
@@ -173,11 +198,11 @@ async def discover(
         # Step 3: the legacy `.sig` tag.
         legacy = await _verify_legacy_tag(store, repository, digest, legacy_tag_task, checker, run, errors, faults)
         if legacy.verified:
-            legacy.errors = errors
+            legacy.errors = errors.failures()
             legacy.faults = faults
             return legacy
         chain = "\n".join(e for e in (bundle_err, legacy.message) if e)
-        return Discovery(False, chain, errors=errors, faults=faults)
+        return Discovery(False, chain, errors=list(errors), faults=faults)
     finally:
         for task in tasks:
             if not task.done():
@@ -253,12 +278,12 @@ async def _verify_referrers(store, repository, digest, refs, checker, run, error
                     "bundle-referrer",
                     ref_digest,
                     evidence,
-                    errors,
+                    errors.failures(),
                     faults,
                 )
         last = str(exc)
         errors.append(f"bundle referrer {ref_digest}: {exc}")
-    return Discovery(False, f"no valid bundle referrer: {last}", errors=errors, faults=faults)
+    return Discovery(False, f"no valid bundle referrer: {last}", errors=list(errors), faults=faults)
 
 
 async def _bundle_layers(store, repository, fetched: Fetched, errors, faults) -> list[dict] | str:
@@ -302,10 +327,10 @@ async def _verify_bundle_layers(store, repository, digest, layers, checker, run,
                 exc = check_exc
             else:
                 _cancel(fetches)
-                return Discovery(True, "verified via bundle", "bundle", layer.get("digest"), evidence, errors, faults)
+                return Discovery(True, "verified via bundle", "bundle", layer.get("digest"), evidence, errors.failures(), faults)
         last = str(exc)
         errors.append(f"bundle layer {i} ({layer.get('digest')}): {exc}")
-    return Discovery(False, f"no valid bundle layer: {last}", errors=errors, faults=faults)
+    return Discovery(False, f"no valid bundle layer: {last}", errors=list(errors), faults=faults)
 
 
 async def _verify_legacy_tag(store, repository, digest, task, checker, run, errors, faults) -> Discovery:
@@ -314,10 +339,11 @@ async def _verify_legacy_tag(store, repository, digest, task, checker, run, erro
     if exc is not None:
         if isinstance(exc, ArtifactNotFound):
             msg = "legacy signature tag not found"
+            errors.miss(msg)
         else:
             msg = f"failed to resolve .sig tag {sig_tag}: {exc}"
             faults.append(msg)
-        errors.append(msg)
+            errors.append(msg)
         return Discovery(False, msg)
     try:
         doc = _json(fetched.data, "manifest")
@@ -333,7 +359,7 @@ async def _verify_legacy_tag(store, repository, digest, task, checker, run, erro
     layers = _descriptors(doc, "layers")
     if not layers:
         msg = "no legacy signatures found"
-        errors.append(msg)
+        errors.miss(msg)
         return Discovery(False, msg)
     fetches = [
         asyncio.ensure_future(_capture(_get_blob(store, repository, str(l.get("digest", "")), MAX_PAYLOAD, "signature layer", faults)))

@@ -53,6 +53,10 @@ class VerifyResult:
     outcome: Outcome
     message: str
     signature: Any = None  # engine.signatures SignatureEvidence
+    # SPEC §2 "every error that made a signature fail" (engine.discovery.Discovery.errors):
+    # for a verified image only real failures met before the winning signature (a candidate
+    # that did not verify, a registry fault), never a lookup that merely found nothing; for a
+    # failed or error result the whole chain of why nothing verified, "not found" included.
     errors: list[str] = field(default_factory=list)
     # True when the result came from the session cache (no request was made).
     cached: bool = False

@@ -145,6 +145,14 @@ def test_signed_images_verify_with_talos_messages(capsys, world, name, message, 
         assert sig["tlog"]["log_index"] >= 0 and sig["tlog"]["integrated_time"].endswith("Z")
 
 
+@pytest.mark.parametrize("name", [row[0] for row in VERIFIED])
+def test_verified_results_carry_no_lookup_misses_as_errors(capsys, world, name):
+    # `bundle tag not found` on the way to a legacy signature is no signature's error (SPEC §2).
+    code, doc = verify_json(capsys, world, [world.images[name]])
+    (result,) = doc["results"]
+    assert (result["outcome"], result["errors"]) == ("verified", [])
+
+
 FAILED = [
     ("keyed/legacy-wrong-key", ["bundle tag not found", "no valid legacy signature: "]),
     ("keyless/wrong-identity", ["bundle tag not found", "no valid legacy signature: ", MALLORY.subject]),

@@ -202,3 +202,46 @@ def test_registry_fault_is_reported_as_fault_not_absence():
     assert not result.verified
     assert result.faults and "reg.example" in result.faults[0]
     assert result.message.startswith(f"failed to resolve bundle tag {TAG}: ")
+
+
+def _no_json_bundle_tag(store: MemoryStore) -> None:
+    store.manifests[TAG] = (d.OCI_MANIFEST, b"not json")
+
+
+def _empty_sig(store: MemoryStore) -> None:
+    store.put_manifest(d.OCI_MANIFEST, {"mediaType": d.OCI_MANIFEST, "layers": []}, tag=TAG + ".sig")
+
+
+async def _referrers_500(repository, digest, artifact_type):
+    raise d.RegistryFault("GET http://reg.example/v2/app/referrers/x: 500 (reg.example)")
+
+
+REFERRERS_FAULT = lambda s: setattr(s, "referrers", _referrers_500)  # noqa: E731
+
+
+# `errors` of a verified result: only real failures before the winner; a lookup that found
+# nothing is no signature's error. A failed result keeps the whole chain, misses included.
+ERRORS = [
+    ("legacy wins, bundle tag absent", (SIG_GOOD,), True, []),
+    ("referrer wins", (REF_GOOD, SIG_BAD), True, []),
+    ("bundle index wins", (IDX_GOOD,), True, []),
+    ("bundle tag wins after a bad layer", (TAG_GOOD,), True,
+     [f"bundle layer 0 ({_digest(b'bad-1')}): bundle bad-1 does not verify"]),
+    ("legacy wins after a bad layer", (SIG_GOOD_NOSET,), True,
+     [f"legacy signature layer 0 ({_digest(b'bad-first')}): payload bad-first does not verify"]),
+    ("legacy wins after an unreadable bundle tag", (_no_json_bundle_tag, SIG_GOOD), True,
+     ["failed to fetch bundle manifest: failed to decode manifest: Expecting value: line 1 column 1 (char 0)"]),
+    ("legacy wins after a referrers fault", (REFERRERS_FAULT, SIG_GOOD), True,
+     ["referrers: GET http://reg.example/v2/app/referrers/x: 500 (reg.example)"]),
+    ("nothing at all", (), False, ["bundle tag not found", "legacy signature tag not found"]),
+    ("no legacy layers", (_empty_sig,), False, ["bundle tag not found", "no legacy signatures found"]),
+    ("bad legacy", (SIG_BAD,), False,
+     ["bundle tag not found", f"legacy signature layer 0 ({_digest(b'bad-payload')}): payload bad-payload does not verify"]),
+    ("bad referrer", (REF_BAD,), False, [f"bundle referrer {_digest(json.dumps({'mediaType': d.OCI_MANIFEST, 'artifactType': BUNDLE_MT, 'layers': [{'digest': _digest(b'bad-ref'), 'size': 7, 'mediaType': BUNDLE_MT}]}).encode())}: bundle bad-ref does not verify"]),
+]
+
+
+@pytest.mark.parametrize("steps, verified, errors", [c[1:] for c in ERRORS], ids=[c[0] for c in ERRORS])
+def test_errors_hold_real_failures_and_misses_only_when_nothing_verifies(steps, verified, errors):
+    result = run(build(*steps))
+    assert (result.verified, result.errors) == (verified, errors)
