@@ -564,3 +564,36 @@ def test_verify_json_adds_node_verified_only_for_labelled_input(capsys, world, n
         assert "node_verified" not in json.loads(out)["results"][0]
         code, out, err = run_cli(capsys, str(world.policy), *argv, "--trusted-root", str(world.root))
         assert "TALOS" not in out.splitlines()[0]
+
+
+# (image, the message's start after the mirror is given): errors name the image's registry and
+# the mirror that answered (SPEC §3: "says what failed, for which host").
+MIRROR_ERRORS = [
+    ("ghcr.io/org/missing:v1", "image reference not found during resolution: ghcr.io/org/missing:v1 via mirror oci:{root}: "
+                               "HEAD oci:{root}/v2/org/missing/manifests/v1: 404"),
+    ("ghcr.io/org/missing@sha256:" + "0" * 64, "image verification failed: no valid signature found: bundle tag not found\n"
+                                               "legacy signature tag not found"),
+]
+
+
+@pytest.mark.parametrize("image, message", MIRROR_ERRORS)
+def test_errors_through_an_oci_mirror_name_the_image_registry(capsys, world, layout, tmp_path, image, message):
+    lay, _, _ = layout
+    policy = tmp_path / "p.yaml"
+    policy.write_text(f"""apiVersion: v1alpha1
+kind: ImageVerificationConfig
+rules:
+  - image: ghcr.io/org/*
+    keyless: {{issuer: {ISSUER}, subject: {ALICE.subject}}}
+---
+apiVersion: v1alpha1
+kind: RegistryMirrorConfig
+name: ghcr.io
+endpoints:
+  - url: oci:{lay.root}
+skipFallback: true
+""")
+    code, out, err = run_cli(capsys, str(policy), image, "--trusted-root", str(world.root), "--format", "json")
+    result = json.loads(out)["results"][0]
+    assert code == 1
+    assert result["message"] == message.format(root=lay.root)

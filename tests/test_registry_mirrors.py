@@ -97,7 +97,50 @@ def test_skip_fallback_and_errors_name_each_endpoint(mirror_registries, mirrors,
         run(_call(config, lambda c: c.get_manifest(upstream, "mirror/app", tag)))
     expected = text.format(m1=env["m1"].url, dead=env["dead"], dead_host=env["dead"].removeprefix("http://"))
     assert expected in str(info.value)
-    assert upstream not in str(info.value) or tag == "nowhere"  # skipFallback: upstream never asked
+    # skipFallback: the upstream is never asked (its URL is absent), though the message names the
+    # image's registry (SPEC §3: "says what failed, for which host").
+    assert f"http://{upstream}/v2" not in str(info.value) or tag == "nowhere"
+
+
+# Through a mirror, the message names the image as its registry knows it, and the mirror that
+# answered; after mirrors the upstream's own answer names its host in the URL.
+# (mirrors, skipFallback, call, message start, also in the message)
+NAMED = [
+    (["m1"], True, lambda c, h: c.get_manifest(h, "mirror/app", "only-upstream"),
+     "{up}/mirror/app:only-upstream via mirror {m1}: GET {m1}/v2/mirror/app/manifests/only-upstream", "404 MANIFEST_UNKNOWN"),
+    (["m1"], True, lambda c, h: c.head_manifest(h, "mirror/app", "missing"),
+     "{up}/mirror/app:missing via mirror {m1}: HEAD {m1}/v2/mirror/app/manifests/missing", ": 404"),
+    (["dead"], True, lambda c, h: c.get_manifest(h, "mirror/app", "sha256:" + "a" * 64),
+     "{up}/mirror/app@sha256:" + "a" * 64 + " via mirror {dead}: cannot connect", "connection refused"),
+    (["m1"], True, lambda c, h: c.get_blob(h, "mirror/app", "sha256:" + "b" * 64),
+     "{up}/mirror/app blob sha256:" + "b" * 64 + " via mirror {m1}: GET {m1}/v2/mirror/app/blobs/", "404"),
+    (["dead", "m1"], False, lambda c, h: c.get_manifest(h, "mirror/app", "nowhere"),
+     "{up}/mirror/app:nowhere: GET http://{up}/v2/mirror/app/manifests/nowhere: 404", "(mirrors tried first: {dead}: "),
+    ([], False, lambda c, h: c.get_manifest(h, "mirror/app", "nowhere"),
+     "GET http://{up}/v2/mirror/app/manifests/nowhere: 404", "MANIFEST_UNKNOWN"),
+]
+
+
+@pytest.mark.parametrize("mirrors, skip_fallback, call, start, also", NAMED)
+def test_errors_through_a_mirror_name_the_image_registry_and_the_mirror(mirror_registries, mirrors, skip_fallback,
+                                                                         call, start, also):
+    env = mirror_registries
+    upstream = env["upstream"].host
+    config = MirrorConfig()
+    if mirrors:
+        config.add(upstream, [Endpoint(_endpoint(env, m)) for m in mirrors], skip_fallback=skip_fallback)
+    with pytest.raises(RegistryError) as info:
+        run(_call(config, lambda c: call(c, upstream)))
+    values = dict(up=upstream, m1=env["m1"].url, dead=env["dead"])
+    assert str(info.value).startswith(start.format(**values))
+    assert also.format(**values) in str(info.value)
+
+
+def test_errors_through_an_oci_layout_name_the_image_registry(layout_env):
+    with pytest.raises(NotFoundError) as info:
+        run(_call(_oci_mirrors(layout_env["layout"]), lambda c: c.head_manifest("ghcr.io", "acme/missing", "v1")))
+    assert str(info.value) == (f"ghcr.io/acme/missing:v1 via mirror oci:{layout_env['layout']}: "
+                               f"HEAD oci:{layout_env['layout']}/v2/acme/missing/manifests/v1: 404")
 
 
 @pytest.mark.parametrize("key, image_registry", [("docker.io", "index.docker.io"), ("index.docker.io", "docker.io"),

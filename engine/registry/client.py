@@ -393,7 +393,7 @@ class RegistryClient:
             digest = self._verify_manifest_digest(t, repository, url, ans, reference if by_digest else None)
             return Manifest(ans.body, self._media_type(t, url, ans), digest, t.label)
 
-        return await self._routed(registry, repository, op)
+        return await self._routed(registry, repository, op, _subject(registry, repository, reference))
 
     async def head_manifest(self, registry: str, repository: str, reference: str) -> ManifestHead:
         """Resolve a tag (or check a digest) with HEAD; falls back to GET when the registry
@@ -422,7 +422,7 @@ class RegistryClient:
                 t.label,
             )
 
-        return await self._routed(registry, repository, op)
+        return await self._routed(registry, repository, op, _subject(registry, repository, reference))
 
     async def get_blob(
         self, registry: str, repository: str, digest: str, *, max_size: int = MAX_BLOB_SIZE
@@ -444,7 +444,7 @@ class RegistryClient:
                 )
             return Blob(ans.body, digest, t.label)
 
-        return await self._routed(registry, repository, op)
+        return await self._routed(registry, repository, op, f"{_subject(registry, repository)} blob {digest}")
 
     async def get_referrers(
         self, registry: str, repository: str, digest: str, *, artifact_type: str | None = None
@@ -477,7 +477,7 @@ class RegistryClient:
                 descs = [d for d in descs if d.artifact_type == artifact_type]
             return Referrers(True, tuple(descs), t.label)
 
-        return await self._routed(registry, repository, op)
+        return await self._routed(registry, repository, op, f"{_subject(registry, repository)} referrers of {digest}")
 
     # ---- routing ----------------------------------------------------------------------------
 
@@ -500,9 +500,19 @@ class RegistryClient:
             return _Target(ep.url, _OCI_ORIGIN + "/v2", "", registry, True, oci=str(ep.oci_path))
         return _Target(ep.url, ep.api_base, ep.host, registry, True)
 
-    async def _routed(self, registry: str, repository: str, op: Callable[[_Target], Awaitable[T]]) -> T:
+    async def _routed(
+        self, registry: str, repository: str, op: Callable[[_Target], Awaitable[T]], subject: str = ""
+    ) -> T:
+        """Try `op` on each endpoint for `registry` in order; raise the last failure.
+
+        A failure that a mirror gave (or that came after mirrors were tried) names what was asked
+        for, as the image's registry knows it (`ghcr.io/org/app:v1`), ahead of the endpoint's own
+        answer, since the mirror's URL or `oci:` path does not say which registry's image it was:
+        `ghcr.io/org/app:v1 via mirror oci:/layout: HEAD oci:/layout/v2/org/app/manifests/v1: 404`.
+        """
         failures: list[tuple[str, RegistryError]] = []
-        for target in self._targets(registry):
+        targets = self._targets(registry)
+        for target in targets:
             try:
                 return await op(target)
             except RegistryError as exc:
@@ -513,13 +523,18 @@ class RegistryClient:
                     exc.message = exc.message.replace(_OCI_ORIGIN, target.label)
                     exc.args = (exc.message,)
                 failures.append((target.label, exc))
-        last = failures[-1][1]
+        last_label, last = failures[-1]
         if len(failures) > 1:
             last.attempts = [(label, str(e)) for label, e in failures[:-1]]
             tried = "; ".join(f"{label}: {e}" for label, e in failures[:-1])
             last.message = f"{last.message} (mirrors tried first: {tried})"
-            last.args = (last.message,)
             # Not found everywhere is still "not found"; any other mix keeps the last error's class.
+        subject = subject or normalize_host(registry)
+        if targets[-1].is_mirror:  # skipFallback: a mirror gave the last word
+            last.message = f"{subject} via mirror {last_label}: {last.message}"
+        elif len(failures) > 1:
+            last.message = f"{subject}: {last.message}"
+        last.args = (last.message,)
         raise last
 
     # ---- HTTP with auth, retries, redirects -------------------------------------------------
@@ -808,6 +823,16 @@ class _Retryable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def _subject(registry: str, repository: str, reference: str = "") -> str:
+    """`ghcr.io/org/app:v1`, `ghcr.io/org/app@sha256:…`: what was asked for, as the image's
+    registry names it (Docker Hub as `docker.io`, the way people write it)."""
+    host = normalize_host(registry)
+    name = f"{'docker.io' if host == DOCKER_HUB else host}/{repository}" if repository else host
+    if not reference:
+        return name
+    return name + ("@" if reference.startswith(("sha256:", "sha512:")) else ":") + reference
 
 
 def _origin(url: str) -> str:
