@@ -251,6 +251,11 @@ def _from_cache(decision: Decision, ref: ImageRef, options: VerifyOptions, cache
 async def _verify_one(decision, ref: ImageRef, options, store, checkers, cache) -> VerifyResult:
     from . import discovery
 
+    if hasattr(decision.requirements, "verify"):
+        early = _kyverno_without_network(decision, ref)
+        if early is not None:
+            return early
+
     digest = ref.digest
     if digest is None:
         try:
@@ -440,6 +445,58 @@ class _MemoStore:
                 fut.cancel()
 
 
+def _checkable(aset) -> bool:
+    """Whether pullguard can tell if `aset` passes: its verifiable attestors (a key or keyless
+    verifier, or a nested set that is checkable) reach the number it requires."""
+    able = sum(1 for a in aset.entries if a.verifier is not None or (a.nested is not None and _checkable(a.nested)))
+    return able >= aset.required
+
+
+def _unverifiable(aset) -> list:
+    """The attestors of `aset` that pullguard does not verify (certificates, KMS, secrets), nested
+    sets included."""
+    out = []
+    for a in aset.entries:
+        if a.nested is not None:
+            out += _unverifiable(a.nested)
+        elif a.verifier is None:
+            out.append(a)
+    return out
+
+
+def unsupported_requirements(req) -> list[str]:
+    """What pullguard cannot check and the image cannot pass without, one line each: a Notary
+    entry, an entry's `attestations`, an attestor set that needs more attestors than pullguard
+    can verify (e.g. `certificates` with count null). An unverifiable attestor that the count
+    can do without is not listed: the others may still satisfy the set."""
+    out: list[str] = []
+    for entry, _pattern in req.verify:
+        if not entry.supported:
+            out.append(f"{entry.rule_id}: {entry.describe()}")
+            continue
+        if entry.attestations:
+            out.append(f"{entry.rule_id}: attestations are not verified by pullguard")
+        for n, aset in enumerate(entry.attestor_sets):
+            if not _checkable(aset):
+                kinds = sorted({a.kind for a in _unverifiable(aset)})
+                out.append(f"{entry.rule_id}: attestors[{n}] needs {aset.required} of {len(aset.entries)} attestors "
+                           f"and {' and '.join(kinds)} attestors are not verified by pullguard")
+    return out
+
+
+def _kyverno_without_network(decision, ref: ImageRef) -> VerifyResult | None:
+    """Kyverno verdicts that need no registry: a missing digest Kyverno would refuse, and
+    requirements pullguard cannot check (reported before any request is made)."""
+    req = decision.requirements
+    if req.missing_digest:
+        msg = FAILED_PREFIX + "missing digest: verifyDigest requires the image to be referenced by digest"
+        return VerifyResult(decision, ref.digest, "failed", msg, errors=[msg])
+    unsupported = unsupported_requirements(req)
+    if unsupported:
+        return VerifyResult(decision, ref.digest, "error", "cannot verify: " + "; ".join(unsupported), None, unsupported)
+    return None
+
+
 async def _verify_attestor_set(aset, store, context, digest, checkers, found_errors, faults, verified_by) -> bool:
     from . import discovery
 
@@ -472,22 +529,15 @@ async def _verify_kyverno(decision, digest, ref, options, store, checkers, cache
     except Exception as exc:
         msg = f"failed to load the trusted root: {exc}"
         return VerifyResult(decision, digest, "error", msg, errors=[msg])
-    if req.missing_digest:
-        msg = FAILED_PREFIX + "missing digest: verifyDigest requires the image to be referenced by digest"
-        return VerifyResult(decision, digest, "failed", msg, errors=[msg])
+    # Missing digests and unsupported requirements were answered before resolution
+    # (`_kyverno_without_network`); every entry here can be checked.
     memo = _MemoStore(store)
     errors: list[str] = []
     faults: list[str] = []
-    unsupported: list[str] = []
     verified_by: list[tuple[str, Any]] = []
     failed_entries: list[str] = []
     try:
         for entry, _pattern in req.verify:
-            if not entry.supported:
-                unsupported.append(f"{entry.rule_id}: {entry.describe()}")
-                continue
-            if entry.attestations:
-                unsupported.append(f"{entry.rule_id}: attestations are not verified by pullguard")
             for n, aset in enumerate(entry.attestor_sets):
                 before = len(errors)
                 ok = await _verify_attestor_set(aset, memo, ref.context, digest, checkers, errors, faults, verified_by)
@@ -498,12 +548,9 @@ async def _verify_kyverno(decision, digest, ref, options, store, checkers, cache
                     )
     finally:
         memo.settle()
-    errors = unsupported + errors
     if failed_entries:
         outcome: Outcome = "error" if faults else "failed"
         return VerifyResult(decision, digest, outcome, FAILED_PREFIX + "; ".join(failed_entries), None, errors)
-    if unsupported:
-        return VerifyResult(decision, digest, "error", "cannot verify: " + "; ".join(unsupported), None, errors)
     if not verified_by:
         # Entries with no attestors: Kyverno checks nothing, the image is admitted.
         return VerifyResult(decision, digest, "verified", "verified: no attestors to check", None, errors)

@@ -190,3 +190,67 @@ def test_a_registry_without_referrers_api_is_asked_once_per_run(api, expected):
         "image verification failed: no valid signature found: bundle tag not found\nlegacy signature tag not found"
     }
     assert {h: store.referrer_calls.count(h) for h in ("registry.example", "other.example")} == expected
+
+
+# ---- Kyverno requirements pullguard cannot check: reported before any request ---------------
+
+def _kyverno(entry: str) -> str:
+    if "mutateDigest" not in entry:  # by tag, as the images here are given
+        entry = entry.replace("\n", "\n  mutateDigest: false\n  verifyDigest: false\n", 1)
+    body = "\n".join("        " + line for line in entry.strip("\n").splitlines())
+    return f"""apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: signed
+spec:
+  rules:
+    - name: check
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+{body}
+"""
+
+
+KEYLESS = "keyless: {issuer: https://issuer.example, subject: me@example.com, rekor: {url: https://rekor.sigstore.dev}}"
+CERT = "certificates: {cert: x}"
+KMS = "keys: {kms: 'awskms:///k'}"
+
+# (case, verifyImages entry, outcome, message; None: the registry is asked)
+KYVERNO_EARLY = [
+    ("notary", f"- imageReferences: ['registry.example/*']\n  type: Notary\n  attestors:\n    - entries:\n        - {CERT}\n",
+     "error", "cannot verify: signed/check#0: type Notary is not supported for verification by pullguard"),
+    ("attestations", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - {KEYLESS}\n"
+                     f"  attestations:\n    - type: https://slsa.dev/provenance/v1\n      attestors:\n        - entries:\n            - {KEYLESS}\n",
+     "error", "cannot verify: signed/check#0: attestations are not verified by pullguard"),
+    ("certificates, all required", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - {CERT}\n",
+     "error", "cannot verify: signed/check#0: attestors[0] needs 1 of 1 attestors and certificates attestors are not verified by pullguard"),
+    ("kms beside keyless, all required",
+     f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - {KMS}\n        - {KEYLESS}\n",
+     "error", "cannot verify: signed/check#0: attestors[0] needs 2 of 2 attestors and kms attestors are not verified by pullguard"),
+    ("nested certificates", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - attestor:\n"
+                            f"            entries:\n              - {CERT}\n",
+     "error", "cannot verify: signed/check#0: attestors[0] needs 1 of 1 attestors and certificates attestors are not verified by pullguard"),
+    ("missing digest", f"- imageReferences: ['registry.example/*']\n  mutateDigest: false\n  attestors:\n    - entries:\n        - {KEYLESS}\n",
+     "failed", "image verification failed: no valid signature found: missing digest: verifyDigest requires the image to be referenced by digest"),
+    # One of two is enough: the keyless attestor can decide, so the registry is asked.
+    ("certificates or keyless", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - count: 1\n      entries:\n"
+                                f"        - {CERT}\n        - {KEYLESS}\n", None, None),
+]
+
+
+@pytest.mark.parametrize("entry, outcome, message", [c[1:] for c in KYVERNO_EARLY], ids=[c[0] for c in KYVERNO_EARLY])
+def test_kyverno_unsupported_requirements_are_reported_without_a_request(entry, outcome, message):
+    loaded = load_policy(_kyverno(entry), "k.yaml")
+    assert loaded.errors == 0, [d.message for d in loaded.diagnostics]
+    store = NoNetwork()
+    if outcome is None:
+        with pytest.raises(AssertionError, match="no request expected"):
+            asyncio.run(verify_images(loaded, ["registry.example/app:v1"], VerifyOptions(), store=store))
+        assert store.calls == ["resolve registry.example/app:v1"]
+        return
+    (result,) = asyncio.run(verify_images(loaded, ["registry.example/app:v1"], VerifyOptions(), store=store))
+    assert (result.outcome, result.message, result.digest) == (outcome, message, None)
+    assert store.calls == []
