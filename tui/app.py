@@ -241,6 +241,7 @@ class PullguardApp(App):
         self._problem_index = -1
         self._detail_pending = False
         self._status_text = ""
+        self._decision_map: tuple[Any, dict[str, Any]] = (None, {})  # (analysis, image -> decision)
 
     # -- layout --------------------------------------------------------------------------
 
@@ -374,27 +375,27 @@ class PullguardApp(App):
                 self.call_after_refresh(self.exit)
 
     def _decisions(self) -> dict[str, Any]:
-        if self.analysis is None or self.analysis.decisions is None:
+        """image -> Decision of the current analysis (built once per analysis, not per call)."""
+        analysis = self.analysis
+        if analysis is None or analysis.decisions is None:
             return {}
-        return {decision.image: decision for decision in self.analysis.decisions}
+        if self._decision_map[0] is not analysis:
+            self._decision_map = (analysis, {decision.image: decision for decision in analysis.decisions})
+        return self._decision_map[1]
 
     def _row(self, item: ImageItem, decision) -> Row:
         if decision is None:
             return Row(item.image, "", "", "", "", item.node_label or "")
-        outcome = "error" if decision.action is None else SIMULATED_OUTCOME.get(decision.action, decision.action)
-        result = self.results.get(item.image)
-        if item.image in self._verifying and decision.action == "verify":
-            outcome = "verifying"
-        elif result is not None and decision_key(result.decision) == decision_key(decision):
-            outcome = result.outcome
-        return Row(
-            item.image,
-            decision.match_subject or "",
-            decision.rule_id or "-",
-            decision.action or "-",
-            outcome,
-            item.node_label or "",
-        )
+        action = decision.action
+        outcome = "error" if action is None else SIMULATED_OUTCOME.get(action, action)
+        image = item.image
+        if self.results or self._verifying:  # none while only simulating: the common case
+            result = self.results.get(image)
+            if image in self._verifying and action == "verify":
+                outcome = "verifying"
+            elif result is not None and decision_key(result.decision) == decision_key(decision):
+                outcome = result.outcome
+        return Row(image, decision.match_subject or "", decision.rule_id or "-", action or "-", outcome, item.node_label or "")
 
     def _sync_table(self) -> int:
         decisions = self._decisions()
@@ -688,7 +689,7 @@ class PullguardApp(App):
         decisions = self._decisions()
         item = next((i for i in self.items if i.image == image), None)
         if item is not None and image in decisions:
-            self.table.sync([self._row(i, decisions.get(i.image)) for i in self.items])
+            self.table.update_row(self._row(item, decisions[image]))  # one row, not all 2,000
         if self._selected() == image:
             self._show_detail()
 
