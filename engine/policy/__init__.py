@@ -43,14 +43,17 @@ class LoadedPolicy:
 
 def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
     """Parse, validate and lint a policy held in memory. Never touches the disk."""
-    from . import kyverno, talos
+    from . import talos
+    from .detect import is_kyverno
 
     docs, syntax_error = compose(text)
     diagnostics: list[Diagnostic] = [syntax_error] if syntax_error else []
-    if any(kyverno.detect(d) for d in docs):
+    if any(is_kyverno(d) for d in docs):
+        from . import kyverno  # only when needed: the Kyverno loader costs ~35 ms to import
+
         policy, diags = kyverno.load(docs, path)
         dialect: Dialect | None = "kyverno"
-        detect = kyverno.detect
+        detect = is_kyverno
     elif any(talos.detect(d) for d in docs) or (not docs and syntax_error):
         policy, diags = talos.load(docs, path)
         dialect = "talos"

@@ -51,10 +51,12 @@ from .kyverno_schema import (
     Walker,
     seq_items,
 )
+from .detect import KYVERNO_KINDS, is_kyverno
+from .detect import map_get as _map_get
 from .model import Action, KeylessVerifier, PublicKeyVerifier, Verifier
 
 API_VERSIONS = ("kyverno.io/v1", "kyverno.io/v2beta1")
-KINDS = ("ClusterPolicy", "Policy")
+KINDS = KYVERNO_KINDS
 TYPES = ("Cosign", "SigstoreBundle", "Notary")
 DEFAULT_REKOR_URL = "https://rekor.sigstore.dev"
 SIGNATURE_ALGORITHMS = ("", "sha224", "sha256", "sha384", "sha512")
@@ -535,22 +537,7 @@ def _image_and_kind(image, kind: str | None) -> tuple[str, str]:
 # --- detection and loading -----------------------------------------------------------------
 
 
-def _map_get(node, key: str):
-    if not isinstance(node, MappingNode):
-        return None
-    for k, v in node.value:
-        if isinstance(k, ScalarNode) and k.value == key:
-            return v
-    return None
-
-
-def detect(doc: Document) -> bool:
-    """A `ClusterPolicy`/`Policy` of `kyverno.io` (with or without verifyImages rules)."""
-    if doc.root is None:
-        return False
-    api, kind = _map_get(doc.root, "apiVersion"), _map_get(doc.root, "kind")
-    return (isinstance(api, ScalarNode) and api.value.startswith("kyverno.io/")
-            and isinstance(kind, ScalarNode) and kind.value in KINDS)
+detect = is_kyverno
 
 
 class _Loader:

@@ -1,0 +1,30 @@
+"""Which dialect a YAML document is written in, read from `apiVersion`/`kind` alone.
+
+Kept apart from the dialect loaders so that reading a Talos policy (the TUI's first frame)
+never pays for importing the Kyverno loader.
+"""
+
+from __future__ import annotations
+
+from ..yamlsource import Document, MappingNode, ScalarNode
+
+KYVERNO_KINDS = ("ClusterPolicy", "Policy")
+
+
+def map_get(node, key: str):
+    """The value node under `key` in a mapping node, or None."""
+    if not isinstance(node, MappingNode):
+        return None
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and k.value == key:
+            return v
+    return None
+
+
+def is_kyverno(doc: Document) -> bool:
+    """A `ClusterPolicy`/`Policy` of `kyverno.io` (with or without verifyImages rules)."""
+    if doc.root is None:
+        return False
+    api, kind = map_get(doc.root, "apiVersion"), map_get(doc.root, "kind")
+    return (isinstance(api, ScalarNode) and api.value.startswith("kyverno.io/")
+            and isinstance(kind, ScalarNode) and kind.value in KYVERNO_KINDS)
