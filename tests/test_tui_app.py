@@ -235,6 +235,54 @@ async def test_detail_pane_is_not_rebuilt_by_edits_that_leave_its_image_alone(tm
         assert "decision  skip (rule 0003)" in pane.plain
 
 
+def _screen_rows(app) -> list[str]:
+    """The table's lines as drawn (header first), text only."""
+    table = app.table
+    return ["".join(segment.text for segment in table.render_line(y)).rstrip() for y in range(table.size.height)]
+
+
+async def test_table_draws_an_edited_row_and_keeps_the_others(tmp_path):
+    images = [ImageItem(f"registry{n}.example.com/app:v1") for n in (0, 1, 2, 9)]
+    app = make_app(tmp_path, _numbered_policy(4), images)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        before = _screen_rows(app)
+        assert [line.split()[:4] for line in before[1:5]] == [
+            ["registry0.example.com/app:v1", "0000", "deny", "denied"],
+            ["registry1.example.com/app:v1", "0001", "deny", "denied"],
+            ["registry2.example.com/app:v1", "0002", "deny", "denied"],
+            ["registry9.example.com/app:v1", "0003", "skip", "skipped"],
+        ]
+        row = app.editor.text.split("\n").index("  - image: registry1.example.com/*") + 1
+        app.editor.replace("skip: true", (row, 4), (row, 14))
+        await settle(app, pilot)
+        after = _screen_rows(app)
+        assert after[2].split()[:4] == ["registry1.example.com/app:v1", "0001", "skip", "skipped"]
+        assert [line for n, line in enumerate(after) if n != 2] == [line for n, line in enumerate(before) if n != 2]
+        # The cursor row is drawn highlighted, before and after moving it.
+        await pilot.press("f3", "down")
+        await pilot.pause()
+        cursor_style = app.table.get_component_rich_style("datatable--cursor")
+        highlighted = [y for y in range(1, 5) if any(s.style and s.style.bgcolor == cursor_style.bgcolor for s in app.table.render_line(y))]
+        assert highlighted == [2]
+
+
+def test_datatable_private_methods_overridden_by_the_image_table_are_as_pinned():
+    """ImageTable overrides DataTable._render_cell and _get_offsets (see their comments):
+    Textual must be the pinned version, with those methods as they were read."""
+    import inspect
+
+    import textual
+    from textual.widgets import DataTable
+
+    assert textual.__version__ == "8.2.8"
+    assert list(inspect.signature(DataTable._render_cell).parameters) == [
+        "self", "row_index", "column_index", "base_style", "width", "cursor", "hover",
+    ]
+    assert list(inspect.signature(DataTable._get_offsets).parameters) == ["self", "y"]
+    assert "self._update_count" in inspect.getsource(DataTable._render_cell)  # why the override exists
+
+
 # -- images ---------------------------------------------------------------------------------
 
 
