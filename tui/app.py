@@ -234,6 +234,8 @@ class PullguardApp(App):
         self.first_frame_rows: int | None = None
         self._select_next: str | None = None  # an image to select once its row exists
         self.last_apply_seconds = 0.0
+        # (wall, process CPU) when the last analysis started, after the debounce (bench).
+        self.analysis_started = (0.0, 0.0)
         self.results: dict[str, Any] = {}  # image -> VerifyResult, the session's verdicts
         self.verify_cache = None  # engine.verify.VerifyCache, made in the first verify run
         self._run: _VerifyRun | None = None
@@ -339,6 +341,7 @@ class PullguardApp(App):
         if delay:
             await asyncio.sleep(delay)  # debounce: the next keystroke cancels this worker
         started = time.perf_counter()
+        self.analysis_started = (started, time.process_time())
         if len(images) <= INLINE_ANALYSIS_IMAGES:
             analysis = analyze(text, images, self.policy_path)
         else:
