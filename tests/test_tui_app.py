@@ -267,6 +267,32 @@ async def test_table_draws_an_edited_row_and_keeps_the_others(tmp_path):
         assert highlighted == [2]
 
 
+async def test_outline_draws_an_edited_rule_and_keeps_the_others(tmp_path):
+    app = make_app(tmp_path, _numbered_policy(4), [ImageItem("nginx:1.25")])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        outline = app.query_one("#outline")
+
+        def drawn() -> list[str]:
+            return ["".join(s.text for s in outline.render_line(y)).strip() for y in range(4)]
+
+        before = drawn()
+        assert before == ["0000 deny   registry0.example.com/*", "0001 deny   registry1.example.com/*",
+                          "0002 deny   registry2.example.com/*", "0003 skip   *"]
+        row = app.editor.text.split("\n").index("  - image: registry1.example.com/*")
+        app.editor.replace("skip: true", (row + 1, 4), (row + 1, 14))
+        await settle(app, pilot)
+        assert drawn() == [before[0], "0001 skip   registry1.example.com/*", *before[2:]]
+        # A pattern too long for one line: the outline lays its lines out again.
+        long = "registry1.example.com/" + "x" * 120 + "/*"
+        app.editor.replace(long, (row, 11), (row, len("  - image: registry1.example.com/*")))
+        await settle(app, pilot)
+        assert outline._heights[1] > 1
+        lines = ["".join(s.text for s in outline.render_line(y)).strip() for y in range(outline.size.height)]
+        assert any(line.startswith("0001 skip") for line in lines)
+        assert sum(line.count("x") for line in lines) > 40  # the long pattern is drawn on its lines
+
+
 def test_datatable_private_methods_overridden_by_the_image_table_are_as_pinned():
     """ImageTable overrides DataTable._render_cell and _get_offsets (see their comments):
     Textual must be the pinned version, with those methods as they were read."""
@@ -281,6 +307,21 @@ def test_datatable_private_methods_overridden_by_the_image_table_are_as_pinned()
     ]
     assert list(inspect.signature(DataTable._get_offsets).parameters) == ["self", "y"]
     assert "self._update_count" in inspect.getsource(DataTable._render_cell)  # why the override exists
+
+
+def test_option_list_private_parts_used_by_the_rule_outline_are_as_pinned():
+    """RuleOutline overrides OptionList._replace_option_prompt (see its comment)."""
+    import inspect
+
+    from textual.widgets import OptionList
+
+    assert list(inspect.signature(OptionList._replace_option_prompt).parameters) == ["self", "index", "prompt"]
+    source = inspect.getsource(OptionList._replace_option_prompt)
+    assert "_set_prompt(prompt)" in source and "self._clear_caches()" in source
+    for name in ("_get_visual", "_get_left_gutter_width", "_clear_caches", "_heights"):
+        assert hasattr(OptionList, name)
+    assert "self._option_render_cache.get(cache_key)" in inspect.getsource(OptionList._get_option_render)
+    assert "line_cache.heights[index]" in inspect.getsource(OptionList._update_lines)
 
 
 # -- images ---------------------------------------------------------------------------------

@@ -49,6 +49,26 @@ class RuleOutline(OptionList):
         if highlighted is not None and items:
             self.highlighted = min(highlighted, len(items) - 1)
 
+    def _replace_option_prompt(self, index: int, prompt) -> None:
+        # A private OptionList method, overridden (Textual pinned to 8.2.8; tests/test_tui_app
+        # pins it): OptionList drops every rendered option and re-measures all of them when one
+        # prompt changes, so each edit to a rule's action or pattern redrew the whole visible
+        # outline (~5 ms). When the new prompt is as many lines high as the old one, the line
+        # layout stays and only this option's rendered strips go.
+        option = self.get_option_at_index(index)
+        old_height = self._line_cache.heights.get(index)
+        option._set_prompt(prompt)
+        width = self.scrollable_content_region.width - self._get_left_gutter_width()
+        padding = self.get_component_styles("option-list--option").padding
+        height = self._get_visual(option).get_height(self.styles, width - padding.width) + option._divider
+        if old_height is None or height != old_height:
+            self._clear_caches()
+            return
+        cache = self._option_render_cache
+        for key in [key for key in cache.keys() if key[0] is option]:
+            cache.discard(key)
+        self.refresh()
+
     def follow(self, line: int) -> None:
         """Highlight the rule whose text holds 1-based `line`."""
         for index, item in enumerate(self.items):
