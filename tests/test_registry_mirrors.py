@@ -16,7 +16,6 @@ from engine.registry.mirrors import (
     MirrorConfigError,
     MirrorSpec,
     mirrors_from_flags,
-    mirrors_from_talos,
     parse_mirror_flag,
 )
 from tests import registry_server as rs
@@ -331,20 +330,26 @@ def test_repeated_flags_keep_order_and_merge_aliases(layout_env):
 @pytest.mark.parametrize(
     "documents, image_registry, endpoints",
     [
-        ([{"machine": {"registries": {"mirrors": {"docker.io": {"endpoints": ["https://m1", "https://m2"]}}}}}],
+        ("machine:\n  registries:\n    mirrors:\n      docker.io:\n        endpoints: [https://m1, https://m2]\n",
          "index.docker.io", ["https://m1", "https://m2", "https://registry-1.docker.io"]),
-        ([{"machine": {"registries": {"mirrors": {"ghcr.io": {"endpoints": ["https://m1"], "skipFallback": True}}}}}],
+        ("machine:\n  registries:\n    mirrors:\n      ghcr.io: {endpoints: [https://m1], skipFallback: true}\n",
          "ghcr.io", ["https://m1"]),
-        ([{"apiVersion": "v1alpha1", "kind": "RegistryMirrorConfig", "name": "registry.k8s.io",
-           "endpoints": [{"url": "https://harbor/v2/k8s", "overridePath": True}], "skipFallback": True}],
+        ("apiVersion: v1alpha1\nkind: RegistryMirrorConfig\nname: registry.k8s.io\n"
+         "endpoints: [{url: https://harbor/v2/k8s, overridePath: true}]\nskipFallback: true\n",
          "registry.k8s.io", ["https://harbor/v2/k8s"]),
-        ([{"kind": "ImageVerificationConfig", "rules": []},
-          {"kind": "RegistryMirrorConfig", "name": "*", "endpoints": [{"url": "http://all:5000"}]}],
+        ("kind: ImageVerificationConfig\nrules: []\n---\nkind: RegistryMirrorConfig\nname: '*'\n"
+         "endpoints: [{url: 'http://all:5000'}]\n",
          "quay.io", ["http://all:5000", "https://quay.io"]),
     ],
 )
 def test_mirrors_from_talos_documents(documents, image_registry, endpoints):
-    config = mirrors_from_talos(documents)
+    # The policy loader's parser (engine.policy.talos) builds the objects the client routes with.
+    from engine.policy.talos import registry_mirror_configs
+    from engine.yamlsource import compose
+
+    docs, error = compose(documents)
+    assert error is None
+    config = MirrorConfig.coerce(registry_mirror_configs(docs))
     client = RegistryClient(mirrors=config, credentials=CredentialStore())
     assert client.endpoints(image_registry) == endpoints
     run(client.aclose())

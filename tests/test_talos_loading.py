@@ -249,3 +249,41 @@ def test_outline_spans_each_rule():
         ("0000", "a.io/*", "deny", 4, 5),
         ("0001", "b.io/*", "verify", 7, 11),
     ]
+
+
+# Mirror documents: one parser (this one) builds the registry client's objects.
+# (file text, host -> [(url, overridePath)], hosts with skipFallback, warnings as (line, column, fragment))
+MIRROR_FILES = [
+    ("machine:\n  registries:\n    mirrors:\n      docker.io:\n        endpoints: [https://m1, ftp://bad]\n",
+     {"docker.io": [("https://m1", False)]}, set(),
+     [(5, 33, "mirror for docker.io: endpoint 'ftp://bad' must start with http://, https:// or oci:")]),
+    ("kind: RegistryMirrorConfig\nname: ghcr.io\nendpoints:\n  - url: https://u:p@m\n  - url: https://harbor/v2/ghcr\n"
+     "    overridePath: true\n  - url: oci:./layout\nskipFallback: true\n",
+     {"ghcr.io": [("https://harbor/v2/ghcr", True), ("oci:./layout", False)]}, {"ghcr.io"},
+     [(4, 10, "credentials in the endpoint URL are not supported")]),
+    # A RegistryMirrorConfig replaces the machine config's entry for the same host, in either order.
+    ("machine:\n  registries:\n    mirrors:\n      ghcr.io: {endpoints: [https://old]}\n---\n"
+     "kind: RegistryMirrorConfig\nname: ghcr.io\nendpoints: [{url: https://new}]\n",
+     {"ghcr.io": [("https://new", False)]}, set(), []),
+    ("kind: RegistryMirrorConfig\nname: ghcr.io\nendpoints: [{url: https://new}]\n---\n"
+     "machine:\n  registries:\n    mirrors:\n      ghcr.io: {endpoints: [https://old], overridePath: true}\n",
+     {"ghcr.io": [("https://new", False)]}, set(), []),
+    ("kind: ImageVerificationConfig\nrules: []\n", {}, set(), []),
+]
+
+
+@pytest.mark.parametrize("text, mirrors, skip_fallback, warnings", MIRROR_FILES)
+def test_mirror_documents_build_registry_mirror_objects(text, mirrors, skip_fallback, warnings):
+    from engine.registry.mirrors import Endpoint, MirrorSpec
+
+    docs, _ = compose(text)
+    specs, diags = talos.registry_mirror_specs(docs)
+    assert all(isinstance(spec, MirrorSpec) and all(isinstance(e, Endpoint) for e in spec.endpoints)
+               for spec in specs.values())
+    assert {h: [(e.url, e.override_path) for e in spec.endpoints] for h, spec in specs.items()} == mirrors
+    assert {h for h, spec in specs.items() if spec.skip_fallback} == skip_fallback
+    assert [(d.severity, d.code, d.line, d.column) for d in diags] == [
+        ("warning", "mirror-endpoint-invalid", line, column) for line, column, _ in warnings]
+    for d, (_, _, fragment) in zip(diags, warnings):
+        assert fragment in d.message and "u:p@" not in d.message
+    assert talos.registry_mirrors(docs) == {h: [u for u, _ in eps] for h, eps in mirrors.items()}

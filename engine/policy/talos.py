@@ -701,36 +701,32 @@ def load(docs: list[Document], path: str) -> tuple[TalosPolicy, list[Diagnostic]
 
 
 # -- registry mirrors ---------------------------------------------------------------------
+#
+# One parser for mirror documents: this walk over the YAML nodes (which knows where each
+# value is written, for diagnostics) builds `engine.registry.mirrors` objects, the ones the
+# registry client routes with. engine.registry knows nothing of policy files; it is imported
+# only when the file has mirrors, so loading a policy without them stays light.
 
 
-@dataclass(frozen=True)
-class MirrorEndpoint:
-    url: str
-    override_path: bool = False
+def registry_mirror_specs(docs: list[Document]) -> tuple[dict, list[Diagnostic]]:
+    """Mirrors declared in the file, host (as written) -> `engine.registry.mirrors.MirrorSpec`,
+    and a warning for each entry that cannot be used (it is left out).
 
-
-@dataclass(frozen=True)
-class MirrorConfig:
-    host: str
-    endpoints: tuple[MirrorEndpoint, ...]
-    skip_fallback: bool = False
-
-
-def registry_mirror_configs(docs: list[Document]) -> dict[str, MirrorConfig]:
-    """Mirrors declared in the file: v1alpha1 `machine.registries.mirrors.<host>` and
-    `RegistryMirrorConfig` documents (`name`, `endpoints: [{url, overridePath}]`, `skipFallback`).
-
-    A `RegistryMirrorConfig` for a host replaces a machine-config entry for the same host.
-    Malformed entries are ignored here (they are not part of the policy being checked).
+    Read: v1alpha1 `machine.registries.mirrors.<host>: {endpoints: [url], overridePath,
+    skipFallback}` and `RegistryMirrorConfig` documents (`name`, `endpoints: [{url,
+    overridePath}]`, `skipFallback`). A `RegistryMirrorConfig` for a host replaces a
+    machine-config entry for the same host. Endpoints are checked as `--mirror` checks them
+    (`http://`, `https://` or `oci:`, no credentials in the URL).
     """
-    mirrors: dict[str, MirrorConfig] = {}
+    found: list[tuple[str, list, Node | None, bool]] = []  # (host, [(url, override, node)], sf node, replaces)
     for doc in docs:
         root = doc.root
         if not isinstance(root, MappingNode):
             continue
-        kind = scalar_str(_map_get(root, "kind")) if _map_get(root, "kind") is not None else None
+        kind_node = _map_get(root, "kind")
+        kind = scalar_str(kind_node) if kind_node is not None else None
         if kind == "RegistryMirrorConfig":
-            host = scalar_str(_map_get(root, "name")) if _map_get(root, "name") is not None else None
+            host = _scalar(_map_get(root, "name"))
             if not host:
                 continue
             endpoints = []
@@ -738,12 +734,9 @@ def registry_mirror_configs(docs: list[Document]) -> dict[str, MirrorConfig]:
             if isinstance(eps, SequenceNode):
                 for ep in eps.value:
                     url_node = _map_get(ep, "url")
-                    url = scalar_str(url_node) if url_node is not None else None
-                    if url:
-                        op = _map_get(ep, "overridePath")
-                        endpoints.append(MirrorEndpoint(url, bool(op is not None and scalar_bool(op))))
-            sf = _map_get(root, "skipFallback")
-            mirrors[host] = MirrorConfig(host, tuple(endpoints), bool(sf is not None and scalar_bool(sf)))
+                    if url_node is not None and _scalar(url_node):
+                        endpoints.append((_scalar(url_node), _flag(_map_get(ep, "overridePath")), url_node))
+            found.append((host, endpoints, _map_get(root, "skipFallback"), True))
         elif kind is None:
             machine = _map_get(root, "machine")
             registries = _map_get(machine, "registries") if machine is not None else None
@@ -754,24 +747,48 @@ def registry_mirror_configs(docs: list[Document]) -> dict[str, MirrorConfig]:
                 if not isinstance(value, MappingNode):
                     continue
                 eps = _map_get(value, "endpoints")
-                urls = []
+                override = _flag(_map_get(value, "overridePath"))
+                endpoints = []
                 if isinstance(eps, SequenceNode):
-                    urls = [scalar_str(e) for e in eps.value if scalar_str(e)]
-                op = _map_get(value, "overridePath")
-                sf = _map_get(value, "skipFallback")
-                override = bool(op is not None and scalar_bool(op))
-                mirrors.setdefault(
-                    host,
-                    MirrorConfig(
-                        host,
-                        tuple(MirrorEndpoint(u, override) for u in urls),
-                        bool(sf is not None and scalar_bool(sf)),
-                    ),
-                )
-    return mirrors
+                    endpoints = [(_scalar(e), override, e) for e in eps.value if _scalar(e)]
+                found.append((host, endpoints, _map_get(value, "skipFallback"), False))
+    if not found:
+        return {}, []
+
+    from ..registry.mirrors import MirrorConfigError, MirrorSpec, parse_endpoint
+
+    specs: dict = {}
+    diags: list[Diagnostic] = []
+    for host, endpoints, skip_node, replaces in found:
+        if host in specs and not replaces:
+            continue  # the machine config's entry yields to a RegistryMirrorConfig for the host
+        parsed = []
+        for url, override, node in endpoints:
+            try:
+                parsed.append(parse_endpoint(url, where=f"mirror for {host}", override_path=override))
+            except MirrorConfigError as exc:
+                line, column = position(node)
+                diags.append(Diagnostic("warning", "mirror-endpoint-invalid", f"{exc}; this endpoint is not used",
+                                        line, column, None, *end_position(node)))
+        specs[host] = MirrorSpec(tuple(parsed), _flag(skip_node))
+    return specs, diags
+
+
+def _scalar(node: Node | None) -> str | None:
+    return scalar_str(node) if node is not None else None
+
+
+def _flag(node: Node | None) -> bool:
+    return bool(node is not None and scalar_bool(node))
+
+
+def registry_mirror_configs(docs: list[Document]) -> dict:
+    """host -> `engine.registry.mirrors.MirrorSpec` (`.endpoints`: `Endpoint(url, override_path)`,
+    `.skip_fallback`); entries that cannot be used are left out (`registry_mirror_specs` says why)."""
+    return registry_mirror_specs(docs)[0]
 
 
 def registry_mirrors(docs: list[Document]) -> dict[str, list[str]]:
     """host -> mirror endpoint URLs in the order they are tried (upstream comes after them
     unless `skipFallback`; see `registry_mirror_configs` for overridePath/skipFallback)."""
-    return {host: [e.url for e in cfg.endpoints] for host, cfg in registry_mirror_configs(docs).items()}
+    return {host: [e.url for e in spec.endpoints] for host, spec in registry_mirror_configs(docs).items()}

@@ -1,7 +1,8 @@
 """Registry mirrors, the Talos / containerd way.
 
 A registry host maps to mirror endpoints tried in order, then the upstream registry itself unless
-`skipFallback` is set (Talos `machine.registries.mirrors.<host>` and `RegistryMirrorConfig`).
+`skipFallback` is set (Talos `machine.registries.mirrors.<host>` and `RegistryMirrorConfig`, read
+from a policy file by `engine.policy.talos.registry_mirror_specs`, which builds these objects).
 `docker.io` and `index.docker.io` name the same registry; `*` is a mirror for every registry.
 An endpoint is `http://…`, `https://…` (the API is under `<url>/v2/`, or under `<url>/` itself with
 `overridePath`) or `oci:PATH`, an OCI image layout directory on disk.
@@ -146,42 +147,4 @@ def mirrors_from_flags(values, base: MirrorConfig | None = None, *, check_exists
     for value in values:
         host, ep = parse_mirror_flag(value, check_exists=check_exists)
         config.add(host, [ep])
-    return config
-
-
-def mirrors_from_talos(documents) -> MirrorConfig:
-    """Mirrors from Talos YAML documents (already loaded as plain dicts).
-
-    v1alpha1 machine config: `machine.registries.mirrors.<host>: {endpoints: [url], overridePath,
-    skipFallback}`; newer documents: `kind: RegistryMirrorConfig, name: <host>,
-    endpoints: [{url, overridePath}], skipFallback`.
-    """
-    config = MirrorConfig()
-    for doc in documents:
-        if not isinstance(doc, dict):
-            continue
-        if doc.get("kind") == "RegistryMirrorConfig":
-            host = doc.get("name")
-            if not isinstance(host, str) or not host:
-                raise MirrorConfigError("RegistryMirrorConfig: `name` (the registry host) must be set")
-            endpoints = []
-            for item in doc.get("endpoints") or []:
-                if not isinstance(item, dict) or not isinstance(item.get("url"), str):
-                    raise MirrorConfigError(f"RegistryMirrorConfig {host}: each endpoint needs a `url`")
-                endpoints.append(parse_endpoint(item["url"], where=f"RegistryMirrorConfig {host}",
-                                                override_path=bool(item.get("overridePath"))))
-            config.add(host, endpoints, skip_fallback=bool(doc.get("skipFallback")))
-            continue
-        machine = doc.get("machine")
-        registries = machine.get("registries") if isinstance(machine, dict) else None
-        mirrors = registries.get("mirrors") if isinstance(registries, dict) else None
-        if not isinstance(mirrors, dict):
-            continue
-        for host, spec in mirrors.items():
-            if not isinstance(spec, dict):
-                raise MirrorConfigError(f"machine.registries.mirrors.{host} must be a mapping with `endpoints`")
-            override = bool(spec.get("overridePath"))
-            endpoints = [parse_endpoint(str(u), where=f"machine.registries.mirrors.{host}", override_path=override)
-                         for u in spec.get("endpoints") or []]
-            config.add(str(host), endpoints, skip_fallback=bool(spec.get("skipFallback")))
     return config
