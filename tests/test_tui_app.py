@@ -164,6 +164,34 @@ async def test_table_follows_the_policy_in_place(tmp_path):
         assert list(app.table.rows) == keys_before  # same row keys: updated, not rebuilt
 
 
+@pytest.mark.parametrize("keys", [["x"], list("abcdef"), ["a", "backspace", "b", "backspace", "c"]])
+async def test_a_burst_of_keys_is_analysed_once(tmp_path, monkeypatch, keys):
+    import tui.app
+
+    calls = []
+
+    def counting(text, images, path):
+        calls.append(text)
+        return real(text, images, path)
+
+    real = tui.app.analyze
+    monkeypatch.setattr(tui.app, "analyze", counting)
+    # A debounce longer than the burst takes, so every key lands inside it.
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    app = PullguardApp(str(path), None, list(IMAGES), validate_delay=1.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        calls.clear()
+        analyses = app.analyses
+        app.editor.move_cursor((0, 0))
+        await pilot.press(*keys)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert calls == [app.editor.text]  # one analysis, of the text after the last key
+        assert app.analyses == analyses + 1
+
+
 # -- detail pane ----------------------------------------------------------------------------
 
 
