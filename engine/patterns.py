@@ -6,7 +6,7 @@
   calls): `*` any run, `?` exactly one character, `/` included, anchored at both ends.
 - `FirstMatch`: the index of the first of many globs that matches, for simulating a whole
   policy over a fleet; `AllMatches` the same for Kyverno, which wants every match;
-  `WildcardMasks` the subjects each Kyverno pattern matches, as bitmasks kept across edits.
+  `PatternMasks` the subjects each pattern (go-glob or go-wildcard) matches, as bitmasks kept across edits.
 - `glob_subsumes`: decides exactly whether one glob matches everything another one matches.
 - `glob_never_matches`: why a glob can never match a normalized Talos match subject.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Literal, Sequence
 
 from .reference import DEFAULT_REGISTRY, ReferenceError, parse_reference
 
@@ -234,18 +234,26 @@ class AllMatches:
         return bool(self.all(subject))
 
 
-class WildcardMasks:
-    """Sorted distinct subjects and, per go-wildcard pattern, the bitmask of those it matches.
+class PatternMasks:
+    """Sorted distinct subjects and, per pattern, the bitmask of those it matches.
 
-    A pattern's candidates are the subjects that start with its literal prefix (a range of the
-    sorted list). Masks are kept per pattern text across policies: after a one-character edit
-    the editor matches only the edited pattern again (see `wildcard_masks`).
+    `syntax` is "glob" (go-glob, Talos) or "wildcard" (go-wildcard, Kyverno). A pattern's
+    candidates are the subjects that start with its literal prefix (a range of the sorted
+    list). Masks are kept per pattern text across policies: after a one-character edit the
+    editor matches only the edited pattern again (see `pattern_masks`).
     """
 
-    def __init__(self, subjects: Iterable[str]):
+    def __init__(self, subjects: Iterable[str], syntax: Literal["glob", "wildcard"] = "wildcard"):
         self.subjects: tuple[str, ...] = tuple(sorted(set(subjects)))
         self.position: dict[str, int] = {s: i for i, s in enumerate(self.subjects)}
         self.masks: dict[str, int] = {}
+        self.syntax = syntax
+        self._specials = "*" if syntax == "glob" else "*?"
+
+    def _matcher(self, pattern: str) -> Callable[[str], object]:
+        if self.syntax == "glob":
+            return lambda subject: glob_match(pattern, subject)
+        return _wildcard_regex(pattern).fullmatch
 
     def mask(self, pattern: str) -> int:
         found = self.masks.get(pattern)
@@ -254,7 +262,7 @@ class WildcardMasks:
         from bisect import bisect_left
 
         subjects = self.subjects
-        prefix = literal_prefix(pattern, "*?")
+        prefix = literal_prefix(pattern, self._specials)
         value = 0
         if prefix == pattern:  # no wildcard: an equality test
             i = self.position.get(pattern)
@@ -266,14 +274,21 @@ class WildcardMasks:
             if pattern == prefix + "*":  # the commonest shape: everything under a prefix
                 value = ((1 << (hi - lo)) - 1) << lo
             else:
-                fullmatch = _wildcard_regex(pattern).fullmatch
+                matches = self._matcher(pattern)
                 for i in range(lo, hi):
-                    if fullmatch(subjects[i]) is not None:
+                    if matches(subjects[i]):
                         value |= 1 << i
         if len(self.masks) > 20_000:  # edits leave old patterns behind; start over now and then
             self.masks.clear()
         self.masks[pattern] = value
         return value
+
+
+class WildcardMasks(PatternMasks):
+    """PatternMasks for Kyverno's go-wildcard patterns."""
+
+    def __init__(self, subjects: Iterable[str]):
+        super().__init__(subjects, "wildcard")
 
 
 def mask_bits(mask: int) -> list[int]:
@@ -287,19 +302,24 @@ def mask_bits(mask: int) -> list[int]:
     return out
 
 
-_MASK_TABLES: dict[tuple[str, ...], WildcardMasks] = {}
+_MASK_TABLES: dict[tuple, PatternMasks] = {}
 
 
-def wildcard_masks(subjects: tuple[str, ...]) -> WildcardMasks:
-    """The WildcardMasks of a subject list (any order, repeats allowed), shared by every policy
+def pattern_masks(subjects: tuple[str, ...], syntax: Literal["glob", "wildcard"]) -> PatternMasks:
+    """The PatternMasks of a subject list (any order, repeats allowed), shared by every policy
     simulated over the same list; a few lists are kept (the editor's, a fleet's)."""
-    table = _MASK_TABLES.get(subjects)
+    key = (syntax, subjects)
+    table = _MASK_TABLES.get(key)
     if table is None:
-        if len(_MASK_TABLES) >= 4:
+        if len(_MASK_TABLES) >= 8:
             # the oldest; `None`: an editor worker thread may have dropped it already
             _MASK_TABLES.pop(next(iter(_MASK_TABLES), None), None)
-        table = _MASK_TABLES[subjects] = WildcardMasks(subjects)
+        table = _MASK_TABLES[key] = PatternMasks(subjects, syntax)
     return table
+
+
+def wildcard_masks(subjects: tuple[str, ...]) -> PatternMasks:
+    return pattern_masks(subjects, "wildcard")
 
 
 @lru_cache(maxsize=64)

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..decision import Decision, OutlineItem, RuleTrial
+from ..patterns import pattern_masks
 from ..reference import ReferenceError, parse_reference
 from ..diagnostics import Diagnostic
 from ..yamlsource import (
@@ -196,7 +197,7 @@ class TalosPolicy:
         return out
 
     def _decide_by_masks(self, distinct: list[str]) -> None:
-        table = _subject_table(tuple(distinct))
+        table = pattern_masks(tuple(distinct), "glob")  # subjects sorted and distinct: same bit order
         remaining = (1 << len(distinct)) - 1
         memo = self._memo
         for rule in self.rules:
@@ -259,55 +260,6 @@ class TalosPolicy:
 
 # Up to this many distinct subjects, evaluate_many matches by per-pattern bitmasks.
 _BITMASK_LIMIT = 20_000
-
-
-class _SubjectTable:
-    """Sorted distinct match subjects and, per pattern, the bitmask of those it matches.
-
-    A pattern's candidates are the subjects that start with its literal prefix (a range of
-    the sorted list), so building a mask is cheap; masks are kept across policies, which is
-    what makes the editor's re-simulation after a one-character edit nearly free.
-    """
-
-    def __init__(self, subjects: tuple[str, ...]):
-        self.subjects = subjects
-        self.masks: dict[str, int] = {}
-
-    def mask(self, pattern: str) -> int:
-        found = self.masks.get(pattern)
-        if found is not None:
-            return found
-        from bisect import bisect_left
-
-        from ..patterns import glob_match
-
-        subjects = self.subjects
-        prefix = pattern.split("*", 1)[0]
-        lo = bisect_left(subjects, prefix)
-        hi = bisect_left(subjects, prefix + "\U0010ffff", lo) if prefix else len(subjects)
-        if "*" not in pattern:
-            hits = [lo] if lo < len(subjects) and subjects[lo] == pattern else []
-        else:
-            hits = [i for i in range(lo, hi) if glob_match(pattern, subjects[i])]
-        value = 0
-        for i in hits:
-            value |= 1 << i
-        if len(self.masks) > 20_000:  # edits leave old patterns behind; start over now and then
-            self.masks.clear()
-        self.masks[pattern] = value
-        return value
-
-
-_TABLES: dict[tuple[str, ...], _SubjectTable] = {}
-
-
-def _subject_table(subjects: tuple[str, ...]) -> _SubjectTable:
-    table = _TABLES.get(subjects)
-    if table is None:
-        if len(_TABLES) >= 4:
-            _TABLES.pop(next(iter(_TABLES)))
-        table = _TABLES[subjects] = _SubjectTable(subjects)
-    return table
 
 
 _SUBJECTS: dict[str, str] = {}
