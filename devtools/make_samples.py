@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from devtools.oci_layout_writer import OCILayoutWriter, tag_of
+from devtools.oci_layout_writer import OCILayoutWriter
 from devtools.private_sigstore import Identity, PrivateSigstore, generate_key, public_pem
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from . import yamlsource
-from .yamlsource import MappingNode, ScalarNode, SequenceNode
+from .yamlsource import MappingNode, ScalarNode, SequenceNode, map_get
 
 PLAIN = "plain"
 KUBECTL_JSON = "kubectl-json"
@@ -286,15 +286,6 @@ class _JsonPositions:
 # Node trees (positions known)
 
 
-def _get(node, key: str):
-    if not isinstance(node, MappingNode):
-        return None
-    for k, v in node.value:
-        if isinstance(k, ScalarNode) and k.value == key:
-            return v
-    return None
-
-
 def _text(node) -> str | None:
     return yamlsource.scalar_str(node) if node is not None else None
 
@@ -310,9 +301,9 @@ def _walk_node_object(node, origin: str, out: list[ImageEntry], top: bool = Fals
         line, column = yamlsource.position(node)
         raise ImageListError(origin, f"expected a Kubernetes object, found {yamlsource.kind_name(node)}",
                              line, column)
-    kind = _text(_get(node, "kind"))
+    kind = _text(map_get(node, "kind"))
     if kind is not None and kind.endswith("List"):
-        items = _get(node, "items")
+        items = map_get(node, "items")
         if items is None or yamlsource.is_null(items):
             return
         if not isinstance(items, SequenceNode):
@@ -325,18 +316,18 @@ def _walk_node_object(node, origin: str, out: list[ImageEntry], top: bool = Fals
     path = _POD_SPEC_PATHS.get(kind or "")
     if path is None:
         return  # Services, ConfigMaps... hold no images
-    metadata = _get(node, "metadata")
-    name = _text(_get(metadata, "name")) or "?"
-    namespace = _text(_get(metadata, "namespace"))
+    metadata = map_get(node, "metadata")
+    name = _text(map_get(metadata, "name")) or "?"
+    namespace = _text(map_get(metadata, "namespace"))
     spec = node
     for key in path:
-        spec = _get(spec, key)
+        spec = map_get(spec, key)
         if spec is None:
             return
     owner = "/".join(p for p in (namespace, name) if p)
     prefix = owner if kind == "Pod" else f"{kind}/{owner}"
     for field in _CONTAINER_FIELDS:
-        containers = _get(spec, field)
+        containers = map_get(spec, field)
         if containers is None or yamlsource.is_null(containers):
             continue
         if not isinstance(containers, SequenceNode):
@@ -344,7 +335,7 @@ def _walk_node_object(node, origin: str, out: list[ImageEntry], top: bool = Fals
             raise ImageListError(origin, f"'{field}' must be a list, found "
                                  f"{yamlsource.kind_name(containers)}", line, column)
         for container in containers.value:
-            image = _get(container, "image")
+            image = map_get(container, "image")
             if image is None:
                 continue
             line, column = yamlsource.position(image)
@@ -352,7 +343,7 @@ def _walk_node_object(node, origin: str, out: list[ImageEntry], top: bool = Fals
             if not isinstance(image, ScalarNode) or value is None:
                 raise ImageListError(origin, f"'image' must be a string, found "
                                      f"{yamlsource.kind_name(image)}", line, column)
-            cname = _text(_get(container, "name")) or "?"
+            cname = _text(map_get(container, "name")) or "?"
             out.append(ImageEntry(value.strip(), f"{prefix}/{cname}", line))
 
 

@@ -158,6 +158,16 @@ def mapping_items(node: MappingNode) -> list[tuple[str, ScalarNode, Node]]:
     return items
 
 
+def map_get(node: Node | None, key: str) -> Node | None:
+    """The value node under `key` in a mapping node, or None (also for a non-mapping)."""
+    if not isinstance(node, MappingNode):
+        return None
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and k.value == key:
+            return v
+    return None
+
+
 def scalar_str(node: Node) -> str | None:
     """The text of a scalar as Go would decode it into a string field (null -> None)."""
     if not isinstance(node, ScalarNode) or is_null(node):

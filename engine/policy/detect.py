@@ -6,19 +6,9 @@ never pays for importing the Kyverno loader.
 
 from __future__ import annotations
 
-from ..yamlsource import Document, MappingNode, ScalarNode
+from ..yamlsource import Document, ScalarNode, map_get
 
 KYVERNO_KINDS = ("ClusterPolicy", "Policy")
-
-
-def map_get(node, key: str):
-    """The value node under `key` in a mapping node, or None."""
-    if not isinstance(node, MappingNode):
-        return None
-    for k, v in node.value:
-        if isinstance(k, ScalarNode) and k.value == key:
-            return v
-    return None
 
 
 def is_kyverno(doc: Document) -> bool:

@@ -34,7 +34,7 @@ from ..decision import Decision, OutlineItem, RuleTrial
 from ..diagnostics import Diagnostic
 from ..patterns import all_matches, mask_bits, wildcard_masks
 from ..reference import kyverno_image_string as image_string
-from ..yamlsource import Document, MappingNode, ScalarNode, end_position, position
+from ..yamlsource import Document, end_position, position
 from . import kyverno_lint as lint
 from .kyverno_match import (
     AUTOGEN_ANNOTATION,
@@ -44,7 +44,6 @@ from .kyverno_match import (
     kind_selected,
 )
 from .kyverno_schema import (
-    ATTESTOR_SET,
     POLICY,
     Obj,
     Seq,
@@ -52,7 +51,6 @@ from .kyverno_schema import (
     seq_items,
 )
 from .detect import KYVERNO_KINDS, is_kyverno
-from .detect import map_get as _map_get
 from .model import Action, KeylessVerifier, PublicKeyVerifier, Verifier
 
 API_VERSIONS = ("kyverno.io/v1", "kyverno.io/v2beta1")
