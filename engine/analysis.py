@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .decision import Decision, OutlineItem
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, count
 from .policy import LoadedPolicy, load_policy
 
 
@@ -41,11 +41,11 @@ class Analysis:
 
     @property
     def errors(self) -> int:
-        return sum(1 for d in self.diagnostics if d.severity == "error")
+        return count(self.diagnostics, "error")
 
     @property
     def warnings(self) -> int:
-        return sum(1 for d in self.diagnostics if d.severity == "warning")
+        return count(self.diagnostics, "warning")
 
     @property
     def syntax_error(self) -> bool:

@@ -5,7 +5,7 @@ Lines and columns are 1-based and point into the policy file, as SPEC §2 says.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning", "info"]
@@ -47,28 +47,6 @@ class Diagnostic:
         return f"{path}:{self.line}:{self.column}"
 
 
-@dataclass
-class DiagnosticList:
-    """Collects diagnostics in file order; `errors`/`warnings` count for the CLI and JSON."""
-
-    items: list[Diagnostic] = field(default_factory=list)
-
-    def add(self, diagnostic: Diagnostic) -> None:
-        self.items.append(diagnostic)
-
-    def extend(self, diagnostics) -> None:
-        self.items.extend(diagnostics)
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for d in self.items if d.severity == "error")
-
-    @property
-    def warnings(self) -> int:
-        return sum(1 for d in self.items if d.severity == "warning")
-
-    def sorted(self) -> list[Diagnostic]:
-        return sorted(
-            self.items,
-            key=lambda d: (d.line if d.line is not None else 0, d.column or 0),
-        )
+def count(diagnostics, severity: Severity) -> int:
+    """How many of the diagnostics have this severity (the `errors`/`warnings` of SPEC §2)."""
+    return sum(1 for d in diagnostics if d.severity == severity)

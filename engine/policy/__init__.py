@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, count
 from ..yamlsource import Document, compose, duplicate_keys
 
 Dialect = Literal["talos", "kyverno"]
@@ -34,11 +34,11 @@ class LoadedPolicy:
 
     @property
     def errors(self) -> int:
-        return sum(1 for d in self.diagnostics if d.severity == "error")
+        return count(self.diagnostics, "error")
 
     @property
     def warnings(self) -> int:
-        return sum(1 for d in self.diagnostics if d.severity == "warning")
+        return count(self.diagnostics, "warning")
 
 
 def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
