@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from devtools.private_sigstore import Identity, PrivateSigstore  # noqa: E402
 from engine.policy import load_policy  # noqa: E402
+from engine.registry.client import connection_pool_size  # noqa: E402
 from engine.registry.store import RegistryStore  # noqa: E402
 from engine.verify import VerifyCache, VerifyOptions, verify_images  # noqa: E402
 from tests.verify_fixtures import LocalRegistry, Pusher  # noqa: E402
@@ -68,7 +69,7 @@ rules:
 
 async def run(loaded, images, root: str, concurrency: int, cache=None) -> tuple[float, int, list, float]:
     options = VerifyOptions(trusted_root=root, concurrency=concurrency, timeout=30)
-    store = RegistryStore.open(timeout=30)
+    store = RegistryStore.open(timeout=30, max_connections=connection_pool_size(concurrency))  # as verify sizes it
     try:
         started, cpu = time.perf_counter(), time.process_time()
         results = await verify_images(loaded, images, options, cache=cache, store=store)

@@ -373,7 +373,10 @@ def _open_store(options: VerifyOptions, mirrors: dict[str, list[str]], skip_fall
     for host, endpoints in mirrors.items():
         config.add(host, [parse_endpoint(e, where=f"mirror for {host}") for e in endpoints],
                    skip_fallback=host in skip_fallback)
-    return RegistryStore.open(mirrors=config, insecure=options.insecure, timeout=options.timeout)
+    from .registry.client import connection_pool_size
+
+    return RegistryStore.open(mirrors=config, insecure=options.insecure, timeout=options.timeout,
+                              max_connections=connection_pool_size(options.concurrency))
 
 
 class _RunStore:

@@ -574,3 +574,57 @@ def test_per_request_timeout():
     assert f"registry {host} did not answer within 0.3s" in str(info.value)
     assert isinstance(info.value, TransportError) and not isinstance(info.value, NotFoundError)
     assert elapsed < 1.9  # gave up before the server answered (no retry of a timeout)
+
+
+# ---- connections ------------------------------------------------------------------------------
+
+
+class _CountingTransport(httpx.AsyncHTTPTransport):
+    """A real transport that counts the TCP connections it opens (httpcore trace events)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.connects = 0
+
+    async def handle_async_request(self, request):
+        async def trace(name, info):
+            if name == "connection.connect_tcp.started":
+                self.connects += 1
+
+        request.extensions["trace"] = trace
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize(
+    "calls, connections",
+    [
+        (lambda c, h, d: [c.head_manifest(h, "org/app", "v1") for _ in range(5)], 1),  # HEAD bodies read: reused
+        (lambda c, h, d: [c.get_manifest(h, "org/app", "v1") for _ in range(5)], 1),
+        (lambda c, h, d: [c.head_manifest(h, "org/app", "missing") for _ in range(3)], 1),  # 404 too
+        (lambda c, h, d: [f(h) for _ in range(3) for f in (lambda h: c.head_manifest(h, "org/app", "v1"),
+                                                            lambda h: c.get_manifest(h, "org/app", d))], 1),
+    ],
+)
+def test_sequential_requests_reuse_one_connection(registry, images, calls, connections):
+    transport = _CountingTransport()
+
+    async def go(c):
+        for call in calls(c, registry.host, images["v1"]):
+            try:
+                await call
+            except NotFoundError:
+                pass
+
+    run(_with_client(go, transport=transport))
+    assert transport.connects == connections
+
+
+@pytest.mark.parametrize("concurrency, pool", [(1, 4), (4, 4), (8, 8), (16, 16), (64, 64)])
+def test_connection_pool_follows_verify_concurrency(concurrency, pool):
+    from engine.registry.client import connection_pool_size
+    from engine.verify import VerifyOptions, _open_store
+
+    assert connection_pool_size(concurrency) == pool
+    store = _open_store(VerifyOptions(concurrency=concurrency), {}, frozenset())
+    assert store.client.max_connections == pool
+    run(store.aclose())

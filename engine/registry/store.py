@@ -27,7 +27,7 @@ class RegistryStore:
 
     @classmethod
     def open(cls, *, mirrors=None, insecure: Iterable[str] = (), timeout: float = 10.0,
-             max_connections: int = 32, credentials=None, transport=None) -> "RegistryStore":
+             max_connections: int | None = None, credentials=None, transport=None) -> "RegistryStore":
         from .client import RegistryClient
 
         return cls(RegistryClient(mirrors=mirrors, insecure=insecure, timeout=timeout, credentials=credentials,
