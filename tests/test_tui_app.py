@@ -192,6 +192,41 @@ async def test_a_burst_of_keys_is_analysed_once(tmp_path, monkeypatch, keys):
         assert app.analyses == analyses + 1
 
 
+def _styles_of(editor, line_index: int) -> list[tuple[str, object]]:
+    """(text, colour) of each segment of a document line as drawn, gutter left out."""
+    strip = editor.render_line(line_index - editor.scroll_offset.y)
+    segments = [(seg.text, seg.style.color if seg.style else None) for seg in strip]
+    return [(text, colour) for text, colour in segments if text.strip() and not text.strip().isdigit()]
+
+
+@pytest.mark.parametrize("target", ["top", "middle", "bottom"])
+async def test_syntax_highlighting_follows_the_view_through_a_long_policy(tmp_path, target):
+    app = make_app(tmp_path, _numbered_policy(400), [ImageItem("nginx:1.25")])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        editor = app.editor
+        lines = editor.text.split("\n")
+        index = {"top": 3, "middle": lines.index("  - image: registry200.example.com/*"), "bottom": lines.index("  - image: '*'")}[target]
+        editor.move_cursor((index, 0), center=True)
+        await pilot.pause()
+        # Type an edit there: the highlights are rebuilt around the view, not at the top.
+        editor.insert("  ", (index + 1, 0))
+        editor.replace("", (index + 1, 0), (index + 1, 2))
+        await settle(app, pilot)
+        drawn = _styles_of(editor, index)
+        first = _styles_of(editor, 3) if target == "top" else None
+        key_colour = next(colour for text, colour in drawn if text.strip() == "image")
+        value_colour = next(colour for text, colour in drawn if "registry" in text or text.strip() == "'*'")
+        assert key_colour is not None and key_colour != value_colour  # highlighted, key unlike value
+        if first is not None:
+            assert [c for _, c in drawn] == [c for _, c in first]
+        # Scrolling back to the top finds it highlighted the same way as at the start.
+        editor.scroll_to(0, 0, animate=False)
+        await pilot.pause()
+        top = _styles_of(editor, 3)
+        assert next(colour for text, colour in top if text.strip() == "image") == key_colour
+
+
 # -- detail pane ----------------------------------------------------------------------------
 
 
@@ -335,6 +370,22 @@ def test_datatable_private_methods_overridden_by_the_image_table_are_as_pinned()
     ]
     assert list(inspect.signature(DataTable._get_offsets).parameters) == ["self", "y"]
     assert "self._update_count" in inspect.getsource(DataTable._render_cell)  # why the override exists
+
+
+def test_text_area_private_parts_used_by_the_policy_editor_are_as_pinned():
+    """PolicyEditor overrides TextArea._build_highlight_map (see its comment)."""
+    import inspect
+
+    from textual.document._syntax_aware_document import SyntaxAwareDocument
+    from textual.widgets import TextArea
+
+    source = inspect.getsource(TextArea._build_highlight_map)
+    assert "self._line_cache.clear()" in source and "query_syntax_tree(self._highlight_query)" in source
+    assert "highlights[node_start_row].append" in source  # the map's shape: (start, end, name) per line
+    assert list(inspect.signature(SyntaxAwareDocument.query_syntax_tree).parameters) == [
+        "self", "query", "start_point", "end_point",
+    ]
+    assert "self._highlights" in inspect.getsource(TextArea._render_line)
 
 
 def test_option_list_private_parts_used_by_the_rule_outline_are_as_pinned():
