@@ -37,6 +37,7 @@ from .errors import (
     TransportError,
 )
 from .mirrors import Endpoint, MirrorConfig
+from .netenv import NetworkSettings, redact
 
 # Media types.
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -288,6 +289,9 @@ class RegistryClient:
     unless skipFallback). insecure: HOST[:PORT] values allowed plain HTTP (loopback always is).
     credentials: a `CredentialStore`; by default loaded from the docker/podman files.
     transport: an httpx async transport (fault injection in tests).
+    network: proxies and CA certificates; by default read from the environment as cosign reads
+    them (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, SSL_CERT_FILE, SSL_CERT_DIR; `engine.registry.netenv`).
+    httpx's own `trust_env` stays off: it would also send credentials from ~/.netrc.
     """
 
     def __init__(
@@ -304,6 +308,7 @@ class RegistryClient:
         backoff: float = 0.2,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         user_agent: str = "pullguard/0.1",
+        network: NetworkSettings | None = None,
     ) -> None:
         self.mirrors = MirrorConfig.coerce(mirrors)
         self.insecure = frozenset(normalize_host(h) for h in insecure)
@@ -316,15 +321,20 @@ class RegistryClient:
         self.max_connections = max_connections or connection_pool_size(8)  # 8: verify's default concurrency
         pool = self.max_connections
         limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-        self._http = httpx.AsyncClient(
-            transport=transport,
+        self.network = network if network is not None else NetworkSettings.from_environment()
+        # A given transport (tests, fault injection) is used as is: no proxy, no TLS settings.
+        self._direct_only = transport is not None
+        self._client_options = dict(
             limits=limits,
             timeout=httpx.Timeout(self.timeout),
             follow_redirects=False,
-            verify=True,
+            verify=True if self._direct_only else self.network.ssl_context(),
             trust_env=False,
             headers={"User-Agent": user_agent},
         )
+        self._http = httpx.AsyncClient(transport=transport, **self._client_options)
+        # One client per proxy URL (HTTPS_PROXY and HTTP_PROXY may differ), made when first used.
+        self._proxy_clients: dict[str, httpx.AsyncClient] = {}
         self._oci_clients: dict[str, httpx.AsyncClient] = {}
         # Hosts explicitly configured as http:// mirror endpoints: the user chose plain HTTP there.
         self._http_ok = set(self.insecure)
@@ -353,9 +363,10 @@ class RegistryClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-        for client in self._oci_clients.values():
+        for client in [*self._oci_clients.values(), *self._proxy_clients.values()]:
             await client.aclose()
         self._oci_clients.clear()
+        self._proxy_clients.clear()
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -550,9 +561,19 @@ class RegistryClient:
 
     # ---- HTTP with auth, retries, redirects -------------------------------------------------
 
-    def _client_for(self, t: _Target) -> httpx.AsyncClient:
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy a request to `url` goes through (None: direct)."""
+        return None if self._direct_only else self.network.proxy_for(url)
+
+    def _client_for(self, t: _Target, url: str = "") -> httpx.AsyncClient:
         if t.oci is None:
-            return self._http
+            proxy = self.proxy_for(url) if url else None
+            if proxy is None:
+                return self._http
+            client = self._proxy_clients.get(proxy)
+            if client is None:
+                client = self._proxy_clients[proxy] = httpx.AsyncClient(proxy=proxy, **self._client_options)
+            return client
         client = self._oci_clients.get(t.oci)
         if client is None:
             from .ocilayout import OCILayoutTransport
@@ -702,13 +723,13 @@ class RegistryClient:
     async def _attempt(
         self, t: _Target, method: str, url: str, headers: dict[str, str], *, max_size: int, what: str
     ) -> _Answer:
-        client = self._client_for(t)
         origin = _origin(url)
         headers = dict(headers)
         try:
             async with asyncio.timeout(self.timeout):
                 for _ in range(_MAX_REDIRECTS + 1):
                     self._check_scheme(t, url)
+                    client = self._client_for(t, url)  # per hop: a redirect may leave the proxy's scope
                     request = client.build_request(method, url, headers=headers)
                     self.request_count += 1
                     self.requests_by_host[urlsplit(url).netloc if t.oci is None else t.label] += 1
@@ -747,9 +768,11 @@ class RegistryClient:
                 f"{method} {_redact_url(url)}: registry {urlsplit(url).netloc} did not answer within {self.timeout:g}s",
                 host=urlsplit(url).netloc, endpoint=t.label,
             ) from None
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpx.ProxyError) as exc:
+            proxy = self.proxy_for(url) if t.oci is None else None
+            via = f" through proxy {redact(proxy)}" if proxy else ""
             raise TransportError(
-                f"cannot connect to registry {urlsplit(url).netloc}: {_connect_reason(exc)}",
+                f"cannot connect to registry {urlsplit(url).netloc}{via}: {_connect_reason(exc)}",
                 host=urlsplit(url).netloc, endpoint=t.label,
             ) from None
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
