@@ -145,16 +145,20 @@ def _rule_key(decision: Decision, options: VerifyOptions) -> tuple:
 # Mirrors
 
 
-def merge_mirrors(from_policy: dict[str, list[str]], from_cli: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Per host: command-line endpoints first, then the policy file's, without repeats."""
-    merged: dict[str, list[str]] = {}
-    for source in (from_cli, from_policy):
-        for host, endpoints in (source or {}).items():
-            bucket = merged.setdefault(host, [])
-            for endpoint in endpoints:
-                if endpoint not in bucket:
-                    bucket.append(endpoint)
-    return merged
+def merge_mirrors(from_policy: dict, from_cli: dict[str, list[str]]):
+    """Per host: command-line endpoints first, then the policy file's (`MirrorSpec`s, with their
+    overridePath), without repeats; the file's skipFallback holds for its host."""
+    from .registry.mirrors import MirrorConfig, parse_endpoint
+
+    config = MirrorConfig()
+    for host in dict.fromkeys([*(from_cli or {}), *from_policy]):
+        endpoints = [parse_endpoint(e, where=f"mirror for {host}") for e in (from_cli or {}).get(host, [])]
+        spec = from_policy.get(host)
+        if spec is not None:
+            seen = {e.url for e in endpoints}
+            endpoints += [e for e in spec.endpoints if e.url not in seen]
+        config.add(host, endpoints, skip_fallback=bool(spec is not None and spec.skip_fallback))
+    return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,8 +220,7 @@ async def verify_images(
             checkers.root()  # an unreadable --trusted-root stops the run before any request
         own_store = store is None
         if own_store:
-            store = _open_store(options, merge_mirrors(loaded.mirrors, options.mirrors),
-                                getattr(loaded, "mirror_skip_fallback", frozenset()))
+            store = _open_store(options, merge_mirrors(loaded.mirror_specs, options.mirrors))
         semaphore = asyncio.Semaphore(max(1, options.concurrency))
         checkers.start_pool(options.concurrency)
         run_store = _RunStore(store)
@@ -364,18 +367,11 @@ class _Checker:
 # The registry client (engine.registry) behind discovery's ArtifactStore
 
 
-def _open_store(options: VerifyOptions, mirrors: dict[str, list[str]], skip_fallback=frozenset()):
-    from .registry.mirrors import MirrorConfig, parse_endpoint
+def _open_store(options: VerifyOptions, mirrors):
+    from .registry.client import connection_pool_size
     from .registry.store import RegistryStore
 
-    # `skipFallback` from the policy file: the upstream registry is never asked for those hosts.
-    config = MirrorConfig()
-    for host, endpoints in mirrors.items():
-        config.add(host, [parse_endpoint(e, where=f"mirror for {host}") for e in endpoints],
-                   skip_fallback=host in skip_fallback)
-    from .registry.client import connection_pool_size
-
-    return RegistryStore.open(mirrors=config, insecure=options.insecure, timeout=options.timeout,
+    return RegistryStore.open(mirrors=mirrors, insecure=options.insecure, timeout=options.timeout,
                               max_connections=connection_pool_size(options.concurrency))
 
 

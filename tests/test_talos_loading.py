@@ -287,3 +287,17 @@ def test_mirror_documents_build_registry_mirror_objects(text, mirrors, skip_fall
     for d, (_, _, fragment) in zip(diags, warnings):
         assert fragment in d.message and "u:p@" not in d.message
     assert talos.registry_mirrors(docs) == {h: [u for u, _ in eps] for h, eps in mirrors.items()}
+
+
+def test_an_unusable_mirror_endpoint_is_a_warning_with_its_position():
+    from engine.policy import load_policy
+
+    text = (
+        "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n  - image: '*'\n    deny: true\n"
+        "---\napiVersion: v1alpha1\nkind: RegistryMirrorConfig\nname: ghcr.io\n"
+        "endpoints:\n  - url: ftp://mirror.example\n  - url: oci:layout\n"
+    )
+    loaded = load_policy(text, "dir/p.yaml")
+    warnings = [d for d in loaded.diagnostics if d.code == "mirror-endpoint-invalid"]
+    assert [(d.severity, d.line, d.column) for d in warnings] == [("warning", 11, 10)]
+    assert loaded.mirrors == {"ghcr.io": ["oci:dir/layout"]}

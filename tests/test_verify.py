@@ -142,7 +142,27 @@ def test_json_has_every_simulate_field_plus_verify_fields():
     ],
 )
 def test_mirrors_command_line_first_then_policy(policy, cli, expected):
-    assert merge_mirrors(policy, cli) == expected
+    from engine.registry.mirrors import MirrorSpec, parse_endpoint
+
+    specs = {host: MirrorSpec(tuple(parse_endpoint(e) for e in urls)) for host, urls in policy.items()}
+    config = merge_mirrors(specs, cli)
+    assert {host: [e.url for e in spec.endpoints] for host, spec in config.mirrors.items()} == expected
+
+
+def test_mirrors_keep_the_policy_files_override_path_and_skip_fallback():
+    from engine.policy import load_policy
+
+    loaded = load_policy(
+        "apiVersion: v1alpha1\nkind: RegistryMirrorConfig\nname: ghcr.io\n"
+        "endpoints:\n  - url: https://mirror.example/api/v2/ghcr\n    overridePath: true\n"
+        "skipFallback: true\n---\n" + POLICY,
+        "p.yaml",
+    )
+    config = merge_mirrors(loaded.mirror_specs, {"ghcr.io": ["oci:/layout"]})
+    spec = config.lookup("ghcr.io")
+    assert [(e.url, e.override_path) for e in spec.endpoints] == [
+        ("oci:/layout", False), ("https://mirror.example/api/v2/ghcr", True)]
+    assert spec.skip_fallback and spec.endpoints[1].api_base == "https://mirror.example/api/v2/ghcr"
 
 
 TWO_REGISTRIES = POLICY + """  - image: "other.example/signed/*"

@@ -8,7 +8,7 @@ policy object offers the same calls: `evaluate(image) -> Decision`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from ..diagnostics import Diagnostic, count
@@ -26,11 +26,20 @@ class LoadedPolicy:
     policy: object | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # Registry mirrors declared in the same file (Talos `machine.registries.mirrors`,
-    # `RegistryMirrorConfig`): host -> endpoints in order. A relative `oci:PATH` is resolved
-    # against the policy file's directory.
-    mirrors: dict[str, list[str]] = field(default_factory=dict)
-    # Hosts whose mirrors in the file say `skipFallback: true` (never ask the upstream registry).
-    mirror_skip_fallback: frozenset[str] = frozenset()
+    # `RegistryMirrorConfig`): host as written -> `engine.registry.mirrors.MirrorSpec`
+    # (endpoints in order with their overridePath, skipFallback). A relative `oci:PATH` is
+    # resolved against the policy file's directory.
+    mirror_specs: dict = field(default_factory=dict)
+
+    @property
+    def mirrors(self) -> dict[str, list[str]]:
+        """host -> mirror endpoint URLs in the order they are tried."""
+        return {host: [e.url for e in spec.endpoints] for host, spec in self.mirror_specs.items()}
+
+    @property
+    def mirror_skip_fallback(self) -> frozenset[str]:
+        """Hosts whose mirrors say `skipFallback: true` (the upstream registry is never asked)."""
+        return frozenset(host for host, spec in self.mirror_specs.items() if spec.skip_fallback)
 
     @property
     def errors(self) -> int:
@@ -70,10 +79,13 @@ def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
         for doc in docs:
             if detect(doc):
                 diagnostics.extend(d for d in duplicate_keys(doc.root) if (d.line, d.column) not in reported)
-    configs = talos.registry_mirror_configs(docs)
-    mirrors = {host: [_relative_to_policy(e.url, path) for e in cfg.endpoints] for host, cfg in configs.items()}
-    skip_fallback = frozenset(host for host, cfg in configs.items() if cfg.skip_fallback)
-    return LoadedPolicy(path, dialect, policy, diagnostics, mirrors, skip_fallback)
+    specs, mirror_diagnostics = talos.registry_mirror_specs(docs)
+    diagnostics.extend(mirror_diagnostics)
+    specs = {
+        host: replace(spec, endpoints=tuple(replace(e, url=_relative_to_policy(e.url, path)) for e in spec.endpoints))
+        for host, spec in specs.items()
+    }
+    return LoadedPolicy(path, dialect, policy, diagnostics, specs)
 
 
 def _relative_to_policy(url: str, path: str) -> str:
