@@ -369,6 +369,8 @@ def test_datatable_private_methods_overridden_by_the_image_table_are_as_pinned()
         "self", "row_index", "column_index", "base_style", "width", "cursor", "hover",
     ]
     assert list(inspect.signature(DataTable._get_offsets).parameters) == ["self", "y"]
+    assert list(inspect.signature(DataTable._render_line).parameters) == ["self", "y", "x1", "x2", "base_style"]
+    assert "self._update_count" in inspect.getsource(DataTable._render_line)
     assert "self._update_count" in inspect.getsource(DataTable._render_cell)  # why the override exists
 
 
