@@ -199,6 +199,31 @@ def _styles_of(editor, line_index: int) -> list[tuple[str, object]]:
     return [(text, colour) for text, colour in segments if text.strip() and not text.strip().isdigit()]
 
 
+EDITS = [
+    ("insert a line", lambda e: e.insert("# new line\n", (5, 0))),
+    ("delete a line", lambda e: e.delete((5, 0), (6, 0))),
+    ("change a word", lambda e: e.replace("skip", (4, 4), (4, 8))),
+    ("join two lines", lambda e: e.delete((3, len(e.document.get_line(3))), (4, 0))),
+    ("undo", lambda e: (e.insert("x", (2, 0)), e.undo())),
+    ("paste many lines", lambda e: e.insert("# a\n# b\n# c\n# d\n", (1, 0))),
+]
+
+
+@pytest.mark.parametrize("name,edit", EDITS, ids=[name for name, _ in EDITS])
+async def test_editor_draws_every_line_as_the_document_has_it_after_an_edit(tmp_path, name, edit):
+    app = make_app(tmp_path, _numbered_policy(30), [ImageItem("nginx:1.25")])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        editor = app.editor
+        editor.render_lines(editor.region.reset_offset)  # every visible line drawn and cached
+        edit(editor)
+        await settle(app, pilot)
+        gutter = editor.gutter_width
+        for y in range(min(editor.size.height, editor.document.line_count)):
+            drawn = "".join(seg.text for seg in editor.render_line(y))[gutter:].rstrip()
+            assert drawn == editor.document.get_line(y).rstrip(), f"line {y}"
+
+
 @pytest.mark.parametrize("target", ["top", "middle", "bottom"])
 async def test_syntax_highlighting_follows_the_view_through_a_long_policy(tmp_path, target):
     app = make_app(tmp_path, _numbered_policy(400), [ImageItem("nginx:1.25")])
@@ -209,6 +234,7 @@ async def test_syntax_highlighting_follows_the_view_through_a_long_policy(tmp_pa
         index = {"top": 3, "middle": lines.index("  - image: registry200.example.com/*"), "bottom": lines.index("  - image: '*'")}[target]
         editor.move_cursor((index, 0), center=True)
         await pilot.pause()
+        scrolled = _styles_of(editor, index)  # scrolled there before any edit
         # Type an edit there: the highlights are rebuilt around the view, not at the top.
         editor.insert("  ", (index + 1, 0))
         editor.replace("", (index + 1, 0), (index + 1, 2))
@@ -218,6 +244,7 @@ async def test_syntax_highlighting_follows_the_view_through_a_long_policy(tmp_pa
         key_colour = next(colour for text, colour in drawn if text.strip() == "image")
         value_colour = next(colour for text, colour in drawn if "registry" in text or text.strip() == "'*'")
         assert key_colour is not None and key_colour != value_colour  # highlighted, key unlike value
+        assert [c for _, c in scrolled] == [c for _, c in drawn]
         if first is not None:
             assert [c for _, c in drawn] == [c for _, c in first]
         # Scrolling back to the top finds it highlighted the same way as at the start.
@@ -388,6 +415,10 @@ def test_text_area_private_parts_used_by_the_policy_editor_are_as_pinned():
         "self", "query", "start_point", "end_point",
     ]
     assert "self._highlights" in inspect.getsource(TextArea._render_line)
+    # The editor drops cached lines by their view line: the third part of TextArea's key.
+    render_line = " ".join(inspect.getsource(TextArea.render_line).split())
+    assert "cache_key = ( self.size, scroll_x, absolute_y," in render_line
+    assert "absolute_y = scroll_y + y" in render_line
 
 
 def test_option_list_private_parts_used_by_the_rule_outline_are_as_pinned():

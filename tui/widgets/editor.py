@@ -56,12 +56,20 @@ def diagnostic_ranges(diagnostic: Diagnostic, lines: list[str]) -> list[tuple[in
     return [(first, start, max(end, start + 1))]
 
 
+def _span(highlight: tuple) -> tuple:
+    start, end, name = highlight
+    return (start, -1 if end is None else end, name)
+
+
 # Lines highlighted beyond each edge of the view, so that scrolling a page re-queries nothing.
 HIGHLIGHT_MARGIN = 40
 
 
 class PolicyEditor(TextArea):
     """`TextArea.code_editor` for YAML with diagnostics underlined."""
+
+    # [first, last) lines in the highlight map; set by the first map, built during __init__.
+    highlighted_lines: tuple[int, int] | None = None
 
     DEFAULT_CSS = """
     PolicyEditor { border: round $panel; }
@@ -81,7 +89,9 @@ class PolicyEditor(TextArea):
         self.indent_width = 2
         self.cursor_blink = False  # steady cursor: snapshots are stable and it reads calmer
         self._ranges: dict[int, list[tuple[int, int, str]]] = {}
-        self.highlighted_lines: tuple[int, int] | None = None  # [first, last) in the highlight map
+        # What each drawn line showed when it was drawn: after an edit only the lines whose
+        # text, highlights or underlines changed are drawn again (see _forget_changed_lines).
+        self._drawn: dict[int, tuple] = {}
 
     def set_diagnostics(self, diagnostics: list[Diagnostic]) -> None:
         lines = self.text.split("\n")
@@ -93,7 +103,7 @@ class PolicyEditor(TextArea):
         if dict(ranges) == self._ranges:
             return
         self._ranges = dict(ranges)
-        self._line_cache.clear()  # the cache key does not know about diagnostics
+        self._forget_changed_lines()  # the cache key does not know about diagnostics
         self.refresh()
 
     def _build_highlight_map(self) -> None:
@@ -101,13 +111,14 @@ class PolicyEditor(TextArea):
         # pins it): the same map of line -> (start, end, highlight name), but only for the
         # lines around the view, through the document's public query range. render_lines
         # builds it again when the view leaves those lines. soft_wrap is off, so view rows
-        # are document lines.
-        self._line_cache.clear()
+        # are document lines. TextArea then clears its whole line cache (its keys do not
+        # hold the text); _forget_changed_lines drops only the lines that changed.
         highlights = self._highlights
         highlights.clear()
         self.highlighted_lines = None
         query = self._highlight_query
         if not query:
+            self._line_cache.clear()
             return
         top = self.scroll_offset.y
         first = max(0, top - HIGHLIGHT_MARGIN)
@@ -124,6 +135,36 @@ class PolicyEditor(TextArea):
                 for row in range(start_row + 1, end_row):
                     highlights[row].append((0, None, name))
                 highlights[end_row].append((0, end_column, name))
+        self._forget_changed_lines()
+
+    def _shown(self, line: int) -> tuple:
+        """What document line `line` looks like: text, highlights, underlines, gutter width."""
+        text = self.document.get_line(line) if line < self.document.line_count else None
+        # Sorted: tree-sitter lists the nodes of one capture name in no fixed order; spans of
+        # one name look the same in any order, and the names keep the query's order.
+        return (text, tuple(sorted(self._highlights.get(line, ()), key=_span)), tuple(self._ranges.get(line, ())), self.gutter_width)
+
+    def _forget_changed_lines(self) -> None:
+        # TextArea's line cache is keyed on the view line (key[2]), the cursor, selection,
+        # size, scroll and theme, not on the text: drop the view lines whose look changed.
+        if self.soft_wrap or not hasattr(self, "_drawn"):  # soft wrap, or still in __init__
+            self._line_cache.clear()
+            return
+        changed = {line for line, shown in self._drawn.items() if shown != self._shown(line)}
+        if not changed:
+            return
+        cache = self._line_cache
+        for key in [key for key in cache.keys() if key[2] in changed]:
+            cache.discard(key)
+        for line in changed:
+            del self._drawn[line]
+
+    def render_line(self, y: int):
+        strip = super().render_line(y)
+        if not self.soft_wrap:
+            line = self.scroll_offset.y + y
+            self._drawn[line] = self._shown(line)
+        return strip
 
     def render_lines(self, crop):
         window = self.highlighted_lines
