@@ -16,6 +16,7 @@ import stat
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -329,8 +330,10 @@ class PullguardApp(App):
         """Re-analyse the editor text after `delay` (the debounce), replacing any pending run."""
         text = self.editor.text
         images = self.images
+        # A callable, not a coroutine: a worker the next keystroke cancels before it starts
+        # then leaves no coroutine that was never awaited.
         self.run_worker(
-            self._validate(text, images, self.validate_delay if delay is None else delay),
+            partial(self._validate, text, images, self.validate_delay if delay is None else delay),
             group="validate",
             exclusive=True,
             exit_on_error=False,
