@@ -533,9 +533,12 @@ async def test_talosctl_node_label_is_shown_next_to_the_verdict(tmp_path):
 @pytest.mark.parametrize("name,content,where", [
     ("bad.json", '{"kind": "List", "items": [', "bad.json:"),
     ("nope.txt", None, "nope.txt"),
+    ("latin1.txt", b"nginx:1.25\ncaf\xe9:1\n", "latin1.txt:2:4: not UTF-8 text (byte 0xe9)"),
 ])
 async def test_an_unreadable_list_shows_a_copyable_error(tmp_path, name, content, where):
-    if content is not None:
+    if isinstance(content, bytes):
+        (tmp_path / name).write_bytes(content)
+    elif content is not None:
         (tmp_path / name).write_text(content)
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

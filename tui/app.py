@@ -30,6 +30,7 @@ from textual.widgets import Footer, Label, OptionList, TextArea
 from textual.worker import get_current_worker
 
 from engine.analysis import analyze
+from engine.textfile import TextFileError, read_text
 
 from .palette import PullguardCommands
 from .widgets.detail import DetailPane, detail_text
@@ -215,7 +216,7 @@ class PullguardApp(App):
         super().__init__()
         self.policy_path = policy_path
         if text is None:
-            text = Path(policy_path).read_text(encoding="utf-8")
+            text = read_text(policy_path)
         self.initial_text = text
         self.saved_text = text
         self.items: list[ImageItem] = []
@@ -600,7 +601,10 @@ class PullguardApp(App):
 
     def load_images(self, path: str) -> bool:
         try:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
+            text = read_text(Path(path).expanduser())
+        except TextFileError as exc:
+            self.push_screen(error_modal("could not read the image list", str(exc)))
+            return False
         except OSError as exc:
             self.push_screen(error_modal("could not read the image list", f"{path}: {exc.strerror or exc}"))
             return False
@@ -775,8 +779,8 @@ class PullguardApp(App):
         from .widgets.compare import CompareScreen
 
         try:
-            saved = Path(path).expanduser().read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            saved = read_text(Path(path).expanduser())
+        except (OSError, TextFileError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.call_from_thread(self.push_screen, error_modal("could not read the saved policy", f"{path}: {reason}"))
             return
@@ -850,7 +854,10 @@ class PullguardApp(App):
 
     def open_policy(self, path: str) -> bool:
         try:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
+            text = read_text(Path(path).expanduser())
+        except TextFileError as exc:
+            self.push_screen(error_modal("could not open the policy", str(exc)))
+            return False
         except OSError as exc:
             self.push_screen(error_modal("could not open the policy", f"{path}: {exc.strerror or exc}"))
             return False

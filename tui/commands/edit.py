@@ -29,11 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _read_images(path: str):
     from ..app import parse_images
 
+    from engine.textfile import read_text
+
     if path == "-":
-        text = sys.stdin.read()
+        text = read_text("-")
         _reattach_terminal()
         return parse_images(text, "<stdin>")
-    return parse_images(Path(path).read_text(encoding="utf-8"), path)
+    return parse_images(read_text(path), path)
 
 
 def _reattach_terminal() -> None:
@@ -48,6 +50,8 @@ def _reattach_terminal() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.textfile import TextFileError, read_text
+
     from ..app import STARTER_POLICY, PullguardApp, write_atomic
 
     path = Path(args.policy)
@@ -57,12 +61,12 @@ def run(args: argparse.Namespace) -> int:
             return 2
         if not path.exists():
             write_atomic(path, STARTER_POLICY)  # SPEC §1: created if missing
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except OSError as exc:
         print(f"pullguard: {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    except UnicodeDecodeError as exc:
-        print(f"pullguard: {path}: not UTF-8 text ({exc.reason} at byte {exc.start})", file=sys.stderr)
+    except TextFileError as exc:
+        print(f"pullguard: cannot read policy {exc}", file=sys.stderr)
         return 2
     images = []
     if args.images:
