@@ -4,7 +4,8 @@ The live editor re-reads the whole policy on every keystroke, so this composes n
 libyaml (PyYAML's C composer, about 30x faster than ruamel's pure-Python round-trip loader on
 an 800-line policy) and never constructs Python objects: loaders walk the nodes and read raw
 scalars, so YAML 1.1 surprises (`yes`, `on`, `0x1`) are interpreted the way Go's yaml.v3 does,
-by the field's type. ruamel.yaml is used where text is rewritten (saving, applying fixes).
+by the field's type. Nothing here rewrites YAML: the editor saves the text as typed, so
+comments, key order and quoting are kept by construction.
 """
 
 from __future__ import annotations
