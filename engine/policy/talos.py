@@ -126,6 +126,7 @@ class TalosPolicy:
         self.rules = rules
         self._matcher = None
         self._memo: dict[str, tuple] = {}
+        self._outcomes: dict[int, tuple] = {}  # rule index -> (action, rule, message), shared by its images
 
     # -- matching -------------------------------------------------------------------------
 
@@ -148,6 +149,13 @@ class TalosPolicy:
         return hit
 
     def _outcome(self, rule: TalosRule) -> tuple:
+        found = self._outcomes.get(rule.index)
+        if found is None:
+            found = self._outcomes[rule.index] = self._make_outcome(rule)
+        return found
+
+    @staticmethod
+    def _make_outcome(rule: TalosRule) -> tuple:
         action = rule.action
         if action == "deny":
             message = f"verification denied by matched rule ({rule.rule_id})"

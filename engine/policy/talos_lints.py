@@ -61,6 +61,7 @@ def _re2_fix(pattern: str, error: str) -> str:
     return "write a Go (RE2) regular expression; test it with 'go doc regexp/syntax'"
 
 
+@lru_cache(maxsize=4096)  # a pure function of the pattern, asked for every rule on every keystroke
 def never_match_reason(pattern: str) -> tuple[str, str | None] | None:
     """(why, suggested pattern) when `pattern` can match no normalized match subject."""
     from ..patterns import glob_never_matches
