@@ -313,23 +313,14 @@ async def _bundle_layers(store, repository, fetched: Fetched, errors, faults) ->
 
 
 async def _verify_bundle_layers(store, repository, digest, layers, checker, run, errors, faults) -> Discovery:
-    fetches = [
-        asyncio.ensure_future(_capture(_get_blob(store, repository, str(l.get("digest", "")), MAX_BUNDLE, "bundle layer", faults)))
-        for l in layers
-    ]
-    last = None
-    for i, (layer, fut) in enumerate(zip(layers, fetches)):
-        bundle, exc = await fut
-        if exc is None:
-            try:
-                evidence = await run(lambda b=bundle: checker.bundle(b, digest))
-            except Exception as check_exc:
-                exc = check_exc
-            else:
-                _cancel(fetches)
-                return Discovery(True, "verified via bundle", "bundle", layer.get("digest"), evidence, errors.failures(), faults)
-        last = str(exc)
-        errors.append(f"bundle layer {i} ({layer.get('digest')}): {exc}")
+    layer, evidence, last = await _first_verified(
+        layers,
+        lambda l: _get_blob(store, repository, str(l.get("digest", "")), MAX_BUNDLE, "bundle layer", faults),
+        lambda l, bundle: checker.bundle(bundle, digest),
+        run, errors, "bundle layer",
+    )
+    if layer is not None:
+        return Discovery(True, "verified via bundle", "bundle", layer.get("digest"), evidence, errors.failures(), faults)
     return Discovery(False, f"no valid bundle layer: {last}", errors=list(errors), faults=faults)
 
 
@@ -361,31 +352,43 @@ async def _verify_legacy_tag(store, repository, digest, task, checker, run, erro
         msg = "no legacy signatures found"
         errors.miss(msg)
         return Discovery(False, msg)
-    fetches = [
-        asyncio.ensure_future(_capture(_get_blob(store, repository, str(l.get("digest", "")), MAX_PAYLOAD, "signature layer", faults)))
-        for l in layers
-    ]
+    layer, evidence, last = await _first_verified(
+        layers,
+        lambda l: _get_blob(store, repository, str(l.get("digest", "")), MAX_PAYLOAD, "signature layer", faults),
+        lambda l, payload: checker.legacy(l, payload, digest),
+        run, errors, "legacy signature layer",
+    )
+    if layer is not None:
+        verified_set = bool(getattr(evidence, "bundle_verified", False))
+        return Discovery(
+            True,
+            f"verified via legacy signature (bundle verified {'true' if verified_set else 'false'})",
+            "legacy",
+            fetched.digest,
+            evidence,
+        )
+    return Discovery(False, f"no valid legacy signature: {last}")
+
+
+async def _first_verified(layers, fetch, check, run, errors, kind: str):
+    """Fetch every layer at once and check them in order: (layer, evidence, None) for the first
+    that verifies, or (None, None, last error) with each failure recorded in `errors` as
+    '<kind> <i> (<digest>): <why>' (Talos reports the last one; we keep them all)."""
+    fetches = [asyncio.ensure_future(_capture(fetch(layer))) for layer in layers]
     last = None
     for i, (layer, fut) in enumerate(zip(layers, fetches)):
-        payload, exc = await fut
+        data, exc = await fut
         if exc is None:
             try:
-                evidence = await run(lambda l=layer, p=payload: checker.legacy(l, p, digest))
+                evidence = await run(lambda layer=layer, data=data: check(layer, data))
             except Exception as check_exc:
                 exc = check_exc
             else:
                 _cancel(fetches)
-                verified_set = bool(getattr(evidence, "bundle_verified", False))
-                return Discovery(
-                    True,
-                    f"verified via legacy signature (bundle verified {'true' if verified_set else 'false'})",
-                    "legacy",
-                    fetched.digest,
-                    evidence,
-                )
+                return layer, evidence, None
         last = str(exc)
-        errors.append(f"legacy signature layer {i} ({layer.get('digest')}): {exc}")
-    return Discovery(False, f"no valid legacy signature: {last}")
+        errors.append(f"{kind} {i} ({layer.get('digest')}): {exc}")
+    return None, None, last
 
 
 async def _capture(awaitable: Awaitable[Any]) -> tuple[Any, BaseException | None]:
