@@ -1,5 +1,6 @@
 """Shared fixtures. Registry fixtures start Debian's real `docker-registry` on loopback
-(see tests/registry_server.py); each is session-scoped, so one process serves a whole run."""
+(see tests/registry_server.py); each is session-scoped, so one process serves a whole run.
+The private Sigstore fixtures are module-scoped: each test module signs with keys of its own."""
 
 from __future__ import annotations
 
@@ -49,3 +50,37 @@ def token_registry(tmp_path_factory):
             yield server
     finally:
         tokens.stop()
+
+
+@pytest.fixture(scope="module")
+def sigstore():
+    """Our own private Sigstore (root CA, CT log and Rekor keys), as devtools builds it."""
+    from devtools.private_sigstore import PrivateSigstore
+
+    return PrivateSigstore()
+
+
+@pytest.fixture(scope="module")
+def other_sigstore():
+    """A second private Sigstore whose keys the first one's trusted root does not know."""
+    from devtools.private_sigstore import PrivateSigstore
+
+    return PrivateSigstore(name="somebody-else")
+
+
+@pytest.fixture(scope="module")
+def root(sigstore, tmp_path_factory):
+    """The `sigstore` fixture's trusted root, written to a file and loaded as verification reads it."""
+    from engine.signatures.trust import load_trusted_root
+
+    return load_trusted_root(sigstore.write_trusted_root(tmp_path_factory.mktemp("root") / "trusted_root.json"))
+
+
+def key_rule(key, **kw):
+    """A public-key rule (Talos `publicKey`) for a signing key, with its SPEC fingerprint."""
+    from devtools.private_sigstore import public_pem
+    from engine.keys import load_public_key_pem
+    from engine.policy.model import PublicKeyVerifier
+
+    pem = public_pem(key)
+    return PublicKeyVerifier(pem=pem, fingerprint=load_public_key_pem(pem).fingerprint, **kw)

@@ -21,11 +21,6 @@ WHO = Identity("https://github.com/acme/app/.github/workflows/ci.yml@refs/heads/
 
 
 @pytest.fixture(scope="module")
-def sigstore():
-    return PrivateSigstore()
-
-
-@pytest.fixture(scope="module")
 def verifier(sigstore, tmp_path_factory):
     path = sigstore.write_trusted_root(tmp_path_factory.mktemp("root") / "trusted_root.json")
     return Verifier(trusted_root=TrustedRoot.from_file(str(path)))

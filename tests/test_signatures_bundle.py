@@ -8,35 +8,17 @@ from datetime import timedelta
 
 import pytest
 
-from devtools.private_sigstore import Identity, PrivateSigstore, generate_key, intoto_statement, public_pem
+from devtools.private_sigstore import Identity, generate_key, intoto_statement, public_pem
 from engine.keys import load_public_key_pem
-from engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from engine.policy.model import KeylessVerifier
 from engine.signatures import SignatureError, verify_bundle
-from engine.signatures.trust import load_trusted_root
+from tests.conftest import key_rule
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "cd" * 32
 WHO = Identity("release@acme.example", "https://accounts.acme.example")
 
 
-@pytest.fixture(scope="module")
-def sigstore():
-    return PrivateSigstore()
-
-
-@pytest.fixture(scope="module")
-def other_sigstore():
-    return PrivateSigstore(name="somebody-else")
-
-
-@pytest.fixture(scope="module")
-def root(sigstore, tmp_path_factory):
-    return load_trusted_root(sigstore.write_trusted_root(tmp_path_factory.mktemp("root") / "trusted_root.json"))
-
-
-def key_rule(key) -> PublicKeyVerifier:
-    pem = public_pem(key)
-    return PublicKeyVerifier(pem=pem, fingerprint=load_public_key_pem(pem).fingerprint)
 
 
 def keyless_rule(**kw) -> KeylessVerifier:

@@ -19,11 +19,6 @@ GH = "https://token.actions.githubusercontent.com"
 WF = "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3"
 
 
-@pytest.fixture(scope="module")
-def sigstore():
-    return PrivateSigstore()
-
-
 @pytest.mark.parametrize(
     "subject, extensions, expected",
     [
