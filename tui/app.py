@@ -90,6 +90,16 @@ def node_label_of(entry) -> str | None:
     return str(value)
 
 
+def read_user_file(path: str) -> tuple[str | None, str | None]:
+    """A file the user named: (text, None), or (None, why it cannot be read, with the path)."""
+    try:
+        return read_text(Path(path).expanduser()), None
+    except TextFileError as exc:  # already says path:line:column
+        return None, str(exc)
+    except OSError as exc:
+        return None, f"{path}: {exc.strerror or exc}"
+
+
 def write_atomic(path: str | Path, text: str) -> None:
     """Write `text` to `path` so that a reader sees the old file or the new one, never half.
 
@@ -600,13 +610,9 @@ class PullguardApp(App):
         )
 
     def load_images(self, path: str) -> bool:
-        try:
-            text = read_text(Path(path).expanduser())
-        except TextFileError as exc:
-            self.push_screen(error_modal("could not read the image list", str(exc)))
-            return False
-        except OSError as exc:
-            self.push_screen(error_modal("could not read the image list", f"{path}: {exc.strerror or exc}"))
+        text, problem = read_user_file(path)
+        if text is None:
+            self.push_screen(error_modal("could not read the image list", problem))
             return False
         try:
             items = parse_images(text, path)
@@ -778,11 +784,9 @@ class PullguardApp(App):
 
         from .widgets.compare import CompareScreen
 
-        try:
-            saved = read_text(Path(path).expanduser())
-        except (OSError, TextFileError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            self.call_from_thread(self.push_screen, error_modal("could not read the saved policy", f"{path}: {reason}"))
+        saved, problem = read_user_file(path)
+        if saved is None:
+            self.call_from_thread(self.push_screen, error_modal("could not read the saved policy", problem))
             return
         old = load_policy(saved, path)
         new = load_policy(text, path)
@@ -853,13 +857,9 @@ class PullguardApp(App):
             confirmed(True)
 
     def open_policy(self, path: str) -> bool:
-        try:
-            text = read_text(Path(path).expanduser())
-        except TextFileError as exc:
-            self.push_screen(error_modal("could not open the policy", str(exc)))
-            return False
-        except OSError as exc:
-            self.push_screen(error_modal("could not open the policy", f"{path}: {exc.strerror or exc}"))
+        text, problem = read_user_file(path)
+        if text is None:
+            self.push_screen(error_modal("could not open the policy", problem))
             return False
         self.policy_path = path
         self.sample = False
