@@ -10,17 +10,14 @@ registry really serves.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
-from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+
+from tests.registry_server import RegistryServer, sha256, start_registry_process
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -29,71 +26,41 @@ SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
 
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def canonical(doc: dict) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
 class LocalRegistry:
-    """Debian's docker-registry on a loopback port, in a temporary directory."""
+    """Debian's docker-registry on a loopback port, in a temporary directory that `stop` removes
+    (started by tests.registry_server, which the registry tests use too)."""
 
-    port: int
-    process: subprocess.Popen
-    root: str
+    def __init__(self, server: RegistryServer, root: str):
+        self.server = server
+        self.root = root
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return int(self.host.rsplit(":", 1)[1])
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return self.server.url
 
     @classmethod
     def start(cls) -> "LocalRegistry":
-        binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
-        if not os.path.exists(binary):
-            raise RuntimeError("docker-registry is not installed (apt-get install docker-registry)")
         root = tempfile.mkdtemp(prefix="pullguard-registry-")
-        port = free_port()
-        config = os.path.join(root, "config.yml")
-        with open(config, "w") as f:
-            f.write(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-                f"storage:\n  filesystem:\n    rootdirectory: {root}/data\n"
-                f"http:\n  addr: 127.0.0.1:{port}\n"
-            )
-        process = subprocess.Popen(
-            [binary, "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        reg = cls(port, process, root)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{reg.url}/v2/", timeout=1).status_code == 200:
-                    return reg
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        reg.stop()
-        raise RuntimeError("docker-registry did not start")
+        try:
+            return cls(start_registry_process(Path(root)), root)
+        except Exception:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        self.server.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
