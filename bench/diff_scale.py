@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
-from tui.cli import main  # noqa: E402
+from pullguard.tui.cli import main  # noqa: E402
 
 
 def _pem() -> str:
@@ -88,8 +88,8 @@ def _run(argv: list[str]) -> tuple[float, int, str]:
 
 def _engine_figures(old_text: str, new_text: str, fleet: list[str], repeat: int) -> tuple[float, float]:
     """Best times of evaluating both policies vs diffing them, the load and the output left out."""
-    from engine.policy import load_policy
-    from engine.policydiff import diff_policies
+    from pullguard.engine.policy import load_policy
+    from pullguard.engine.policydiff import diff_policies
 
     old, new = load_policy(old_text, "old.yaml").policy, load_policy(new_text, "new.yaml").policy
     sim, diff = [], []

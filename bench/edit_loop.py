@@ -1,4 +1,4 @@
-"""Benchmark: the editor's keystroke loop, `engine.analysis.analyze()` on a 200-rule policy and
+"""Benchmark: the editor's keystroke loop, `pullguard.engine.analysis.analyze()` on a 200-rule policy and
 2,000 images, in memory, with a one-character edit each time so no cache can answer.
 
 Prints the median and 90th percentile of 50 edits (target: median < 30 ms on this machine),
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=50)
     args = parser.parse_args()
 
-    from engine.analysis import analyze
+    from pullguard.engine.analysis import analyze
 
     rng = random.Random(2)
     text, _ = make_policy(args.rules, rng)

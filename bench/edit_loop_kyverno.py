@@ -3,7 +3,7 @@
 The policy: 20 rules x 10 verifyImages entries = 200 entries (keyless and public-key attestors,
 skipImageReferences, one key PEM per key entry), 2,000 images. Each "keystroke" edits one
 character inside the policy, so neither the load nor the simulation cache can answer, then runs
-`engine.analysis.analyze` (load + validate + lint + evaluate every image + outline), as the
+`pullguard.engine.analysis.analyze` (load + validate + lint + evaluate every image + outline), as the
 editor does after its debounce.
 
 Printed beside it, measured in the same run: the YAML compose alone (the floor any loader pays),
@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
-from engine.analysis import analyze, clear_cache  # noqa: E402
-from engine.yamlsource import compose  # noqa: E402
+from pullguard.engine.analysis import analyze, clear_cache  # noqa: E402
+from pullguard.engine.yamlsource import compose  # noqa: E402
 
 
 def pem() -> str:

@@ -1,4 +1,4 @@
-"""First match of 1,000 go-glob rules over 50,000 images: engine.patterns.FirstMatch against a
+"""First match of 1,000 go-glob rules over 50,000 images: pullguard.engine.patterns.FirstMatch against a
 plain per-rule regex loop (the baseline), an ordered alternation regex, and an re2.Set, all
 measured in this run. Prints figures and ratios; not a test.
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.patterns import FirstMatch, glob_to_regex  # noqa: E402
-from engine.reference import talos_match_subject  # noqa: E402
+from pullguard.engine.patterns import FirstMatch, glob_to_regex  # noqa: E402
+from pullguard.engine.reference import talos_match_subject  # noqa: E402
 
 
 def make_policy(n: int, rng: random.Random) -> list[str]:

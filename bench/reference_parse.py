@@ -1,5 +1,5 @@
 """Normalizing the image list the editor re-simulates on every keystroke: 2,000 images through
-engine.reference (Talos and Kyverno), cold, and warm from the cache, against the uncached parse
+pullguard.engine.reference (Talos and Kyverno), cold, and warm from the cache, against the uncached parse
 measured in this run. Also reading a large `kubectl get pods -A -o json`. Prints figures only.
 
     python bench/reference_parse.py [--images 2000] [--pods 3000]
@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.images import parse_image_list  # noqa: E402
-from engine.reference import kyverno_image_info, parse_reference  # noqa: E402
+from pullguard.engine.images import parse_image_list  # noqa: E402
+from pullguard.engine.reference import kyverno_image_info, parse_reference  # noqa: E402
 
 
 def images(n: int) -> list[str]:

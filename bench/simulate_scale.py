@@ -84,7 +84,7 @@ def make_images(n_images: int, n_rules: int, rng: random.Random) -> list[str]:
 
 def baseline(images: list[str], patterns: list[str]) -> float:
     """A plain per-rule regex loop, in this process (no start-up cost counted)."""
-    from engine.reference import parse_reference
+    from pullguard.engine.reference import parse_reference
 
     parse_reference.cache_clear()
     start = time.perf_counter()
@@ -106,7 +106,7 @@ def baseline(images: list[str], patterns: list[str]) -> float:
 def pullguard(policy: Path, image_file: Path) -> tuple[float, dict]:
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())",
+        [sys.executable, "-c", "import sys; from pullguard.tui.cli import main; sys.exit(main())",
          "simulate", str(policy), "--images", str(image_file), "--format", "json"],
         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )

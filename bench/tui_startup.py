@@ -83,7 +83,7 @@ def _in_pty(argv: list[str], env: dict, marker: bytes | None = None) -> tuple[fl
 
 def _sample_marker() -> bytes:
     """The first image of the sample list: on screen only once the table has its rows."""
-    from engine import samples
+    from pullguard.engine import samples
 
     for line in samples.sample_images_path("plain").read_text(encoding="utf-8").splitlines():
         image = line.split("#", 1)[0].strip()
@@ -98,7 +98,7 @@ def startup(runs: int) -> float:
     cases = {
         "python -c pass": ([sys.executable, "-c", "pass"], None),
         "import textual.app": ([sys.executable, "-c", "import textual.app"], None),
-        "pullguard": ([sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main([]))"], marker),
+        "pullguard": ([sys.executable, "-c", "import sys; from pullguard.tui.cli import main; sys.exit(main([]))"], marker),
     }
     results: dict[str, list[float]] = {}
     for name, (argv, mark) in cases.items():
@@ -149,8 +149,8 @@ def big_images(count: int, rules: int) -> list[str]:
 
 
 async def keystrokes(edits: int, profile: str | None = None) -> float:
-    from engine.analysis import analyze, clear_cache
-    from tui.app import ImageItem, PullguardApp
+    from pullguard.engine.analysis import analyze, clear_cache
+    from pullguard.tui.app import ImageItem, PullguardApp
 
     profilers = None
     if profile:
@@ -250,7 +250,7 @@ async def keystrokes(edits: int, profile: str | None = None) -> float:
     for n in range(5):
         clear_cache()
         t = time.perf_counter()
-        analyze(text + "#" * (n + 1), images, "bench-engine.yaml")
+        analyze(text + "#" * (n + 1), images, "bench-pullguard.engine.yaml")
         engine_ms.append((time.perf_counter() - t) * 1000)
 
     if profilers:

@@ -5,7 +5,7 @@
 Pushes N images to Debian's docker-registry on loopback (a quarter signed as cosign v3 bundles
 under the fallback tag, the rest legacy keyless `.sig` with a Rekor SET, all from a private
 Sigstore), puts a delaying TCP proxy in front (bench/latency_proxy.py, `delay` added to every
-response) and verifies every image by tag through `engine.verify.verify_images`:
+response) and verifies every image by tag through `pullguard.engine.verify.verify_images`:
 
 - wall time at --concurrency 1 and 16 behind the delay, and the speed-up between them;
 - the same at concurrency 1 through a second proxy that adds no delay (the baseline: CPU, local
@@ -37,10 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devtools.private_sigstore import Identity, PrivateSigstore  # noqa: E402
-from engine.policy import load_policy  # noqa: E402
-from engine.registry.client import connection_pool_size  # noqa: E402
-from engine.registry.store import RegistryStore  # noqa: E402
-from engine.verify import VerifyCache, VerifyOptions, verify_images  # noqa: E402
+from pullguard.engine.policy import load_policy  # noqa: E402
+from pullguard.engine.registry.client import connection_pool_size  # noqa: E402
+from pullguard.engine.registry.store import RegistryStore  # noqa: E402
+from pullguard.engine.verify import VerifyCache, VerifyOptions, verify_images  # noqa: E402
 from tests.verify_fixtures import LocalRegistry, Pusher  # noqa: E402
 
 ISSUER = "https://issuer.bench.test"
@@ -91,12 +91,12 @@ def best_run(repeat: int, loaded, images, root: str, concurrency: int, make_cach
 
 
 def check_cpu_ms(sigstore: PrivateSigstore, root: str, repeat: int, count: int = 40) -> dict[str, float]:
-    """CPU milliseconds per signature check, legacy and bundle, through engine.signatures."""
+    """CPU milliseconds per signature check, legacy and bundle, through pullguard.engine.signatures."""
     import hashlib
 
-    from engine.policy.model import KeylessVerifier
-    from engine.signatures import LegacyLayer, verify_bundle, verify_legacy
-    from engine.signatures.trust import load_trusted_root
+    from pullguard.engine.policy.model import KeylessVerifier
+    from pullguard.engine.signatures import LegacyLayer, verify_bundle, verify_legacy
+    from pullguard.engine.signatures.trust import load_trusted_root
 
     trust = load_trusted_root(root)
     rule = KeylessVerifier(issuer=ISSUER, subject=SIGNER.subject)

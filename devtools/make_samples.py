@@ -388,9 +388,9 @@ def write_image_lists(out: Path, built: Built) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-PACKAGE_DOC = '''"""pullguard's bundled samples (data only), installed as `pullguard_samples`.
+PACKAGE_DOC = '''"""pullguard's bundled samples (data only), installed as `pullguard.samples`.
 
-Regenerate with `python -m devtools.make_samples`; find them with `engine.samples.sample_dir()`.
+Regenerate with `python -m devtools.make_samples`; find them with `pullguard.engine.samples.sample_dir()`.
 """
 '''
 

@@ -3,7 +3,7 @@
 Used by `devtools/make_samples.py`. Every blob is written under `blobs/sha256/<hex>`, and
 `index.json` names the tagged manifests with `org.opencontainers.image.ref.name` holding a full
 reference (`ghcr.io/acme/api:v1.4.0`, or `ghcr.io/acme/api:sha256-<hex>.sig` for a cosign tag),
-which is what `engine.registry.ocilayout.OCILayoutTransport` serves. Referrers need no index
+which is what `pullguard.engine.registry.ocilayout.OCILayoutTransport` serves. Referrers need no index
 entry: the transport finds them by the `subject` of the manifests in the layout.
 
 Output is deterministic for deterministic input: canonical JSON, gzip with no timestamp,

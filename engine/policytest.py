@@ -506,7 +506,7 @@ def run_test_file(path: str | Path, *, verifier=None) -> FileResult:
     """Load a test file and its policy, and run every case.
 
     `verifier(loaded, test_file, images) -> list[(outcome, message)]` runs `verify: true` cases;
-    None uses `engine.verify` with the file's mirrors, trusted root and insecure registries.
+    None uses `pullguard.engine.verify` with the file's mirrors, trusted root and insecure registries.
     """
     from .policy import load_policy
 
@@ -574,7 +574,7 @@ def run_test_file(path: str | Path, *, verifier=None) -> FileResult:
 
 
 def _engine_verifier(loaded, test_file: TestFile, images: list[str]) -> list[tuple[str | None, str | None]]:
-    """Run `engine.verify` with the test file's mirrors, trusted root and insecure registries."""
+    """Run `pullguard.engine.verify` with the test file's mirrors, trusted root and insecure registries."""
     import asyncio
 
     from . import verify as verify_module

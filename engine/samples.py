@@ -1,6 +1,6 @@
 """Where the bundled samples are (SPEC §8), installed or in a checkout.
 
-`pip install .` puts `samples/` inside the installation as the package `pullguard_samples`, so
+`pip install .` puts `samples/` inside the installation as the package `pullguard.samples`, so
 plain `pullguard` works from any directory. In a source checkout (editable install, or running
 from the tree) the repository's own `samples/` is used. Only paths are computed here: nothing
 is read, so the TUI's first frame pays nothing for it.
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGE = "pullguard_samples"
+PACKAGE = "pullguard.samples"
 # The checkout's samples/, next to engine/.
 _REPO_SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
 class SamplesNotFound(FileNotFoundError):
-    """Neither an installed `pullguard_samples` nor a checkout's samples/ is there."""
+    """Neither an installed `pullguard.samples` nor a checkout's samples/ is there."""
 
 
 def sample_dir() -> Path:
@@ -88,5 +88,5 @@ def sample_mirrors() -> dict[str, list[str]]:
     return {"ghcr.io": [layout], "quay.io": [layout]}
 
 
-if __name__ == "__main__":  # `cd "$(python -m engine.samples)"`: the README's demo commands
+if __name__ == "__main__":  # `cd "$(python -m pullguard.engine.samples)"`: the README's demo commands
     print(sample_dir())

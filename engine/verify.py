@@ -3,8 +3,8 @@
 `verify_images(loaded, images, options)` simulates every image first; `skip`, `deny` and
 `allow` decisions need no network. For `verify` it resolves the image digest (a reference
 that already names a digest is used as is, as Talos does: the image manifest is never
-fetched then), discovers signatures in Talos's order (`engine.discovery`) and checks them
-(`engine.signatures`).
+fetched then), discovers signatures in Talos's order (`pullguard.engine.discovery`) and checks them
+(`pullguard.engine.signatures`).
 
 Mirrors: the policy file's `machine.registries.mirrors` / `RegistryMirrorConfig` and
 `--mirror` are merged per host; the command-line endpoints come first, then the file's
@@ -52,8 +52,8 @@ class VerifyResult:
     digest: str | None
     outcome: Outcome
     message: str
-    signature: Any = None  # engine.signatures SignatureEvidence
-    # SPEC §2 "every error that made a signature fail" (engine.discovery.Discovery.errors):
+    signature: Any = None  # pullguard.engine.signatures SignatureEvidence
+    # SPEC §2 "every error that made a signature fail" (pullguard.engine.discovery.Discovery.errors):
     # for a verified image only real failures met before the winning signature (a candidate
     # that did not verify, a registry fault), never a lookup that merely found nothing; for a
     # failed or error result the whole chain of why nothing verified, "not found" included.
@@ -190,7 +190,7 @@ async def verify_images(
     """Verify every image against the loaded policy; results in the order of `images`.
 
     `on_result` is called as each image finishes (in completion order). `store` replaces the
-    registry client (an `engine.discovery.ArtifactStore` with `resolve`); by default one is
+    registry client (an `pullguard.engine.discovery.ArtifactStore` with `resolve`); by default one is
     opened for this call from `options` and the policy's mirrors and closed at the end.
     """
     if loaded.policy is None:
@@ -294,7 +294,7 @@ async def _verify_one(decision, ref: ImageRef, options, store, checkers, cache) 
 
 
 # ---------------------------------------------------------------------------------------------
-# Signature checks (engine.signatures) behind discovery's SignatureChecker
+# Signature checks (pullguard.engine.signatures) behind discovery's SignatureChecker
 
 
 def _needs_root(decision: Decision) -> bool:
@@ -364,7 +364,7 @@ class _Checker:
 
 
 # ---------------------------------------------------------------------------------------------
-# The registry client (engine.registry) behind discovery's ArtifactStore
+# The registry client (pullguard.engine.registry) behind discovery's ArtifactStore
 
 
 def _open_store(options: VerifyOptions, mirrors):

@@ -1,4 +1,4 @@
-"""pullguard's bundled samples (data only), installed as `pullguard_samples`.
+"""pullguard's bundled samples (data only), installed as `pullguard.samples`.
 
-Regenerate with `python -m devtools.make_samples`; find them with `engine.samples.sample_dir()`.
+Regenerate with `python -m devtools.make_samples`; find them with `pullguard.engine.samples.sample_dir()`.
 """

@@ -71,7 +71,7 @@ def other_sigstore():
 @pytest.fixture(scope="module")
 def root(sigstore, tmp_path_factory):
     """The `sigstore` fixture's trusted root, written to a file and loaded as verification reads it."""
-    from engine.signatures.trust import load_trusted_root
+    from pullguard.engine.signatures.trust import load_trusted_root
 
     return load_trusted_root(sigstore.write_trusted_root(tmp_path_factory.mktemp("root") / "trusted_root.json"))
 
@@ -79,8 +79,8 @@ def root(sigstore, tmp_path_factory):
 def key_rule(key, **kw):
     """A public-key rule (Talos `publicKey`) for a signing key, with its SPEC fingerprint."""
     from devtools.private_sigstore import public_pem
-    from engine.keys import load_public_key_pem
-    from engine.policy.model import PublicKeyVerifier
+    from pullguard.engine.keys import load_public_key_pem
+    from pullguard.engine.policy.model import PublicKeyVerifier
 
     pem = public_pem(key)
     return PublicKeyVerifier(pem=pem, fingerprint=load_public_key_pem(pem).fingerprint, **kw)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli import main
+from pullguard.tui.cli import main
 
 GOOD = """\
 apiVersion: v1alpha1
@@ -222,7 +222,7 @@ def test_simulate_images_file_and_unreadable(capsys, policy, tmp_path):
 def _pullguard(*argv, stdin="", env=None):
     environment = dict(os.environ, **(env or {}))
     return subprocess.run(
-        [sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())", *argv],
+        [sys.executable, "-c", "import sys; from pullguard.tui.cli import main; sys.exit(main())", *argv],
         input=stdin, capture_output=True, text=True, env=environment,
         cwd=Path(__file__).resolve().parents[1],
     )

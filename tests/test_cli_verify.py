@@ -17,7 +17,7 @@ import pytest
 
 from devtools.private_sigstore import Identity, PrivateSigstore, generate_key, public_pem
 from tests.verify_fixtures import LocalRegistry, Pusher, canonical, sha256
-from tui.cli import main
+from pullguard.tui.cli import main
 
 REAL_WORLD = Path(__file__).resolve().parents[2] / "shared" / "real-world"
 ISSUER = "https://issuer.pullguard.test"
@@ -232,7 +232,7 @@ def test_images_file_from_stdin_and_policy_untouched(world, tmp_path):
     before = world.policy.read_bytes()
     listing = f"# images\n{world.images['keyless/bundle']}\n{world.images['keyed/legacy']}\n"
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "verify", str(world.policy), "--images", "-",
+        [sys.executable, "-m", "pullguard.tui.cli", "verify", str(world.policy), "--images", "-",
          "--trusted-root", str(world.root), "--format", "json"],
         input=listing, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=120,
     )
@@ -269,8 +269,8 @@ def test_usage_and_policy_errors_exit_2(tmp_path, capsys, policy_text, argv_tail
 def test_cached_reverification_makes_no_request(world):
     import asyncio
 
-    from engine.policy import load_policy
-    from engine.verify import VerifyCache, VerifyOptions, verify_images
+    from pullguard.engine.policy import load_policy
+    from pullguard.engine.verify import VerifyCache, VerifyOptions, verify_images
 
     loaded = load_policy(world.policy_text, str(world.policy))
     options = VerifyOptions(trusted_root=str(world.root))

@@ -6,11 +6,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.analysis import analyze
-from engine.policy import load_policy
-from engine.policy.talos import fast_subject
-from engine.reference import ReferenceError, parse_reference
-from tui.commands import check
+from pullguard.engine.analysis import analyze
+from pullguard.engine.policy import load_policy
+from pullguard.engine.policy.talos import fast_subject
+from pullguard.engine.reference import ReferenceError, parse_reference
+from pullguard.tui.commands import check
 
 VALID = """\
 apiVersion: v1alpha1

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.images import ImageEntry, ImageListError, detect_format, parse_image_list
+from pullguard.engine.images import ImageEntry, ImageListError, detect_format, parse_image_list
 
 D1 = "sha256:3f1f8a4e1ad4c5d5ab1fb1bc0d08e7e1c1aabb9ae1e7fcf6b7a04d8c0e5d9f11"
 D2 = "sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a"

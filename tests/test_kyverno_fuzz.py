@@ -6,8 +6,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.policy import load_policy
-from engine.policy.kyverno_schema import POLICY, Schema
+from pullguard.engine.policy import load_policy
+from pullguard.engine.policy.kyverno_schema import POLICY, Schema
 
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.policy import load_policy
-from engine.patterns import wildcard_match
-from engine.policy.kyverno_match import parse_kind_selector
+from pullguard.engine.policy import load_policy
+from pullguard.engine.patterns import wildcard_match
+from pullguard.engine.policy.kyverno_match import parse_kind_selector
 
 # go-wildcard v1.0.3's own table (Kyverno's ext/wildcard has the same rows) is in tests/test_patterns.py.
 
@@ -37,8 +37,8 @@ def test_wildcard_regex_agrees_with_wildcard_match():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from engine.patterns import wildcard_match as shared
-    from engine.patterns import wildcard_to_regex
+    from pullguard.engine.patterns import wildcard_match as shared
+    from pullguard.engine.patterns import wildcard_to_regex
 
     def compile_wildcard(pattern):
         return re.compile(wildcard_to_regex(pattern), re.DOTALL)
@@ -240,8 +240,8 @@ def test_wildcard_masks_agree_with_wildcard_match():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from engine.patterns import WildcardMasks, mask_bits
-    from engine.patterns import wildcard_match as shared
+    from pullguard.engine.patterns import WildcardMasks, mask_bits
+    from pullguard.engine.patterns import wildcard_match as shared
 
     @settings(max_examples=300, deadline=None)
     @given(st.lists(st.text(st.sampled_from(list("ab/*?:.")), max_size=7), max_size=6),

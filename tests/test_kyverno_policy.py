@@ -8,9 +8,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from engine.keys import load_public_key_pem
-from engine.policy import load_policy
-from engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.keys import load_public_key_pem
+from pullguard.engine.policy import load_policy
+from pullguard.engine.policy.model import KeylessVerifier, PublicKeyVerifier
 
 HEAD = """apiVersion: kyverno.io/v1
 kind: ClusterPolicy

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from engine.patterns import (
+from pullguard.engine.patterns import (
     AllMatches,
     FirstMatch,
     NeverMatches,
@@ -21,7 +21,7 @@ from engine.patterns import (
     wildcard_match,
     wildcard_subsumes,
 )
-from engine.reference import talos_match_subject
+from pullguard.engine.reference import talos_match_subject
 
 GO_GLOB_SUBJECT = "this is a ϗѾ test"
 
@@ -417,24 +417,24 @@ PATHOLOGICAL = [
      "1"),  # sorted: 'aaa...b' first
     ("AllMatches", f"print(AllMatches([{_NASTY_WILDCARD!r}, 'ghcr.io/*']).all({_NASTY_SUBJECT!r}))", "(1,)"),
     ("check_identity subject",
-     "from engine.policy.model import KeylessVerifier\n"
-     "from engine.signatures.evidence import Identity\n"
-     "from engine.signatures.identity import check_identity\n"
-     "from engine.signatures import SignatureError\n"
+     "from pullguard.engine.policy.model import KeylessVerifier\n"
+     "from pullguard.engine.signatures.evidence import Identity\n"
+     "from pullguard.engine.signatures.identity import check_identity\n"
+     "from pullguard.engine.signatures import SignatureError\n"
      "try:\n"
      f"    check_identity(Identity('https://i.example', {_NASTY_SUBJECT!r}),\n"
      f"                   KeylessVerifier(issuer='https://i.example', subject={_NASTY_WILDCARD!r}, match='wildcard'))\n"
      "except SignatureError:\n"
      "    print('rejected')", "rejected"),
     ("Kyverno simulate",
-     "from engine.policy import load_policy\n"
+     "from pullguard.engine.policy import load_policy\n"
      f"p = load_policy({_KYVERNO_NASTY!r}, 'p.yaml').policy\n"
      f"print([d.action for d in p.evaluate_many([{_NASTY_SUBJECT!r}, 'ghcr.io/' + 'a' * 60 + '@sha256:' + 'ab' * 32])],"
      f" p.evaluate({_NASTY_SUBJECT!r}).action)", "['allow', 'verify'] allow"),
     ("glob_match", f"print(glob_match({_NASTY_GLOB!r}, {'a' * 200!r}))", "False"),
     ("FirstMatch", f"print(FirstMatch([{_NASTY_GLOB!r}, '*']).first({'a' * 200!r}))", "1"),
     ("Talos simulate",
-     "from engine.policy import load_policy\n"
+     "from pullguard.engine.policy import load_policy\n"
      f"p = load_policy({_TALOS_NASTY!r}, 'p.yaml').policy\n"
      "subjects = ['ghcr.io/' + 'a' * 200 + str(i) for i in range(50)] + ['ghcr.io/' + 'a' * 200 + 'b']\n"
      "print(sorted({d.action for d in p.evaluate_many(subjects)}), p.evaluate(subjects[0]).action)",
@@ -448,7 +448,7 @@ def test_pathological_patterns_finish(what, code, expected):
     import sys
     from pathlib import Path
 
-    prelude = "from engine.patterns import AllMatches, FirstMatch, WildcardMasks, glob_match, wildcard_match\n"
+    prelude = "from pullguard.engine.patterns import AllMatches, FirstMatch, WildcardMasks, glob_match, wildcard_match\n"
     try:
         done = subprocess.run([sys.executable, "-c", prelude + code], cwd=Path(__file__).resolve().parents[1],
                               capture_output=True, text=True, timeout=20)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from engine.decision import Decision
-from engine.policy.model import KeylessVerifier, PublicKeyVerifier
-from engine.policydiff import KINDS, classify, diff_decisions, diff_policies, unique_images
+from pullguard.engine.decision import Decision
+from pullguard.engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.policydiff import KINDS, classify, diff_decisions, diff_policies, unique_images
 
 KEY_A = PublicKeyVerifier(pem="-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", fingerprint="sha256:aa")
 KEY_A_REFORMATTED = PublicKeyVerifier(pem="-----BEGIN PUBLIC KEY-----\r\nAAAA\r\n-----END PUBLIC KEY-----", fingerprint="sha256:aa")

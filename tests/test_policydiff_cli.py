@@ -6,8 +6,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from engine.keys import load_public_key_pem
-from tui.cli import main
+from pullguard.engine.keys import load_public_key_pem
+from pullguard.tui.cli import main
 
 
 def _pem() -> str:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tui.cli import main
+from pullguard.tui.cli import main
 
 ISSUER = "https://token.actions.githubusercontent.com"
 APP = "https://github.com/org/app/.github/workflows/release.yaml@refs/heads/main"

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from engine.policytest import TestCase, discover, load_test_file
+from pullguard.engine.policytest import TestCase, discover, load_test_file
 
 
 @pytest.fixture

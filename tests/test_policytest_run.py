@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from tui.cli import main
+from pullguard.tui.cli import main
 
 POLICY = """\
 apiVersion: v1alpha1

@@ -9,7 +9,7 @@ import pytest
 
 from devtools.private_sigstore import Identity, PrivateSigstore
 from tests.verify_fixtures import OciLayout
-from tui.cli import main
+from pullguard.tui.cli import main
 
 ISSUER = "https://issuer.pullguard.test"
 ALICE = Identity("alice@example.com", ISSUER)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from devtools.private_sigstore import PrivateSigstore
-from engine.policy.model import KeylessVerifier
-from engine.signatures import LegacyLayer, SignatureError, verify_bundle, verify_legacy
-from engine.signatures.trust import load_trusted_root
+from pullguard.engine.policy.model import KeylessVerifier
+from pullguard.engine.signatures import LegacyLayer, SignatureError, verify_bundle, verify_legacy
+from pullguard.engine.signatures.trust import load_trusted_root
 
 REAL_WORLD = Path(__file__).resolve().parents[2] / "shared" / "real-world"
 if not REAL_WORLD.is_dir():

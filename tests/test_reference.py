@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.reference import (
+from pullguard.engine.reference import (
     KyvernoImageInfo,
     ReferenceError,
     kyverno_image_info,

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from engine.registry.auth import Credential, CredentialsError, CredentialStore, parse_challenge
+from pullguard.engine.registry.auth import Credential, CredentialsError, CredentialStore, parse_challenge
 
 
 def _b64(text: str) -> str:
@@ -119,8 +119,8 @@ def test_parse_challenge(header, scheme, params):
 
 def test_store_adapter_maps_errors_for_discovery(registry):
     """The discovery view (`RegistryStore`): not found vs faults, contexts split correctly."""
-    from engine import discovery
-    from engine.registry.store import RegistryStore
+    from pullguard.engine import discovery
+    from pullguard.engine.registry.store import RegistryStore
     from tests import registry_server as rs
 
     digest = rs.push_image(registry.url, "store/app", "v1", layers=[b"store layer"])

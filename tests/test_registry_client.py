@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from engine.registry.auth import Credential, CredentialStore
-from engine.registry.client import (
+from pullguard.engine.registry.auth import Credential, CredentialStore
+from pullguard.engine.registry.client import (
     DOCKER_MANIFEST,
     MAX_MANIFEST_SIZE,
     OCI_INDEX,
@@ -26,7 +26,7 @@ from engine.registry.client import (
     is_loopback,
     sha256_digest,
 )
-from engine.registry.errors import (
+from pullguard.engine.registry.errors import (
     AuthenticationError,
     DigestMismatchError,
     InsecureRegistryError,
@@ -621,8 +621,8 @@ def test_sequential_requests_reuse_one_connection(registry, images, calls, conne
 
 @pytest.mark.parametrize("concurrency, pool", [(1, 4), (4, 4), (8, 8), (16, 16), (64, 64)])
 def test_connection_pool_follows_verify_concurrency(concurrency, pool):
-    from engine.registry.client import connection_pool_size
-    from engine.verify import VerifyOptions, _open_store, merge_mirrors
+    from pullguard.engine.registry.client import connection_pool_size
+    from pullguard.engine.verify import VerifyOptions, _open_store, merge_mirrors
 
     assert connection_pool_size(concurrency) == pool
     store = _open_store(VerifyOptions(concurrency=concurrency), merge_mirrors({}, {}))

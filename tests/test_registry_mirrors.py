@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from engine.registry.auth import CredentialStore
-from engine.registry.client import RegistryClient
-from engine.registry.errors import NotFoundError, RegistryError, TransportError
-from engine.registry.mirrors import (
+from pullguard.engine.registry.auth import CredentialStore
+from pullguard.engine.registry.client import RegistryClient
+from pullguard.engine.registry.errors import NotFoundError, RegistryError, TransportError
+from pullguard.engine.registry.mirrors import (
     Endpoint,
     MirrorConfig,
     MirrorConfigError,
@@ -343,9 +343,9 @@ def test_repeated_flags_keep_order_and_merge_aliases(layout_env):
     ],
 )
 def test_mirrors_from_talos_documents(documents, image_registry, endpoints):
-    # The policy loader's parser (engine.policy.talos) builds the objects the client routes with.
-    from engine.policy.talos import registry_mirror_configs
-    from engine.yamlsource import compose
+    # The policy loader's parser (pullguard.engine.policy.talos) builds the objects the client routes with.
+    from pullguard.engine.policy.talos import registry_mirror_configs
+    from pullguard.engine.yamlsource import compose
 
     docs, error = compose(documents)
     assert error is None

@@ -1,4 +1,4 @@
-"""Proxies and CA certificates from the environment, as cosign users set them (engine.registry.netenv),
+"""Proxies and CA certificates from the environment, as cosign users set them (pullguard.engine.registry.netenv),
 and the registry client going through a real loopback forward proxy."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 import certifi
 import pytest
 
-from engine.registry.auth import CredentialStore
-from engine.registry.client import RegistryClient
-from engine.registry.errors import TransportError
-from engine.registry.netenv import NetworkSettings, NetworkSettingsError
+from pullguard.engine.registry.auth import CredentialStore
+from pullguard.engine.registry.client import RegistryClient
+from pullguard.engine.registry.errors import TransportError
+from pullguard.engine.registry.netenv import NetworkSettings, NetworkSettingsError
 from tests import registry_server as rs
 
 PROXY = "http://proxy.corp:3128"

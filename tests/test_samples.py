@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.images import parse_image_list
-from engine.samples import (
+from pullguard.engine.images import parse_image_list
+from pullguard.engine.samples import (
     IMAGE_LISTS,
     sample_dir,
     sample_images_path,
@@ -63,7 +63,7 @@ EVIDENCE = [
 
 def pullguard(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())", *args],
+        [sys.executable, "-c", "import sys; from pullguard.tui.cli import main; sys.exit(main())", *args],
         cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(cwd), "NO_COLOR": "1"},
     )

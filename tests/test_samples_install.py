@@ -56,31 +56,31 @@ def installed(wheel, tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("package,source", [
-    ("pullguard_samples", SAMPLES),
-    ("engine", REPO / "engine"),
-    ("tui", REPO / "tui"),
+    ("pullguard/samples", SAMPLES),
+    ("pullguard/engine", REPO / "engine"),
+    ("pullguard/tui", REPO / "tui"),
 ])
 def test_the_wheel_holds_every_file(wheel, package, source):
     with zipfile.ZipFile(wheel) as zf:
         names = {n for n in zf.namelist() if n.startswith(package + "/")}
     shipped = {n[len(package) + 1:] for n in names}
-    wanted = _files_under(source) if package == "pullguard_samples" else _files_under(source, ".py")
+    wanted = _files_under(source) if package == "pullguard/samples" else _files_under(source, ".py")
     assert wanted - shipped == set()
 
 
 def _run_installed(installed: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(installed), NO_COLOR="1")
     code = (
-        "import sys, engine, engine.samples as s;"
-        "print(engine.__file__, s.sample_dir(), sep='\\n', file=sys.stderr);"
-        "from tui.cli import main; sys.exit(main())"
+        "import sys, pullguard.engine, pullguard.engine.samples as s;"
+        "print(pullguard.engine.__file__, s.sample_dir(), sep='\\n', file=sys.stderr);"
+        "from pullguard.tui.cli import main; sys.exit(main())"
     )
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
 def test_installed_samples_verify_from_any_directory(installed, tmp_path):
-    samples = installed / "pullguard_samples"
+    samples = installed / "pullguard" / "samples"
     proc = _run_installed(installed, tmp_path, "verify", str(samples / "talos" / "policy.yaml"),
                           "--images", str(samples / "images" / "pods.json"),
                           "--trusted-root", str(samples / "trusted_root.json"), "--format", "json")
@@ -108,7 +108,7 @@ def test_regeneration_rebuilds_samples_that_verify_the_same(tmp_path):
     assert image_tags(out) == image_tags(SAMPLES)
     assert (out / "images" / "images.txt").read_text() == (SAMPLES / "images" / "images.txt").read_text()
     verify = subprocess.run(
-        [sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())",
+        [sys.executable, "-c", "import sys; from pullguard.tui.cli import main; sys.exit(main())",
          "verify", str(out / "talos" / "policy.yaml"), "--images", str(out / "images" / "images.txt"),
          "--trusted-root", str(out / "trusted_root.json"), "--format", "json"],
         cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=120,

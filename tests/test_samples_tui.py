@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.samples import sample_images_path, sample_policy_path, sample_trusted_root
+from pullguard.engine.samples import sample_images_path, sample_policy_path, sample_trusted_root
 from tests.test_samples import PROMISED
 
 pytestmark = pytest.mark.anyio
@@ -18,7 +18,7 @@ def anyio_backend():
 
 @pytest.mark.parametrize("dialect,column", [("talos", 1), ("kyverno", 2)])
 async def test_f5_shows_every_promised_outcome(dialect, column):
-    from tui.app import PullguardApp, parse_images
+    from pullguard.tui.app import PullguardApp, parse_images
 
     images_path = sample_images_path("talosctl")
     images = parse_images(images_path.read_text(), str(images_path))

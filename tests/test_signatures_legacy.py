@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from devtools.private_sigstore import Identity, generate_key, public_pem
-from engine.keys import load_public_key_pem
-from engine.policy.model import KeylessVerifier, PublicKeyVerifier
-from engine.signatures import LegacyLayer, SignatureError, verify_legacy
+from pullguard.engine.keys import load_public_key_pem
+from pullguard.engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.signatures import LegacyLayer, SignatureError, verify_legacy
 from tests.conftest import key_rule
 
 DIGEST = "sha256:" + "ab" * 32

@@ -2,7 +2,7 @@
 
 Each table row is one SPEC statement checked through the `pullguard` command line: the installed
 console script in a subprocess where the process boundary matters (stdout holds JSON and nothing
-else, progress on stderr, `--images -`), `tui.cli.main` in-process elsewhere (fast). Verification
+else, progress on stderr, `--images -`), `pullguard.tui.cli.main` in-process elsewhere (fast). Verification
 runs only against the bundled OCI layout (policy-file mirrors with skipFallback, or a `--mirror` whose
 layout holds everything asked for) and a closed loopback port. Rows where the product disagrees with
 the SPEC are strict xfails naming the difference.
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import samples as sample_paths
-from tui import cli
+from pullguard.engine import samples as sample_paths
+from pullguard.tui import cli
 
 # Belt and braces: proxies at a closed loopback port for anything that honours them (the registry
 # client itself ignores the environment, trust_env=False; the tests never name a real host).
@@ -64,7 +64,7 @@ def proc(*argv: str, stdin: str | None = None, cwd: str | Path | None = None, en
 
 
 def run(capsys, monkeypatch, *argv: str, stdin: str | None = None):
-    """`tui.cli.main` in-process: (exit code, stdout, stderr); argparse exits become codes."""
+    """`pullguard.tui.cli.main` in-process: (exit code, stdout, stderr); argparse exits become codes."""
     capsys.readouterr()
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import analysis
-from engine.analysis import analyze
+from pullguard.engine import analysis
+from pullguard.engine.analysis import analyze
 
 GOOD = """\
 apiVersion: v1alpha1
@@ -75,7 +75,7 @@ def test_invalid_image_gets_an_error_decision():
 def test_analyze_leaves_the_garbage_collector_as_it_found_it(enabled_before):
     import gc
 
-    from engine.analysis import analyze, clear_cache
+    from pullguard.engine.analysis import analyze, clear_cache
 
     clear_cache()
     text = "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n  - image: '*'\n    deny: true\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.policy import load_policy
+from pullguard.engine.policy import load_policy
 
 HEAD = "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n"
 

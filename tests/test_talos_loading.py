@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from engine.policy import load_policy
-from engine.policy import talos
-from engine.yamlsource import compose
+from pullguard.engine.policy import load_policy
+from pullguard.engine.policy import talos
+from pullguard.engine.yamlsource import compose
 
 HEAD = "apiVersion: v1alpha1\nkind: ImageVerificationConfig\n"
 
@@ -274,7 +274,7 @@ MIRROR_FILES = [
 
 @pytest.mark.parametrize("text, mirrors, skip_fallback, warnings", MIRROR_FILES)
 def test_mirror_documents_build_registry_mirror_objects(text, mirrors, skip_fallback, warnings):
-    from engine.registry.mirrors import Endpoint, MirrorSpec
+    from pullguard.engine.registry.mirrors import Endpoint, MirrorSpec
 
     docs, _ = compose(text)
     specs, diags = talos.registry_mirror_specs(docs)
@@ -290,7 +290,7 @@ def test_mirror_documents_build_registry_mirror_objects(text, mirrors, skip_fall
 
 
 def test_an_unusable_mirror_endpoint_is_a_warning_with_its_position():
-    from engine.policy import load_policy
+    from pullguard.engine.policy import load_policy
 
     text = (
         "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n  - image: '*'\n    deny: true\n"

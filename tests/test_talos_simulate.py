@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from engine.policy import load_policy
-from engine.policy import talos
-from engine.simulate import simulate
+from pullguard.engine.policy import load_policy
+from pullguard.engine.policy import talos
+from pullguard.engine.simulate import simulate
 
 POLICY = """\
 apiVersion: v1alpha1

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from engine.policy import load_policy
+from pullguard.engine.policy import load_policy
 
 HEAD = "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n"
 

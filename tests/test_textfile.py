@@ -1,4 +1,4 @@
-"""engine.textfile: UTF-8 files read once, the same way, with a located message when they are not."""
+"""pullguard.engine.textfile: UTF-8 files read once, the same way, with a located message when they are not."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from engine.textfile import TextFileError, decode_text, read_text
+from pullguard.engine.textfile import TextFileError, decode_text, read_text
 
 # (bytes, text or None, (line, column, byte) of the first bad byte)
 CASES = [

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from textual.binding import Binding
 
-from tui.app import PullguardApp, ImageItem, write_atomic
-from tui.palette import PALETTE_COMMANDS, PullguardCommands
-from tui.widgets.detail import DetailPane
-from tui.widgets.images import ImageTable
-from tui.widgets.modals import ConfirmScreen, HelpScreen, PromptScreen, TextModal
+from pullguard.tui.app import PullguardApp, ImageItem, write_atomic
+from pullguard.tui.palette import PALETTE_COMMANDS, PullguardCommands
+from pullguard.tui.widgets.detail import DetailPane
+from pullguard.tui.widgets.images import ImageTable
+from pullguard.tui.widgets.modals import ConfirmScreen, HelpScreen, PromptScreen, TextModal
 
 POLICY = """\
 # Production image policy: keep this comment.
@@ -166,7 +166,7 @@ async def test_table_follows_the_policy_in_place(tmp_path):
 
 @pytest.mark.parametrize("keys", [["x"], list("abcdef"), ["a", "backspace", "b", "backspace", "c"]])
 async def test_a_burst_of_keys_is_analysed_once(tmp_path, monkeypatch, keys):
-    import tui.app
+    import pullguard.tui.app
 
     calls = []
 
@@ -174,8 +174,8 @@ async def test_a_burst_of_keys_is_analysed_once(tmp_path, monkeypatch, keys):
         calls.append(text)
         return real(text, images, path)
 
-    real = tui.app.analyze
-    monkeypatch.setattr(tui.app, "analyze", counting)
+    real = pullguard.tui.app.analyze
+    monkeypatch.setattr(pullguard.tui.app, "analyze", counting)
     # A debounce longer than the burst takes, so every key lands inside it.
     path = tmp_path / "policy.yaml"
     path.write_text(POLICY)
@@ -681,7 +681,7 @@ async def test_help_screen_lists_every_key(tmp_path):
 
 
 def _all_bindings():
-    from tui.widgets import modals
+    from pullguard.tui.widgets import modals
 
     owners = [PullguardApp, ImageTable, DetailPane, modals.HelpScreen, modals.ConfirmScreen, modals.TextModal, modals.PromptScreen]
     return [(owner.__name__, b) for owner in owners for b in owner.BINDINGS]
@@ -750,7 +750,7 @@ def test_first_frame_does_not_import_the_verification_stack(tmp_path):
     policy.write_text(POLICY)
     code = (
         "import sys\n"
-        "from tui.app import PullguardApp, ImageItem\n"
+        "from pullguard.tui.app import PullguardApp, ImageItem\n"
         f"app = PullguardApp({str(policy)!r}, None, [ImageItem('nginx:1.25')], exit_after_first_frame=True)\n"
         "app.run(headless=True, size=(80, 24))\n"
         "assert app.first_frame_rows == 1, app.first_frame_rows\n"
@@ -780,7 +780,7 @@ async def test_compare_with_saved_version_lists_what_the_edit_changes(
 ):
     from textual.widgets.text_area import Selection
 
-    from tui.widgets.compare import CompareScreen
+    from pullguard.tui.widgets.compare import CompareScreen
 
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -811,7 +811,7 @@ async def test_compare_with_saved_version_lists_what_the_edit_changes(
 
 
 async def test_compare_refuses_an_edited_policy_with_errors(tmp_path):
-    from tui.widgets.compare import CompareScreen
+    from pullguard.tui.widgets.compare import CompareScreen
 
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

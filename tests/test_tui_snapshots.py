@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 
-from tui.app import ImageItem, PullguardApp
+from pullguard.tui.app import ImageItem, PullguardApp
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 

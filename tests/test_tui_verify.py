@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from devtools.private_sigstore import PrivateSigstore, public_pem
 from tests.verify_fixtures import Pusher
-from tui.app import ImageItem, PullguardApp
-from tui.widgets.detail import DetailPane
-from tui.widgets.modals import TextModal
+from pullguard.tui.app import ImageItem, PullguardApp
+from pullguard.tui.widgets.detail import DetailPane
+from pullguard.tui.widgets.modals import TextModal
 
 pytestmark = pytest.mark.anyio
 
@@ -193,7 +193,7 @@ class Gate:
         self.cancelled = False
 
     async def __call__(self, loaded, images, options, on_result, cache):
-        from engine.verify import VerifyResult
+        from pullguard.engine.verify import VerifyResult
 
         try:
             for image in images:

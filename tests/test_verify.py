@@ -9,8 +9,8 @@ import asyncio
 
 import pytest
 
-from engine.policy import load_policy
-from engine.verify import VerifyCache, VerifyOptions, merge_mirrors, summary, verify_images
+from pullguard.engine.policy import load_policy
+from pullguard.engine.verify import VerifyCache, VerifyOptions, merge_mirrors, summary, verify_images
 
 DIGEST = "sha256:" + "c0" * 32
 
@@ -84,7 +84,7 @@ def test_cached_success_makes_no_request_and_keeps_evidence():
     cache = VerifyCache()
     loaded = load_policy(POLICY, "p.yaml")
     decision = loaded.policy.evaluate_many([f"registry.example/signed/app@{DIGEST}"])[0]
-    from engine.verify import _rule_key
+    from pullguard.engine.verify import _rule_key
 
     cache.put(_rule_key(decision, VerifyOptions()), DIGEST, "verified via bundle", None)
     results, _, store = _verify([f"registry.example/signed/app@{DIGEST}"], cache=cache)
@@ -96,7 +96,7 @@ def test_cache_entry_does_not_cover_another_identity():
     cache = VerifyCache()
     loaded = load_policy(POLICY, "p.yaml")
     decision = loaded.policy.evaluate_many([f"registry.example/signed/app@{DIGEST}"])[0]
-    from engine.verify import _rule_key
+    from pullguard.engine.verify import _rule_key
 
     cache.put(_rule_key(decision, VerifyOptions()), DIGEST, "verified via bundle", None)
     other = load_policy(POLICY.replace("me@example.com", "you@example.com"), "p.yaml")
@@ -108,7 +108,7 @@ def test_cache_entry_does_not_cover_another_identity():
 
 class _Unsigned:
     async def manifest(self, repository, reference, max_size):
-        from engine.discovery import ArtifactNotFound
+        from pullguard.engine.discovery import ArtifactNotFound
 
         raise ArtifactNotFound(reference)
 
@@ -142,7 +142,7 @@ def test_json_has_every_simulate_field_plus_verify_fields():
     ],
 )
 def test_mirrors_command_line_first_then_policy(policy, cli, expected):
-    from engine.registry.mirrors import MirrorSpec, parse_endpoint
+    from pullguard.engine.registry.mirrors import MirrorSpec, parse_endpoint
 
     specs = {host: MirrorSpec(tuple(parse_endpoint(e) for e in urls)) for host, urls in policy.items()}
     config = merge_mirrors(specs, cli)
@@ -150,7 +150,7 @@ def test_mirrors_command_line_first_then_policy(policy, cli, expected):
 
 
 def test_mirrors_keep_the_policy_files_override_path_and_skip_fallback():
-    from engine.policy import load_policy
+    from pullguard.engine.policy import load_policy
 
     loaded = load_policy(
         "apiVersion: v1alpha1\nkind: RegistryMirrorConfig\nname: ghcr.io\n"
@@ -180,7 +180,7 @@ class _CountingUnsigned:
         self.referrer_calls: list[str] = []
 
     async def manifest(self, repository, reference, max_size):
-        from engine.discovery import ArtifactNotFound
+        from pullguard.engine.discovery import ArtifactNotFound
 
         raise ArtifactNotFound(reference)
 

@@ -1,4 +1,4 @@
-"""Talos's discovery order and its error wording (engine.discovery), table-driven.
+"""Talos's discovery order and its error wording (pullguard.engine.discovery), table-driven.
 
 The registry here is an in-memory `ArtifactStore` and the signature check accepts a bundle or
 payload whose bytes start with b"good"; the real registry and real signatures are exercised
@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from engine import discovery as d
+from pullguard.engine import discovery as d
 
 IMAGE = "sha256:" + "ab" * 32
 TAG = "sha256-" + "ab" * 32

@@ -29,8 +29,8 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Label, OptionList, TextArea
 from textual.worker import get_current_worker
 
-from engine.analysis import analyze
-from engine.textfile import TextFileError, read_text
+from pullguard.engine.analysis import analyze
+from pullguard.engine.textfile import TextFileError, read_text
 
 from .palette import PullguardCommands
 from .widgets.detail import DetailPane, detail_text
@@ -157,9 +157,9 @@ class VerifyUnavailable(Exception):
 
 
 async def engine_verifier(loaded, images, options: dict, on_result, cache):
-    """Default verifier: `engine.verify.verify_images` (imported in the worker thread)."""
+    """Default verifier: `pullguard.engine.verify.verify_images` (imported in the worker thread)."""
     try:
-        from engine.verify import VerifyOptions, verify_images
+        from pullguard.engine.verify import VerifyOptions, verify_images
     except ImportError as exc:  # the verification stack is not installed/built
         raise VerifyUnavailable(f"verification is not available: {exc}") from exc
     return await verify_images(loaded, images, VerifyOptions(**options), on_result=on_result, cache=cache)
@@ -167,7 +167,7 @@ async def engine_verifier(loaded, images, options: dict, on_result, cache):
 
 def _new_cache():
     try:
-        from engine.verify import VerifyCache
+        from pullguard.engine.verify import VerifyCache
     except ImportError:
         return None
     return VerifyCache()
@@ -249,7 +249,7 @@ class PullguardApp(App):
         # (wall, process CPU) when the last analysis started, after the debounce (bench).
         self.analysis_started = (0.0, 0.0)
         self.results: dict[str, Any] = {}  # image -> VerifyResult, the session's verdicts
-        self.verify_cache = None  # engine.verify.VerifyCache, made in the first verify run
+        self.verify_cache = None  # pullguard.engine.verify.VerifyCache, made in the first verify run
         self._run: _VerifyRun | None = None
         self._verifying: set[str] = set()
         self._problem_index = -1
@@ -779,8 +779,8 @@ class PullguardApp(App):
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False, name="compare")
     def _compare(self, path: str, text: str, images: list[str]) -> None:
         # load_policy rather than the analysis cache: the cache belongs to the event loop.
-        from engine.policy import load_policy
-        from engine.policydiff import diff_policies
+        from pullguard.engine.policy import load_policy
+        from pullguard.engine.policydiff import diff_policies
 
         from .widgets.compare import CompareScreen
 
@@ -906,8 +906,8 @@ class PullguardApp(App):
 
 
 def parse_images(text: str, origin: str) -> list[ImageItem]:
-    """Any SPEC §6 list format, detected by content (engine.images); raises ValueError."""
-    from engine.images import parse_image_list
+    """Any SPEC §6 list format, detected by content (pullguard.engine.images); raises ValueError."""
+    from pullguard.engine.images import parse_image_list
 
     entries = parse_image_list(text, origin)  # ImageListError is a ValueError with origin:line:col
     return [

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pullguard", description="Image signature verification policies, tested before rollout.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name, help_text in COMMANDS.items():
-        module = importlib.import_module(f"tui.commands.{name}")
+        module = importlib.import_module(f"pullguard.tui.commands.{name}")
         module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return edit.run_sample()
     args = build_parser().parse_args(argv)
-    module = importlib.import_module(f"tui.commands.{args.command}")
+    module = importlib.import_module(f"pullguard.tui.commands.{args.command}")
     try:
         return module.run(args)
     except KeyboardInterrupt:

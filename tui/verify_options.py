@@ -1,7 +1,7 @@
 """The verify options shared by `pullguard verify` and `pullguard edit` (SPEC §1).
 
 Only argparse and stdlib here: command modules import this at argument-parse time.
-`to_verify_kwargs(args)` gives the keyword arguments for `engine.verify.VerifyOptions`
+`to_verify_kwargs(args)` gives the keyword arguments for `pullguard.engine.verify.VerifyOptions`
 without importing it, so the TUI's first frame never pays for the verification stack.
 """
 
@@ -79,7 +79,7 @@ def mirrors_from_args(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def to_verify_kwargs(args: argparse.Namespace) -> dict:
-    """Keyword arguments for `engine.verify.VerifyOptions`."""
+    """Keyword arguments for `pullguard.engine.verify.VerifyOptions`."""
     return {
         "trusted_root": args.trusted_root,
         "mirrors": mirrors_from_args(args.mirror or []),

@@ -26,7 +26,7 @@ class LoadedPolicy:
     policy: object | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # Registry mirrors declared in the same file (Talos `machine.registries.mirrors`,
-    # `RegistryMirrorConfig`): host as written -> `engine.registry.mirrors.MirrorSpec`
+    # `RegistryMirrorConfig`): host as written -> `pullguard.engine.registry.mirrors.MirrorSpec`
     # (endpoints in order with their overridePath, skipFallback). A relative `oci:PATH` is
     # resolved against the policy file's directory.
     mirror_specs: dict = field(default_factory=dict)

@@ -1,8 +1,8 @@
 """How Kyverno decides which verifyImages entries see an image.
 
 Measured from kyverno/kyverno (main, 2026): `pkg/utils/image/infos.go` (the image string:
-engine.reference.kyverno_image_string), `ext/wildcard` = github.com/IGLOU-EU/go-wildcard v1.0.3
-(patterns: engine.patterns.wildcard_match, AllMatches, WildcardMasks), `pkg/utils/match/kind.go`
+pullguard.engine.reference.kyverno_image_string), `ext/wildcard` = github.com/IGLOU-EU/go-wildcard v1.0.3
+(patterns: pullguard.engine.patterns.wildcard_match, AllMatches, WildcardMasks), `pkg/utils/match/kind.go`
 and `pkg/utils/kube/kind.go` (kind selectors), `pkg/autogen/v1` (Pod rules applied to
 controllers).
 """

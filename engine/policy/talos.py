@@ -280,7 +280,7 @@ _DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 def fast_subject(image: str) -> str | None:
     """The match subject of a plainly well-formed reference, or None to ask the full parser.
 
-    Accepts only a subset of what `engine.reference.parse_reference` accepts (lowercase host,
+    Accepts only a subset of what `pullguard.engine.reference.parse_reference` accepts (lowercase host,
     at most one '@', a sha256 digest) and gives the same answer there (tests compare the two);
     it exists because simulating a fleet parses tens of thousands of references.
     """
@@ -312,7 +312,7 @@ def fast_subject(image: str) -> str | None:
 
 def _subject(image: str) -> str:
     """Match subject of an image reference, memoized across policies (the TUI re-simulates the
-    same images on every keystroke); raises engine.reference.ReferenceError."""
+    same images on every keystroke); raises pullguard.engine.reference.ReferenceError."""
     subject = _SUBJECTS.get(image)
     if subject is None:
         subject = fast_subject(image)
@@ -663,13 +663,13 @@ def load(docs: list[Document], path: str) -> tuple[TalosPolicy, list[Diagnostic]
 # -- registry mirrors ---------------------------------------------------------------------
 #
 # One parser for mirror documents: this walk over the YAML nodes (which knows where each
-# value is written, for diagnostics) builds `engine.registry.mirrors` objects, the ones the
-# registry client routes with. engine.registry knows nothing of policy files; it is imported
+# value is written, for diagnostics) builds `pullguard.engine.registry.mirrors` objects, the ones the
+# registry client routes with. pullguard.engine.registry knows nothing of policy files; it is imported
 # only when the file has mirrors, so loading a policy without them stays light.
 
 
 def registry_mirror_specs(docs: list[Document]) -> tuple[dict, list[Diagnostic]]:
-    """Mirrors declared in the file, host (as written) -> `engine.registry.mirrors.MirrorSpec`,
+    """Mirrors declared in the file, host (as written) -> `pullguard.engine.registry.mirrors.MirrorSpec`,
     and a warning for each entry that cannot be used (it is left out).
 
     Read: v1alpha1 `machine.registries.mirrors.<host>: {endpoints: [url], overridePath,
@@ -743,7 +743,7 @@ def _flag(node: Node | None) -> bool:
 
 
 def registry_mirror_configs(docs: list[Document]) -> dict:
-    """host -> `engine.registry.mirrors.MirrorSpec` (`.endpoints`: `Endpoint(url, override_path)`,
+    """host -> `pullguard.engine.registry.mirrors.MirrorSpec` (`.endpoints`: `Endpoint(url, override_path)`,
     `.skip_fallback`); entries that cannot be used are left out (`registry_mirror_specs` says why)."""
     return registry_mirror_specs(docs)[0]
 

@@ -290,7 +290,7 @@ class RegistryClient:
     credentials: a `CredentialStore`; by default loaded from the docker/podman files.
     transport: an httpx async transport (fault injection in tests).
     network: proxies and CA certificates; by default read from the environment as cosign reads
-    them (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, SSL_CERT_FILE, SSL_CERT_DIR; `engine.registry.netenv`).
+    them (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, SSL_CERT_FILE, SSL_CERT_DIR; `pullguard.engine.registry.netenv`).
     httpx's own `trust_env` stays off: it would also send credentials from ~/.netrc.
     """
 

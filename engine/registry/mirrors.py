@@ -2,7 +2,7 @@
 
 A registry host maps to mirror endpoints tried in order, then the upstream registry itself unless
 `skipFallback` is set (Talos `machine.registries.mirrors.<host>` and `RegistryMirrorConfig`, read
-from a policy file by `engine.policy.talos.registry_mirror_specs`, which builds these objects).
+from a policy file by `pullguard.engine.policy.talos.registry_mirror_specs`, which builds these objects).
 `docker.io` and `index.docker.io` name the same registry; `*` is a mirror for every registry.
 An endpoint is `http://…`, `https://…` (the API is under `<url>/v2/`, or under `<url>/` itself with
 `overridePath`) or `oci:PATH`, an OCI image layout directory on disk.

@@ -1,4 +1,4 @@
-"""`RegistryStore`: the registry client seen through `engine.discovery.ArtifactStore`.
+"""`RegistryStore`: the registry client seen through `pullguard.engine.discovery.ArtifactStore`.
 
 Discovery speaks in image contexts (`ghcr.io/org/app`, as `Reference.context` gives them) and
 two exceptions (`ArtifactNotFound`, `RegistryFault`); this adapter splits the context into

@@ -3,10 +3,10 @@
 Importing this package is cheap: `cryptography.x509` and `sigstore` load only when a check runs.
 """
 
-from engine.signatures.bundle import verify_bundle
-from engine.signatures.errors import SignatureError, TrustedRootError
-from engine.signatures.evidence import SignatureEvidence
-from engine.signatures.legacy import LegacyLayer, verify_legacy
+from pullguard.engine.signatures.bundle import verify_bundle
+from pullguard.engine.signatures.errors import SignatureError, TrustedRootError
+from pullguard.engine.signatures.evidence import SignatureEvidence
+from pullguard.engine.signatures.legacy import LegacyLayer, verify_legacy
 
 __all__ = [
     "LegacyLayer",

@@ -13,10 +13,10 @@ import base64
 import binascii
 import json
 
-from engine.policy.model import KeylessVerifier, PublicKeyVerifier
-from engine.signatures.errors import SignatureError
-from engine.signatures.evidence import SignatureEvidence, TlogEntry
-from engine.signatures.payload import INTOTO_PAYLOAD_TYPE, check_statement, pae
+from pullguard.engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.signatures.errors import SignatureError
+from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
+from pullguard.engine.signatures.payload import INTOTO_PAYLOAD_TYPE, check_statement, pae
 
 BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
 
@@ -67,8 +67,8 @@ def _check_message_digest(doc: dict, image_digest: str) -> bytes:
 
 
 def _verify_with_key(doc: dict, image_digest: str, verifier: PublicKeyVerifier) -> SignatureEvidence:
-    from engine.keys import KeyFormatError
-    from engine.signatures.keyverify import rule_public_key, signature_valid, signature_valid_prehashed
+    from pullguard.engine.keys import KeyFormatError
+    from pullguard.engine.signatures.keyverify import rule_public_key, signature_valid, signature_valid_prehashed
 
     try:
         public = rule_public_key(verifier.pem)
@@ -121,8 +121,8 @@ def _verify_keyless(bundle_bytes: bytes, doc: dict, image_digest: str, verifier:
     from sigstore.models import Bundle
     from sigstore_models.common.v1 import HashAlgorithm
 
-    from engine.signatures.identity import IdentityPolicy, certificate_identity
-    from engine.signatures.trust import load_trusted_root
+    from pullguard.engine.signatures.identity import IdentityPolicy, certificate_identity
+    from pullguard.engine.signatures.trust import load_trusted_root
 
     root = trusted_root if trusted_root is not None else load_trusted_root()
     root = root.with_overrides(roots_pem=verifier.roots, rekor_pem=verifier.rekor_pubkey, ctlog_pem=verifier.ctlog_pubkey)
@@ -199,7 +199,7 @@ def _check_chain_at_logged_time(bundle, root) -> None:
     already make it: after sigstore fails (to explain why) or when it used another time."""
     from datetime import datetime, timezone
 
-    from engine.signatures import certs
+    from pullguard.engine.signatures import certs
 
     entry = bundle.log_entry._inner
     if entry.integrated_time:
@@ -210,7 +210,7 @@ def _check_chain_at_logged_time(bundle, root) -> None:
 def verify_bundle(bundle_bytes: bytes, image_digest: str, verifier, trusted_root=None) -> SignatureEvidence:
     """Evidence when the bundle satisfies `verifier` for `image_digest`, else SignatureError.
 
-    `trusted_root` is an `engine.signatures.trust.TrustRoot`; None means the production root.
+    `trusted_root` is an `pullguard.engine.signatures.trust.TrustRoot`; None means the production root.
     The caller sets `format = "bundle-referrer"` for bundles found through the referrers API.
     """
     doc = _parse(bundle_bytes)

@@ -9,8 +9,8 @@ import struct
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from engine.signatures.errors import SignatureError
-from engine.signatures.trust import TrustRoot
+from pullguard.engine.signatures.errors import SignatureError
+from pullguard.engine.signatures.trust import TrustRoot
 
 SCT_LIST_OID = "1.3.6.1.4.1.11129.2.4.2"
 

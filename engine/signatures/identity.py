@@ -7,9 +7,9 @@ Talos compares issuer and subject exactly; Kyverno with its wildcard. Regexes ar
 
 from __future__ import annotations
 
-from engine.policy.model import KeylessVerifier
-from engine.signatures.errors import SignatureError
-from engine.signatures.evidence import Identity
+from pullguard.engine.policy.model import KeylessVerifier
+from pullguard.engine.signatures.errors import SignatureError
+from pullguard.engine.signatures.evidence import Identity
 
 ISSUER_V1_OID = "1.3.6.1.4.1.57264.1.1"
 ISSUER_V2_OID = "1.3.6.1.4.1.57264.1.8"
@@ -61,7 +61,7 @@ def certificate_identity(cert) -> Identity:
 def _re2_search(pattern: str, text: str, what: str) -> bool:
     import re2
 
-    from engine.goregexp import compile_error
+    from pullguard.engine.goregexp import compile_error
 
     error = compile_error(pattern)  # Go's regexp, as Talos and Kyverno compile it (no `\C`)
     if error is not None:
@@ -74,7 +74,7 @@ def check_identity(identity: Identity, verifier: KeylessVerifier) -> None:
     issuer, subject = identity.issuer or "", identity.subject or ""
     wildcard = verifier.match == "wildcard"
     if wildcard:
-        from engine.patterns import wildcard_match
+        from pullguard.engine.patterns import wildcard_match
 
     if verifier.issuer is not None:
         ok = wildcard_match(verifier.issuer, issuer) if wildcard else issuer == verifier.issuer

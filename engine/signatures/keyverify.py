@@ -107,8 +107,8 @@ def signature_valid_prehashed(key, signature: bytes, digest: bytes) -> bool:
 
 @lru_cache(maxsize=64)
 def rule_public_key(pem: str):
-    """The rule's `engine.keys.PublicKey`, parsed once per PEM text (not once per signature).
+    """The rule's `pullguard.engine.keys.PublicKey`, parsed once per PEM text (not once per signature).
     Raises KeyFormatError like `load_public_key_pem` (failures are not cached)."""
-    from engine.keys import load_public_key_pem
+    from pullguard.engine.keys import load_public_key_pem
 
     return load_public_key_pem(pem)

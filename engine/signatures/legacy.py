@@ -12,9 +12,9 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
-from engine.policy.model import KeylessVerifier, PublicKeyVerifier
-from engine.signatures.errors import SignatureError
-from engine.signatures.evidence import SignatureEvidence, TlogEntry
+from pullguard.engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.signatures.errors import SignatureError
+from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
 
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
@@ -32,7 +32,7 @@ class LegacyLayer:
 
 
 def _root_for(verifier, trusted_root):
-    from engine.signatures.trust import load_trusted_root
+    from pullguard.engine.signatures.trust import load_trusted_root
 
     root = trusted_root if trusted_root is not None else load_trusted_root()
     if isinstance(verifier, KeylessVerifier):
@@ -43,7 +43,7 @@ def _root_for(verifier, trusted_root):
 
 
 def _verify_tlog(layer: LegacyLayer, signature: bytes, signer_der: bytes, signer_is_cert: bool, root):
-    from engine.signatures import rekor
+    from pullguard.engine.signatures import rekor
 
     text = layer.annotations.get(BUNDLE_ANNOTATION)
     if not text:
@@ -60,8 +60,8 @@ def _verify_tlog(layer: LegacyLayer, signature: bytes, signer_der: bytes, signer
 def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root) -> SignatureEvidence:
     from cryptography.hazmat.primitives import serialization
 
-    from engine.signatures.keyverify import rule_public_key, signature_valid
-    from engine.signatures.payload import check_simple_signing
+    from pullguard.engine.signatures.keyverify import rule_public_key, signature_valid
+    from pullguard.engine.signatures.payload import check_simple_signing
 
     sig_text = layer.annotations.get(SIGNATURE_ANNOTATION)
     if not sig_text:
@@ -72,7 +72,7 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root)
         raise SignatureError(f"{SIGNATURE_ANNOTATION} is not base64") from None
 
     if isinstance(verifier, PublicKeyVerifier):
-        from engine.keys import KeyFormatError
+        from pullguard.engine.keys import KeyFormatError
 
         try:
             public = rule_public_key(verifier.pem)
@@ -97,9 +97,9 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root)
     if not isinstance(verifier, KeylessVerifier):
         raise SignatureError(f"unsupported verifier {type(verifier).__name__}")
 
-    from engine.signatures import certs
-    from engine.signatures.identity import certificate_identity, check_identity
-    from engine.signatures.trust import now_utc
+    from pullguard.engine.signatures import certs
+    from pullguard.engine.signatures.identity import certificate_identity, check_identity
+    from pullguard.engine.signatures.trust import now_utc
 
     cert_pem = layer.annotations.get(CERTIFICATE_ANNOTATION)
     if not cert_pem:
@@ -138,7 +138,7 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root)
 def verify_legacy(layers: list[LegacyLayer], image_digest: str, verifier, trusted_root=None) -> SignatureEvidence:
     """Evidence from the first layer that satisfies `verifier`, or SignatureError listing every failure.
 
-    `trusted_root` is an `engine.signatures.trust.TrustRoot`; None means the production root.
+    `trusted_root` is an `pullguard.engine.signatures.trust.TrustRoot`; None means the production root.
     """
     if not layers:
         raise SignatureError("no legacy signatures found")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from engine.signatures.errors import SignatureError
+from pullguard.engine.signatures.errors import SignatureError
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 

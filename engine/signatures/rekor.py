@@ -15,8 +15,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from engine.signatures.errors import SignatureError
-from engine.signatures.trust import TrustRoot
+from pullguard.engine.signatures.errors import SignatureError
+from pullguard.engine.signatures.trust import TrustRoot
 
 
 @dataclass(frozen=True)

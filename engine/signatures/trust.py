@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from engine.signatures.errors import TrustedRootError
+from pullguard.engine.signatures.errors import TrustedRootError
 
 _PRODUCTION_DIR = "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
 
@@ -57,7 +57,7 @@ class LogKey:
 
     def verify(self, signature: bytes, data: bytes) -> None:
         """Raises cryptography's InvalidSignature when the signature is wrong."""
-        from engine.signatures.keyverify import verify_with_log_key
+        from pullguard.engine.signatures.keyverify import verify_with_log_key
 
         verify_with_log_key(self.key, self.key_details, signature, data)
 
@@ -160,7 +160,7 @@ def _ca_entry_from_pem(pem: str) -> dict:
 def _log_entry_from_pem(pem: str, url: str) -> dict:
     from cryptography.hazmat.primitives import serialization
 
-    from engine.signatures.keyverify import key_details_for
+    from pullguard.engine.signatures.keyverify import key_details_for
 
     try:
         key = serialization.load_pem_public_key(pem.strip().encode())

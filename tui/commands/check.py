@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_policy(path: str) -> tuple[str | None, str | None]:
     """(text, None) or (None, one-line reason) for a policy file; '-' is standard input."""
-    from engine.textfile import TextFileError, read_text
+    from pullguard.engine.textfile import TextFileError, read_text
 
     try:
         return read_text(path), None
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"pullguard: error: {problem}", file=sys.stderr)
         return 2
 
-    from engine.policy import load_policy
+    from pullguard.engine.policy import load_policy
 
     loaded = load_policy(text, args.policy)
     diagnostics = sorted_diagnostics(loaded.diagnostics)

@@ -52,7 +52,7 @@ class _Refused(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.policydiff import diff_policies
+    from pullguard.engine.policydiff import diff_policies
 
     try:
         old = _load(args.old)
@@ -119,7 +119,7 @@ def _verifier_text(verifier) -> str:
 
 def _load(path: str):
     """The loaded policy, or _Refused after saying why on stderr (as `pullguard simulate` does)."""
-    from engine.policy import load_policy
+    from pullguard.engine.policy import load_policy
 
     from .check import read_policy
     from .simulate import report_refused

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _read_images(path: str):
     from ..app import parse_images
 
-    from engine.textfile import read_text
+    from pullguard.engine.textfile import read_text
 
     if path == "-":
         text = read_text("-")
@@ -50,7 +50,7 @@ def _reattach_terminal() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.textfile import TextFileError, read_text
+    from pullguard.engine.textfile import TextFileError, read_text
 
     from ..app import STARTER_POLICY, PullguardApp, write_atomic
 
@@ -114,8 +114,8 @@ def sample_app(directory: Path = SAMPLES_DIR):
     """The dashboard on the bundled sample (a built-in tiny policy until samples/ is filled)."""
     from ..app import STARTER_POLICY, ImageItem, PullguardApp, parse_images
 
-    try:  # the samples as shipped (samples/ or the installed pullguard_samples)
-        from engine import samples
+    try:  # the samples as shipped (samples/ or the installed pullguard.samples)
+        from pullguard.engine import samples
 
         policy = samples.sample_policy_path("talos")
         images = parse_images(samples.sample_images_path("plain").read_text(encoding="utf-8"), "images.txt")

@@ -25,7 +25,7 @@ def _fail(message: str) -> int:
 
 def read_image_list(name: str) -> tuple[list, str | None]:
     """(entries, None) or ([], one-line reason). Entries have `.image` and `.node_verified`."""
-    from engine.textfile import TextFileError, read_text
+    from pullguard.engine.textfile import TextFileError, read_text
 
     try:
         text = read_text(name)
@@ -35,7 +35,7 @@ def read_image_list(name: str) -> tuple[list, str | None]:
         return [], f"cannot read images {exc}"
     origin = "<stdin>" if name == "-" else name
     try:
-        from engine.images import ImageListError, parse_image_list
+        from pullguard.engine.images import ImageListError, parse_image_list
     except ImportError:  # the image-list reader has not landed: plain text, one a line
         return [_Plain(line.split("#", 1)[0].strip()) for line in text.splitlines()
                 if line.split("#", 1)[0].strip()], None
@@ -116,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
     elif not entries:
         return _fail("no images given (pass IMAGE arguments or --images FILE)")
 
-    from engine.policy import load_policy
-    from engine.simulate import simulate, simulate_json
+    from pullguard.engine.policy import load_policy
+    from pullguard.engine.simulate import simulate, simulate_json
 
     loaded = load_policy(text, args.policy)
     if loaded.errors or loaded.policy is None:

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.policytest import discover, run_test_file
+    from pullguard.engine.policytest import discover, run_test_file
 
     paths, problems = discover(args.testfiles)
     for problem in problems:

@@ -40,7 +40,7 @@ def _fail(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from engine.policy import load_policy
+    from pullguard.engine.policy import load_policy
 
     from .check import read_policy
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         report_refused(loaded, args.policy, text)
         return 2
 
-    from engine.verify import VerifyOptions, summary, verify_images
+    from pullguard.engine.verify import VerifyOptions, summary, verify_images
 
     options = VerifyOptions(**to_verify_kwargs(args))
     progress = _Progress(len(images))

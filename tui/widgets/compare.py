@@ -1,6 +1,6 @@
 """Compare with the saved version: what the edits would change over the loaded images.
 
-The same diff as `pullguard diff SAVED EDITED --images …` (engine.policydiff), grouped by kind
+The same diff as `pullguard diff SAVED EDITED --images …` (pullguard.engine.policydiff), grouped by kind
 of change with counts, in the same words as its text output, and copyable.
 """
 

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from engine.diagnostics import Diagnostic
+from pullguard.engine.diagnostics import Diagnostic
 
 SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "blue"}
 

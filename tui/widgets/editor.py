@@ -16,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import TextArea
 
-from engine.diagnostics import Diagnostic
+from pullguard.engine.diagnostics import Diagnostic
 
 # Underline plus a tint, so the range shows on every theme and in monochrome terminals.
 SEVERITY_STYLES = {
