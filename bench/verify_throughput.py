@@ -94,7 +94,7 @@ def check_cpu_ms(sigstore: PrivateSigstore, root: str, repeat: int, count: int =
     """CPU milliseconds per signature check, legacy and bundle, through pullguard.engine.signatures."""
     import hashlib
 
-    from pullguard.engine.policy.model import KeylessVerifier
+    from pullguard.engine.vocabulary import KeylessVerifier
     from pullguard.engine.signatures import LegacyLayer, verify_bundle, verify_legacy
     from pullguard.engine.signatures.trust import load_trusted_root
 

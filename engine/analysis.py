@@ -21,7 +21,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .decision import Decision, OutlineItem
+from .vocabulary import Decision, OutlineItem
 from .diagnostics import Diagnostic, count
 from .policy import LoadedPolicy, load_policy
 

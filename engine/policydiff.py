@@ -26,8 +26,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from .decision import Decision
-from .policy.model import KeylessVerifier, PublicKeyVerifier
+from .vocabulary import Decision
+from .vocabulary import KeylessVerifier, PublicKeyVerifier
 
 KINDS = ("newly-denied", "newly-unverified", "newly-verified", "other-rule")
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostic
+from .vocabulary import OUTCOMES
 from .textfile import TextFileError, read_text
 from .yamlsource import (
     MappingNode,
@@ -46,7 +47,6 @@ from .yamlsource import (
 API_VERSION = "pullguard.dev/v1alpha1"
 KIND = "PolicyTest"
 ACTIONS = ("verify", "skip", "deny", "allow")
-OUTCOMES = ("verified", "failed", "skipped", "denied", "allowed", "error")
 TOP_KEYS = ("apiVersion", "kind", "metadata", "policy", "mirrors", "trustedRoot", "insecureRegistries", "cases")
 CASE_KEYS = ("image", "name", "action", "rule", "verify", "outcome", "message")
 MIRROR_SCHEMES = ("http://", "https://", "oci:")

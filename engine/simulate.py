@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .decision import Decision
+from .vocabulary import Decision
 from .policy import LoadedPolicy
 
 

@@ -26,13 +26,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from .decision import Decision
+from .vocabulary import ADMITTED, OUTCOMES, Decision, Outcome
 from .reference import Reference as ImageRef
 from .reference import parse_reference as parse_image
 
-Outcome = Literal["verified", "failed", "skipped", "denied", "allowed", "error"]
-OUTCOMES: tuple[Outcome, ...] = ("verified", "failed", "skipped", "denied", "allowed", "error")
-ADMITTED = frozenset({"verified", "skipped", "allowed"})
 
 FAILED_PREFIX = "image verification failed: no valid signature found: "
 

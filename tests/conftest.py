@@ -80,7 +80,7 @@ def key_rule(key, **kw):
     """A public-key rule (Talos `publicKey`) for a signing key, with its SPEC fingerprint."""
     from devtools.private_sigstore import public_pem
     from pullguard.engine.keys import load_public_key_pem
-    from pullguard.engine.policy.model import PublicKeyVerifier
+    from pullguard.engine.vocabulary import PublicKeyVerifier
 
     pem = public_pem(key)
     return PublicKeyVerifier(pem=pem, fingerprint=load_public_key_pem(pem).fingerprint, **kw)

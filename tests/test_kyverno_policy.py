@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from pullguard.engine.keys import load_public_key_pem
 from pullguard.engine.policy import load_policy
-from pullguard.engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
 
 HEAD = """apiVersion: kyverno.io/v1
 kind: ClusterPolicy

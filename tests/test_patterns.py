@@ -417,7 +417,7 @@ PATHOLOGICAL = [
      "1"),  # sorted: 'aaa...b' first
     ("AllMatches", f"print(AllMatches([{_NASTY_WILDCARD!r}, 'ghcr.io/*']).all({_NASTY_SUBJECT!r}))", "(1,)"),
     ("check_identity subject",
-     "from pullguard.engine.policy.model import KeylessVerifier\n"
+     "from pullguard.engine.vocabulary import KeylessVerifier\n"
      "from pullguard.engine.signatures.evidence import Identity\n"
      "from pullguard.engine.signatures.identity import check_identity\n"
      "from pullguard.engine.signatures import SignatureError\n"

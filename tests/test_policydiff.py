@@ -2,8 +2,8 @@
 
 import pytest
 
-from pullguard.engine.decision import Decision
-from pullguard.engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.vocabulary import Decision
+from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
 from pullguard.engine.policydiff import KINDS, classify, diff_decisions, diff_policies, unique_images
 
 KEY_A = PublicKeyVerifier(pem="-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", fingerprint="sha256:aa")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devtools.private_sigstore import PrivateSigstore
-from pullguard.engine.policy.model import KeylessVerifier
+from pullguard.engine.vocabulary import KeylessVerifier
 from pullguard.engine.signatures import LegacyLayer, SignatureError, verify_bundle, verify_legacy
 from pullguard.engine.signatures.trust import load_trusted_root
 

@@ -10,7 +10,7 @@ import pytest
 
 from devtools.private_sigstore import Identity, generate_key, intoto_statement, public_pem
 from pullguard.engine.keys import load_public_key_pem
-from pullguard.engine.policy.model import KeylessVerifier
+from pullguard.engine.vocabulary import KeylessVerifier
 from pullguard.engine.signatures import SignatureError, verify_bundle
 from tests.conftest import key_rule
 

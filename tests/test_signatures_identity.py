@@ -9,7 +9,7 @@ import pytest
 
 from devtools.private_sigstore import Identity as Who
 from devtools.private_sigstore import PrivateSigstore
-from pullguard.engine.policy.model import KeylessVerifier
+from pullguard.engine.vocabulary import KeylessVerifier
 from pullguard.engine.signatures import SignatureError, TrustedRootError
 from pullguard.engine.signatures.evidence import Identity
 from pullguard.engine.signatures.identity import certificate_identity, check_identity

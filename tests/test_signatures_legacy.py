@@ -10,7 +10,7 @@ import pytest
 
 from devtools.private_sigstore import Identity, generate_key, public_pem
 from pullguard.engine.keys import load_public_key_pem
-from pullguard.engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
 from pullguard.engine.signatures import LegacyLayer, SignatureError, verify_legacy
 from tests.conftest import key_rule
 

@@ -9,18 +9,16 @@ policy object offers the same calls: `evaluate(image) -> Decision`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
-
+from ..vocabulary import DialectName
 from ..diagnostics import Diagnostic, count
 from ..yamlsource import Document, compose, duplicate_keys
 
-Dialect = Literal["talos", "kyverno"]
 
 
 @dataclass
 class LoadedPolicy:
     path: str
-    dialect: Dialect | None
+    dialect: DialectName | None
     # The dialect's policy object (talos.TalosPolicy or kyverno.KyvernoPolicySet); None when
     # nothing usable was found.
     policy: object | None
@@ -61,7 +59,7 @@ def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
         from . import kyverno  # only when needed: the Kyverno loader costs ~35 ms to import
 
         policy, diags = kyverno.load(docs, path)
-        dialect: Dialect | None = "kyverno"
+        dialect: DialectName | None = "kyverno"
         detect = is_kyverno
     elif any(talos.detect(d) for d in docs) or (not docs and syntax_error):
         policy, diags = talos.load(docs, path)

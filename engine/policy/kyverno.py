@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..decision import Decision, OutlineItem, RuleTrial
+from ..vocabulary import Decision, OutlineItem, RuleTrial
 from ..diagnostics import Diagnostic
 from ..patterns import all_matches, mask_bits, wildcard_masks
 from ..reference import kyverno_image_string as image_string
@@ -51,7 +51,7 @@ from .kyverno_schema import (
     seq_items,
 )
 from .detect import KYVERNO_KINDS, is_kyverno
-from .model import Action, KeylessVerifier, PublicKeyVerifier, Verifier
+from ..vocabulary import Action, KeylessVerifier, PublicKeyVerifier, Verifier
 
 API_VERSIONS = ("kyverno.io/v1", "kyverno.io/v2beta1")
 KINDS = KYVERNO_KINDS

@@ -24,7 +24,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from ..decision import Decision, OutlineItem, RuleTrial
+from ..vocabulary import Decision, OutlineItem, RuleTrial
 from ..patterns import pattern_masks
 from ..reference import ReferenceError, parse_reference
 from ..diagnostics import Diagnostic
@@ -42,7 +42,7 @@ from ..yamlsource import (
     scalar_bool,
     scalar_str,
 )
-from .model import Action, KeylessVerifier, PublicKeyVerifier, Verifier
+from ..vocabulary import Action, KeylessVerifier, PublicKeyVerifier, Verifier
 
 KIND = "ImageVerificationConfig"
 API_VERSION = "v1alpha1"

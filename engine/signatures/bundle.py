@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 
-from pullguard.engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
 from pullguard.engine.signatures.payload import INTOTO_PAYLOAD_TYPE, check_statement, pae

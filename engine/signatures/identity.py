@@ -7,7 +7,7 @@ Talos compares issuer and subject exactly; Kyverno with its wildcard. Regexes ar
 
 from __future__ import annotations
 
-from pullguard.engine.policy.model import KeylessVerifier
+from pullguard.engine.vocabulary import KeylessVerifier
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import Identity
 

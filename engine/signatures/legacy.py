@@ -12,7 +12,7 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
-from pullguard.engine.policy.model import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
 

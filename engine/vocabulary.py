@@ -1,0 +1,128 @@
+"""The vocabulary every layer shares: what a policy asks of an image and what it decides.
+
+This is a leaf module (it imports nothing of pullguard's): the dialects (`engine.policy.*`)
+produce these, simulation, signatures and verification consume them, and the faces (CLI, TUI)
+show them. One place for the words: actions, outcomes, verifiers, decisions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DialectName = Literal["talos", "kyverno"]
+
+Outcome = Literal["verified", "failed", "skipped", "denied", "allowed", "error"]
+OUTCOMES: tuple[Outcome, ...] = ("verified", "failed", "skipped", "denied", "allowed", "error")
+# What a node lets through: a pull with one of these outcomes goes ahead (SPEC §1 exit codes).
+ADMITTED: frozenset[Outcome] = frozenset({"verified", "skipped", "allowed"})
+
+Action = Literal["verify", "skip", "deny", "allow"]
+
+
+@dataclass(frozen=True)
+class KeylessVerifier:
+    """A Fulcio certificate identity to require.
+
+    Talos compares `issuer` and `subject` exactly (`match="exact"`); Kyverno compares them with
+    its wildcard (`match="wildcard"`). `subject_regex`/`issuer_regex` are unanchored RE2 searches.
+    """
+
+    issuer: str | None = None
+    subject: str | None = None
+    subject_regex: str | None = None
+    issuer_regex: str | None = None
+    match: Literal["exact", "wildcard"] = "exact"
+    # Kyverno only: custom roots / Rekor / CT log material (PEM) and switches.
+    roots: str | None = None
+    rekor_url: str | None = None
+    rekor_pubkey: str | None = None
+    ignore_tlog: bool = False
+    ctlog_pubkey: str | None = None
+    ignore_sct: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "type": "keyless",
+            "issuer": self.issuer,
+            "subject": self.subject,
+            "subject_regex": self.subject_regex,
+        }
+
+
+@dataclass(frozen=True)
+class PublicKeyVerifier:
+    """A PEM `PUBLIC KEY` the signature must verify with.
+
+    `fingerprint` is `sha256:<hex of DER SubjectPublicKeyInfo>` (SPEC §2); None where the PEM
+    does not parse (the policy then has an error diagnostic and is not verified).
+    Talos sets IgnoreTlog for public-key rules: no transparency-log entry is required.
+    """
+
+    pem: str
+    fingerprint: str | None
+    ignore_tlog: bool = True
+    rekor_pubkey: str | None = None
+
+    def to_json(self) -> dict:
+        return {"type": "public_key", "key_fingerprint": self.fingerprint}
+
+
+Verifier = KeylessVerifier | PublicKeyVerifier
+
+@dataclass(frozen=True)
+class RuleTrial:
+    """One rule tried for an image, for the detail pane: did it match, and why (not)."""
+
+    rule_index: int
+    rule_id: str
+    pattern: str
+    matched: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class OutlineItem:
+    """One rule in the editor's outline: where it is written and what it does."""
+
+    index: int
+    rule_id: str
+    pattern: str
+    action: Action
+    line: int
+    end_line: int
+
+
+@dataclass
+class Decision:
+    image: str
+    match_subject: str | None
+    # None only when the image reference itself is invalid (`error` says why).
+    action: Action | None
+    rule_index: int | None
+    rule_id: str | None
+    pattern: str | None
+    verifier: Verifier | None
+    message: str
+    # Kyverno: every applying verifyImages entry, SPEC §2 `rules`; None for Talos.
+    rules: list[dict] | None = None
+    # Kyverno: what verification would require (dialect-specific object); None for Talos.
+    requirements: object | None = None
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out = {
+            "image": self.image,
+            "match_subject": self.match_subject,
+            "action": self.action,
+            "rule_index": self.rule_index,
+            "rule_id": self.rule_id,
+            "pattern": self.pattern,
+            "verifier": self.verifier.to_json() if self.verifier is not None else None,
+            "message": self.message,
+        }
+        if self.rules is not None:
+            out["rules"] = self.rules
+        out.update(self.extra)
+        return out
