@@ -27,6 +27,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
+from .artifacts import ArtifactNotFound, ArtifactStore, Fetched, RegistryFault
+
 BUNDLE_ARTIFACT_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -38,34 +40,6 @@ MAX_MANIFEST = 128 * 1024
 MAX_BUNDLE = 1024 * 1024
 MAX_PAYLOAD = 1024 * 1024
 MAX_LAYERS = 100
-
-
-class ArtifactNotFound(Exception):
-    """The registry answered: no such manifest or blob (HTTP 404 / MANIFEST_UNKNOWN)."""
-
-
-class RegistryFault(Exception):
-    """The registry could not be asked or answered with an error (unreachable, 5xx, 401,
-    timeout, digest mismatch, oversize). The message names the host."""
-
-
-@dataclass(frozen=True)
-class Fetched:
-    media_type: str
-    data: bytes
-    digest: str
-
-
-class ArtifactStore(Protocol):
-    """What discovery needs from a registry (mirrors and `oci:` layouts hidden behind it)."""
-
-    async def manifest(self, repository: str, reference: str, max_size: int) -> Fetched: ...
-
-    async def blob(self, repository: str, digest: str, max_size: int) -> bytes: ...
-
-    async def referrers(self, repository: str, digest: str, artifact_type: str) -> list[dict] | None:
-        """Descriptors of the referrers; None when the registry has no referrers API."""
-        ...
 
 
 class SignatureChecker(Protocol):

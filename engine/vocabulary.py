@@ -8,7 +8,8 @@ show them. One place for the words: actions, outcomes, verifiers, decisions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Hashable
+from typing import Any, Literal, Protocol
 
 DialectName = Literal["talos", "kyverno"]
 
@@ -70,6 +71,19 @@ class PublicKeyVerifier:
 
 Verifier = KeylessVerifier | PublicKeyVerifier
 
+class Requirements(Protocol):
+    """What verification must establish for an image beyond one verifier: a dialect's own
+    requirements (Kyverno's attestor sets and attestations). Verification picks its strategy
+    by the concrete type; everything else only needs these two calls."""
+
+    def cache_key(self) -> Hashable:
+        """Equal for requirements that accept exactly the same signatures (the session cache's
+        key together with the trusted root and the image digest)."""
+        ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class RuleTrial:
     """One rule tried for an image, for the detail pane: did it match, and why (not)."""
@@ -106,8 +120,8 @@ class Decision:
     message: str
     # Kyverno: every applying verifyImages entry, SPEC §2 `rules`; None for Talos.
     rules: list[dict] | None = None
-    # Kyverno: what verification would require (dialect-specific object); None for Talos.
-    requirements: object | None = None
+    # Kyverno: what verification would require (the dialect's own type); None for Talos.
+    requirements: Requirements | None = None
     error: str | None = None
     extra: dict = field(default_factory=dict)
 

@@ -1,4 +1,4 @@
-"""`RegistryStore`: the registry client seen through `pullguard.engine.discovery.ArtifactStore`.
+"""`RegistryStore`: the registry client seen through `pullguard.engine.artifacts.ArtifactStore`.
 
 Discovery speaks in image contexts (`ghcr.io/org/app`, as `Reference.context` gives them) and
 two exceptions (`ArtifactNotFound`, `RegistryFault`); this adapter splits the context into
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .. import discovery
+from .. import artifacts
 from .errors import NotFoundError, RegistryError
 
 
@@ -49,11 +49,11 @@ class RegistryStore:
             head = await self.client.head_manifest(registry, repository, tag or "latest")
             return head.digest
 
-    async def manifest(self, context: str, reference: str, max_size: int) -> discovery.Fetched:
+    async def manifest(self, context: str, reference: str, max_size: int) -> artifacts.Fetched:
         registry, repository = split_context(context)
         async with _mapped():
             m = await self.client.get_manifest(registry, repository, reference, max_size=max_size)
-            return discovery.Fetched(m.media_type, m.data, m.digest)
+            return artifacts.Fetched(m.media_type, m.data, m.digest)
 
     async def blob(self, context: str, digest: str, max_size: int) -> bytes:
         registry, repository = split_context(context)
@@ -79,7 +79,7 @@ class _mapped:
         if exc is None:
             return False
         if isinstance(exc, NotFoundError):
-            raise discovery.ArtifactNotFound(str(exc)) from exc
+            raise artifacts.ArtifactNotFound(str(exc)) from exc
         if isinstance(exc, (RegistryError, ValueError)):
-            raise discovery.RegistryFault(str(exc)) from exc
+            raise artifacts.RegistryFault(str(exc)) from exc
         return False
