@@ -50,6 +50,21 @@ class EndpointSpec:
     def is_oci(self) -> bool:
         return self.scheme == "oci"
 
+    @property
+    def oci_path(self) -> Path:
+        """The layout directory of an `oci:` endpoint."""
+        return Path(self.path)
+
+    @property
+    def api_base(self) -> str:
+        """The URL under which `<name>/manifests/<ref>` lives (no trailing slash): `url/v2`, or
+        `url` itself with overridePath."""
+        base = self.url.rstrip("/")
+        return base if self.override_path else base + "/v2"
+
+    def __str__(self) -> str:
+        return self.url
+
     def with_layout_under(self, directory: str) -> EndpointSpec:
         """An `oci:` layout written as a relative path, placed under `directory` (a policy file's
         directory: `oci:../registry` means next to that file); other endpoints unchanged. No disk access."""

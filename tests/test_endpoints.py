@@ -26,8 +26,17 @@ def test_accepted(value, spec):
     assert parse_endpoint(value) == spec
 
 
-def test_override_path_is_kept():
-    assert parse_endpoint("https://harbor/v2/k8s", override_path=True).override_path
+@pytest.mark.parametrize(
+    "value, override_path, api_base",
+    [
+        ("https://harbor/v2/k8s", True, "https://harbor/v2/k8s"),
+        ("https://mirror.example.com/docker-io/", False, "https://mirror.example.com/docker-io/v2"),
+        ("http://127.0.0.1:5000", False, "http://127.0.0.1:5000/v2"),
+    ],
+)
+def test_api_base(value, override_path, api_base):
+    spec = parse_endpoint(value, override_path=override_path)
+    assert (spec.override_path, spec.api_base, str(spec)) == (override_path, api_base, value)
 
 
 @pytest.mark.parametrize(
