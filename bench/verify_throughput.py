@@ -41,7 +41,8 @@ from pullguard.engine.policy import load_policy  # noqa: E402
 from pullguard.engine.registry.client import connection_pool_size  # noqa: E402
 from pullguard.engine.registry.store import RegistryStore  # noqa: E402
 from pullguard.engine.verify import VerifyCache, VerifyOptions, verify_images  # noqa: E402
-from tests.verify_fixtures import LocalRegistry, Pusher  # noqa: E402
+from tests.support.push import Pusher  # noqa: E402
+from tests.support.registry import start_registry_process  # noqa: E402
 
 ISSUER = "https://issuer.bench.test"
 SIGNER = Identity("bench@example.com", ISSUER)
@@ -94,9 +95,9 @@ def check_cpu_ms(sigstore: PrivateSigstore, root: str, repeat: int, count: int =
     """CPU milliseconds per signature check, legacy and bundle, through pullguard.engine.signatures."""
     import hashlib
 
-    from pullguard.engine.vocabulary import KeylessVerifier
     from pullguard.engine.signatures import LegacyLayer, verify_bundle, verify_legacy
     from pullguard.engine.signatures.trust import load_trusted_root
+    from pullguard.engine.vocabulary import KeylessVerifier
 
     trust = load_trusted_root(root)
     rule = KeylessVerifier(issuer=ISSUER, subject=SIGNER.subject)
@@ -130,7 +131,7 @@ def main() -> int:
     args = parser.parse_args()
     n = args.images
 
-    registry = LocalRegistry.start()
+    registry = start_registry_process()
     proxy = near_proxy = None
     try:
         sigstore = PrivateSigstore()

@@ -116,7 +116,6 @@ def build_registry(out: Path, sigstore: PrivateSigstore) -> Built:
         message = _sign(layout, sigstore, sample, repo, tag, digest, at, partner_key)
         if message:
             messages[sample.reference] = message
-    layout.save()
     return Built(digests, messages, public_pem(partner_key))
 
 

@@ -1,13 +1,15 @@
 """Write an OCI image layout the way cosign and `crane`/`oras` lay signatures out on a registry.
 
-Used by `devtools/make_samples.py`. Every blob is written under `blobs/sha256/<hex>`, and
+The one layout writer: `devtools/make_samples.py` builds the bundled samples with it and the tests
+build their `oci:` mirrors with it (tests/support). Every blob is written under `blobs/sha256/<hex>`, and
 `index.json` names the tagged manifests with `org.opencontainers.image.ref.name` holding a full
 reference (`ghcr.io/acme/api:v1.4.0`, or `ghcr.io/acme/api:sha256-<hex>.sig` for a cosign tag),
 which is what `pullguard.engine.registry.ocilayout.OCILayoutTransport` serves. Referrers need no index
 entry: the transport finds them by the `subject` of the manifests in the layout.
 
 Output is deterministic for deterministic input: canonical JSON, gzip with no timestamp,
-tar entries with fixed owner and mtime, `index.json` sorted by reference name.
+tar entries with fixed owner and mtime, `index.json` sorted by reference name. `index.json` is
+rewritten with every tagged manifest, so the directory is a complete layout at every step.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -70,12 +73,20 @@ class Descriptor:
 
 
 class OCILayoutWriter:
-    """An OCI image layout under `root` (created; existing content is kept)."""
+    """An OCI image layout under `root` (created; existing blobs and tagged manifests are kept)."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
-        self._refs: dict[str, Descriptor] = {}
+        self._refs: dict[str, Descriptor] = self._read_refs()
+        self.save()
+
+    def _read_refs(self) -> dict[str, Descriptor]:
+        path = self.root / "index.json"
+        if not path.exists():
+            return {}
+        entries = json.loads(path.read_text())["manifests"]
+        return {e["annotations"][REF_NAME]: Descriptor(e["mediaType"], e["digest"], e["size"]) for e in entries}
 
     # ---- primitives ---------------------------------------------------------------------
 
@@ -87,8 +98,13 @@ class OCILayoutWriter:
     def manifest(self, doc: dict, ref_name: str | None = None) -> Descriptor:
         desc = self.blob(canonical(doc), doc["mediaType"])
         if ref_name:
-            self._refs[ref_name] = desc
+            self.tag(ref_name, desc)
         return desc
+
+    def tag(self, ref_name: str, desc: Descriptor) -> None:
+        """List a manifest already in the layout in `index.json` under `ref_name`."""
+        self._refs[ref_name] = desc
+        self.save()
 
     def save(self) -> Path:
         """Write `oci-layout` and `index.json` (entries sorted by reference name)."""

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from devtools.oci_layout_writer import OCILayoutWriter
 from devtools.private_sigstore import Identity, PrivateSigstore, generate_key, public_pem
-from tests.verify_fixtures import LocalRegistry, Pusher, canonical, sha256
 from pullguard.tui.cli import main
+from tests.support.push import Pusher
+from tests.support.realworld import REAL_WORLD
+from tests.support.registry import start_registry_process
 
-REAL_WORLD = Path(__file__).resolve().parents[2] / "shared" / "real-world"
 ISSUER = "https://issuer.pullguard.test"
 ALICE = Identity("alice@example.com", ISSUER)
 MALLORY = Identity("mallory@example.com", ISSUER)
@@ -29,7 +31,7 @@ class World:
     """The registry, the signed images and the policy that describes them."""
 
     def __init__(self, tmp: Path) -> None:
-        self.registry = LocalRegistry.start()
+        self.registry = start_registry_process()
         self.sigstore = PrivateSigstore()
         self.root = self.sigstore.write_trusted_root(tmp / "trusted_root.json")
         self.key = generate_key("ecdsa-p256")
@@ -439,17 +441,15 @@ def test_kyverno_attestor_counts(capsys, world, tmp_path, name, outcome, fragmen
 
 @pytest.fixture(scope="module")
 def layout(world, tmp_path_factory):
-    from tests.verify_fixtures import OciLayout
-
-    lay = OciLayout(tmp_path_factory.mktemp("layout"))
+    lay = OCILayoutWriter(tmp_path_factory.mktemp("layout"))
     ps = world.sigstore
     found = {}
-    d = lay.push_image("ghcr.io/org/referred:v1")
-    found["referred"] = (d, lay.attach_referrer(d, ps.sign_bundle(d, identity=ALICE)))
+    d = lay.image("ghcr.io/org/referred:v1", {"app": b"referred"})
+    found["referred"] = (d, lay.bundle_referrer(d, lay.size_of(d), ps.sign_bundle(d, identity=ALICE)))
     # Talos order: bundle referrers exist, so a good legacy signature is never consulted.
-    d = lay.push_image("ghcr.io/org/referred-bad:v1")
-    found["referred-bad"] = (d, lay.attach_referrer(d, ps.sign_bundle(d, identity=MALLORY)))
-    lay.attach_legacy("ghcr.io/org/referred-bad", d, *ps.sign_legacy(d, identity=ALICE))
+    d = lay.image("ghcr.io/org/referred-bad:v1", {"app": b"referred-bad"})
+    found["referred-bad"] = (d, lay.bundle_referrer(d, lay.size_of(d), ps.sign_bundle(d, identity=MALLORY)))
+    lay.legacy_signature("ghcr.io/org/referred-bad", d, [ps.sign_legacy(d, identity=ALICE)])
     policy = tmp_path_factory.mktemp("layout-policy") / "policy.yaml"
     policy.write_text(
         f"""apiVersion: v1alpha1
@@ -489,11 +489,10 @@ def test_failing_referrer_is_final_even_with_a_good_legacy_signature(capsys, wor
 def test_real_world_bundle_as_referrer(capsys, world, tmp_path):
     if not REAL_WORLD.is_dir():
         pytest.skip(f"real-world signature data not found at {REAL_WORLD}")
-    from tests.verify_fixtures import OciLayout
-
-    lay = OciLayout(tmp_path / "layout")
+    lay = OCILayoutWriter(tmp_path / "layout")
     digest = "sha256:" + KUBEWARDEN.rsplit(":", 1)[1]
-    referrer = lay.attach_referrer(digest, (REAL_WORLD / "kubewarden-controller" / "bundle.json").read_bytes())
+    # Only the referrer is in the layout (the image itself is not), so its subject size is unknown: 0.
+    referrer = lay.bundle_referrer(digest, 0, (REAL_WORLD / "kubewarden-controller" / "bundle.json").read_bytes())
     policy = tmp_path / "p.yaml"
     policy.write_text(
         "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n  - image: ghcr.io/kubewarden/*\n"

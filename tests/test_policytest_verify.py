@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from devtools.oci_layout_writer import OCILayoutWriter
 from devtools.private_sigstore import Identity, PrivateSigstore
-from tests.verify_fixtures import OciLayout
 from pullguard.tui.cli import main
 
 ISSUER = "https://issuer.pullguard.test"
@@ -32,11 +32,11 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
     sigstore = PrivateSigstore()
     sigstore.write_trusted_root(root / "trusted_root.json")
-    layout = OciLayout(root / "layout")
-    good = layout.push_image("ghcr.io/org/good:v1")
-    referrer = layout.attach_referrer(good, sigstore.sign_bundle(good, identity=ALICE))
-    bad = layout.push_image("ghcr.io/org/bad:v1")
-    layout.attach_referrer(bad, sigstore.sign_bundle(bad, identity=MALLORY))
+    layout = OCILayoutWriter(root / "layout")
+    good = layout.image("ghcr.io/org/good:v1", {"app": b"good"})
+    referrer = layout.bundle_referrer(good, layout.size_of(good), sigstore.sign_bundle(good, identity=ALICE))
+    bad = layout.image("ghcr.io/org/bad:v1", {"app": b"bad"})
+    layout.bundle_referrer(bad, layout.size_of(bad), sigstore.sign_bundle(bad, identity=MALLORY))
     (root / "policy.yaml").write_text(POLICY)
     (root / "tests").mkdir()
     return root, referrer

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
 
 import pytest
 
 from devtools.private_sigstore import PrivateSigstore
-from pullguard.engine.vocabulary import KeylessVerifier
 from pullguard.engine.signatures import LegacyLayer, SignatureError, verify_bundle, verify_legacy
 from pullguard.engine.signatures.trust import load_trusted_root
+from pullguard.engine.vocabulary import KeylessVerifier
+from tests.support.realworld import REAL_WORLD
 
-REAL_WORLD = Path(__file__).resolve().parents[2] / "shared" / "real-world"
 if not REAL_WORLD.is_dir():
     pytest.skip(f"real-world signature data not found at {REAL_WORLD}", allow_module_level=True)
 

@@ -121,9 +121,10 @@ def test_store_adapter_maps_errors_for_discovery(registry):
     """The discovery view (`RegistryStore`): not found vs faults, contexts split correctly."""
     from pullguard.engine import discovery
     from pullguard.engine.registry.store import RegistryStore
-    from tests import registry_server as rs
+    from tests.support.push import push_image
+    from tests.support.registry import free_port
 
-    digest = rs.push_image(registry.url, "store/app", "v1", layers=[b"store layer"])
+    digest = push_image(registry.url, "store/app", "v1", layers=[b"store layer"])
 
     async def go():
         async with RegistryStore.open(credentials=CredentialStore()) as store:
@@ -133,7 +134,7 @@ def test_store_adapter_maps_errors_for_discovery(registry):
             referrers = await store.referrers(context, resolved, "application/vnd.dev.sigstore.bundle.v0.3+json")
             with pytest.raises(discovery.ArtifactNotFound, match="404 MANIFEST_UNKNOWN"):
                 await store.manifest(context, "sha256-" + resolved.split(":")[1], 128 * 1024)
-            port = rs.free_port()
+            port = free_port()
             with pytest.raises(discovery.RegistryFault, match=f"cannot connect to registry 127.0.0.1:{port}"):
                 await store.resolve(f"127.0.0.1:{port}/store/app", "v1")
             return resolved, fetched, referrers

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from devtools.oci_layout_writer import OCI_CONFIG, OCI_EMPTY, OCI_LAYER
 from pullguard.engine.registry.auth import Credential, CredentialStore
 from pullguard.engine.registry.client import (
     DOCKER_MANIFEST,
@@ -37,8 +38,8 @@ from pullguard.engine.registry.errors import (
     ServerError,
     TransportError,
 )
-from tests import registry_server as rs
-from tests.conftest import REGISTRY_USER
+from tests.support.push import descriptor, manifest_descriptor, push_blob, push_image, push_index, push_manifest
+from tests.support.registry import REGISTRY_USER, TokenServer, free_port, start_registry
 
 ANON = CredentialStore()
 
@@ -60,16 +61,16 @@ async def _with_client(fn, **kw):
 def images(registry):
     """app:v1 (OCI manifest), app:list (OCI index over v1), docker:v2 (Docker media type)."""
     url = registry.url
-    v1 = rs.push_image(url, "org/app", "v1", layers=[b"layer one", b"layer two"])
-    v1_desc = rs.manifest_descriptor(url, "org/app", v1)
-    index = rs.push_index(url, "org/app", "list", [{**v1_desc, "platform": {"os": "linux", "architecture": "amd64"}}])
+    v1 = push_image(url, "org/app", "v1", layers=[b"layer one", b"layer two"])
+    v1_desc = manifest_descriptor(url, "org/app", v1)
+    index = push_index(url, "org/app", "list", [{**v1_desc, "platform": {"os": "linux", "architecture": "amd64"}}])
     config = b'{"architecture":"amd64","os":"linux"}'
-    rs.push_blob(url, "org/docker", config)
-    rs.push_blob(url, "org/docker", b"docker layer")
-    docker = rs.push_manifest(url, "org/docker", "v2", {
+    push_blob(url, "org/docker", config)
+    push_blob(url, "org/docker", b"docker layer")
+    docker = push_manifest(url, "org/docker", "v2", {
         "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-        "config": rs.descriptor("application/vnd.docker.container.image.v1+json", config),
-        "layers": [rs.descriptor("application/vnd.docker.image.rootfs.diff.tar.gzip", b"docker layer")],
+        "config": descriptor("application/vnd.docker.container.image.v1+json", config),
+        "layers": [descriptor("application/vnd.docker.image.rootfs.diff.tar.gzip", b"docker layer")],
     })
     return {"v1": v1, "list": index, "docker": docker}
 
@@ -133,17 +134,17 @@ def test_referrers_unsupported_by_docker_registry_2_8_gives_fallback_signal(regi
 
 def test_oversize_manifest_from_real_registry_is_refused(registry):
     big = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-           "config": rs.descriptor(rs.OCI_EMPTY, b"{}"), "layers": [],
+           "config": descriptor(OCI_EMPTY, b"{}"), "layers": [],
            "annotations": {"padding": "x" * (MAX_MANIFEST_SIZE + 10)}}
-    rs.push_blob(registry.url, "org/big", b"{}")
-    digest = rs.push_manifest(registry.url, "org/big", "huge", big)
+    push_blob(registry.url, "org/big", b"{}")
+    digest = push_manifest(registry.url, "org/big", "huge", big)
     for ref in ("huge", digest):
         with pytest.raises(LimitExceededError, match=r"larger than the limit of 131072 bytes"):
             run(_with_client(lambda c: c.get_manifest(registry.host, "org/big", ref)))
 
 
 def test_unreachable_registry_is_a_transport_error():
-    port = rs.free_port()
+    port = free_port()
     with pytest.raises(TransportError) as info:
         run(_with_client(lambda c: c.get_manifest(f"127.0.0.1:{port}", "org/app", "v1")))
     assert str(info.value) == f"cannot connect to registry 127.0.0.1:{port}: connection refused"
@@ -159,15 +160,15 @@ def _store(host: str, user=REGISTRY_USER) -> CredentialStore:
 
 @pytest.fixture(scope="module")
 def basic_image(basic_auth_registry):
-    return rs.push_image(basic_auth_registry.url, "private/app", "v1", layers=[b"secret layer"], auth=REGISTRY_USER)
+    return push_image(basic_auth_registry.url, "private/app", "v1", layers=[b"secret layer"], auth=REGISTRY_USER)
 
 
 @pytest.fixture(scope="module")
 def token_images(token_registry):
     url = token_registry.url
     return {
-        "public": rs.push_image(url, "public/app", "v1", layers=[b"public layer"], auth=REGISTRY_USER),
-        "private": rs.push_image(url, "private/app", "v1", layers=[b"private layer"], auth=REGISTRY_USER),
+        "public": push_image(url, "public/app", "v1", layers=[b"public layer"], auth=REGISTRY_USER),
+        "private": push_image(url, "private/app", "v1", layers=[b"private layer"], auth=REGISTRY_USER),
     }
 
 
@@ -236,10 +237,10 @@ def test_bearer_token_is_reused_per_repository_scope(token_registry, token_image
 
 
 def test_access_token_field_is_accepted(tmp_path):
-    tokens = rs.TokenServer(tmp_path, dict([REGISTRY_USER]), token_field="access_token").start()
+    tokens = TokenServer(tmp_path, dict([REGISTRY_USER]), token_field="access_token").start()
     try:
-        with rs.start_registry(tmp_path, auth=tokens.registry_auth()) as reg:
-            digest = rs.push_image(reg.url, "public/x", "v1", layers=[b"x"], auth=REGISTRY_USER)
+        with start_registry(tmp_path, auth=tokens.registry_auth()) as reg:
+            digest = push_image(reg.url, "public/x", "v1", layers=[b"x"], auth=REGISTRY_USER)
             m, _ = run(_with_client(lambda c: c.get_manifest(reg.host, "public/x", "v1")))
             assert m.digest == digest
     finally:
@@ -291,7 +292,7 @@ def test_credentials_never_appear_in_errors_reprs_or_logs(basic_auth_registry, b
 # ---- faults a real registry cannot produce: fault transports -------------------------------
 
 MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                       "config": {"mediaType": rs.OCI_CONFIG, "digest": sha256_digest(b"{}"), "size": 2},
+                       "config": {"mediaType": OCI_CONFIG, "digest": sha256_digest(b"{}"), "size": 2},
                        "layers": []}).encode()
 MANIFEST_DIGEST = sha256_digest(MANIFEST)
 
@@ -429,7 +430,7 @@ def test_oversize_blob_is_cut_off_early(declared):
 
 
 def test_too_many_layers():
-    layers = [{"mediaType": rs.OCI_LAYER, "digest": sha256_digest(bytes([i])), "size": 1} for i in range(101)]
+    layers = [{"mediaType": OCI_LAYER, "digest": sha256_digest(bytes([i])), "size": 1} for i in range(101)]
     body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": layers}).encode()
     client, _ = _fault_client(Script(_manifest_response(body=body, digest=sha256_digest(body))))
 

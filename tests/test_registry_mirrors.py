@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from devtools.oci_layout_writer import OCI_EMPTY
 from pullguard.engine.registry.auth import CredentialStore
 from pullguard.engine.registry.client import RegistryClient
 from pullguard.engine.registry.errors import NotFoundError, RegistryError, TransportError
@@ -18,7 +19,9 @@ from pullguard.engine.registry.mirrors import (
     mirrors_from_flags,
     parse_mirror_flag,
 )
-from tests import registry_server as rs
+from tests.support.layout import copy_to_oci_layout
+from tests.support.push import manifest_descriptor, push_image, push_index
+from tests.support.registry import free_port, start_registry_process
 
 BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
@@ -35,17 +38,17 @@ async def _call(mirrors, fn):
 @pytest.fixture(scope="module")
 def mirror_registries(tmp_path_factory, registry):
     """The session registry as upstream plus two mirror registries holding different content."""
-    m1 = rs.start_registry_process(tmp_path_factory.mktemp("mirror1"))
-    m2 = rs.start_registry_process(tmp_path_factory.mktemp("mirror2"))
+    m1 = start_registry_process(tmp_path_factory.mktemp("mirror1"))
+    m2 = start_registry_process(tmp_path_factory.mktemp("mirror2"))
     try:
         digests = {
-            "upstream:v1": rs.push_image(registry.url, "mirror/app", "v1", layers=[b"upstream v1"]),
-            "upstream:only-upstream": rs.push_image(registry.url, "mirror/app", "only-upstream", layers=[b"u"]),
-            "m1:v1": rs.push_image(m1.url, "mirror/app", "v1", layers=[b"mirror one v1"]),
-            "m2:v1": rs.push_image(m2.url, "mirror/app", "v1", layers=[b"mirror two v1"]),
-            "m1:nginx": rs.push_image(m1.url, "library/nginx", "1.25", layers=[b"nginx from mirror"]),
+            "upstream:v1": push_image(registry.url, "mirror/app", "v1", layers=[b"upstream v1"]),
+            "upstream:only-upstream": push_image(registry.url, "mirror/app", "only-upstream", layers=[b"u"]),
+            "m1:v1": push_image(m1.url, "mirror/app", "v1", layers=[b"mirror one v1"]),
+            "m2:v1": push_image(m2.url, "mirror/app", "v1", layers=[b"mirror two v1"]),
+            "m1:nginx": push_image(m1.url, "library/nginx", "1.25", layers=[b"nginx from mirror"]),
         }
-        yield {"upstream": registry, "m1": m1, "m2": m2, "dead": f"http://127.0.0.1:{rs.free_port()}",
+        yield {"upstream": registry, "m1": m1, "m2": m2, "dead": f"http://127.0.0.1:{free_port()}",
                "digests": digests}
     finally:
         m1.stop()
@@ -174,20 +177,20 @@ def test_plain_dict_mirrors_as_the_policy_loader_gives_them(mirror_registries):
 def layout_env(tmp_path_factory, registry):
     """Images pushed to the real registry and copied into an OCI layout, plus referrer artifacts."""
     url = registry.url
-    v1 = rs.push_image(url, "layout/app", "v1", layers=[b"layout layer a", b"layout layer b"])
-    v1_desc = rs.manifest_descriptor(url, "layout/app", v1)
-    index = rs.push_index(url, "layout/app", "multi", [v1_desc])
-    bundle_ref = rs.push_image(url, "layout/app", None, layers=[(b'{"bundle": 1}', BUNDLE)],
-                               config=b"{}", config_media_type=rs.OCI_EMPTY, subject=v1_desc, artifact_type=BUNDLE)
-    other_ref = rs.push_image(url, "layout/app", None, layers=[(b"sbom", "text/spdx")],
-                              config=b"{}", config_media_type=rs.OCI_EMPTY, subject=v1_desc,
+    v1 = push_image(url, "layout/app", "v1", layers=[b"layout layer a", b"layout layer b"])
+    v1_desc = manifest_descriptor(url, "layout/app", v1)
+    index = push_index(url, "layout/app", "multi", [v1_desc])
+    bundle_ref = push_image(url, "layout/app", None, layers=[(b'{"bundle": 1}', BUNDLE)],
+                               config=b"{}", config_media_type=OCI_EMPTY, subject=v1_desc, artifact_type=BUNDLE)
+    other_ref = push_image(url, "layout/app", None, layers=[(b"sbom", "text/spdx")],
+                              config=b"{}", config_media_type=OCI_EMPTY, subject=v1_desc,
                               artifact_type="application/spdx+json")
     layout = tmp_path_factory.mktemp("layout")
-    rs.copy_to_oci_layout(url, "layout/app", "v1", layout, ref_name="ghcr.io/layout/app:v1")
-    rs.copy_to_oci_layout(url, "layout/app", "multi", layout, ref_name="multi")  # a bare tag
-    rs.copy_to_oci_layout(url, "layout/app", "v1", layout, ref_name="nginx:1.25")  # Docker Hub short form
+    copy_to_oci_layout(url, "layout/app", "v1", layout, ref_name="ghcr.io/layout/app:v1")
+    copy_to_oci_layout(url, "layout/app", "multi", layout, ref_name="multi")  # a bare tag
+    copy_to_oci_layout(url, "layout/app", "v1", layout, ref_name="nginx:1.25")  # Docker Hub short form
     for ref in (bundle_ref, other_ref):
-        rs.copy_to_oci_layout(url, "layout/app", ref, layout, in_index=False)
+        copy_to_oci_layout(url, "layout/app", ref, layout)
     return {"registry": registry, "layout": layout, "v1": v1, "multi": index,
             "bundle_ref": bundle_ref, "other_ref": other_ref}
 

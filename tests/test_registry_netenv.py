@@ -17,7 +17,7 @@ from pullguard.engine.registry.auth import CredentialStore
 from pullguard.engine.registry.client import RegistryClient
 from pullguard.engine.registry.errors import TransportError
 from pullguard.engine.registry.netenv import NetworkSettings, NetworkSettingsError
-from tests import registry_server as rs
+from tests.support.push import push_image
 
 PROXY = "http://proxy.corp:3128"
 SPROXY = "http://sproxy.corp:8080"
@@ -136,7 +136,7 @@ def forward_proxy(upstream: str):
 
 @pytest.fixture(scope="module")
 def pushed(registry):
-    return rs.push_image(registry.url, "proxied/app", "v1", layers=[b"through the proxy"])
+    return push_image(registry.url, "proxied/app", "v1", layers=[b"through the proxy"])
 
 
 def test_requests_go_through_http_proxy_without_netrc_credentials(registry, pushed, tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pullguard.engine.samples import sample_images_path, sample_policy_path, sample_trusted_root
-from tests.test_samples import PROMISED
+from tests.support.samples import PROMISED
 
 pytestmark = pytest.mark.anyio
 

@@ -9,11 +9,11 @@ import pytest
 
 from devtools.private_sigstore import Identity as Who
 from devtools.private_sigstore import PrivateSigstore
-from pullguard.engine.vocabulary import KeylessVerifier
 from pullguard.engine.signatures import SignatureError, TrustedRootError
 from pullguard.engine.signatures.evidence import Identity
 from pullguard.engine.signatures.identity import certificate_identity, check_identity
 from pullguard.engine.signatures.trust import load_trusted_root, production_root_path
+from pullguard.engine.vocabulary import KeylessVerifier
 
 GH = "https://token.actions.githubusercontent.com"
 WF = "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3"

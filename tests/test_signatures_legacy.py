@@ -10,9 +10,9 @@ import pytest
 
 from devtools.private_sigstore import Identity, generate_key, public_pem
 from pullguard.engine.keys import load_public_key_pem
-from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
 from pullguard.engine.signatures import LegacyLayer, SignatureError, verify_legacy
-from tests.conftest import key_rule
+from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
+from tests.support.signing import key_rule
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "cd" * 32

@@ -14,6 +14,7 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 
 from pullguard.tui.app import ImageItem, PullguardApp
+from tests.support.policies import SIGNED_HOST, signed_registry_policy
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 
@@ -102,13 +103,11 @@ def test_compare_with_saved_version(snap_compare, tmp_path, monkeypatch):
 
 def test_detail_pane_after_verification(snap_compare, signed_world, tmp_path):
     """A public-key legacy signature verified against the loopback registry (via a mirror)."""
-    from tests.test_tui_verify import HOST, policy_text
-
     verified = PullguardApp(
         "policy.yaml",
-        policy_text(signed_world["key"]),
-        [ImageItem(f"{HOST}/app/signed:v1"), ImageItem("nginx:1.25")],
-        {"mirrors": {HOST: [signed_world["url"]]}},
+        signed_registry_policy(signed_world["key"]),
+        [ImageItem(f"{SIGNED_HOST}/app/signed:v1"), ImageItem("nginx:1.25")],
+        {"mirrors": {SIGNED_HOST: [signed_world["url"]]}},
         validate_delay=0.0,
     )
 
@@ -122,10 +121,3 @@ def test_detail_pane_after_verification(snap_compare, signed_world, tmp_path):
         await pilot.pause()
 
     assert snap_compare(verified, terminal_size=(150, 44), run_before=verify)
-
-
-@pytest.fixture(scope="module")
-def signed_world(registry):
-    from tests.test_tui_verify import build_signed_world
-
-    return build_signed_world(registry)

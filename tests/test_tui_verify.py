@@ -10,20 +10,17 @@ unreachable upstream and is rightly reported as `error`, not `failed`.
 from __future__ import annotations
 
 import asyncio
-import textwrap
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from devtools.private_sigstore import PrivateSigstore, public_pem
-from tests.verify_fixtures import Pusher
 from pullguard.tui.app import ImageItem, PullguardApp
 from pullguard.tui.widgets.detail import DetailPane
 from pullguard.tui.widgets.modals import TextModal
+from tests.support.policies import SIGNED_HOST as HOST
+from tests.support.policies import signed_registry_policy
 
 pytestmark = pytest.mark.anyio
 
-HOST = "registry.pullguard.test"
 SIZE = (120, 36)
 
 
@@ -32,55 +29,9 @@ def anyio_backend():
     return "asyncio"
 
 
-def fixed_key(secret: int):
-    return ec.derive_private_key(secret, ec.SECP256R1())
-
-
-def policy_text(key) -> str:
-    pem = textwrap.indent(public_pem(key).strip(), " " * 10)
-    return (
-        "# signed images from our registry\n"
-        "apiVersion: v1alpha1\n"
-        "kind: ImageVerificationConfig\n"
-        "rules:\n"
-        f"  - image: {HOST}/blocked/*\n"
-        "    deny: true\n"
-        f"  - image: {HOST}/*\n"
-        "    publicKey:\n"
-        "      certificate: |\n"
-        f"{pem}\n"
-        "  - image: 127.0.0.1:*\n"
-        "    publicKey:\n"
-        "      certificate: |\n"
-        f"{pem}\n"
-        "  - image: '*'\n"
-        "    skip: true\n"
-    )
-
-
-@pytest.fixture(scope="module")
-def signed_world(registry):
-    return build_signed_world(registry)
-
-
-def build_signed_world(registry) -> dict:
-    """signed (good key), wrongkey (another key), unsigned; pushed to the loopback registry."""
-    key, other = fixed_key(0x5EED_0001), fixed_key(0x5EED_0002)
-    sigstore = PrivateSigstore()
-    push = Pusher(registry.url)
-    digests = {}
-    for name, signer in (("app/signed", key), ("app/wrongkey", other), ("app/unsigned", None)):
-        digest = push.push_image(name, "v1", content=f"pullguard tui {name}".encode())
-        if signer is not None:
-            push.attach_legacy(name, digest, [sigstore.sign_legacy(digest, key=signer, tlog=False)])
-        digests[name] = digest
-    push.close()
-    return {"key": key, "url": registry.url, "host": registry.url.split("://", 1)[1], "digests": digests}
-
-
 def make_app(tmp_path, world, images, **kwargs) -> PullguardApp:
     path = tmp_path / "policy.yaml"
-    path.write_text(policy_text(world["key"]))
+    path.write_text(signed_registry_policy(world["key"]))
     options = {"mirrors": {HOST: [world["url"]]}, "timeout": 10.0}
     return PullguardApp(str(path), None, [ImageItem(i) for i in images], options, validate_delay=0.0, **kwargs)
 
