@@ -21,9 +21,9 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .vocabulary import Decision, OutlineItem
 from .diagnostics import Diagnostic, count
 from .policy import LoadedPolicy, load_policy
+from .vocabulary import Decision, OutlineItem
 
 
 @dataclass
@@ -116,8 +116,7 @@ def load_cached(text: str, path: str = "<policy>") -> LoadedPolicy:
 
 
 def _outline(loaded: LoadedPolicy) -> list[OutlineItem]:
-    outline = getattr(loaded.policy, "outline", None)
-    return outline() if outline is not None else []
+    return loaded.policy.outline() if loaded.policy is not None else []
 
 
 def analyze(text: str, images: list[str], path: str = "<policy>") -> Analysis:

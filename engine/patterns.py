@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Iterable, Literal, Sequence
 
-from .reference import DEFAULT_REGISTRY, ReferenceError, parse_reference
-
+from .reference import DEFAULT_REGISTRY, InvalidReference, parse_reference, registry_problem
 
 # --- matching ------------------------------------------------------------------------------
 
@@ -420,7 +419,7 @@ def _normalized_suggestion(pattern: str) -> str | None:
     """The go-containerregistry context of a star-free pattern, when it parses."""
     try:
         return parse_reference(pattern).context
-    except ReferenceError:
+    except InvalidReference:
         return None
 
 
@@ -459,7 +458,7 @@ def glob_never_matches(pattern: str) -> NeverMatches | None:
             return NeverMatches(
                 "Docker Hub images are matched as 'index.docker.io/...', never 'docker.io/...'",
                 f"{DEFAULT_REGISTRY}/{rest}")
-        bad_host = _registry_problem(registry)
+        bad_host = registry_problem(registry)
         if bad_host is not None:
             return NeverMatches(f"'{registry}' is not a valid registry host: {bad_host}")
         if "." not in registry and ":" not in registry:
@@ -468,16 +467,6 @@ def glob_never_matches(pattern: str) -> NeverMatches | None:
                 f"'{registry}' is not a registry host (no '.' or ':'), so these images are "
                 f"matched as '{DEFAULT_REGISTRY}/{registry}/...'",
                 f"{DEFAULT_REGISTRY}/{pattern}")
-    return None
-
-
-def _registry_problem(registry: str) -> str | None:
-    from .reference import _Bad, _check_registry
-
-    try:
-        _check_registry(registry, 0)
-    except _Bad as bad:
-        return bad.reason
     return None
 
 

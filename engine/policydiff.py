@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .vocabulary import Decision
-from .vocabulary import KeylessVerifier, PublicKeyVerifier
+from .vocabulary import Decision, KeylessVerifier, PublicKeyVerifier
+
+if TYPE_CHECKING:
+    from .policy.kyverno import Requirements as KyvernoRequirements
 
 KINDS = ("newly-denied", "newly-unverified", "newly-verified", "other-rule")
 
@@ -107,7 +110,7 @@ def rule_key(decision: Decision, *, cross_dialect: bool = False, entry_keys: dic
     if cross_dialect:
         return (decision.action, verifier)
     requirements = decision.requirements
-    if requirements is not None and hasattr(requirements, "verify") and hasattr(requirements, "skipped"):
+    if requirements is not None and isinstance(requirements, _kyverno_requirements()):
         cache = {} if entry_keys is None else entry_keys
         entries = []
         for entry, pattern in requirements.verify:
@@ -118,9 +121,17 @@ def rule_key(decision: Decision, *, cross_dialect: bool = False, entry_keys: dic
         # A skipping entry's attestors play no part for the image it skips.
         entries += [("skip", pattern) for _, pattern in requirements.skipped]
         # All applying entries act together, in no particular order.
-        digest = tuple(getattr(requirements, name, None) for name in ("digest_required", "digest_added", "missing_digest"))
+        digest = (requirements.digest_required, requirements.digest_added, requirements.missing_digest)
         return (decision.action, tuple(sorted(entries, key=repr)), digest)
     return (decision.action, decision.pattern, verifier)
+
+
+def _kyverno_requirements() -> type[KyvernoRequirements]:
+    """Kyverno's requirements type, imported only once a decision carries requirements (Talos
+    decisions never do; the Kyverno loader is slow to import)."""
+    from .policy.kyverno import Requirements
+
+    return Requirements
 
 
 # Fields that say where a rule is (or what it is called), not what it asks for. imageReferences
@@ -171,7 +182,7 @@ def diff_decisions(old: list[Decision], new: list[Decision], *, cross_dialect: b
     # Many images hit the same few rules: build each rule's key once per distinct decision shape.
     old_keys = _KeyCache(cross_dialect)
     new_keys = _KeyCache(cross_dialect)
-    for before, after in zip(old, new):
+    for before, after in zip(old, new, strict=True):
         if old_keys.key(before) == new_keys.key(after):
             result.unchanged += 1
             continue

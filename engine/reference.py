@@ -43,7 +43,7 @@ _HOST_ASCII = frozenset(
 _PLAIN_HOST = re.compile(r"[A-Za-z0-9._-]+(?::[0-9]*)?")
 
 
-class ReferenceError(ValueError):
+class InvalidReference(ValueError):
     """An image reference the admission controller would refuse.
 
     `reason` says what is wrong; `offset` is the 0-based index in `reference` where it is
@@ -59,7 +59,7 @@ class ReferenceError(ValueError):
 
 
 class _Bad(Exception):
-    """Internal: a parse failure with its position, turned into ReferenceError at the top."""
+    """Internal: a parse failure with its position, turned into InvalidReference at the top."""
 
     def __init__(self, reason: str, offset: int | None):
         self.reason = reason
@@ -147,6 +147,15 @@ def _check_registry(name: str, offset: int) -> None:
             raise _Bad(bad + " (the port must be digits)", offset + colon + 1)
 
 
+def registry_problem(name: str) -> str | None:
+    """Why go-containerregistry refuses `name` as a registry host[:port], or None when it takes it."""
+    try:
+        _check_registry(name, 0)
+    except _Bad as bad:
+        return bad.reason
+    return None
+
+
 def _new_repository(name: str, offset: int) -> tuple[str, str]:
     """(registry, normalized repository) of `name`, as NewRepository with default options."""
     if not name:
@@ -223,10 +232,10 @@ def _new_digest(name: str) -> tuple[str, str, str | None, str]:
 def parse_reference(s: str) -> Reference:
     """go-containerregistry `name.ParseReference(s)` with default options.
 
-    Raises ReferenceError saying what is wrong and where.
+    Raises InvalidReference saying what is wrong and where.
     """
     if not isinstance(s, str):
-        raise ReferenceError(repr(s), "an image reference must be a string")
+        raise InvalidReference(repr(s), "an image reference must be a string")
     try:
         registry, repo, tag = _new_tag(s)
         return Reference(registry, repo, tag or DEFAULT_TAG, None, s)
@@ -238,7 +247,7 @@ def parse_reference(s: str) -> Reference:
             # Both readings failed; explain the one the author meant.
             at = s.rfind("@")
             err = digest_error if at >= 0 and (":" in s[at:] or at == len(s) - 1) else tag_error
-            raise ReferenceError(s, err.reason, err.offset) from None
+            raise InvalidReference(s, err.reason, err.offset) from None
 
 
 def talos_match_subject(s: str) -> str:
@@ -338,7 +347,7 @@ def kyverno_image_info(
         # Positions refer to `full`; shift them back onto what the author wrote.
         shift = len(full) - len(s)
         offset = err.offset - shift if err.offset is not None and err.offset >= shift else None
-        raise ReferenceError(s, f"{err.reason} (Kyverno parses it as {full!r})", offset) from None
+        raise InvalidReference(s, f"{err.reason} (Kyverno parses it as {full!r})", offset) from None
     name = path[path.rfind("/") + 1:]
     if not digest and not tag:
         tag = DEFAULT_TAG

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .vocabulary import Decision
 from .policy import LoadedPolicy
+from .vocabulary import Decision
 
 
 class PolicyNotUsable(ValueError):

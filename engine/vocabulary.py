@@ -7,8 +7,8 @@ show them. One place for the words: actions, outcomes, verifiers, decisions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 DialectName = Literal["talos", "kyverno"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pullguard.engine.reference import (
+    InvalidReference,
     KyvernoImageInfo,
-    ReferenceError,
     kyverno_image_info,
     kyverno_image_string,
     parse_reference,
@@ -135,7 +135,7 @@ BAD = [
 
 @pytest.mark.parametrize("text,words,column", BAD, ids=[b[0][:50] or "empty" for b in BAD])
 def test_parse_reference_errors(text, words, column):
-    with pytest.raises(ReferenceError) as info:
+    with pytest.raises(InvalidReference) as info:
         parse_reference(text)
     err = info.value
     assert words in str(err)
@@ -215,7 +215,7 @@ def test_kyverno_image_info_config(text, default, mutation, registry, string):
     ("ghcr.io/" + "a" * 250, "must not be more than 255 characters"),
 ])
 def test_kyverno_image_info_errors(text, words):
-    with pytest.raises(ReferenceError) as info:
+    with pytest.raises(InvalidReference) as info:
         kyverno_image_info(text)
     assert words in str(info.value)
 
@@ -224,7 +224,7 @@ def test_parse_reference_is_cached():
     assert parse_reference("ghcr.io/org/app:v1") is parse_reference("ghcr.io/org/app:v1")
 
 
-# --- fuzz: any text gives a Reference or a ReferenceError, never another exception --------------
+# --- fuzz: any text gives a Reference or a InvalidReference, never another exception --------------
 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -237,7 +237,7 @@ _REF_ALPHABET = st.sampled_from(list("abcAZ019._-/:@[]%# ?é") + ["sha256:", "do
 def test_parse_reference_never_raises_anything_else(text):
     try:
         ref = parse_reference(text)
-    except ReferenceError as err:
+    except InvalidReference as err:
         assert err.offset is None or 0 <= err.offset <= len(text)
         return
     # the match subject is itself a valid reference naming the same repository
@@ -251,6 +251,6 @@ def test_parse_reference_never_raises_anything_else(text):
 def test_kyverno_image_info_never_raises_anything_else(text):
     try:
         info = kyverno_image_info(text)
-    except ReferenceError:
+    except InvalidReference:
         return
     assert info.reference.endswith(("@" + info.digest) if info.digest else (":" + info.tag))

@@ -346,13 +346,13 @@ def test_repeated_flags_keep_order_and_merge_aliases(layout_env):
     ],
 )
 def test_mirrors_from_talos_documents(documents, image_registry, endpoints):
-    # The policy loader's parser (pullguard.engine.policy.talos) builds the objects the client routes with.
-    from pullguard.engine.policy.talos import registry_mirror_configs
+    # The policy loader reads them as plain data; the client routes with their endpoints.
+    from pullguard.engine.policy.talos.mirrors import read_mirrors
     from pullguard.engine.yamlsource import compose
 
     docs, error = compose(documents)
     assert error is None
-    config = MirrorConfig.coerce(registry_mirror_configs(docs))
+    config = MirrorConfig.coerce({h: MirrorSpec(m.endpoints, m.skip_fallback) for h, m in read_mirrors(docs)[0].items()})
     client = RegistryClient(mirrors=config, credentials=CredentialStore())
     assert client.endpoints(image_registry) == endpoints
     run(client.aclose())

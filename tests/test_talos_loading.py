@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from pullguard.engine.policy import load_policy
-from pullguard.engine.policy import talos
+from pullguard.engine.policy.talos.mirrors import DeclaredMirrors, read_mirrors
 from pullguard.engine.yamlsource import compose
 
 HEAD = "apiVersion: v1alpha1\nkind: ImageVerificationConfig\n"
@@ -222,7 +222,7 @@ def test_other_documents_ignored_and_mirrors_read():
         "ghcr.io": ["https://ghcr-mirror.example", "http://my-harbor/v2/ghcr.io/"],
     }
     docs, _ = compose(text)
-    configs = talos.registry_mirror_configs(docs)
+    configs = read_mirrors(docs)[0]
     assert configs["docker.io"].skip_fallback is True
     assert [e.override_path for e in configs["ghcr.io"].endpoints] == [False, True]
 
@@ -251,7 +251,7 @@ def test_outline_spans_each_rule():
     ]
 
 
-# Mirror documents: one parser (this one) builds the registry client's objects.
+# Mirror documents, read as plain data (engine.endpoints specs) for the registry client.
 # (file text, host -> [(url, overridePath)], hosts with skipFallback, warnings as (line, column, fragment))
 MIRROR_FILES = [
     ("machine:\n  registries:\n    mirrors:\n      docker.io:\n        endpoints: [https://m1, ftp://bad]\n",
@@ -273,12 +273,12 @@ MIRROR_FILES = [
 
 
 @pytest.mark.parametrize("text, mirrors, skip_fallback, warnings", MIRROR_FILES)
-def test_mirror_documents_build_registry_mirror_objects(text, mirrors, skip_fallback, warnings):
-    from pullguard.engine.registry.mirrors import Endpoint, MirrorSpec
+def test_mirror_documents_are_read_as_plain_data(text, mirrors, skip_fallback, warnings):
+    from pullguard.engine.endpoints import EndpointSpec
 
     docs, _ = compose(text)
-    specs, diags = talos.registry_mirror_specs(docs)
-    assert all(isinstance(spec, MirrorSpec) and all(isinstance(e, Endpoint) for e in spec.endpoints)
+    specs, diags = read_mirrors(docs)
+    assert all(isinstance(spec, DeclaredMirrors) and all(isinstance(e, EndpointSpec) for e in spec.endpoints)
                for spec in specs.values())
     assert {h: [(e.url, e.override_path) for e in spec.endpoints] for h, spec in specs.items()} == mirrors
     assert {h for h, spec in specs.items() if spec.skip_fallback} == skip_fallback
@@ -286,7 +286,7 @@ def test_mirror_documents_build_registry_mirror_objects(text, mirrors, skip_fall
         ("warning", "mirror-endpoint-invalid", line, column) for line, column, _ in warnings]
     for d, (_, _, fragment) in zip(diags, warnings):
         assert fragment in d.message and "u:p@" not in d.message
-    assert talos.registry_mirrors(docs) == {h: [u for u, _ in eps] for h, eps in mirrors.items()}
+    assert load_policy(text).mirrors == {h: [u for u, _ in eps] for h, eps in mirrors.items()}
 
 
 def test_an_unusable_mirror_endpoint_is_a_warning_with_its_position():

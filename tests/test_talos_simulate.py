@@ -7,7 +7,7 @@ import random
 import pytest
 
 from pullguard.engine.policy import load_policy
-from pullguard.engine.policy import talos
+from pullguard.engine.policy.talos import evaluate
 from pullguard.engine.simulate import simulate
 
 POLICY = """\
@@ -93,7 +93,7 @@ def test_bitmask_and_index_paths_agree_on_a_random_fleet(monkeypatch):
     images = ["/".join(rng.choice(["a.io", "b.io", "ghcr.io", "x", "y", "lib", "app"]) for _ in range(rng.randint(1, 4)))
               for _ in range(400)]
     fast = load_policy(text).policy.evaluate_many(images)
-    monkeypatch.setattr(talos, "_BITMASK_LIMIT", 0)
+    monkeypatch.setattr(evaluate, "_BITMASK_LIMIT", 0)
     slow = load_policy(text).policy.evaluate_many(images)
     fresh = load_policy(text).policy
     one_by_one = [fresh.evaluate(i) for i in images]

@@ -1,33 +1,48 @@
-"""Policies: the two dialects pullguard reads (Talos, Kyverno) and what they share.
+"""Policies: the dialects pullguard reads (Talos, Kyverno) behind one seam (`dialect.PolicyModel`).
 
 `load_policy(text)` is the one entry point: it composes the YAML once, detects the dialect
-from `apiVersion`/`kind` and hands the documents to the dialect's loader. Each dialect's
-policy object offers the same calls: `evaluate(image) -> Decision`,
-`evaluate_many(images) -> list[Decision]` and `explain(image) -> list[RuleTrial]`.
+from `apiVersion`/`kind` and hands the documents to the dialect's loader. Whatever the dialect,
+the policy object offers `evaluate(image) -> Decision`, `evaluate_many(images)`,
+`explain(image) -> list[RuleTrial]` and `outline()`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from ..vocabulary import DialectName
-from ..diagnostics import Diagnostic, count
-from ..yamlsource import Document, compose, duplicate_keys
+import os.path
+from dataclasses import dataclass, field
 
+from ..diagnostics import Diagnostic, count
+from ..vocabulary import DialectName
+from ..yamlsource import Document, compose, duplicate_keys
+from . import talos
+from .detect import is_kyverno
+from .dialect import Dialect, PolicyModel
+from .talos.mirrors import DeclaredMirrors, read_mirrors
+
+
+def _load_kyverno(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:
+    from . import kyverno  # only when needed: the Kyverno loader costs ~35 ms to import
+
+    return kyverno.load(docs, path)
+
+
+_TALOS = Dialect("talos", talos.detect, talos.load)
+# Tried in order: the first dialect that claims a document reads the whole file.
+DIALECTS: tuple[Dialect, ...] = (Dialect("kyverno", is_kyverno, _load_kyverno), _TALOS)
 
 
 @dataclass
 class LoadedPolicy:
     path: str
     dialect: DialectName | None
-    # The dialect's policy object (talos.TalosPolicy or kyverno.KyvernoPolicySet); None when
-    # nothing usable was found.
-    policy: object | None
+    # The dialect's policy object; None when nothing usable was found.
+    policy: PolicyModel | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # Registry mirrors declared in the same file (Talos `machine.registries.mirrors`,
-    # `RegistryMirrorConfig`): host as written -> `pullguard.engine.registry.mirrors.MirrorSpec`
-    # (endpoints in order with their overridePath, skipFallback). A relative `oci:PATH` is
-    # resolved against the policy file's directory.
-    mirror_specs: dict = field(default_factory=dict)
+    # `RegistryMirrorConfig`): host as written -> its endpoints in order (with their
+    # overridePath) and skipFallback. A relative `oci:PATH` is resolved against the policy
+    # file's directory.
+    mirror_specs: dict[str, DeclaredMirrors] = field(default_factory=dict)
 
     @property
     def mirrors(self) -> dict[str, list[str]]:
@@ -50,53 +65,31 @@ class LoadedPolicy:
 
 def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
     """Parse, validate and lint a policy held in memory. Never touches the disk."""
-    from . import talos
-    from .detect import is_kyverno
-
     docs, syntax_error = compose(text)
     diagnostics: list[Diagnostic] = [syntax_error] if syntax_error else []
-    if any(is_kyverno(d) for d in docs):
-        from . import kyverno  # only when needed: the Kyverno loader costs ~35 ms to import
-
-        policy, diags = kyverno.load(docs, path)
-        dialect: DialectName | None = "kyverno"
-        detect = is_kyverno
-    elif any(talos.detect(d) for d in docs) or (not docs and syntax_error):
-        policy, diags = talos.load(docs, path)
-        dialect = "talos"
-        detect = talos.detect
-    else:
-        # With a syntax error the policy may lie after it: say only what is certain.
-        policy, diags, dialect = None, ([] if syntax_error else [_nothing_found(docs)]), None
-        detect = None
-    diagnostics.extend(diags)
-    if detect is not None:
+    dialect = next((d for d in DIALECTS if any(d.detect(doc) for doc in docs)), None)
+    if dialect is None and not docs and syntax_error:
+        dialect = _TALOS  # nothing parsed at all: an empty Talos policy, the error says why
+    policy: PolicyModel | None = None
+    if dialect is not None:
+        policy, diags = dialect.load(docs, path)
+        diagnostics.extend(diags)
         # Talos (yaml.v3) and kubectl refuse a policy document with a key written twice. The
         # Kyverno decoder reports those in the mappings it reads (with their entry index).
         reported = {(d.line, d.column) for d in diags if d.code == "duplicate-key"}
         for doc in docs:
-            if detect(doc):
+            if dialect.detect(doc):
                 diagnostics.extend(d for d in duplicate_keys(doc.root) if (d.line, d.column) not in reported)
-    specs, mirror_diagnostics = talos.registry_mirror_specs(docs)
+    elif not syntax_error:
+        # With a syntax error the policy may lie after it: say only what is certain.
+        diagnostics.append(_nothing_found(docs))
+    mirrors, mirror_diagnostics = read_mirrors(docs)
     diagnostics.extend(mirror_diagnostics)
-    specs = {
-        host: replace(spec, endpoints=tuple(replace(e, url=_relative_to_policy(e.url, path)) for e in spec.endpoints))
-        for host, spec in specs.items()
-    }
-    return LoadedPolicy(path, dialect, policy, diagnostics, specs)
-
-
-def _relative_to_policy(url: str, path: str) -> str:
-    """`oci:../registry` in `samples/talos/policy.yaml` -> `oci:samples/registry`: a layout path
-    in a file means a path next to that file, wherever pullguard runs (no disk access here)."""
-    import os.path
-
-    if not url.startswith("oci:") or path.startswith("<"):
-        return url
-    layout = url[4:]
-    if not layout or os.path.isabs(layout) or layout.startswith("~"):
-        return url
-    return "oci:" + os.path.normpath(os.path.join(os.path.dirname(path), layout))
+    if not path.startswith("<"):  # `oci:../registry` in a file means next to that file
+        directory = os.path.dirname(path)
+        mirrors = {host: DeclaredMirrors(tuple(e.with_layout_under(directory) for e in spec.endpoints), spec.skip_fallback)
+                   for host, spec in mirrors.items()}
+    return LoadedPolicy(path, dialect.name if dialect is not None else None, policy, diagnostics, mirrors)
 
 
 def _nothing_found(docs: list[Document]) -> Diagnostic:

@@ -447,12 +447,12 @@ class KyvernoPolicySet:
         """Decision for one image; `kind` is the workload it comes from (None: a Pod).
 
         `image` may also be an object with `reference` (or `image`) and `kind` attributes."""
-        from ..reference import ReferenceError
+        from ..reference import InvalidReference
 
         ref, kind = _image_and_kind(image, kind)
         try:
             s = image_string(ref)
-        except ReferenceError as exc:
+        except InvalidReference as exc:
             message = str(exc)
             return Decision(ref, None, None, None, None, None, None, message, error=message)
         return self._decision(ref, s, kind)
@@ -468,14 +468,14 @@ class KyvernoPolicySet:
                         rules=rules, requirements=req, extra=extra)
 
     def evaluate_many(self, images) -> list[Decision]:
-        from ..reference import ReferenceError
+        from ..reference import InvalidReference
 
         items = []
         for image in images:
             ref, kind = _image_and_kind(image, None)
             try:
                 s = image_string(ref)
-            except ReferenceError:  # evaluate() builds the error decision
+            except InvalidReference:  # evaluate() builds the error decision
                 s = None
             items.append((image, ref, kind, s))
         strings = tuple(s for _, _, _, s in items if s is not None)
@@ -486,12 +486,12 @@ class KyvernoPolicySet:
 
     def explain(self, image, kind: str | None = None) -> list[RuleTrial]:
         """Every verifyImages entry and why it does or does not apply to this image."""
-        from ..reference import ReferenceError
+        from ..reference import InvalidReference
 
         ref, kind = _image_and_kind(image, kind)
         try:
             s = image_string(ref)
-        except ReferenceError as exc:
+        except InvalidReference as exc:
             return [RuleTrial(e.index, e.rule_id, e.pattern, False, f"not tried: {exc}") for e in self.entries]
         found = {idx: (ref, skip) for idx, ref, skip in self._matches(s)}
         trials = []

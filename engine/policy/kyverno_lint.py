@@ -25,7 +25,7 @@ def _image_reference_findings(pattern: str, skip: bool) -> list[Finding]:
     """Patterns that cannot match, or match less than the author likely meant, under
     Kyverno's normalization (`docker.io/nginx:latest`, no `library/`, host kept as written,
     `registry/path@digest` with the tag dropped when a digest is present)."""
-    from ..reference import ReferenceError, kyverno_image_string
+    from ..reference import InvalidReference, kyverno_image_string
 
     field = "skipImageReferences" if skip else "imageReferences"
     out: list[Finding] = []
@@ -36,7 +36,7 @@ def _image_reference_findings(pattern: str, skip: bool) -> list[Finding]:
     if not has_wild:
         try:
             normalized = kyverno_image_string(pattern)
-        except ReferenceError:
+        except InvalidReference:
             normalized = None
         if normalized != pattern:
             if normalized is None:

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..diagnostics import Diagnostic
-from ..yamlsource import Document, position
+from ...diagnostics import Diagnostic, Severity
+from ...yamlsource import Document, position
+from .rules import Pos, TalosRule
 
 # Registries where anyone can publish under their own namespace.
 SHARED_REGISTRIES = ("index.docker.io", "docker.io", "ghcr.io", "quay.io", "gcr.io", "registry.gitlab.com", "public.ecr.aws")
@@ -30,7 +31,7 @@ SHARED_REGISTRIES = ("index.docker.io", "docker.io", "ghcr.io", "quay.io", "gcr.
 @lru_cache(maxsize=512)
 def _check_key(pem: str) -> tuple[str | None, str | None, str | None]:
     """(fingerprint, error code, error message) for a PEM text; cached, the editor re-reads it often."""
-    from ..keys import KeyFormatError, load_public_key_pem
+    from ...keys import KeyFormatError, load_public_key_pem
 
     try:
         return load_public_key_pem(pem).fingerprint, None, None
@@ -44,7 +45,7 @@ def key_fingerprint(pem: str) -> str | None:
 
 def re2_error(pattern: str) -> str | None:
     """Why Go's regexp (RE2 syntax, less `\\C`) rejects `pattern`, or None if it compiles."""
-    from ..goregexp import compile_error
+    from ...goregexp import compile_error
 
     return compile_error(pattern)
 
@@ -64,7 +65,7 @@ def _re2_fix(pattern: str, error: str) -> str:
 @lru_cache(maxsize=4096)  # a pure function of the pattern, asked for every rule on every keystroke
 def never_match_reason(pattern: str) -> tuple[str, str | None] | None:
     """(why, suggested pattern) when `pattern` can match no normalized match subject."""
-    from ..patterns import glob_never_matches
+    from ...patterns import glob_never_matches
 
     if not pattern:
         return None  # Talos reports the empty pattern itself
@@ -112,10 +113,10 @@ def _risky_skip(pattern: str) -> tuple[str, str] | None:
     return None
 
 
-def lint(rules, replaced, ivc_docs: list[Document]) -> list[Diagnostic]:
+def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], ivc_docs: list[Document]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
 
-    def add(severity, code, message, pos, rule_index, fix=None):
+    def add(severity: Severity, code: str, message: str, pos: Pos | None, rule_index: int | None, fix: str | None = None) -> None:
         line, column = pos if pos else (None, None)
         out.append(Diagnostic(severity, code, message, line, column, rule_index, None, None, fix))
 
@@ -141,10 +142,10 @@ def lint(rules, replaced, ivc_docs: list[Document]) -> list[Diagnostic]:
             "remove one of the two rules",
         )
 
-    first_by_pattern: dict[str, object] = {}
+    first_by_pattern: dict[str, TalosRule] = {}
     # Earlier rules by the literal text before their first '*': a rule can only cover a later
     # one whose own literal prefix starts with it, so each rule checks a handful, not all.
-    by_prefix: dict[str, list] = {}
+    by_prefix: dict[str, list[TalosRule]] = {}
     prefix_lengths: set[int] = set()
     for rule in rules:
         i = rule.index
@@ -220,7 +221,8 @@ def lint(rules, replaced, ivc_docs: list[Document]) -> list[Diagnostic]:
             risky = _risky_skip(rule.pattern)
             if risky is not None:
                 why, fix = risky
-                add("warning", "risky-skip", f"rule {i}: skip pattern '{rule.pattern}' is wider than it looks: {why}", image_pos, i, f"use {fix}" if fix.startswith("'") else fix)
+                add("warning", "risky-skip", f"rule {i}: skip pattern '{rule.pattern}' is wider than it looks: {why}",
+                    image_pos, i, f"use {fix}" if fix.startswith("'") else fix)
 
     if rules and not any(r.pattern and r.pattern.strip("*") == "" for r in rules):
         last = rules[-1]
@@ -235,12 +237,12 @@ def lint(rules, replaced, ivc_docs: list[Document]) -> list[Diagnostic]:
     return out
 
 
-def _first_subsuming(rule, by_prefix, prefix_lengths):
+def _first_subsuming(rule: TalosRule, by_prefix: dict[str, list[TalosRule]], prefix_lengths: set[int]) -> TalosRule | None:
     """The earliest earlier rule whose pattern matches everything `rule`'s pattern matches."""
-    from ..patterns import glob_subsumes
+    from ...patterns import glob_subsumes
 
     own = rule.pattern.split("*", 1)[0]
-    candidates = []
+    candidates: list[TalosRule] = []
     for length in prefix_lengths:
         if length <= len(own):
             candidates.extend(by_prefix.get(own[:length], ()))
@@ -253,7 +255,7 @@ def _first_subsuming(rule, by_prefix, prefix_lengths):
     return None
 
 
-def _safe_never(pattern: str):
+def _safe_never(pattern: str) -> tuple[str, str | None] | None:
     try:
         return never_match_reason(pattern)
     except Exception:

@@ -1,0 +1,270 @@
+"""Reading Talos `ImageVerificationConfig` documents (v1alpha1) into rules, the way Talos does.
+
+Measured from siderolabs/talos v1.13 `pkg/machinery/config/types/security/image_verification.go`
+(the fields, Talos's strict decoding) and `ImageVerificationRules.Merge`.
+
+Several `ImageVerificationConfig` documents in one file are merged the way Talos merges a
+patch into a config: a rule whose `image` equals a rule already present replaces it in place,
+any other rule is appended. Talos validates the merged config, so validation messages use the
+0-based index in the merged list (which is also the number in the rule id), and a rule that a
+later document replaced is not validated (only reported as replaced). Key and type errors are
+reported for every document, as Talos's strict decoder refuses them before merging.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from ...diagnostics import Diagnostic, Severity
+from ...vocabulary import KeylessVerifier, PublicKeyVerifier
+from ...yamlsource import (
+    Document,
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+    end_position,
+    is_null,
+    kind_name,
+    map_get,
+    mapping_items,
+    position,
+    scalar_bool,
+    scalar_str,
+)
+from . import lints
+from .evaluate import TalosPolicy
+from .rules import API_VERSION, KIND, Pos, TalosRule
+from .validation import validate
+
+DOC_KEYS = ("apiVersion", "kind", "rules")
+RULE_KEYS = ("image", "skip", "deny", "keyless", "publicKey")
+KEYLESS_KEYS = ("issuer", "subject", "subjectRegex")
+PUBLIC_KEY_KEYS = ("certificate",)
+
+
+def _last_line(node: Node) -> int:
+    """The last line that holds text of `node` (block nodes end where the next one starts)."""
+    while isinstance(node, (MappingNode, SequenceNode)) and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(node, MappingNode) else last
+    start_line = position(node)[0]
+    line, column = end_position(node)
+    if column == 1 and line > start_line:
+        line -= 1  # block scalars (`|`) end at the start of the following line
+    return max(line, start_line)
+
+
+def detect(doc: Document) -> bool:
+    """An `ImageVerificationConfig` document (any apiVersion; a wrong one is reported by load)."""
+    kind = map_get(doc.root, "kind") if doc.root is not None else None
+    return kind is not None and scalar_str(kind) == KIND
+
+
+class _Loader:
+    def __init__(self, path: str):
+        self.path = path
+        self.diags: list[Diagnostic] = []
+
+    def error(self, code: str, message: str, pos: Pos | None, fix: str | None = None,
+              end: Pos | None = None, severity: Severity = "error") -> None:
+        line, column = pos if pos else (None, None)
+        end_line, end_column = end if end else (None, None)
+        self.diags.append(
+            Diagnostic(severity, code, message, line, column, None, end_line, end_column, fix)
+        )
+
+    def unknown_key(self, key: str, key_node: Node, allowed: tuple[str, ...], where: str) -> None:
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            fix = f"did you mean '{close[0]}'?"
+        else:
+            fix = f"{where} allows only: " + ", ".join(allowed)
+        self.error(
+            "unknown-key",
+            f"unknown key '{key}' in {where}",
+            position(key_node),
+            fix,
+            end=end_position(key_node),
+        )
+
+    def wrong_type(self, what: str, expected: str, node: Node) -> None:
+        self.error(
+            "wrong-type",
+            f"{what} must be {expected}, not {kind_name(node)}",
+            position(node),
+            None,
+            end=end_position(node),
+        )
+
+    def string(self, what: str, node: Node) -> str:
+        """A Go string field: any scalar (yaml.v3 takes its text), null is ''."""
+        if is_null(node):
+            return ""
+        if isinstance(node, ScalarNode):
+            return str(node.value)
+        self.wrong_type(what, "a string", node)
+        return ""
+
+    def boolean(self, what: str, node: Node) -> bool:
+        if is_null(node):
+            return False
+        value = scalar_bool(node)
+        if value is None:
+            fix = "write true or false without quotes" if isinstance(node, ScalarNode) else None
+            self.error(
+                "wrong-type", f"{what} must be true or false, not {kind_name(node)}", position(node), fix,
+                end=end_position(node),
+            )
+            return False
+        return value
+
+    # -- documents ------------------------------------------------------------------------
+
+    def document(self, doc: Document) -> list[TalosRule] | None:
+        root = doc.root
+        if not isinstance(root, MappingNode):
+            return None
+        rules_node = None
+        for key, key_node, value in mapping_items(root):
+            if key == "apiVersion":
+                version = scalar_str(value)
+                if version != API_VERSION:
+                    self.error(
+                        "unsupported-api-version",
+                        f"ImageVerificationConfig apiVersion must be '{API_VERSION}', not {kind_name(value)}",
+                        position(value),
+                        f"apiVersion: {API_VERSION}",
+                        end=end_position(value),
+                    )
+            elif key == "kind":
+                continue
+            elif key == "rules":
+                rules_node = value
+            else:
+                self.unknown_key(key, key_node, DOC_KEYS, "ImageVerificationConfig")
+        if rules_node is None or is_null(rules_node):
+            return []
+        if not isinstance(rules_node, SequenceNode):
+            self.wrong_type("rules", "a list", rules_node)
+            return []
+        return [self.rule(item, doc.index) for item in rules_node.value]
+
+    def rule(self, node: Node, doc_index: int) -> TalosRule:
+        line, column = position(node)
+        end_line = _last_line(node)
+        rule = TalosRule(-1, "", False, False, None, line, column, end_line, doc_index)
+        if is_null(node):
+            return rule  # `- ` with nothing: Go decodes an empty rule
+        if not isinstance(node, MappingNode):
+            self.wrong_type("a rule", "a mapping", node)
+            return rule
+        for key, key_node, value in mapping_items(node):
+            rule.positions[key] = position(key_node)
+            rule.positions[key + "="] = position(value)
+            if key == "image":
+                rule.pattern = self.string("image", value)
+            elif key == "skip":
+                rule.skip = self.boolean("skip", value)
+            elif key == "deny":
+                rule.deny = self.boolean("deny", value)
+            elif key == "keyless":
+                self.keyless(rule, value)
+            elif key == "publicKey":
+                self.public_key(rule, value)
+            else:
+                self.unknown_key(key, key_node, RULE_KEYS, "a rule")
+        return rule
+
+    def keyless(self, rule: TalosRule, node: Node) -> None:
+        if is_null(node):  # a nil pointer in Go: no verifier
+            return
+        if not isinstance(node, MappingNode):
+            self.wrong_type("keyless", "a mapping", node)
+            return
+        rule.has_keyless = True
+        for key, key_node, value in mapping_items(node):
+            rule.positions["keyless." + key] = position(key_node)
+            rule.positions["keyless." + key + "="] = position(value)
+            if key == "issuer":
+                rule.issuer = self.string("keyless.issuer", value)
+            elif key == "subject":
+                rule.subject = self.string("keyless.subject", value)
+            elif key == "subjectRegex":
+                rule.subject_regex = self.string("keyless.subjectRegex", value)
+            else:
+                self.unknown_key(key, key_node, KEYLESS_KEYS, "keyless")
+
+    def public_key(self, rule: TalosRule, node: Node) -> None:
+        if is_null(node):
+            return
+        if not isinstance(node, MappingNode):
+            self.wrong_type("publicKey", "a mapping", node)
+            return
+        rule.has_public_key = True
+        for key, key_node, value in mapping_items(node):
+            rule.positions["publicKey." + key] = position(key_node)
+            rule.positions["publicKey." + key + "="] = position(value)
+            if key == "certificate":
+                rule.certificate = self.string("publicKey.certificate", value)
+            else:
+                self.unknown_key(key, key_node, PUBLIC_KEY_KEYS, "publicKey")
+
+
+def merge(documents: list[list[TalosRule]]) -> tuple[list[TalosRule], list[tuple[TalosRule, TalosRule]]]:
+    """Talos's `ImageVerificationRules.Merge`, applied document after document.
+
+    Returns the merged rules and (replaced, replacement) pairs. Within one document duplicate
+    patterns are all kept; a later document's rule replaces the *last* earlier rule with the
+    same pattern (Talos indexes the existing rules by pattern, later ones overwrite earlier
+    ones in that index), and the index is not updated while merging, so two rules of one
+    later document with the same new pattern are both appended.
+    """
+    merged: list[TalosRule] = []
+    replaced: list[tuple[TalosRule, TalosRule]] = []
+    for n, rules in enumerate(documents):
+        if n == 0:
+            merged = list(rules)
+            continue
+        by_pattern = {rule.pattern: i for i, rule in enumerate(merged)}
+        for rule in rules:
+            i = by_pattern.get(rule.pattern)
+            if i is None:
+                merged.append(rule)
+            else:
+                replaced.append((merged[i], rule))
+                merged[i] = rule
+    for i, rule in enumerate(merged):
+        rule.index = i
+    return merged, replaced
+
+
+def _build_verifier(rule: TalosRule) -> None:
+    if rule.has_keyless:
+        rule.verifier = KeylessVerifier(
+            issuer=rule.issuer or None,
+            subject=rule.subject or None,
+            subject_regex=rule.subject_regex or None,
+            match="exact",
+        )
+    elif rule.has_public_key:
+        rule.verifier = PublicKeyVerifier(pem=rule.certificate, fingerprint=lints.key_fingerprint(rule.certificate))
+
+
+def load(docs: list[Document], path: str) -> tuple[TalosPolicy, list[Diagnostic]]:
+    """Read, merge, validate (Talos) and lint (pullguard) every ImageVerificationConfig in `docs`."""
+    loader = _Loader(path)
+    per_doc: list[list[TalosRule]] = []
+    ivc_docs: list[Document] = []
+    for doc in docs:
+        if doc.root is not None and detect(doc):
+            rules = loader.document(doc)
+            if rules is not None:
+                per_doc.append(rules)
+                ivc_docs.append(doc)
+    rules, replaced = merge(per_doc)
+    loader.diags.extend(validate(rules))
+    for rule in rules:
+        _build_verifier(rule)
+    loader.diags.extend(lints.lint(rules, replaced, ivc_docs))
+    return TalosPolicy(rules), loader.diags
