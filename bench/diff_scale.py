@@ -59,8 +59,8 @@ def policies(rules: int) -> tuple[str, str]:
     for i in range(3, rules, 40):
         new[i] = _rule(i, keys, rotated=True)
     # A deny for one team and a skip for another, in front of their rules.
-    new.insert(0, f'  - image: "registry5.example.com/team5/*"\n    deny: true\n')
-    new.insert(0, f'  - image: "registry2.example.com/team2/*"\n    skip: true\n')
+    new.insert(0, '  - image: "registry5.example.com/team5/*"\n    deny: true\n')
+    new.insert(0, '  - image: "registry2.example.com/team2/*"\n    skip: true\n')
     # An inserted rule at the top: every other rule shifts by one, which is no change.
     new.insert(0, '  - image: "internal.example.com/*"\n    skip: true\n')
     # A catch-all deny at the end: images no rule matched are now denied.

@@ -49,18 +49,18 @@ def main() -> int:
     uncached = parse_reference.__wrapped__
     t0 = time.perf_counter()
     for r in refs:
-        uncached(r).context
+        _ = uncached(r).context
     t_uncached = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     for r in refs:
-        parse_reference(r).context
+        _ = parse_reference(r).context
     t_cold = time.perf_counter() - t0
     warm = []
     for _ in range(20):
         t0 = time.perf_counter()
         for r in refs:
-            parse_reference(r).context
+            _ = parse_reference(r).context
         warm.append(time.perf_counter() - t0)
     t_warm = statistics.median(warm)
     print(f"{len(refs)} images, Talos match subject (go-containerregistry)")

@@ -138,7 +138,7 @@ def main() -> None:
     doc = runs[-1][1]
     got = [r["rule_index"] for r in doc["results"]]
     if got != baseline.results:
-        mismatches = sum(1 for a, b in zip(got, baseline.results) if a != b)
+        mismatches = sum(1 for a, b in zip(got, baseline.results, strict=False) if a != b)
         sys.exit(f"results differ from the baseline on {mismatches} images")
     b, o = statistics.median(base_times), statistics.median(ours)
     print(f"policy: {args.rules} rules; images: {args.images} ({len(set(images))} distinct)")

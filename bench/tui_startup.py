@@ -34,7 +34,6 @@ import pty
 import re
 import select
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -157,7 +156,7 @@ async def keystrokes(edits: int, profile: str | None = None) -> float:
         try:
             from pyinstrument import Profiler
         except ImportError:
-            raise SystemExit("--profile needs pyinstrument (pip install pyinstrument; not a pullguard dependency)")
+            raise SystemExit("--profile needs pyinstrument (pip install pyinstrument; not a pullguard dependency)") from None
         profilers = {"table": Profiler(interval=0.0005, async_mode="disabled"),
                      "detail": Profiler(interval=0.0005, async_mode="disabled")}
 
@@ -267,10 +266,12 @@ async def keystrokes(edits: int, profile: str | None = None) -> float:
     print(f"  edit that changes ~10 rows, drawn:    {ms(drawn[True])}")
     print(f"  edit that changes no row, applied:    {ms(applied[False])}")
     print(f"  edit that changes no row, drawn:      {ms(drawn[False])}")
-    print(f"  process CPU until drawn, rows / none: median {statistics.median(cpu[True]) * 1000:6.1f} / {statistics.median(cpu[False]) * 1000:6.1f} ms (what a shared machine does not inflate)")
+    print(f"  process CPU until drawn, rows / none: median {statistics.median(cpu[True]) * 1000:6.1f} / "
+          f"{statistics.median(cpu[False]) * 1000:6.1f} ms (what a shared machine does not inflate)")
     if after_debounce[True] and after_debounce[False]:
         med = {k: (statistics.median(w for w, _ in v) * 1000, statistics.median(c for _, c in v) * 1000) for k, v in after_debounce.items()}
-        print(f"  after the debounce until drawn, rows / none: median {med[True][0]:6.1f} / {med[False][0]:6.1f} ms wall, {med[True][1]:6.1f} / {med[False][1]:6.1f} ms CPU (analysis + apply + frame)")
+        print(f"  after the debounce until drawn, rows / none: median {med[True][0]:6.1f} / {med[False][0]:6.1f} ms wall, "
+              f"{med[True][1]:6.1f} / {med[False][1]:6.1f} ms CPU (analysis + apply + frame)")
     print(f"  detail pane drawn (rows edits):       {ms(detail_drawn)}  CPU median {statistics.median(detail_cpu) * 1000:6.1f} ms")
     print(f"  re-applying an unchanged analysis:    median {statistics.median(applies) * 1000:6.1f} ms")
     print(f"  engine analyze() alone, cold:         median {statistics.median(engine_ms):6.1f} ms (parse + validate + simulate)")

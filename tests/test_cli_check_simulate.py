@@ -164,7 +164,7 @@ def test_simulate_json_shape_and_messages(capsys, policy):
     assert code == 0 and err == ""
     doc = json.loads(out)
     assert set(doc) == {"policy", "dialect", "results"} and doc["dialect"] == "talos"
-    for result, (image, subject, action, index, message) in zip(doc["results"], SIMULATE_CASES):
+    for result, (image, subject, action, index, message) in zip(doc["results"], SIMULATE_CASES, strict=True):
         assert set(result) == {"image", "match_subject", "action", "rule_index", "rule_id", "pattern", "verifier", "message"}
         assert (result["image"], result["match_subject"], result["action"], result["rule_index"], result["message"]) == (
             image, subject, action, index, message)

@@ -542,7 +542,7 @@ def test_verify_text_shows_the_node_verdict_beside_pullguards(capsys, world, nod
     lines = out.splitlines()
     assert lines[0].split() == ["IMAGE", "RULE", "OUTCOME", "TALOS", "MESSAGE"]
     talos_at = lines[0].index("TALOS")
-    for (name, _label, outcome, cell, _), line in zip(NODE_VERDICTS, lines[1:]):
+    for (name, _label, outcome, cell, _), line in zip(NODE_VERDICTS, lines[1:], strict=False):
         assert line.startswith(world.images[name] + " ")
         assert line.split()[2] == outcome
         assert line[talos_at:].startswith(cell + " "), line

@@ -111,7 +111,8 @@ REF_ALPHABET = "abcAB019.-_/:@"
 @given(st.one_of(
     st.text(alphabet=REF_ALPHABET, max_size=30),
     st.builds(lambda h, r, t: f"{h}/{r}{t}", st.sampled_from(["ghcr.io", "docker.io", "localhost:5000", "a.b", "UP.io", "x"]),
-              st.text(alphabet="abc/._-", min_size=1, max_size=12), st.sampled_from(["", ":v1", ":", "@sha256:" + "a" * 64, ":t@sha256:" + "b" * 64])),
+              st.text(alphabet="abc/._-", min_size=1, max_size=12),
+              st.sampled_from(["", ":v1", ":", "@sha256:" + "a" * 64, ":t@sha256:" + "b" * 64])),
 ))
 def test_fast_subject_agrees_with_the_reference_parser(image):
     fast = fast_subject(image)
@@ -120,4 +121,4 @@ def test_fast_subject_agrees_with_the_reference_parser(image):
     try:
         assert parse_reference(image).context == fast
     except InvalidReference as exc:  # the fast path must never accept what the parser refuses
-        raise AssertionError(f"fast path accepted {image!r}: {exc}")
+        raise AssertionError(f"fast path accepted {image!r}: {exc}") from exc

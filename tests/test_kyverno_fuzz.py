@@ -10,7 +10,6 @@ from pullguard.engine.policy import load_policy
 from pullguard.engine.policy.kyverno_schema import POLICY, Schema
 
 
-
 def _vocabulary() -> list[str]:
     seen, out, todo = set(), [], [POLICY]
     while todo:
@@ -50,7 +49,8 @@ def policies(draw):
         entry["imageReferences"] = draw(st.lists(st.sampled_from(["*", "ghcr.io/*", "docker.io/nginx:*", "?"]), max_size=2))
     rule = {"name": draw(st.sampled_from(["r", "", "x" * 70])), "match": draw(values), "verifyImages": [entry]}
     if draw(st.booleans()):
-        rule["match"] = {"any": [{"resources": {"kinds": draw(st.lists(st.sampled_from(["Pod", "Deployment", "*", "v1/Pod"]), max_size=2))}}]}
+        rule["match"] = {"any": [{"resources": {"kinds": draw(st.lists(st.sampled_from(["Pod", "Deployment", "*", "v1/Pod"]),
+                                                                       max_size=2))}}]}
     doc = {
         "apiVersion": draw(st.sampled_from(["kyverno.io/v1", "kyverno.io/v2beta1", "kyverno.io/v9"])),
         "kind": draw(st.sampled_from(["ClusterPolicy", "Policy"])),

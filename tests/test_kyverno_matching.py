@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pullguard.engine.policy import load_policy
 from pullguard.engine.patterns import wildcard_match
+from pullguard.engine.policy import load_policy
 from pullguard.engine.policy.kyverno_match import parse_kind_selector
 
 # go-wildcard v1.0.3's own table (Kyverno's ext/wildcard has the same rows) is in tests/test_patterns.py.
@@ -210,7 +210,8 @@ def test_rules_selected_by_kind(kinds, annotations, source, applies):
 
 def test_exclude_by_kind_and_unknowable_conditions():
     text = policy(entry('["ghcr.io/*"]'), kinds="[Pod, Deployment]").replace(
-        "      verifyImages:", "      exclude:\n        any:\n          - resources:\n              kinds: [Deployment]\n      verifyImages:"
+        "      verifyImages:",
+        "      exclude:\n        any:\n          - resources:\n              kinds: [Deployment]\n      verifyImages:"
     )
     p = loaded(text)
     assert p.evaluate("ghcr.io/a/b", kind="Deployment").action == "allow"

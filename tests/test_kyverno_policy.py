@@ -40,7 +40,7 @@ def indent(text: str, n: int) -> str:
 def with_entry(body: str, head: str = HEAD) -> str:
     """`body` is one verifyImages entry written at column 0 (first line without '- ')."""
     lines = textwrap.dedent(body).strip("\n").splitlines()
-    return head + "        - " + lines[0] + "\n" + "".join("          " + l + "\n" for l in lines[1:])
+    return head + "        - " + lines[0] + "\n" + "".join("          " + line + "\n" for line in lines[1:])
 
 
 KEYLESS_OK = """attestors:
@@ -101,7 +101,8 @@ def test_kyverno_validation_messages(body, expected):
 
 
 def test_keys_signature_algorithm_is_checked_with_public_keys():
-    body = f"imageReferences: ['*']\nattestors:\n  - entries:\n      - keys:\n          signatureAlgorithm: sha1\n          publicKeys: |\n{indent(pem_key(), 12)}"
+    body = ("imageReferences: ['*']\nattestors:\n  - entries:\n      - keys:\n          signatureAlgorithm: sha1\n"
+            f"          publicKeys: |\n{indent(pem_key(), 12)}")
     assert messages(with_entry(body)) == ["Invalid signature algorithm provided"]
 
 
@@ -352,7 +353,8 @@ def test_keys_by_fingerprint_and_count_over_expanded_keys():
 @pytest.mark.parametrize("count,required", [(None, 2), (1, 1), (2, 2)])
 def test_count_semantics(count, required):
     c = f"  - count: {count}\n    entries:\n" if count else "  - entries:\n"
-    body = "imageReferences: ['ghcr.io/*']\nattestors:\n" + c + "      - keyless: {roots: a, subject: x}\n      - keyless: {roots: b, subject: y}\n"
+    body = ("imageReferences: ['ghcr.io/*']\nattestors:\n" + c
+            + "      - keyless: {roots: a, subject: x}\n      - keyless: {roots: b, subject: y}\n")
     d = load_policy(with_entry(body), "p.yaml").policy.evaluate("ghcr.io/a/b")
     assert d.requirements.verify[0][0].attestor_sets[0].required == required
     assert ("all of:" in d.message) is (required == 2)

@@ -2,9 +2,8 @@
 
 import pytest
 
-from pullguard.engine.vocabulary import Decision
-from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
 from pullguard.engine.policydiff import KINDS, classify, diff_decisions, diff_policies, unique_images
+from pullguard.engine.vocabulary import Decision, KeylessVerifier, PublicKeyVerifier
 
 KEY_A = PublicKeyVerifier(pem="-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", fingerprint="sha256:aa")
 KEY_A_REFORMATTED = PublicKeyVerifier(pem="-----BEGIN PUBLIC KEY-----\r\nAAAA\r\n-----END PUBLIC KEY-----", fingerprint="sha256:aa")
@@ -23,21 +22,27 @@ ALLOW = decision("allow")
 # (old, new, expected kind or None for unchanged)
 CASES = [
     ("same rule, same place", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("verify", 0, "ghcr.io/org/*", KEY_A), None),
-    ("same rule shifted down by an insertion", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("verify", 3, "ghcr.io/org/*", KEY_A), None),
-    ("same key in other PEM whitespace", decision("verify", 1, "ghcr.io/org/*", KEY_A), decision("verify", 1, "ghcr.io/org/*", KEY_A_REFORMATTED), None),
+    ("same rule shifted down by an insertion", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("verify", 3, "ghcr.io/org/*", KEY_A),
+     None),
+    ("same key in other PEM whitespace", decision("verify", 1, "ghcr.io/org/*", KEY_A),
+     decision("verify", 1, "ghcr.io/org/*", KEY_A_REFORMATTED), None),
     ("no rule before or after", ALLOW, ALLOW, None),
     ("deny added in front", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("deny", 0, "ghcr.io/org/app"), "newly-denied"),
     ("deny for an allowed image", ALLOW, decision("deny", 2, "*"), "newly-denied"),
     ("deny for a skipped image", decision("skip", 0, "ghcr.io/*"), decision("deny", 0, "ghcr.io/*"), "newly-denied"),
-    ("skip added in front of verify", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("skip", 0, "ghcr.io/org/app"), "newly-unverified"),
+    ("skip added in front of verify", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("skip", 0, "ghcr.io/org/app"),
+     "newly-unverified"),
     ("verify rule removed", decision("verify", 0, "ghcr.io/org/*", KEY_A), ALLOW, "newly-unverified"),
     ("deny lifted to allow", decision("deny", 0, "ghcr.io/*"), ALLOW, "newly-unverified"),
     ("verify added for allowed image", ALLOW, decision("verify", 0, "ghcr.io/org/*", GH), "newly-verified"),
     ("deny replaced by verify", decision("deny", 0, "ghcr.io/*"), decision("verify", 0, "ghcr.io/*", GH), "newly-verified"),
     ("public key changed", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("verify", 0, "ghcr.io/org/*", KEY_B), "other-rule"),
-    ("keyless subject changed", decision("verify", 0, "ghcr.io/org/*", GH), decision("verify", 0, "ghcr.io/org/*", GH_OTHER_SUBJECT), "other-rule"),
-    ("public key replaced by keyless", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("verify", 0, "ghcr.io/org/*", GH), "other-rule"),
-    ("narrower pattern, same verifier", decision("verify", 0, "ghcr.io/*", KEY_A), decision("verify", 0, "ghcr.io/org/*", KEY_A), "other-rule"),
+    ("keyless subject changed", decision("verify", 0, "ghcr.io/org/*", GH), decision("verify", 0, "ghcr.io/org/*", GH_OTHER_SUBJECT),
+     "other-rule"),
+    ("public key replaced by keyless", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("verify", 0, "ghcr.io/org/*", GH),
+     "other-rule"),
+    ("narrower pattern, same verifier", decision("verify", 0, "ghcr.io/*", KEY_A), decision("verify", 0, "ghcr.io/org/*", KEY_A),
+     "other-rule"),
     ("skip becomes allow", decision("skip", 0, "ghcr.io/*"), ALLOW, "other-rule"),
     ("a different deny rule", decision("deny", 0, "ghcr.io/*"), decision("deny", 0, "ghcr.io/org/*"), "other-rule"),
     ("reference unparseable by the new dialect counts as denied", ALLOW, decision(None), "newly-denied"),
@@ -57,7 +62,8 @@ def test_kind_of_change(name, old, new, kind):
 
 CROSS = [
     # Talos vs its Kyverno rewrite: patterns are spelled differently, match modes differ.
-    ("same key, other pattern spelling", decision("verify", 0, "index.docker.io/org/*", KEY_A), decision("verify", 0, "docker.io/org/*", KEY_A), None),
+    ("same key, other pattern spelling", decision("verify", 0, "index.docker.io/org/*", KEY_A),
+     decision("verify", 0, "docker.io/org/*", KEY_A), None),
     ("exact vs wildcard identity", decision("verify", 0, "ghcr.io/*", GH), decision("verify", 0, "ghcr.io/*", GH_WILDCARD), None),
     ("verifier differs", decision("verify", 0, "ghcr.io/*", KEY_A), decision("verify", 0, "ghcr.io/*", KEY_B), "other-rule"),
     ("action differs", decision("verify", 0, "ghcr.io/*", KEY_A), ALLOW, "newly-unverified"),
@@ -101,8 +107,10 @@ def test_classify_every_action_pair(old_action, new_action, kind):
 
 def test_json_shape_lists_changes_only_and_counts_every_kind():
     images = ["a:1", "b:1", "c:1"]
-    old = [decision("verify", 0, "a*", KEY_A, image=images[0]), decision("allow", image=images[1]), decision("skip", 1, "c*", image=images[2])]
-    new = [decision("verify", 1, "a*", KEY_A, image=images[0]), decision("deny", 0, "b*", image=images[1]), decision("skip", 2, "c*", image=images[2])]
+    old = [decision("verify", 0, "a*", KEY_A, image=images[0]), decision("allow", image=images[1]),
+           decision("skip", 1, "c*", image=images[2])]
+    new = [decision("verify", 1, "a*", KEY_A, image=images[0]), decision("deny", 0, "b*", image=images[1]),
+           decision("skip", 2, "c*", image=images[2])]
     doc = diff_decisions(old, new).to_json()
     assert set(doc) == {"changes", "counts", "unchanged"}
     assert doc["unchanged"] == 2

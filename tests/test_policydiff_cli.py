@@ -56,10 +56,13 @@ PAIRS = [
     ("skip added in front of a verify", BASE, [skip_rule("ghcr.io/org/app")] + BASE, {"ghcr.io/org/app:v1": "newly-unverified"}),
     ("verify rule removed", BASE, BASE[1:], {"ghcr.io/org/app:v1": "newly-unverified", "ghcr.io/org/tool:v2": "newly-unverified"}),
     ("skip replaced by verify", BASE, [BASE[0], key_rule("registry.k8s.io/*", KEY_A)], {"registry.k8s.io/pause:3.10": "newly-verified"}),
-    ("verifier key changed", BASE, [key_rule("ghcr.io/org/*", KEY_B), BASE[1]], {"ghcr.io/org/app:v1": "other-rule", "ghcr.io/org/tool:v2": "other-rule"}),
-    ("public key replaced by keyless", BASE, [keyless_rule("ghcr.io/org/*", SUBJECT), BASE[1]], {"ghcr.io/org/app:v1": "other-rule", "ghcr.io/org/tool:v2": "other-rule"}),
+    ("verifier key changed", BASE, [key_rule("ghcr.io/org/*", KEY_B), BASE[1]],
+     {"ghcr.io/org/app:v1": "other-rule", "ghcr.io/org/tool:v2": "other-rule"}),
+    ("public key replaced by keyless", BASE, [keyless_rule("ghcr.io/org/*", SUBJECT), BASE[1]],
+     {"ghcr.io/org/app:v1": "other-rule", "ghcr.io/org/tool:v2": "other-rule"}),
     ("same key, narrower rule in front", BASE, [key_rule("ghcr.io/org/app", KEY_A)] + BASE, {"ghcr.io/org/app:v1": "other-rule"}),
-    ("rules reordered, first match changes", [skip_rule("ghcr.io/*"), deny_rule("ghcr.io/org/*")], [deny_rule("ghcr.io/org/*"), skip_rule("ghcr.io/*")], {"ghcr.io/org/app:v1": "newly-denied", "ghcr.io/org/tool:v2": "newly-denied"}),
+    ("rules reordered, first match changes", [skip_rule("ghcr.io/*"), deny_rule("ghcr.io/org/*")],
+     [deny_rule("ghcr.io/org/*"), skip_rule("ghcr.io/*")], {"ghcr.io/org/app:v1": "newly-denied", "ghcr.io/org/tool:v2": "newly-denied"}),
 ]
 
 
@@ -114,7 +117,8 @@ def test_json_change_carries_both_simulate_results(files, capsys):
 
 
 def test_text_groups_by_kind_with_counts(files, capsys):
-    old, new = files(BASE, [deny_rule("ghcr.io/org/tool"), skip_rule("ghcr.io/org/app")] + BASE[:1] + [key_rule("registry.k8s.io/*", KEY_B)])
+    old, new = files(BASE,
+                     [deny_rule("ghcr.io/org/tool"), skip_rule("ghcr.io/org/app")] + BASE[:1] + [key_rule("registry.k8s.io/*", KEY_B)])
     code, out, _ = run(capsys, old, new, *IMAGES)
     assert code == 1
     fp_a, fp_b = load_public_key_pem(KEY_A).fingerprint, load_public_key_pem(KEY_B).fingerprint
@@ -126,7 +130,8 @@ def test_text_groups_by_kind_with_counts(files, capsys):
         f"  ghcr.io/org/app:v1: verify by rule 0 (0000) ghcr.io/org/* [public key {fp_a}] -> skip by rule 1 (0001) ghcr.io/org/app",
         "",
         "newly verified (1):",
-        f"  registry.k8s.io/pause:3.10: skip by rule 1 (0001) registry.k8s.io/* -> verify by rule 3 (0003) registry.k8s.io/* [public key {fp_b}]",
+        "  registry.k8s.io/pause:3.10: skip by rule 1 (0001) registry.k8s.io/* -> "
+        f"verify by rule 3 (0003) registry.k8s.io/* [public key {fp_b}]",
         "",
         "3 changed (1 newly-denied, 1 newly-unverified, 1 newly-verified), 1 unchanged",
     ]

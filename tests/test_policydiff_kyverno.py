@@ -42,11 +42,17 @@ BASE = kyverno(rule("verify-org", entry(["ghcr.io/org/*"], skip=["ghcr.io/org/to
 KYVERNO_PAIRS = [
     ("identical", BASE, {}),
     ("rule renamed", kyverno(rule("verify-github", entry(["ghcr.io/org/*"], skip=["ghcr.io/org/tool*"]))), {}),
-    ("rule inserted before", kyverno(rule("quay", entry(["example.com/*"])), rule("verify-org", entry(["ghcr.io/org/*"], skip=["ghcr.io/org/tool*"]))), {}),
-    ("subject changed", kyverno(rule("verify-org", entry(["ghcr.io/org/*"], subject=OTHER, skip=["ghcr.io/org/tool*"]))), {"ghcr.io/org/app:v1": "other-rule"}),
+    ("rule inserted before",
+     kyverno(rule("quay", entry(["example.com/*"])), rule("verify-org", entry(["ghcr.io/org/*"], skip=["ghcr.io/org/tool*"]))), {}),
+    ("subject changed", kyverno(rule("verify-org", entry(["ghcr.io/org/*"], subject=OTHER, skip=["ghcr.io/org/tool*"]))),
+     {"ghcr.io/org/app:v1": "other-rule"}),
     ("skip removed", kyverno(rule("verify-org", entry(["ghcr.io/org/*"]))), {"ghcr.io/org/tool:v1": "newly-verified"}),
-    ("skip widened", kyverno(rule("verify-org", entry(["ghcr.io/org/*"], skip=["ghcr.io/org/*"]))), {"ghcr.io/org/app:v1": "newly-unverified", "ghcr.io/org/tool:v1": "other-rule"}),
-    ("second rule also applies", kyverno(rule("verify-org", entry(["ghcr.io/org/*"], skip=["ghcr.io/org/tool*"])), rule("quay", entry(["quay.io/*", "ghcr.io/org/app*"], subject=OTHER))), {"ghcr.io/org/app:v1": "other-rule", "quay.io/org/db:1": "newly-verified"}),
+    ("skip widened", kyverno(rule("verify-org", entry(["ghcr.io/org/*"], skip=["ghcr.io/org/*"]))),
+     {"ghcr.io/org/app:v1": "newly-unverified", "ghcr.io/org/tool:v1": "other-rule"}),
+    ("second rule also applies",
+     kyverno(rule("verify-org", entry(["ghcr.io/org/*"], skip=["ghcr.io/org/tool*"])),
+             rule("quay", entry(["quay.io/*", "ghcr.io/org/app*"], subject=OTHER))),
+     {"ghcr.io/org/app:v1": "other-rule", "quay.io/org/db:1": "newly-verified"}),
 ]
 
 
@@ -91,9 +97,11 @@ rules:
 # (name, Kyverno rewrite, {image: kind}) — the Talos policy is the old one.
 CROSS = [
     ("faithful rewrite", BASE, {}),
-    ("rewrite with another subject", kyverno(rule("verify-org", entry(["ghcr.io/org/*"], subject=OTHER, skip=["ghcr.io/org/tool*"]))), {"ghcr.io/org/app:v1": "other-rule"}),
+    ("rewrite with another subject", kyverno(rule("verify-org", entry(["ghcr.io/org/*"], subject=OTHER, skip=["ghcr.io/org/tool*"]))),
+     {"ghcr.io/org/app:v1": "other-rule"}),
     ("rewrite forgets the skip", kyverno(rule("verify-org", entry(["ghcr.io/org/*"]))), {"ghcr.io/org/tool:v1": "newly-verified"}),
-    ("rewrite covers quay too", kyverno(rule("verify-org", entry(["ghcr.io/org/*", "quay.io/*"], skip=["ghcr.io/org/tool*"]))), {"quay.io/org/db:1": "newly-verified"}),
+    ("rewrite covers quay too", kyverno(rule("verify-org", entry(["ghcr.io/org/*", "quay.io/*"], skip=["ghcr.io/org/tool*"]))),
+     {"quay.io/org/db:1": "newly-verified"}),
 ]
 
 
@@ -121,5 +129,6 @@ def test_kyverno_change_names_the_applying_rules(write, capsys):
     assert code == 1
     assert out.splitlines()[:2] == [
         "decided by another rule (1):",
-        f"  ghcr.io/org/app:v1: verify by check-images/verify-org [keyless {ISSUER} {APP}] -> verify by check-images/verify-org [keyless {ISSUER} {OTHER}]",
+        f"  ghcr.io/org/app:v1: verify by check-images/verify-org [keyless {ISSUER} {APP}] -> "
+        f"verify by check-images/verify-org [keyless {ISSUER} {OTHER}]",
     ]

@@ -74,7 +74,8 @@ FAILING = [
     ("  - {image: quay.io/org/app:v1, action: deny}\n", "expected action deny, got allow (no rule)"),
     ("  - {image: ghcr.io/siderolabs/kubelet:v1, action: verify, rule: 2}\n", "expected rule 2, got rule 1 (0001)"),
     ("  - {image: busybox, action: skip}\n", "expected action skip, got deny (rule 0 (0000))"),
-    ("  - {image: registry.k8s.io/pause:3.10, action: skip, message: no matched}\n", "expected message starting 'no matched', got 'verification skipped by matched rule (0002)'"),
+    ("  - {image: registry.k8s.io/pause:3.10, action: skip, message: no matched}\n",
+     "expected message starting 'no matched', got 'verification skipped by matched rule (0002)'"),
     ("  - {image: 'UPPER/Case:x', action: allow}\n", "image reference is invalid"),
 ]
 
@@ -104,9 +105,12 @@ def test_several_files_and_a_folder(project, capsys):
 
 # (test file text or None for a missing file, stderr must contain)
 INVALID = [
-    ("apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\npolicy: ../nope.yaml\ncases:\n  - {image: a, action: deny}\n", "t.yaml:3:9: error: policy file '../nope.yaml' not found"),
-    ("apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\npolicy: ../talos/policy.yaml\ncases:\n  - {image: a, acton: deny}\n", "t.yaml:5:16: error: case 1: unknown key 'acton'; did you mean 'action'?"),
-    ("apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\npolicy: ../talos/policy.yaml\ncases:\n  - image: [\n", "t.yaml:6:1: error: YAML syntax error"),
+    ("apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\npolicy: ../nope.yaml\ncases:\n  - {image: a, action: deny}\n",
+     "t.yaml:3:9: error: policy file '../nope.yaml' not found"),
+    ("apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\npolicy: ../talos/policy.yaml\ncases:\n  - {image: a, acton: deny}\n",
+     "t.yaml:5:16: error: case 1: unknown key 'acton'; did you mean 'action'?"),
+    ("apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\npolicy: ../talos/policy.yaml\ncases:\n  - image: [\n",
+     "t.yaml:6:1: error: YAML syntax error"),
 ]
 
 
@@ -187,7 +191,8 @@ def test_json_shape(project, capsys):
 
 
 def test_json_on_invalid_file_carries_diagnostics(project, capsys):
-    path = write(project / "tests" / "t.yaml", "apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\npolicy: ../nope.yaml\ncases:\n  - {image: a, action: dny}\n")
+    path = write(project / "tests" / "t.yaml",
+                 "apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\npolicy: ../nope.yaml\ncases:\n  - {image: a, action: dny}\n")
     code, out, _ = run(capsys, path, "--format", "json")
     assert code == 2
     diags = json.loads(out)["files"][0]["diagnostics"]

@@ -56,8 +56,10 @@ def run(capsys, project, cases: str):
 
 # (case, passes)
 CASES = [
-    ("  - {image: ghcr.io/org/good:v1, verify: true, action: verify, rule: 0, outcome: verified, message: verified via bundle referrer}\n", True),
-    ("  - {image: ghcr.io/org/bad:v1, verify: true, outcome: failed, message: 'image verification failed: no valid signature found'}\n", True),
+    ("  - {image: ghcr.io/org/good:v1, verify: true, action: verify, rule: 0, outcome: verified, message: verified via bundle referrer}\n",
+     True),
+    ("  - {image: ghcr.io/org/bad:v1, verify: true, outcome: failed, message: 'image verification failed: no valid signature found'}\n",
+     True),
     ("  - {image: ghcr.io/org/missing:v1, verify: true, outcome: error}\n", True),
     ("  - {image: ghcr.io/org/bad:v1, verify: true, outcome: verified}\n", False),
     ("  - {image: ghcr.io/org/good:v1, verify: true, outcome: verified, message: verified via legacy}\n", False),

@@ -140,7 +140,7 @@ def test_oversize_manifest_from_real_registry_is_refused(registry):
     digest = push_manifest(registry.url, "org/big", "huge", big)
     for ref in ("huge", digest):
         with pytest.raises(LimitExceededError, match=r"larger than the limit of 131072 bytes"):
-            run(_with_client(lambda c: c.get_manifest(registry.host, "org/big", ref)))
+            run(_with_client(lambda c, ref=ref: c.get_manifest(registry.host, "org/big", ref)))
 
 
 def test_unreachable_registry_is_a_transport_error():
@@ -182,7 +182,10 @@ def token_images(token_registry):
 )
 def test_basic_auth_registry(basic_auth_registry, basic_image, creds, outcome):
     store = _store(basic_auth_registry.host, creds) if creds else ANON
-    call = lambda c: c.get_manifest(basic_auth_registry.host, "private/app", "v1")
+
+    def call(c):
+        return c.get_manifest(basic_auth_registry.host, "private/app", "v1")
+
     if outcome == "ok":
         m, client = run(_with_client(call, credentials=store))
         assert m.digest == basic_image
@@ -205,7 +208,10 @@ def test_basic_auth_registry(basic_auth_registry, basic_image, creds, outcome):
 )
 def test_token_auth_registry(token_registry, token_images, repo, creds, key, error):
     store = _store(token_registry.host, creds) if creds else ANON
-    call = lambda c: c.get_manifest(token_registry.host, repo, "v1")
+
+    def call(c):
+        return c.get_manifest(token_registry.host, repo, "v1")
+
     if error:
         with pytest.raises(AuthenticationError) as info:
             run(_with_client(call, credentials=store))
@@ -402,7 +408,8 @@ def test_blob_digest_mismatch():
         async with client:
             await client.get_blob("127.0.0.1:5000", "org/app", wanted)
 
-    with pytest.raises(DigestMismatchError, match=f"blob content has digest {sha256_digest(b'tampered bytes')}, not the requested {wanted}"):
+    with pytest.raises(DigestMismatchError,
+                       match=f"blob content has digest {sha256_digest(b'tampered bytes')}, not the requested {wanted}"):
         run(go())
 
 

@@ -233,7 +233,10 @@ def test_oci_layout_serves_the_same_answers_as_the_registry(layout_env, referenc
 )
 def test_oci_layout_ref_names(layout_env, mirror_key, image_registry, repository, tag, found):
     mirrors = _oci_mirrors(layout_env["layout"], mirror_key)
-    call = lambda c: c.get_manifest(image_registry, repository, tag)
+
+    def call(c):
+        return c.get_manifest(image_registry, repository, tag)
+
     if found:
         assert run(_call(mirrors, call)).digest == layout_env[found]
     else:
@@ -264,7 +267,9 @@ def test_oci_layout_missing_blob_and_bad_layout(layout_env, tmp_path):
     with pytest.raises(NotFoundError, match="404 BLOB_UNKNOWN"):
         run(_call(_oci_mirrors(layout_env["layout"]), lambda c: c.get_blob("ghcr.io", "layout/app", "sha256:" + "d" * 64)))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(RegistryError, match=r"GET oci:.*/empty/v2/layout/app/manifests/v1: 500 LAYOUT_INVALID: .*empty is not an OCI image layout \(no index.json\)$"):
+    with pytest.raises(RegistryError,
+                       match=r"GET oci:.*/empty/v2/layout/app/manifests/v1: 500 LAYOUT_INVALID: "
+                             r".*empty is not an OCI image layout \(no index.json\)$"):
         run(_call(_oci_mirrors(tmp_path / "empty"), lambda c: c.get_manifest("ghcr.io", "layout/app", "v1")))
 
 

@@ -104,7 +104,8 @@ def test_regeneration_rebuilds_samples_that_verify_the_same(tmp_path):
     def image_tags(root: Path) -> dict[str, str]:
         index = json.loads((root / "registry" / "index.json").read_text())
         return {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"]
-                for m in index["manifests"] if not m["annotations"]["org.opencontainers.image.ref.name"].split(":")[-1].startswith("sha256-")}
+                for m in index["manifests"]
+                if not m["annotations"]["org.opencontainers.image.ref.name"].split(":")[-1].startswith("sha256-")}
     assert image_tags(out) == image_tags(SAMPLES)
     assert (out / "images" / "images.txt").read_text() == (SAMPLES / "images" / "images.txt").read_text()
     verify = subprocess.run(

@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -712,11 +711,12 @@ def test_kyverno_validation_messages(capsys, monkeypatch, tmp_path, args, messag
 # --- §5 lints ---------------------------------------------------------------------------------------
 
 def _lint_cases():
+    import datetime
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import datetime
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signer")])

@@ -23,7 +23,8 @@ def diags(text, code=None):
     [
         (HEAD + "rules:\n  - imag: a.io/*\n", "unknown key 'imag' in a rule", 4, 5, "did you mean 'image'?"),
         (HEAD + "rule:\n  - image: a.io/*\n", "unknown key 'rule' in ImageVerificationConfig", 3, 1, "did you mean 'rules'?"),
-        (HEAD + "rules:\n  - image: a.io/*\n    keyless: {issuer: i, subjectRegx: s}\n", "unknown key 'subjectRegx' in keyless", 5, 26, "did you mean 'subjectRegex'?"),
+        (HEAD + "rules:\n  - image: a.io/*\n    keyless: {issuer: i, subjectRegx: s}\n", "unknown key 'subjectRegx' in keyless", 5, 26,
+         "did you mean 'subjectRegex'?"),
         (HEAD + "rules:\n  - image: a.io/*\n    publicKey: {cert: x}\n", "unknown key 'cert' in publicKey", 5, 17, None),
         (HEAD + "rules:\n  - image: a.io/*\n    zzz: 1\n", "unknown key 'zzz' in a rule", 5, 5, None),
     ],
@@ -243,7 +244,8 @@ def test_empty_or_comment_only_file_is_no_policy(text):
 
 
 def test_outline_spans_each_rule():
-    text = HEAD + "rules:\n  - image: a.io/*\n    deny: true\n\n  - image: b.io/*\n    publicKey:\n      certificate: |\n        x\n        y\n"
+    text = (HEAD + "rules:\n  - image: a.io/*\n    deny: true\n\n"
+            "  - image: b.io/*\n    publicKey:\n      certificate: |\n        x\n        y\n")
     outline = load_policy(text).policy.outline()
     assert [(o.rule_id, o.pattern, o.action, o.line, o.end_line) for o in outline] == [
         ("0000", "a.io/*", "deny", 4, 5),
@@ -284,7 +286,7 @@ def test_mirror_documents_are_read_as_plain_data(text, mirrors, skip_fallback, w
     assert {h for h, spec in specs.items() if spec.skip_fallback} == skip_fallback
     assert [(d.severity, d.code, d.line, d.column) for d in diags] == [
         ("warning", "mirror-endpoint-invalid", line, column) for line, column, _ in warnings]
-    for d, (_, _, fragment) in zip(diags, warnings):
+    for d, (_, _, fragment) in zip(diags, warnings, strict=True):
         assert fragment in d.message and "u:p@" not in d.message
     assert load_policy(text).mirrors == {h: [u for u, _ in eps] for h, eps in mirrors.items()}
 

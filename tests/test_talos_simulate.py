@@ -37,7 +37,8 @@ def loaded():
 @pytest.mark.parametrize(
     "image,subject,action,rule_id,message",
     [
-        ("ghcr.io/siderolabs/talosctl:v1.13.0", "ghcr.io/siderolabs/talosctl", "skip", "0000", "verification skipped by matched rule (0000)"),
+        ("ghcr.io/siderolabs/talosctl:v1.13.0", "ghcr.io/siderolabs/talosctl", "skip", "0000",
+         "verification skipped by matched rule (0000)"),
         ("ghcr.io/siderolabs/talos", "ghcr.io/siderolabs/talos", "skip", "0000", "verification skipped by matched rule (0000)"),
         ("nginx", "index.docker.io/library/nginx", "verify", "0001",
          "verification required by matched rule (0001): keyless issuer https://accounts.google.com subject user@example.com"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.binding import Binding
 
-from pullguard.tui.app import PullguardApp, ImageItem, write_atomic
+from pullguard.tui.app import ImageItem, PullguardApp, write_atomic
 from pullguard.tui.palette import PALETTE_COMMANDS, PullguardCommands
 from pullguard.tui.widgets.detail import DetailPane
 from pullguard.tui.widgets.images import ImageTable
@@ -276,7 +276,8 @@ FOLDING = [
     (10, 6, ["0000–0005 no    6 rules  e shows each", "0006 match registry6.example.com/*", "0007 no    registry7.example.com/*",
              "0009 no    *"]),
     (10, 99, ["0000–0008 no    9 rules  e shows each", "0009 match *"]),
-    (4, 1, ["0000 no    registry0.example.com/*", "0001 match registry1.example.com/*", "0002 no    registry2.example.com/*", "0003 no    *"]),
+    (4, 1,
+     ["0000 no    registry0.example.com/*", "0001 match registry1.example.com/*", "0002 no    registry2.example.com/*", "0003 no    *"]),
 ]
 
 
@@ -313,7 +314,8 @@ async def test_detail_pane_is_not_rebuilt_by_edits_that_leave_its_image_alone(tm
         lines = app.editor.text.split("\n")
         app.editor.insert("# a comment\n", (len(lines) - 1, 0))
         await settle(app, pilot)
-        app.editor.replace("deny: true", (app.editor.text.split("\n").index("  - image: '*'") + 1, 4), (app.editor.text.split("\n").index("  - image: '*'") + 1, 14))
+        app.editor.replace("deny: true", (app.editor.text.split("\n").index("  - image: '*'") + 1, 4),
+                           (app.editor.text.split("\n").index("  - image: '*'") + 1, 14))
         await settle(app, pilot)
         assert table_rows(app)["nginx:1.25"][:3] == ("0009", "deny", "denied")
         assert (pane.plain, pane.updates) == (shown, updates)
@@ -467,7 +469,7 @@ def _talosctl(rows: list[tuple[str, str, str]]) -> str:
     table = [("NODE", "IMAGE", "DIGEST", "SIZE", "LABELS", "CREATED")]
     table += [(node, image, "sha256:" + "ab" * 32, "1.2 MB", labels, "2026-04-09T07:23:29Z") for node, image, labels in rows]
     widths = [max(len(r[i]) for r in table) + 3 for i in range(6)]
-    return "".join("".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() + "\n" for r in table)
+    return "".join("".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in table)
 
 
 KUBECTL = json.dumps({"apiVersion": "v1", "kind": "List", "items": [

@@ -243,18 +243,23 @@ KYVERNO_EARLY = [
     ("notary", f"- imageReferences: ['registry.example/*']\n  type: Notary\n  attestors:\n    - entries:\n        - {CERT}\n",
      "error", "cannot verify: signed/check#0: type Notary is not supported for verification by pullguard"),
     ("attestations", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - {KEYLESS}\n"
-                     f"  attestations:\n    - type: https://slsa.dev/provenance/v1\n      attestors:\n        - entries:\n            - {KEYLESS}\n",
+                     "  attestations:\n    - type: https://slsa.dev/provenance/v1\n"
+                     f"      attestors:\n        - entries:\n            - {KEYLESS}\n",
      "error", "cannot verify: signed/check#0: attestations are not verified by pullguard"),
     ("certificates, all required", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - {CERT}\n",
-     "error", "cannot verify: signed/check#0: attestors[0] needs 1 of 1 attestors and certificates attestors are not verified by pullguard"),
+     "error",
+     "cannot verify: signed/check#0: attestors[0] needs 1 of 1 attestors and certificates attestors are not verified by pullguard"),
     ("kms beside keyless, all required",
      f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - {KMS}\n        - {KEYLESS}\n",
      "error", "cannot verify: signed/check#0: attestors[0] needs 2 of 2 attestors and kms attestors are not verified by pullguard"),
     ("nested certificates", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - attestor:\n"
                             f"            entries:\n              - {CERT}\n",
-     "error", "cannot verify: signed/check#0: attestors[0] needs 1 of 1 attestors and certificates attestors are not verified by pullguard"),
-    ("missing digest", f"- imageReferences: ['registry.example/*']\n  mutateDigest: false\n  attestors:\n    - entries:\n        - {KEYLESS}\n",
-     "failed", "image verification failed: no valid signature found: missing digest: verifyDigest requires the image to be referenced by digest"),
+     "error",
+     "cannot verify: signed/check#0: attestors[0] needs 1 of 1 attestors and certificates attestors are not verified by pullguard"),
+    ("missing digest",
+     f"- imageReferences: ['registry.example/*']\n  mutateDigest: false\n  attestors:\n    - entries:\n        - {KEYLESS}\n",
+     "failed",
+     "image verification failed: no valid signature found: missing digest: verifyDigest requires the image to be referenced by digest"),
     # One of two is enough: the keyless attestor can decide, so the registry is asked.
     ("certificates or keyless", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - count: 1\n      entries:\n"
                                 f"        - {CERT}\n        - {KEYLESS}\n", None, None),

@@ -221,6 +221,9 @@ REFERRERS_FAULT = lambda s: setattr(s, "referrers", _referrers_500)  # noqa: E73
 
 # `errors` of a verified result: only real failures before the winner; a lookup that found
 # nothing is no signature's error. A failed result keeps the whole chain, misses included.
+# The manifest add_referrer writes for b"bad-ref": the error names the referrer by its digest.
+BAD_REF_MANIFEST = json.dumps({'mediaType': d.OCI_MANIFEST, 'artifactType': BUNDLE_MT,
+                               'layers': [{'digest': _digest(b'bad-ref'), 'size': 7, 'mediaType': BUNDLE_MT}]}).encode()
 ERRORS = [
     ("legacy wins, bundle tag absent", (SIG_GOOD,), True, []),
     ("referrer wins", (REF_GOOD, SIG_BAD), True, []),
@@ -237,7 +240,8 @@ ERRORS = [
     ("no legacy layers", (_empty_sig,), False, ["bundle tag not found", "no legacy signatures found"]),
     ("bad legacy", (SIG_BAD,), False,
      ["bundle tag not found", f"legacy signature layer 0 ({_digest(b'bad-payload')}): payload bad-payload does not verify"]),
-    ("bad referrer", (REF_BAD,), False, [f"bundle referrer {_digest(json.dumps({'mediaType': d.OCI_MANIFEST, 'artifactType': BUNDLE_MT, 'layers': [{'digest': _digest(b'bad-ref'), 'size': 7, 'mediaType': BUNDLE_MT}]}).encode())}: bundle bad-ref does not verify"]),
+    ("bad referrer", (REF_BAD,), False,
+     [f"bundle referrer {_digest(BAD_REF_MANIFEST)}: bundle bad-ref does not verify"]),
 ]
 
 
