@@ -16,15 +16,13 @@ from pathlib import Path
 import pytest
 
 from devtools.oci_layout_writer import OCILayoutWriter
-from devtools.private_sigstore import Identity, PrivateSigstore, generate_key, public_pem
+from devtools.private_sigstore import PrivateSigstore, generate_key, public_pem
 from pullguard.tui.cli import main
+from tests.support.policies import keyless_policy
 from tests.support.push import Pusher
 from tests.support.realworld import REAL_WORLD
 from tests.support.registry import start_registry_process
-
-ISSUER = "https://issuer.pullguard.test"
-ALICE = Identity("alice@example.com", ISSUER)
-MALLORY = Identity("mallory@example.com", ISSUER)
+from tests.support.signing import ALICE, ISSUER, MALLORY
 
 
 class World:
@@ -451,16 +449,7 @@ def layout(world, tmp_path_factory):
     found["referred-bad"] = (d, lay.bundle_referrer(d, lay.size_of(d), ps.sign_bundle(d, identity=MALLORY)))
     lay.legacy_signature("ghcr.io/org/referred-bad", d, [ps.sign_legacy(d, identity=ALICE)])
     policy = tmp_path_factory.mktemp("layout-policy") / "policy.yaml"
-    policy.write_text(
-        f"""apiVersion: v1alpha1
-kind: ImageVerificationConfig
-rules:
-  - image: ghcr.io/org/*
-    keyless:
-      issuer: {ISSUER}
-      subject: {ALICE.subject}
-"""
-    )
+    policy.write_text(keyless_policy("ghcr.io/org/*", ALICE))
     return lay, policy, found
 
 

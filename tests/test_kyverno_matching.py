@@ -7,6 +7,7 @@ import pytest
 from pullguard.engine.patterns import wildcard_match
 from pullguard.engine.policy import load_policy
 from pullguard.engine.policy.kyverno_match import parse_kind_selector
+from tests.support.policies import kyverno_policy
 
 # go-wildcard v1.0.3's own table (Kyverno's ext/wildcard has the same rows) is in tests/test_patterns.py.
 
@@ -71,23 +72,6 @@ def test_kind_selector_parsing(selector, parsed):
 DIGEST = "sha256:" + "ab" * 32
 
 
-def policy(entries: str, kinds: str = "[Pod]", extra_rules: str = "", annotations: str = "") -> str:
-    return f"""apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: pol
-{annotations}spec:
-  validationFailureAction: Enforce
-  rules:
-    - name: r1
-      match:
-        any:
-          - resources:
-              kinds: {kinds}
-      verifyImages:
-{entries}{extra_rules}"""
-
-
 KEYLESS = """          attestors:
             - entries:
                 - keyless:
@@ -128,7 +112,7 @@ def loaded(text: str):
     ],
 )
 def test_normalization_quirks(image, pattern, action):
-    p = loaded(policy(entry(f'["{pattern}"]')))
+    p = loaded(kyverno_policy(entry(f'["{pattern}"]')))
     d = p.evaluate(image)
     assert d.action == action
     if action == "verify":
@@ -137,7 +121,7 @@ def test_normalization_quirks(image, pattern, action):
 
 
 def test_every_applying_entry_is_reported_in_order():
-    text = policy(
+    text = kyverno_policy(
         entry('["ghcr.io/*"]') + entry('["ghcr.io/org/*"]', '["ghcr.io/org/app:dev"]') + entry('["docker.io/*"]'),
         extra_rules="""    - name: r2
       match:
@@ -173,7 +157,7 @@ def test_every_applying_entry_is_reported_in_order():
     ],
 )
 def test_skip_when_every_matching_entry_skips(image, action, rule_id):
-    p = loaded(policy(entry('["ghcr.io/org/*"]', '["ghcr.io/org/test-*", "quay.io/*"]')))
+    p = loaded(kyverno_policy(entry('["ghcr.io/org/*"]', '["ghcr.io/org/test-*", "quay.io/*"]')))
     d = p.evaluate(image)
     assert (d.action, d.rule_id) == (action, rule_id)
     if action == "skip":
@@ -201,7 +185,7 @@ def test_skip_when_every_matching_entry_skips(image, action, rule_id):
     ],
 )
 def test_rules_selected_by_kind(kinds, annotations, source, applies):
-    p = loaded(policy(entry('["ghcr.io/*"]'), kinds=kinds, annotations=annotations))
+    p = loaded(kyverno_policy(entry('["ghcr.io/*"]'), kinds=kinds, annotations=annotations))
     d = p.evaluate("ghcr.io/org/app:v1", kind=source)
     assert (d.action == "verify") is applies
     trial = p.explain("ghcr.io/org/app:v1", kind=source)[0]
@@ -209,7 +193,7 @@ def test_rules_selected_by_kind(kinds, annotations, source, applies):
 
 
 def test_exclude_by_kind_and_unknowable_conditions():
-    text = policy(entry('["ghcr.io/*"]'), kinds="[Pod, Deployment]").replace(
+    text = kyverno_policy(entry('["ghcr.io/*"]'), kinds="[Pod, Deployment]").replace(
         "      verifyImages:",
         "      exclude:\n        any:\n          - resources:\n              kinds: [Deployment]\n      verifyImages:"
     )
@@ -222,7 +206,7 @@ def test_exclude_by_kind_and_unknowable_conditions():
 
 
 def test_invalid_image_is_an_error_decision():
-    p = loaded(policy(entry('["*"]')))
+    p = loaded(kyverno_policy(entry('["*"]')))
     d = p.evaluate("Not A Ref")
     assert d.action is None and d.error and "invalid" in d.error
 
@@ -232,7 +216,7 @@ def test_evaluate_many_and_objects_with_kind():
         reference = "ghcr.io/a/b:v1"
         kind = "Deployment"
 
-    p = loaded(policy(entry('["ghcr.io/*"]'), kinds="[Deployment]"))
+    p = loaded(kyverno_policy(entry('["ghcr.io/*"]'), kinds="[Deployment]"))
     out = p.evaluate_many(["ghcr.io/a/b:v1", Img()])
     assert [d.action for d in out] == ["allow", "verify"]
 
@@ -281,7 +265,7 @@ def test_evaluate_many_agrees_with_one_image_at_a_time():
             refs = ", ".join(f'"{pattern()}"' for _ in range(rng.randint(1, 3)))
             skips = ", ".join(f'"{pattern()}"' for _ in range(rng.randint(0, 2)))
             entries += entry(f"[{refs}]", f"[{skips}]" if skips else None)
-        text = policy(entries)
+        text = kyverno_policy(entries)
         images = [image() for _ in range(12)]
         by_list = loaded(text)
         many = by_list.evaluate_many(images)

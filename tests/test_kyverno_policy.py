@@ -11,21 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pullguard.engine.keys import load_public_key_pem
 from pullguard.engine.policy import load_policy
 from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
+from tests.support.policies import kyverno_policy
 
-HEAD = """apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: pol
-spec:
-  validationFailureAction: Enforce
-  rules:
-    - name: r1
-      match:
-        any:
-          - resources:
-              kinds: [Pod]
-      verifyImages:
-"""
+HEAD = kyverno_policy("")
 
 
 def pem_key() -> str:

@@ -8,22 +8,12 @@ import json
 import pytest
 
 from devtools.oci_layout_writer import OCILayoutWriter
-from devtools.private_sigstore import Identity, PrivateSigstore
+from devtools.private_sigstore import PrivateSigstore
 from pullguard.tui.cli import main
+from tests.support.policies import keyless_policy
+from tests.support.signing import ALICE, MALLORY
 
-ISSUER = "https://issuer.pullguard.test"
-ALICE = Identity("alice@example.com", ISSUER)
-MALLORY = Identity("mallory@example.com", ISSUER)
-
-POLICY = f"""\
-apiVersion: v1alpha1
-kind: ImageVerificationConfig
-rules:
-  - image: ghcr.io/org/*
-    keyless:
-      issuer: {ISSUER}
-      subject: {ALICE.subject}
-"""
+POLICY = keyless_policy("ghcr.io/org/*", ALICE)
 
 
 @pytest.fixture(scope="module")

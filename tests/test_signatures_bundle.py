@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta
 
 import pytest
 
@@ -12,7 +11,7 @@ from devtools.private_sigstore import Identity, generate_key, intoto_statement, 
 from pullguard.engine.keys import load_public_key_pem
 from pullguard.engine.signatures import SignatureError, verify_bundle
 from pullguard.engine.vocabulary import KeylessVerifier
-from tests.support.signing import key_rule
+from tests.support.signing import key_rule, sign_options
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "cd" * 32
@@ -105,9 +104,7 @@ KEYLESS_FAILURES = [
     ids=[case[0] for case in KEYLESS_FAILURES],
 )
 def test_keyless_failures(sigstore, root, sign_opts, mutate, rule_opts, message):
-    opts = dict(sign_opts)
-    if "integrated_at_minutes" in opts:
-        opts["integrated_at"] = sigstore.now + timedelta(minutes=opts.pop("integrated_at_minutes"))
+    opts = sign_options(sigstore, sign_opts)
     bundle = sigstore.sign_bundle(DIGEST, identity=WHO, **opts)
     if mutate:
         bundle = _edit(bundle, mutate)
@@ -226,10 +223,8 @@ CHAIN_FIRST = [
 def test_chain_failure_is_reported_before_later_stages(
     sigstore, other_sigstore, root, signer, sign_opts, signed_digest, rule_opts, message_signature, message
 ):
-    opts = dict(sign_opts)
+    opts = sign_options(sigstore, sign_opts)
     mutate = opts.pop("mutate", None)
-    if "integrated_at_minutes" in opts:
-        opts["integrated_at"] = sigstore.now + timedelta(minutes=opts.pop("integrated_at_minutes"))
     maker = sigstore if signer == "ours" else other_sigstore
     bundle = maker.sign_bundle(
         signed_digest, identity=WHO, log_key=sigstore.rekor_key, message_signature=message_signature, **opts

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta
 
 import pytest
 
@@ -12,7 +11,7 @@ from devtools.private_sigstore import Identity, generate_key, public_pem
 from pullguard.engine.keys import load_public_key_pem
 from pullguard.engine.signatures import LegacyLayer, SignatureError, verify_legacy
 from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
-from tests.support.signing import key_rule
+from tests.support.signing import key_rule, sign_options
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "cd" * 32
@@ -117,9 +116,7 @@ KEYLESS_FAILURES = [
     ids=[case[0] for case in KEYLESS_FAILURES],
 )
 def test_keyless_failures(sigstore, root, sign_opts, mutate, rule_opts, message):
-    opts = dict(sign_opts)
-    if "integrated_at_minutes" in opts:
-        opts["integrated_at"] = sigstore.now + timedelta(minutes=opts.pop("integrated_at_minutes"))
+    opts = sign_options(sigstore, sign_opts)
     if opts.get("sct_log_key") == "fresh":
         opts["sct_log_key"] = generate_key()
     payload, annotations = sigstore.sign_legacy(DIGEST, identity=WHO, **opts)

@@ -33,3 +33,35 @@ def signed_registry_policy(key) -> str:
         "  - image: '*'\n"
         "    skip: true\n"
     )
+
+
+def keyless_policy(image: str, identity) -> str:
+    """Talos: images matching `image` need a keyless signature by `identity` (issuer and subject)."""
+    return (
+        "apiVersion: v1alpha1\n"
+        "kind: ImageVerificationConfig\n"
+        "rules:\n"
+        f"  - image: {image}\n"
+        "    keyless:\n"
+        f"      issuer: {identity.issuer}\n"
+        f"      subject: {identity.subject}\n"
+    )
+
+
+def kyverno_policy(entries: str, kinds: str = "[Pod]", extra_rules: str = "", annotations: str = "") -> str:
+    """A Kyverno ClusterPolicy `pol` (Enforce) whose rule `r1` matches `kinds` and ends in
+    `verifyImages:`, followed by `entries` (indented by the caller) and `extra_rules`."""
+    return f"""apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: pol
+{annotations}spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: r1
+      match:
+        any:
+          - resources:
+              kinds: {kinds}
+      verifyImages:
+{entries}{extra_rules}"""
