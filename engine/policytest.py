@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import Diagnostic
-from .vocabulary import OUTCOMES
 from .textfile import TextFileError, read_text
+from .vocabulary import OUTCOMES
+from .yamlschema import Finding, Walker, Wording, problem_diagnostic
 from .yamlsource import (
     MappingNode,
     Node,
@@ -50,6 +51,22 @@ ACTIONS = ("verify", "skip", "deny", "allow")
 TOP_KEYS = ("apiVersion", "kind", "metadata", "policy", "mirrors", "trustedRoot", "insecureRegistries", "cases")
 CASE_KEYS = ("image", "name", "action", "rule", "verify", "outcome", "message")
 MIRROR_SCHEMES = ("http://", "https://", "oci:")
+
+
+def _unknown_key(key: str, where: str, allowed: tuple[str, ...], close: str | None) -> Finding:
+    # The suggestion is in the message itself; a `fix` would print it twice.
+    hint = f"; did you mean '{close}'?" if close else f" (known keys: {', '.join(allowed)})"
+    return Finding("test-unknown-key", f"{where}unknown key '{key}'{hint}")
+
+
+# A PolicyTest's own words: `where` is the case ("case 2: ") or nothing at the top.
+WORDING = Wording(
+    unknown_key=_unknown_key,
+    wrong_type=lambda what, expected, found: Finding("test-wrong-type", f"{what} must be {expected}, found {found}"),
+    any_case=False,
+    repeated_key=lambda key, where: Finding("test-duplicate-key", f"{where}'{key}' is given twice"),
+    ends=False,
+)
 
 
 @dataclass(frozen=True)
@@ -210,10 +227,10 @@ def load_test_file(text: str, path: str | Path) -> TestFile:
     the policy and trustedRoot files must exist (reported with the line that names them)."""
     result = TestFile(str(path))
     base = Path(path).parent
-    docs, syntax_error = compose(text)
+    docs, problem = compose(text)
     diags = result.diagnostics
-    if syntax_error is not None:
-        diags.append(syntax_error)
+    if problem is not None:
+        diags.append(problem_diagnostic(problem))
         return result
     tests = [d for d in docs if d.root is not None and not is_null(d.root)]
     if not tests:
@@ -227,14 +244,15 @@ def load_test_file(text: str, path: str | Path) -> TestFile:
     if not isinstance(root, MappingNode):
         diags.append(_error("test-not-mapping", f"expected a '{KIND}' mapping, found {kind_name(root)}", *position(root)))
         return result
-    fields = _read_mapping(root, TOP_KEYS, "", diags)
+    walker = Walker(diags.append, wording=WORDING)
+    fields = walker.fields(root, TOP_KEYS, "")
     _check_header(root, fields, diags)
 
     policy_node = fields.get("policy")
     if policy_node is None:
         diags.append(_error("test-missing-key", "'policy' must name the policy file to test", *position(root)))
     else:
-        text_value = _string(policy_node, "policy", diags)
+        text_value = walker.string("policy", policy_node)
         if text_value is not None:
             resolved = _resolve(base, text_value)
             if not resolved.is_file():
@@ -249,9 +267,9 @@ def load_test_file(text: str, path: str | Path) -> TestFile:
                 result.policy_path = resolved
 
     if "mirrors" in fields:
-        result.mirrors = _read_mirrors(fields["mirrors"], base, diags)
+        result.mirrors = _read_mirrors(fields["mirrors"], base, walker)
     if "trustedRoot" in fields:
-        value = _string(fields["trustedRoot"], "trustedRoot", diags)
+        value = walker.string("trustedRoot", fields["trustedRoot"])
         if value is not None:
             resolved = _resolve(base, value)
             if not resolved.is_file():
@@ -261,7 +279,8 @@ def load_test_file(text: str, path: str | Path) -> TestFile:
             else:
                 result.trusted_root = resolved
     if "insecureRegistries" in fields:
-        result.insecure_registries = _string_list(fields["insecureRegistries"], "insecureRegistries", diags)
+        result.insecure_registries = walker.string_list("'insecureRegistries'", fields["insecureRegistries"],
+                                                        "'insecureRegistries' entry")
 
     cases_node = fields.get("cases")
     if cases_node is None:
@@ -272,7 +291,7 @@ def load_test_file(text: str, path: str | Path) -> TestFile:
         diags.append(_error("test-no-cases", "'cases' must list at least one case", *position(cases_node)))
     else:
         for number, node in enumerate(cases_node.value, start=1):
-            case = _read_case(node, number, diags)
+            case = _read_case(node, number, walker, diags)
             if case is not None:
                 result.cases.append(case)
     return result
@@ -287,19 +306,19 @@ def _check_header(root: MappingNode, fields: dict[str, Node], diags: list[Diagno
             diags.append(_error("test-wrong-header", f"'{key}' must be '{want}', found {kind_name(node)}", *position(node)))
 
 
-def _read_case(node: Node, number: int, diags: list[Diagnostic]) -> TestCase | None:
+def _read_case(node: Node, number: int, walker: Walker, diags: list[Diagnostic]) -> TestCase | None:
     line, column = position(node)
     where = f"case {number}"
     if not isinstance(node, MappingNode):
         diags.append(_error("test-wrong-type", f"{where}: expected a mapping with 'image', found {kind_name(node)}", line, column))
         return None
     before = len(diags)
-    fields = _read_mapping(node, CASE_KEYS, f"{where}: ", diags)
+    fields = walker.fields(node, CASE_KEYS, f"{where}: ")
     image = None
     if "image" not in fields:
         diags.append(_error("test-missing-key", f"{where}: 'image' must be specified", line, column))
     else:
-        image = _string(fields["image"], f"{where}: 'image'", diags)
+        image = walker.string(f"{where}: 'image'", fields["image"])
         if image is not None and not image.strip():
             diags.append(_error("test-empty-value", f"{where}: 'image' is empty", *position(fields["image"])))
     verify = False
@@ -312,8 +331,8 @@ def _read_case(node: Node, number: int, diags: list[Diagnostic]) -> TestCase | N
     action = _choice(fields.get("action"), ACTIONS, f"{where}: action", diags)
     outcome = _choice(fields.get("outcome"), OUTCOMES, f"{where}: outcome", diags)
     rule = _read_rule(fields.get("rule"), where, diags)
-    message = _string(fields["message"], f"{where}: 'message'", diags) if "message" in fields else None
-    name = _string(fields["name"], f"{where}: 'name'", diags) if "name" in fields else None
+    message = walker.string(f"{where}: 'message'", fields["message"]) if "message" in fields else None
+    name = walker.string(f"{where}: 'name'", fields["name"]) if "name" in fields else None
 
     if verify and "outcome" not in fields:
         diags.append(_error("test-missing-key", f"{where}: 'verify: true' needs the expected 'outcome' ({', '.join(OUTCOMES)})", line, column))
@@ -350,22 +369,6 @@ def _read_rule(node: Node | None, where: str, diags: list[Diagnostic]) -> int | 
     return text
 
 
-def _read_mapping(node: MappingNode, allowed: tuple[str, ...], prefix: str, diags: list[Diagnostic]) -> dict[str, Node]:
-    fields: dict[str, Node] = {}
-    for key, key_node, value in mapping_items(node):
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            # The suggestion is in the message itself; a `fix` would print it twice.
-            hint = f"; did you mean '{close[0]}'?" if close else f" (known keys: {', '.join(allowed)})"
-            diags.append(_error("test-unknown-key", f"{prefix}unknown key '{key}'{hint}", *position(key_node)))
-            continue
-        if key in fields:
-            diags.append(_error("test-duplicate-key", f"{prefix}'{key}' is given twice", *position(key_node)))
-            continue
-        fields[key] = value
-    return fields
-
-
 def _choice(node: Node | None, allowed: tuple[str, ...], what: str, diags: list[Diagnostic]) -> str | None:
     if node is None:
         return None
@@ -381,46 +384,27 @@ def _choice(node: Node | None, allowed: tuple[str, ...], what: str, diags: list[
     return None
 
 
-def _string(node: Node, what: str, diags: list[Diagnostic]) -> str | None:
-    value = scalar_str(node)
-    if value is None:
-        diags.append(_error("test-wrong-type", f"{what.strip()} must be a string, found {kind_name(node)}", *position(node)))
-    return value
-
-
-def _string_list(node: Node, what: str, diags: list[Diagnostic]) -> list[str]:
-    if not isinstance(node, SequenceNode):
-        diags.append(_error("test-wrong-type", f"'{what}' must be a list, found {kind_name(node)}", *position(node)))
-        return []
-    out = []
-    for item in node.value:
-        value = _string(item, f"'{what}' entry", diags)
-        if value is not None:
-            out.append(value)
-    return out
-
-
-def _read_mirrors(node: Node, base: Path, diags: list[Diagnostic]) -> dict[str, list[str]]:
+def _read_mirrors(node: Node, base: Path, walker: Walker) -> dict[str, list[str]]:
     if not isinstance(node, MappingNode):
-        diags.append(_error("test-wrong-type", f"'mirrors' must map a registry host to endpoints, found {kind_name(node)}", *position(node)))
+        walker.report(_error("test-wrong-type", f"'mirrors' must map a registry host to endpoints, found {kind_name(node)}", *position(node)))
         return {}
     mirrors: dict[str, list[str]] = {}
     for host, _, value in mapping_items(node):
         items = value.value if isinstance(value, SequenceNode) else [value]
         endpoints = []
         for item in items:
-            endpoint = _string(item, f"mirror endpoint for '{host}'", diags)
+            endpoint = walker.string(f"mirror endpoint for '{host}'", item)
             if endpoint is None:
                 continue
             if not endpoint.startswith(MIRROR_SCHEMES):
-                diags.append(
+                walker.report(
                     _error("test-wrong-value", f"mirror endpoint '{endpoint}' for '{host}' must start with http://, https:// or oci:", *position(item))
                 )
                 continue
             if endpoint.startswith("oci:"):
                 layout = _resolve(base, endpoint[len("oci:"):])
                 if not layout.is_dir():
-                    diags.append(_error("test-file-not-found", f"OCI layout '{endpoint}' for '{host}' not found (looked for {layout})", *position(item)))
+                    walker.report(_error("test-file-not-found", f"OCI layout '{endpoint}' for '{host}' not found (looked for {layout})", *position(item)))
                     continue
                 endpoint = f"oci:{layout}"
             endpoints.append(endpoint)

@@ -11,15 +11,15 @@ comments, key order and quoting are kept by construction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
+_Loader: Any
 try:  # libyaml is in PyYAML's wheels; the pure-Python composer is the slow fallback
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on the wheel
     _Loader = yaml.SafeLoader
-
-from .diagnostics import Diagnostic
 
 Node = yaml.Node
 MappingNode = yaml.MappingNode
@@ -50,96 +50,115 @@ def end_position(node: Node) -> tuple[int, int]:
     return mark.line + 1, mark.column + 1
 
 
-def compose(text: str) -> tuple[list[Document], Diagnostic | None]:
-    """All documents of a YAML stream, or the documents before a syntax error and that error.
+# Aliases may repeat what a document holds; past this many nodes (plus ten per node written,
+# an alias counting as one), a document is refused: a few hundred bytes of nested aliases would
+# otherwise expand to billions of nodes for every walker that reads the tree as a tree. An
+# anchor reused across a long file stays far below it.
+ALIAS_EXPANSION_LIMIT = 100_000
 
-    A syntax error becomes a `yaml-syntax` diagnostic at the line and column libyaml reports.
+
+@dataclass(frozen=True)
+class YamlProblem:
+    """Why a YAML stream could not be read whole: plain data, turned into a diagnostic by the
+    reader of each file format (`pullguard.engine.yamlschema.problem_diagnostic`)."""
+
+    code: str  # "yaml-syntax" or "yaml-alias-limit"
+    message: str
+    line: int | None
+    column: int | None
+
+
+def compose(text: str) -> tuple[list[Document], YamlProblem | None]:
+    """All documents of a YAML stream, or the documents before a problem and that problem.
+
+    A syntax error is a `yaml-syntax` problem at the line and column libyaml reports; a
+    document whose aliases expand past ALIAS_EXPANSION_LIMIT (or hold their own anchor) is a
+    `yaml-alias-limit` problem at the anchored node used most.
     """
     docs: list[Document] = []
     loader = _Loader(text)
+    check_aliases = "&" in text  # no anchor, no alias: the walk below is skipped
     try:
         index = 0
         while loader.check_node():
-            docs.append(Document(index, loader.get_node()))
+            root = loader.get_node()
+            if check_aliases and root is not None:
+                problem = _alias_expansion_problem(root)
+                if problem is not None:
+                    return docs, problem
+            docs.append(Document(index, root))
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem_text = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
-            problem = f"{exc.context}: {exc.problem}"
+            problem_text = f"{exc.context}: {exc.problem}"
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        return docs, Diagnostic("error", "yaml-syntax", f"YAML syntax error: {problem}", line, column)
+        return docs, YamlProblem("yaml-syntax", f"YAML syntax error: {problem_text}", line, column)
     except yaml.YAMLError as exc:  # reader errors (control characters, bad encoding)
-        mark = getattr(exc, "position", None)
-        return docs, Diagnostic("error", "yaml-syntax", f"YAML syntax error: {exc}", None, None)
+        return docs, YamlProblem("yaml-syntax", f"YAML syntax error: {exc}", None, None)
     finally:
         loader.dispose()
     return docs, None
 
 
-def duplicate_keys(root: Node | None) -> list[Diagnostic]:
-    """A `duplicate-key` error at each mapping key written twice in the same mapping.
+def _alias_expansion_problem(root: Node) -> YamlProblem | None:
+    """A problem when the tree the aliases make of `root` is too large to walk as a tree.
 
-    Go's yaml.v3 (Talos) and kubectl's strict decoding (Kyverno) reject such a document; YAML
-    loaders in Python keep the last value silently. Scalar keys are compared by their text, as
-    yaml.v3 does (`1` and `"1"` are the same key). An alias is the same node object as its
-    anchor, so each mapping is visited once (a billion-laughs document stays cheap).
-    """
-    found: list[Diagnostic] = []
-    if root is None or isinstance(root, ScalarNode):
-        return found
-    seen: set[int] = set()
-    stack: list[Node] = [root]
-    pop, push, scalar, mapping = stack.pop, stack.append, ScalarNode, MappingNode
+    An alias is the same node object as its anchor, so the expanded size is counted with one
+    visit per distinct node (sizes memoized by identity): linear in what was written."""
+    size: dict[int, int] = {}
+    uses: dict[int, int] = {}
+    nodes: dict[int, Node] = {}
+    # iterative post-order: (node, children pushed?)
+    stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
-        node = pop()
+        node, expanded = stack.pop()
         key = id(node)
-        if key in seen:
-            continue
-        seen.add(key)
-        if type(node) is mapping:
-            pairs = node.value
-            try:
-                repeated = len({k.value for k, _ in pairs}) < len(pairs)
-            except TypeError:  # a mapping or list as a key (its value is a list)
-                repeated = True
-            if repeated:
-                found.extend(_duplicates_in(pairs))
-            for _, value in pairs:
-                if type(value) is not scalar:
-                    push(value)
-        else:  # a sequence
-            for item in node.value:
-                if type(item) is not scalar:
-                    push(item)
-    found.sort(key=lambda d: (d.line or 0, d.column or 0))
-    return found
+        if not expanded:
+            uses[key] = uses.get(key, 0) + 1
+            if key in size or key in nodes:
+                continue
+            nodes[key] = node
+            if isinstance(node, ScalarNode):
+                size[key] = 1
+                continue
+            stack.append((node, True))
+            children = _children(node)
+            stack.extend((child, False) for child in children)
+        else:
+            total = 1
+            for child in _children(node):
+                child_size = size.get(id(child))
+                if child_size is None:  # an ancestor still being counted: `&a [*a]`
+                    return YamlProblem("yaml-alias-limit", "YAML alias refers to the anchor that contains it",
+                                       *position(child))
+                total += child_size
+            size[key] = total
+    written = sum(uses.values())  # every node and alias as written
+    limit = ALIAS_EXPANSION_LIMIT + 10 * written
+    total = size[id(root)]
+    if total <= limit:
+        return None
+    # Name the anchored node that repeats the most: that is where the document must change.
+    worst = max((k for k, n in uses.items() if n > 1), key=lambda k: (uses[k] - 1) * size[k])
+    line, column = position(nodes[worst])
+    return YamlProblem(
+        "yaml-alias-limit",
+        f"YAML aliases expand this document to more than {limit:,} nodes (the limit: {ALIAS_EXPANSION_LIMIT:,} "
+        f"plus ten per node written); the anchor at line {line} is used "
+        f"{uses[worst]:,} times",
+        line,
+        column,
+    )
 
 
-def _duplicates_in(pairs: list[tuple[Node, Node]]) -> list[Diagnostic]:
-    first: dict[str, Node] = {}
-    out = []
-    for key_node, _ in pairs:
-        if not isinstance(key_node, ScalarNode):
-            continue
-        earlier = first.setdefault(key_node.value, key_node)
-        if earlier is not key_node:
-            out.append(duplicate_key_diagnostic(key_node, earlier))
-    return out
-
-
-def duplicate_key_diagnostic(key_node: ScalarNode, earlier: ScalarNode, rule_index: int | None = None) -> Diagnostic:
-    """The `duplicate-key` error at the second of two equal keys, in yaml.v3's words."""
-    import json
-
-    first_line = position(earlier)[0]
-    line, column = position(key_node)
-    end_line, end_column = end_position(key_node)
-    # yaml.v3 quotes the key with Go's `%#v`, which json.dumps matches for text
-    message = f"mapping key {json.dumps(key_node.value, ensure_ascii=False)} already defined at line {first_line}"
-    fix = (f"remove this '{key_node.value}' key or the one at line {first_line} "
-           "(YAML would keep only the last one; Talos and Kyverno refuse the document)")
-    return Diagnostic("error", "duplicate-key", message, line, column, rule_index, end_line, end_column, fix)
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
 
 
 def is_null(node: Node | None) -> bool:
@@ -165,7 +184,8 @@ def map_get(node: Node | None, key: str) -> Node | None:
         return None
     for k, v in node.value:
         if isinstance(k, ScalarNode) and k.value == key:
-            return v
+            found: Node = v
+            return found
     return None
 
 
@@ -173,7 +193,8 @@ def scalar_str(node: Node) -> str | None:
     """The text of a scalar as Go would decode it into a string field (null -> None)."""
     if not isinstance(node, ScalarNode) or is_null(node):
         return None
-    return node.value
+    text: str = node.value
+    return text
 
 
 def scalar_bool(node: Node) -> bool | None:

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pullguard.engine.policy import load_policy
-from pullguard.engine.policy.kyverno_schema import POLICY, Schema
-
+from pullguard.engine.policy.kyverno_schema import POLICY
+from pullguard.engine.yamlschema import ListOf, Schema
 
 def _vocabulary() -> list[str]:
     seen, out, todo = set(), [], [POLICY]
@@ -21,8 +21,8 @@ def _vocabulary() -> list[str]:
             out.append(k)
             if isinstance(spec, Schema):
                 todo.append(spec)
-            elif isinstance(spec, tuple) and isinstance(spec[1], Schema):
-                todo.append(spec[1])
+            elif isinstance(spec, ListOf) and isinstance(spec.item, Schema):
+                todo.append(spec.item)
     return sorted(set(out))
 
 

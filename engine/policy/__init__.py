@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, count
 from ..vocabulary import DialectName
-from ..yamlsource import Document, compose, duplicate_keys
+from ..yamlschema import duplicate_keys, problem_diagnostic
+from ..yamlsource import Document, compose
 from . import talos
 from .detect import is_kyverno
 from .dialect import Dialect, PolicyModel
@@ -65,7 +66,8 @@ class LoadedPolicy:
 
 def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
     """Parse, validate and lint a policy held in memory. Never touches the disk."""
-    docs, syntax_error = compose(text)
+    docs, problem = compose(text)
+    syntax_error = problem_diagnostic(problem) if problem is not None else None
     diagnostics: list[Diagnostic] = [syntax_error] if syntax_error else []
     dialect = next((d for d in DIALECTS if any(d.detect(doc) for doc in docs)), None)
     if dialect is None and not docs and syntax_error:

@@ -43,13 +43,8 @@ from .kyverno_match import (
     contains_pod,
     kind_selected,
 )
-from .kyverno_schema import (
-    POLICY,
-    Obj,
-    Seq,
-    Walker,
-    seq_items,
-)
+from ..yamlschema import Obj, Seq, Walker, seq_items
+from .kyverno_schema import POLICY
 from .detect import KYVERNO_KINDS, is_kyverno
 from ..vocabulary import Action, KeylessVerifier, PublicKeyVerifier, Verifier
 
