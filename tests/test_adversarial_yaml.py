@@ -22,7 +22,7 @@ from pullguard.engine.yamlsource import ALIAS_EXPANSION_LIMIT, compose
 IMAGES_BOMB = (
     "p: &p {kind: Pod, spec: {containers: [{name: c, image: nginx}]}}\n"
     + "".join(f"l{n}: &l{n} {{kind: List, items: [{','.join([f'*{prev}'] * 10)}]}}\n"
-              for n, prev in zip(range(1, 9), ["p"] + [f"l{n}" for n in range(1, 8)]))
+              for n, prev in zip(range(1, 9), ["p"] + [f"l{n}" for n in range(1, 8)], strict=True))
     + "kind: List\nitems: [" + ",".join(["*l8"] * 10) + "]\n"
 )
 
