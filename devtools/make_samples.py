@@ -404,10 +404,12 @@ def generate(out: Path = SAMPLES) -> None:
     sigstore.write_trusted_root(out / "trusted_root.json")
     write_policies(out, built)
     write_image_lists(out, built)
-    # samples/tests/ holds hand-written PolicyTest files that pin the demo's outcomes: they are
-    # inputs, not generated, so a copy goes along with samples written elsewhere.
+    # samples/tests/ holds hand-written PolicyTest files that pin the demo's outcomes, and
+    # samples/troubleshooting/ pasted pull errors for `pullguard explain`: they are inputs, not
+    # generated, so a copy goes along with samples written elsewhere.
     if out.resolve() != SAMPLES.resolve():
-        shutil.copytree(SAMPLES / "tests", out / "tests", dirs_exist_ok=True)
+        for written_by_hand in ("tests", "troubleshooting"):
+            shutil.copytree(SAMPLES / written_by_hand, out / written_by_hand, dirs_exist_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ COMMANDS = {
     "verify": "verify image signatures against registries",
     "test": "run PolicyTest files",
     "diff": "what changes between two policies over the same images",
+    "explain": "explain a pasted pull error: the image, the rule, the cause and the fix",
 }
 
 
