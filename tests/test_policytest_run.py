@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from devtools.oci_layout_writer import OCILayoutWriter
 from pullguard.tui.cli import main
 
 POLICY = """\
@@ -215,9 +216,7 @@ VERIFY_CASES = [
 
 @pytest.mark.parametrize("case,code", VERIFY_CASES, ids=["skipped", "denied", "allowed", "wrong outcome", "missing image is an error"])
 def test_verify_cases(project, capsys, case, code):
-    (project / "layout").mkdir()
-    write(project / "layout" / "oci-layout", '{"imageLayoutVersion": "1.0.0"}')
-    write(project / "layout" / "index.json", '{"schemaVersion": 2, "manifests": []}')
+    OCILayoutWriter(project / "layout")  # an empty layout: nothing in it is signed
     extra = "mirrors:\n  ghcr.io: oci:../layout\n"
     got, out, err = run(capsys, test_file(project, case, extra=extra), "--format", "json")
     doc = json.loads(out)
