@@ -18,8 +18,10 @@ from __future__ import annotations
 import gc
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .diagnostics import Diagnostic, count
 from .policy import LoadedPolicy, load_policy
@@ -52,26 +54,30 @@ class Analysis:
         return any(d.code == "yaml-syntax" for d in self.diagnostics)
 
 
-class _LRU(OrderedDict):
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _LRU(OrderedDict[K, V]):
     def __init__(self, size: int):
         super().__init__()
         self.size = size
 
-    def get_fresh(self, key):
+    def get_fresh(self, key: K) -> V | None:
         value = self.get(key)
         if value is not None:
             self.move_to_end(key)
         return value
 
-    def put(self, key, value):
+    def put(self, key: K, value: V) -> None:
         self[key] = value
         self.move_to_end(key)
         while len(self) > self.size:
             self.popitem(last=False)
 
 
-_LOADED = _LRU(32)  # (path, text) -> LoadedPolicy
-_RESULTS = _LRU(16)  # (path, text, images) -> Analysis
+_LOADED: _LRU[tuple[str, str], LoadedPolicy] = _LRU(32)
+_RESULTS: _LRU[tuple[str, str, tuple[str, ...]], Analysis] = _LRU(16)
 _LAST_GOOD: dict[str, LoadedPolicy] = {}  # path -> last text that parsed
 
 
@@ -80,7 +86,7 @@ _gc_pausers = 0
 
 
 @contextmanager
-def _gc_paused():
+def _gc_paused() -> Iterator[None]:
     """Hold off the cyclic garbage collector while a policy is read.
 
     Composing allocates tens of thousands of short-lived YAML nodes, which trigger full

@@ -5,8 +5,9 @@ Lines and columns are 1-based and point into the policy file, as SPEC §2 says.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
 
@@ -25,9 +26,9 @@ class Diagnostic:
     # A suggested fix a person can act on; None where there is none.
     fix: str | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The SPEC §2 `check` diagnostic shape (extra keys only where set)."""
-        out = {
+        out: dict[str, Any] = {
             "severity": self.severity,
             "code": self.code,
             "message": self.message,
@@ -47,6 +48,6 @@ class Diagnostic:
         return f"{path}:{self.line}:{self.column}"
 
 
-def count(diagnostics, severity: Severity) -> int:
+def count(diagnostics: Iterable[Diagnostic], severity: Severity) -> int:
     """How many of the diagnostics have this severity (the `errors`/`warnings` of SPEC §2)."""
     return sum(1 for d in diagnostics if d.severity == severity)

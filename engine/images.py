@@ -20,9 +20,10 @@ import bisect
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from . import yamlsource
-from .yamlsource import MappingNode, ScalarNode, SequenceNode, map_get
+from .yamlsource import MappingNode, Node, ScalarNode, SequenceNode, map_get
 
 PLAIN = "plain"
 KUBECTL_JSON = "kubectl-json"
@@ -100,7 +101,7 @@ def detect_format(text: str) -> str:
 _NOT_JSON = object()
 
 
-def _detect(text: str):
+def _detect(text: str) -> tuple[str, Any]:
     """(format, parsed JSON or _NOT_JSON), so JSON is parsed once."""
     first = _first_meaningful(text)
     if first.startswith(("{", "[")):
@@ -118,7 +119,7 @@ def _detect(text: str):
     return PLAIN, _NOT_JSON
 
 
-def _looks_like_kubectl(data) -> bool:
+def _looks_like_kubectl(data: Any) -> bool:
     if not isinstance(data, dict):
         return False
     if data.get("kind") == "Pod":
@@ -214,7 +215,7 @@ def _parse_labels(cell: str) -> dict[str, str]:
 # --- Kubernetes objects ----------------------------------------------------------------------
 
 
-def _parse_kubernetes(text: str, origin: str, data) -> list[ImageEntry]:
+def _parse_kubernetes(text: str, origin: str, data: Any) -> list[ImageEntry]:
     entries: list[ImageEntry] = []
     if _first_meaningful(text).startswith(("{", "[")):
         # JSON goes through the json module: libyaml takes seconds on a large
@@ -248,21 +249,21 @@ class _JsonPositions:
 
     _TOKEN = re.compile(r'"image"\s*:\s*(\S)')
 
-    def __init__(self, text: str, data):
+    def __init__(self, text: str, data: Any):
         self._by_owner: dict[int, int] = {}
         self._newlines: list[int] | None = None
         self._text = text
         offsets = [m.start(1) for m in self._TOKEN.finditer(text)]
-        owners: list[dict] = []
+        owners: list[dict[str, Any]] = []
         self._collect(data, owners)
         if len(owners) != len(offsets):
             return
-        for owner, offset in zip(owners, offsets):
+        for owner, offset in zip(owners, offsets, strict=True):
             self._by_owner[id(owner)] = offset
         self._owners = owners  # keep them alive so ids stay unique
 
     @classmethod
-    def _collect(cls, value, owners: list) -> None:
+    def _collect(cls, value: Any, owners: list[dict[str, Any]]) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 if key == "image":
@@ -272,7 +273,7 @@ class _JsonPositions:
             for item in value:
                 cls._collect(item, owners)
 
-    def of(self, container: dict) -> tuple[int | None, int | None]:
+    def of(self, container: dict[str, Any]) -> tuple[int | None, int | None]:
         offset = self._by_owner.get(id(container))
         if offset is None:
             return None, None
@@ -286,11 +287,11 @@ class _JsonPositions:
 # Node trees (positions known)
 
 
-def _text(node) -> str | None:
+def _text(node: Node | None) -> str | None:
     return yamlsource.scalar_str(node) if node is not None else None
 
 
-def _walk_node_object(node, origin: str, out: list[ImageEntry], top: bool = False) -> None:
+def _walk_node_object(node: Node, origin: str, out: list[ImageEntry], top: bool = False) -> None:
     if isinstance(node, SequenceNode):  # a bare JSON array of objects
         for item in node.value:
             _walk_node_object(item, origin, out)
@@ -319,7 +320,7 @@ def _walk_node_object(node, origin: str, out: list[ImageEntry], top: bool = Fals
     metadata = map_get(node, "metadata")
     name = _text(map_get(metadata, "name")) or "?"
     namespace = _text(map_get(metadata, "namespace"))
-    spec = node
+    spec: Node | None = node
     for key in path:
         spec = map_get(spec, key)
         if spec is None:
@@ -350,7 +351,7 @@ def _walk_node_object(node, origin: str, out: list[ImageEntry], top: bool = Fals
 # Plain Python data (JSON that only the json module reads; no positions)
 
 
-def _walk_plain_object(data, origin: str, out: list[ImageEntry], where: _JsonPositions,
+def _walk_plain_object(data: Any, origin: str, out: list[ImageEntry], where: _JsonPositions,
                        top: bool = False) -> None:
     if isinstance(data, list):
         for item in data:
@@ -373,11 +374,11 @@ def _walk_plain_object(data, origin: str, out: list[ImageEntry], where: _JsonPos
     path = _POD_SPEC_PATHS.get(kind) if isinstance(kind, str) else None
     if path is None:
         return
-    metadata = data.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
+    found = data.get("metadata")
+    metadata: dict[str, Any] = found if isinstance(found, dict) else {}
     name = metadata.get("name") if isinstance(metadata.get("name"), str) else None
     namespace = metadata.get("namespace") if isinstance(metadata.get("namespace"), str) else None
-    spec = data
+    spec: Any = data
     for key in path:
         spec = spec.get(key) if isinstance(spec, dict) else None
         if spec is None:
@@ -403,7 +404,7 @@ def _walk_plain_object(data, origin: str, out: list[ImageEntry], where: _JsonPos
             out.append(ImageEntry(image.strip(), f"{prefix}/{cname}", line))
 
 
-def _json_kind(value) -> str:
+def _json_kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, dict):

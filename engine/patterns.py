@@ -70,7 +70,7 @@ def wildcard_to_regex(pattern: str) -> str:
     Never run it on a subject with Python's `re`: `*a?*a?*a?...*b` backtracks exponentially.
     Matching goes through `_wildcard_regex`, which cannot.
     """
-    out = []
+    out: list[str] = []
     for ch in pattern:
         if ch == "*":
             if not out or out[-1] != ".*":  # `**` is `*`: one `.*` per run, less to backtrack
@@ -87,7 +87,7 @@ def _segment_regex(segment: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _wildcard_regex(pattern: str) -> re.Pattern:
+def _wildcard_regex(pattern: str) -> re.Pattern[str]:
     """A fullmatch regex for a go-wildcard pattern that cannot backtrack more than linearly.
 
     Between stars a pattern is a fixed-length segment (literals and `?`). The first segment is a
@@ -301,7 +301,7 @@ def mask_bits(mask: int) -> list[int]:
     return out
 
 
-_MASK_TABLES: dict[tuple, PatternMasks] = {}
+_MASK_TABLES: dict[tuple[str, tuple[str, ...]], PatternMasks] = {}
 
 
 def pattern_masks(subjects: tuple[str, ...], syntax: Literal["glob", "wildcard"]) -> PatternMasks:
@@ -312,7 +312,9 @@ def pattern_masks(subjects: tuple[str, ...], syntax: Literal["glob", "wildcard"]
     if table is None:
         if len(_MASK_TABLES) >= 8:
             # the oldest; `None`: an editor worker thread may have dropped it already
-            _MASK_TABLES.pop(next(iter(_MASK_TABLES), None), None)
+            oldest = next(iter(_MASK_TABLES), None)
+            if oldest is not None:
+                _MASK_TABLES.pop(oldest, None)
         table = _MASK_TABLES[key] = PatternMasks(subjects, syntax)
     return table
 
@@ -359,7 +361,7 @@ def wildcard_subsumes(earlier: str, later: str) -> bool:
     """
     if earlier == later or earlier == "*":
         return True
-    letters = {c for c in earlier + later if c not in "*?"}
+    letters: set[str | None] = {c for c in earlier + later if c not in "*?"}
     letters.add(None)  # any other character
     start = (_closure(later, {0}), _closure(earlier, {0}))
     seen = {start}

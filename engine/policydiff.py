@@ -24,13 +24,18 @@ it would not be admitted.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .vocabulary import Decision, KeylessVerifier, PublicKeyVerifier
 
 if TYPE_CHECKING:
+    from .policy.dialect import PolicyModel
     from .policy.kyverno import Requirements as KyvernoRequirements
+
+# A rule's content as a hashable value (compared, never read).
+Key = tuple[object, ...]
 
 KINDS = ("newly-denied", "newly-unverified", "newly-verified", "other-rule")
 
@@ -44,7 +49,7 @@ class Change:
     old: Decision
     new: Decision
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"image": self.image, "kind": self.kind, "old": self.old.to_json(), "new": self.new.to_json()}
 
 
@@ -60,7 +65,7 @@ class PolicyDiff:
             counts[change.kind] += 1
         return counts
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "changes": [c.to_json() for c in self.changes],
             "counts": self.counts,
@@ -68,7 +73,7 @@ class PolicyDiff:
         }
 
 
-def verifier_key(verifier: object | None, *, cross_dialect: bool = False) -> tuple | None:
+def verifier_key(verifier: object | None, *, cross_dialect: bool = False) -> Key | None:
     """A verifier's content as a hashable key.
 
     Public keys compare by fingerprint (the same key in other PEM whitespace is the same
@@ -99,7 +104,7 @@ def verifier_key(verifier: object | None, *, cross_dialect: bool = False) -> tup
     return (type(verifier).__name__, repr(verifier))
 
 
-def rule_key(decision: Decision, *, cross_dialect: bool = False, entry_keys: dict | None = None) -> tuple:
+def rule_key(decision: Decision, *, cross_dialect: bool = False, entry_keys: dict[int, tuple[object, object]] | None = None) -> Key:
     """The deciding rule's content; position (index, rule names, line numbers) plays no part.
 
     Talos: (action, pattern, verifier). Kyverno applies every matching verifyImages entry, so
@@ -112,7 +117,7 @@ def rule_key(decision: Decision, *, cross_dialect: bool = False, entry_keys: dic
     requirements = decision.requirements
     if requirements is not None and isinstance(requirements, _kyverno_requirements()):
         cache = {} if entry_keys is None else entry_keys
-        entries = []
+        entries: list[Key] = []
         for entry, pattern in requirements.verify:
             content = cache.get(id(entry))
             if content is None:
@@ -169,7 +174,7 @@ def classify(old: Decision, new: Decision) -> str:
     return "other-rule"
 
 
-def unique_images(images) -> list[str]:
+def unique_images(images: Iterable[str]) -> list[str]:
     """Images in first-seen order, each once: a fleet lists the same image for many pods."""
     return list(dict.fromkeys(images))
 
@@ -191,7 +196,8 @@ def diff_decisions(old: list[Decision], new: list[Decision], *, cross_dialect: b
     return result
 
 
-def diff_policies(old_policy, new_policy, images, *, cross_dialect: bool = False) -> PolicyDiff:
+def diff_policies(old_policy: PolicyModel, new_policy: PolicyModel, images: Iterable[str], *,
+                  cross_dialect: bool = False) -> PolicyDiff:
     """Simulate both policy objects (`evaluate_many`) over the distinct images and compare."""
     distinct = unique_images(images)
     return diff_decisions(
@@ -206,12 +212,12 @@ class _KeyCache:
 
     def __init__(self, cross_dialect: bool):
         self.cross_dialect = cross_dialect
-        self._cache: dict[tuple, tuple] = {}
-        self._entry_keys: dict[int, tuple] = {}
+        self._cache: dict[Key, Key] = {}
+        self._entry_keys: dict[int, tuple[object, object]] = {}
         # id() is only stable while the object lives: keep every keyed object alive.
         self._keep: list[object] = []
 
-    def key(self, decision: Decision) -> tuple:
+    def key(self, decision: Decision) -> Key:
         # Kyverno builds one requirements object per distinct reference; Talos shares none, and
         # its decisions are fully told by action, pattern and verifier.
         memo = (decision.action, decision.pattern, id(decision.verifier), id(decision.requirements))

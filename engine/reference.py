@@ -93,7 +93,7 @@ _ALLOWED_RE = {
 }
 
 
-def _check_element(what: str, element: str, allowed: frozenset, charset: str,
+def _check_element(what: str, element: str, allowed: frozenset[str], charset: str,
                    minimum: int, maximum: int, offset: int) -> None:
     if not minimum <= len(element) <= maximum:
         raise _Bad(f"{what} must be between {minimum} and {maximum} characters in length: {element}",

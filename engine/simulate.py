@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .policy import LoadedPolicy
 from .vocabulary import Decision
 
@@ -21,7 +23,7 @@ def simulate(loaded: LoadedPolicy, images: list[str]) -> list[Decision]:
     return loaded.policy.evaluate_many(list(images))
 
 
-def simulate_json(loaded: LoadedPolicy, decisions: list[Decision]) -> dict:
+def simulate_json(loaded: LoadedPolicy, decisions: list[Decision]) -> dict[str, Any]:
     """The SPEC §2 `simulate` document."""
     return {
         "policy": loaded.path,

@@ -42,7 +42,7 @@ class KeylessVerifier:
     ctlog_pubkey: str | None = None
     ignore_sct: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "type": "keyless",
             "issuer": self.issuer,
@@ -65,7 +65,7 @@ class PublicKeyVerifier:
     ignore_tlog: bool = True
     rekor_pubkey: str | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"type": "public_key", "key_fingerprint": self.fingerprint}
 
 
@@ -119,14 +119,14 @@ class Decision:
     verifier: Verifier | None
     message: str
     # Kyverno: every applying verifyImages entry, SPEC §2 `rules`; None for Talos.
-    rules: list[dict] | None = None
+    rules: list[dict[str, Any]] | None = None
     # Kyverno: what verification would require (the dialect's own type); None for Talos.
     requirements: Requirements | None = None
     error: str | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
-        out = {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "image": self.image,
             "match_subject": self.match_subject,
             "action": self.action,
