@@ -13,15 +13,13 @@ reported for every document, as Talos's strict decoder refuses them before mergi
 
 from __future__ import annotations
 
-import difflib
-
-from ...diagnostics import Diagnostic, Severity
+from ...diagnostics import Diagnostic
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier
+from ...yamlschema import TALOS, Walker
 from ...yamlsource import (
     Document,
     MappingNode,
     Node,
-    ScalarNode,
     SequenceNode,
     end_position,
     is_null,
@@ -29,12 +27,11 @@ from ...yamlsource import (
     map_get,
     mapping_items,
     position,
-    scalar_bool,
     scalar_str,
 )
 from . import lints
 from .evaluate import TalosPolicy
-from .rules import API_VERSION, KIND, Pos, TalosRule
+from .rules import API_VERSION, KIND, TalosRule
 from .validation import validate
 
 DOC_KEYS = ("apiVersion", "kind", "rules")
@@ -62,62 +59,19 @@ def detect(doc: Document) -> bool:
 
 
 class _Loader:
+    """Reads `ImageVerificationConfig` documents into rules, every finding through one
+    `yamlschema.Walker` in Talos's words (yaml.v3 strict decoding)."""
+
     def __init__(self, path: str):
         self.path = path
         self.diags: list[Diagnostic] = []
-
-    def error(self, code: str, message: str, pos: Pos | None, fix: str | None = None,
-              end: Pos | None = None, severity: Severity = "error") -> None:
-        line, column = pos if pos else (None, None)
-        end_line, end_column = end if end else (None, None)
-        self.diags.append(
-            Diagnostic(severity, code, message, line, column, None, end_line, end_column, fix)
-        )
-
-    def unknown_key(self, key: str, key_node: Node, allowed: tuple[str, ...], where: str) -> None:
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        if close:
-            fix = f"did you mean '{close[0]}'?"
-        else:
-            fix = f"{where} allows only: " + ", ".join(allowed)
-        self.error(
-            "unknown-key",
-            f"unknown key '{key}' in {where}",
-            position(key_node),
-            fix,
-            end=end_position(key_node),
-        )
-
-    def wrong_type(self, what: str, expected: str, node: Node) -> None:
-        self.error(
-            "wrong-type",
-            f"{what} must be {expected}, not {kind_name(node)}",
-            position(node),
-            None,
-            end=end_position(node),
-        )
-
-    def string(self, what: str, node: Node) -> str:
-        """A Go string field: any scalar (yaml.v3 takes its text), null is ''."""
-        if is_null(node):
-            return ""
-        if isinstance(node, ScalarNode):
-            return str(node.value)
-        self.wrong_type(what, "a string", node)
-        return ""
+        self.walk = Walker(self.diags.append, wording=TALOS)
 
     def boolean(self, what: str, node: Node) -> bool:
+        """A Go bool field: null is false; anything but true/false is reported (and false)."""
         if is_null(node):
             return False
-        value = scalar_bool(node)
-        if value is None:
-            fix = "write true or false without quotes" if isinstance(node, ScalarNode) else None
-            self.error(
-                "wrong-type", f"{what} must be true or false, not {kind_name(node)}", position(node), fix,
-                end=end_position(node),
-            )
-            return False
-        return value
+        return bool(self.walk.boolean(what, node))
 
     # -- documents ------------------------------------------------------------------------
 
@@ -130,7 +84,8 @@ class _Loader:
             if key == "apiVersion":
                 version = scalar_str(value)
                 if version != API_VERSION:
-                    self.error(
+                    self.walk.diag(
+                        "error",
                         "unsupported-api-version",
                         f"ImageVerificationConfig apiVersion must be '{API_VERSION}', not {kind_name(value)}",
                         position(value),
@@ -142,11 +97,11 @@ class _Loader:
             elif key == "rules":
                 rules_node = value
             else:
-                self.unknown_key(key, key_node, DOC_KEYS, "ImageVerificationConfig")
+                self.walk.unknown_key(key, key_node, DOC_KEYS, "ImageVerificationConfig")
         if rules_node is None or is_null(rules_node):
             return []
         if not isinstance(rules_node, SequenceNode):
-            self.wrong_type("rules", "a list", rules_node)
+            self.walk.wrong_type("rules", "a list", rules_node)
             return []
         return [self.rule(item, doc.index) for item in rules_node.value]
 
@@ -157,13 +112,13 @@ class _Loader:
         if is_null(node):
             return rule  # `- ` with nothing: Go decodes an empty rule
         if not isinstance(node, MappingNode):
-            self.wrong_type("a rule", "a mapping", node)
+            self.walk.wrong_type("a rule", "a mapping", node)
             return rule
         for key, key_node, value in mapping_items(node):
             rule.positions[key] = position(key_node)
             rule.positions[key + "="] = position(value)
             if key == "image":
-                rule.pattern = self.string("image", value)
+                rule.pattern = self.walk.go_string("image", value)
             elif key == "skip":
                 rule.skip = self.boolean("skip", value)
             elif key == "deny":
@@ -173,42 +128,42 @@ class _Loader:
             elif key == "publicKey":
                 self.public_key(rule, value)
             else:
-                self.unknown_key(key, key_node, RULE_KEYS, "a rule")
+                self.walk.unknown_key(key, key_node, RULE_KEYS, "a rule")
         return rule
 
     def keyless(self, rule: TalosRule, node: Node) -> None:
         if is_null(node):  # a nil pointer in Go: no verifier
             return
         if not isinstance(node, MappingNode):
-            self.wrong_type("keyless", "a mapping", node)
+            self.walk.wrong_type("keyless", "a mapping", node)
             return
         rule.has_keyless = True
         for key, key_node, value in mapping_items(node):
             rule.positions["keyless." + key] = position(key_node)
             rule.positions["keyless." + key + "="] = position(value)
             if key == "issuer":
-                rule.issuer = self.string("keyless.issuer", value)
+                rule.issuer = self.walk.go_string("keyless.issuer", value)
             elif key == "subject":
-                rule.subject = self.string("keyless.subject", value)
+                rule.subject = self.walk.go_string("keyless.subject", value)
             elif key == "subjectRegex":
-                rule.subject_regex = self.string("keyless.subjectRegex", value)
+                rule.subject_regex = self.walk.go_string("keyless.subjectRegex", value)
             else:
-                self.unknown_key(key, key_node, KEYLESS_KEYS, "keyless")
+                self.walk.unknown_key(key, key_node, KEYLESS_KEYS, "keyless")
 
     def public_key(self, rule: TalosRule, node: Node) -> None:
         if is_null(node):
             return
         if not isinstance(node, MappingNode):
-            self.wrong_type("publicKey", "a mapping", node)
+            self.walk.wrong_type("publicKey", "a mapping", node)
             return
         rule.has_public_key = True
         for key, key_node, value in mapping_items(node):
             rule.positions["publicKey." + key] = position(key_node)
             rule.positions["publicKey." + key + "="] = position(value)
             if key == "certificate":
-                rule.certificate = self.string("publicKey.certificate", value)
+                rule.certificate = self.walk.go_string("publicKey.certificate", value)
             else:
-                self.unknown_key(key, key_node, PUBLIC_KEY_KEYS, "publicKey")
+                self.walk.unknown_key(key, key_node, PUBLIC_KEY_KEYS, "publicKey")
 
 
 def merge(documents: list[list[TalosRule]]) -> tuple[list[TalosRule], list[tuple[TalosRule, TalosRule]]]:
