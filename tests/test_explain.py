@@ -125,6 +125,24 @@ CASES = [
                  "request: Policy verify-images failed: the image is not signed by acme's release workflow", None, None,
                  "kyverno", "failed", "verify-images", None, "ImageValidatingPolicy verify-images refused the pod",
                  "pullguard verify", id="kyverno-image-validating-policy"),
+    pytest.param('{"kind": "Event", "message": "Failed to pull image \\"ghcr.io/acme/cache:v1.1.0\\": rpc error: code = '
+                 'PermissionDenied desc = image verification failed: no valid signature found: bundle tag not found\\nlegacy '
+                 'signature tag not found", "reason": "Failed"}', TALOS, "ghcr.io/acme/cache:v1.1.0", "kubelet", "failed", None,
+                 True, "no signature was found", "skip: true", id="kubectl-get-events-json"),
+    pytest.param(kubelet("ttl.sh/3f9c2a1e-demo:1h", "verification denied by matched rule (0003)").replace('"', "\u201c", 1)
+                 .replace('":', "\u201d:", 1).replace(" ", "\u00a0", 3), TALOS, "ttl.sh/3f9c2a1e-demo:1h", "kubelet", "denied",
+                 "0003", True, "denies", "deny rule 0003", id="pasted-through-a-chat-program"),
+    pytest.param(kubelet("ttl.sh/a:1", "verification denied by matched rule (0003)"), TALOS, "ttl.sh/a:1", "kubelet",
+                 "denied", "0003", None, "Talos denied ttl.sh/a:1", "talosctl get imageverificationrules 0003",
+                 id="reference-the-policy-cannot-read"),
+    pytest.param(read("kubelet-billing.txt"), KYVERNO, "ghcr.io/acme/billing:v3.0.1", "kubelet", "failed", None, True,
+                 "verify-image-signatures/acme-release-builds#0", "count: 1", id="talos-event-kyverno-policy"),
+    pytest.param('Failed to pull image "ghcr.io/acme/api:v9": rpc error: code = NotFound desc = failed to pull and unpack image '
+                 '"ghcr.io/acme/api:v9": failed to resolve reference "ghcr.io/acme/api:v9": ghcr.io/acme/api:v9: not found',
+                 TALOS, "ghcr.io/acme/api:v9", "kubelet", "error", None, None, "tag v9", "crane ls ghcr.io/acme/api",
+                 id="not-found-before-verification"),
+    pytest.param("  Warning  Failed     49s (x4 over 2m9s) kubelet            Error: ErrImagePull", TALOS, None, "kubelet",
+                 None, None, None, "without the reason", "kubectl describe pod", id="bare-ErrImagePull"),
     pytest.param('Failed to pull image "nginx:1.27": rpc error: code = Unknown desc = failed to pull and unpack image '
                  '"docker.io/library/nginx:1.27": failed to resolve reference "docker.io/library/nginx:1.27": unexpected '
                  "status from HEAD request: 429 Too Many Requests", TALOS, "nginx:1.27", "kubelet", "error", None, None,

@@ -90,7 +90,7 @@ def _agrees(report: Reported, decision: Decision | None) -> bool | None:
     kind = report.reason.kind
     if decision is None or decision.action is None or report.outcome is None:
         return None
-    if kind in ("pull", "invalid-reference"):
+    if not report.reason.verification or kind == "invalid-reference":
         return None
     if report.outcome == "denied":
         return decision.action == "deny" and report.rule_id in (None, decision.rule_id)
@@ -145,6 +145,8 @@ def advise(report: Reported, decision: Decision | None, context: PolicyContext |
     agrees = _agrees(report, decision) if context is not None else None
     if agrees is False and decision is not None and context is not None:
         return _disagreement(report, decision, context)
+    if decision is not None and decision.action is None:  # the policy cannot read the reference
+        decision = None
     cause, suggestion = _CAUSES.get(report.reason.kind, _other)(report, decision, context)
     return Advice(agrees, cause, suggestion)
 
@@ -306,7 +308,10 @@ def _invalid_reference(report: Reported, decision: Decision | None, context: Pol
 
 
 def _backoff(report: Reported, decision: Decision | None, context: PolicyContext | None) -> _Said:
-    cause = f"kubelet waits before pulling {_name(report)} again: an earlier pull failed, and that event says why"
+    if report.image is None:  # a bare `Error: ErrImagePull`
+        cause = f"kubelet says `{report.message}` without the reason: the `Failed to pull image` event before it has it"
+    else:
+        cause = f"kubelet waits before pulling {report.image} again: an earlier pull failed, and that event says why"
     suggestion = "paste the `Failed to pull image` event (`kubectl describe pod`) or the node's `talosctl logs cri`"
     if decision is not None and context is not None:
         suggestion += f"; {context.path} says: {decision.message}"

@@ -1,12 +1,14 @@
 """Pasted text, made regular before anything is recognised in it.
 
 What people paste has been through a terminal and an editor: capped at a size, line endings
-unified, lines that a terminal broke at its width put back together, and containerd's logfmt
-lines (`talosctl logs cri`) turned into the plain `msg: error` text the other sources print.
+unified, lines that a terminal broke at its width put back together, the quotes and spaces a chat or
+document program substitutes made plain again, and containerd's logfmt lines (`talosctl logs
+cri`) and JSON log or event fields turned into the plain `msg: error` text the other sources print.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
@@ -15,19 +17,24 @@ MAX_TEXT = 1 << 20
 # Terminal widths a hard wrap is recognised at even when only one line reached the edge.
 _COMMON_WIDTHS = frozenset({80, 100, 120, 132, 160, 200, 240})
 
-# logfmt values as Go's %q writes them: a quoted string with backslash escapes.
-_LOGFMT_VALUE = r'"((?:[^"\\\n]|\\.)*)"'
-_LOGFMT_MSG = re.compile(r"\bmsg=" + _LOGFMT_VALUE)
-_LOGFMT_ERROR = re.compile(r"\berror=" + _LOGFMT_VALUE)
+# A quoted value with backslash escapes: logfmt's (Go %q) and JSON's.
+_QUOTED = r'"((?:[^"\\\n]|\\.)*)"'
+_LOGFMT_MSG = re.compile(r"\bmsg=" + _QUOTED)
+_LOGFMT_ERROR = re.compile(r"\berror=" + _QUOTED)
+# The JSON fields that carry the message (`kubectl get events -o json`, JSON logs).
+_JSON_MESSAGE = re.compile(r'"(?:message|msg)":\s?' + _QUOTED)
+_JSON_ERROR = re.compile(r'"(?:error|err)":\s?' + _QUOTED)
+# Typographic quotes and spaces that chat programs and editors put in place of the typed ones.
+_TYPED = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u00a0": " ", "\u202f": " "})
 _GO_ESCAPE = re.compile(r"\\(.)")
 _GO_ESCAPES = {"n": "\n", "t": "\t", "r": "\n", '"': '"', "\\": "\\"}
 
 
 def regular(text: str) -> str:
     """`text` as recognition reads it (at most MAX_TEXT characters of it)."""
-    text = text[:MAX_TEXT].replace("\r\n", "\n").replace("\r", "\n")
+    text = text[:MAX_TEXT].replace("\r\n", "\n").replace("\r", "\n").translate(_TYPED)
     lines = _unwrap(text.split("\n"))
-    return "\n".join(_plain_logfmt(line) for line in lines)
+    return "\n".join(_plain_json(_plain_logfmt(line)) for line in lines)
 
 
 def _unwrap(lines: list[str]) -> list[str]:
@@ -72,4 +79,27 @@ def _plain_logfmt(line: str) -> str:
     error = _LOGFMT_ERROR.search(line)
     if error is not None:
         text += ": " + _unquote(error.group(1))
+    return text
+
+
+def json_text(quoted: str) -> str:
+    """A JSON string's text from between its quotes (as written, when it does not decode)."""
+    try:
+        value = json.loads(f'"{quoted}"')
+    except ValueError:
+        return _unquote(quoted)
+    return value if isinstance(value, str) else quoted
+
+
+def _plain_json(line: str) -> str:
+    """`{"message": "Failed to pull image \\"x\\": …"}` -> `Failed to pull image "x": …`."""
+    if '"message"' not in line and '"msg"' not in line:
+        return line
+    message = _JSON_MESSAGE.search(line)
+    if message is None:
+        return line
+    text = json_text(message.group(1))
+    error = _JSON_ERROR.search(line)
+    if error is not None:
+        text += ": " + json_text(error.group(1))
     return text

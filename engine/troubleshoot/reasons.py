@@ -51,6 +51,9 @@ class Reason:
     expected: str | None = None
     # The innermost reason, for the cause sentence.
     detail: str = ""
+    # False for a pull that failed before or apart from signature verification (the policy
+    # has no say in it).
+    verification: bool = True
 
 
 _I = re.IGNORECASE

@@ -12,13 +12,12 @@ Breaks are found once for the whole text, so the work is linear in the size of t
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from .paste import regular
-from .reasons import TALOS_START, Reason, ReportedOutcome, flat, kyverno_reason, talos_reason
+from .paste import json_text, regular
+from .reasons import TALOS_START, Reason, ReasonKind, ReportedOutcome, flat, kyverno_reason, talos_reason
 
 Source = Literal["kubelet", "containerd", "talos", "kyverno"]
 
@@ -63,6 +62,8 @@ _LOG_FIELDS = re.compile(r'\s\{"[\w.-]{1,64}":')
 _IMAGE_FIELD = re.compile(r'"image_ref":\s?"([^"\s]{1,512})"')
 _RULE_FIELD = re.compile(r'"rule_id":\s?"(\d{1,6})"')
 _ERROR_FIELD = re.compile(r'"error":\s?"((?:[^"\\\n]|\\.){0,4096})"')
+# containerd's words for an image that is not in the registry (`…: not found`, the registry's code).
+_NOT_FOUND = re.compile(r":\s?not found$|manifest unknown|name unknown", _I)
 # Kyverno: a rule's message in the denial, `policy:` once, then `rule: 'failed to verify …'`.
 _KYVERNO_RULE = re.compile(
     r"(?:([\w.-]{1,253}):\s)?([\w.-]{1,253}):\s'?failed to verify (?:image|signature for) ([^\s\"']{1,512}):\s", _I)
@@ -151,7 +152,8 @@ def _node_reason(message: str) -> Reason:
         if reason is not None:
             return reason
     text = flat(inner)
-    return Reason("pull", "error", text, detail=text)
+    kind: ReasonKind = "not-found" if _NOT_FOUND.search(text) else "pull"
+    return Reason(kind, "error", text, detail=text, verification=False)
 
 
 def _kyverno_rules(block: str) -> list[Reported]:
@@ -240,17 +242,9 @@ def _talos_said(text: str, start: int, end: int) -> list[Reported]:
         image = image_ref.group(1) if image_ref else None
         rule_id = rule.group(1) if rule else None
         if error is not None:
-            message = f"{message.rstrip()}: {_json_string(error.group(1))}"
+            message = f"{message.rstrip()}: {json_text(error.group(1))}"
     reason = talos_reason(message, rule_id)
     return [] if reason is None else [Reported(image, "talos", reason)]
-
-
-def _json_string(quoted: str) -> str:
-    try:
-        value = json.loads(f'"{quoted}"')
-    except ValueError:
-        return quoted
-    return value if isinstance(value, str) else quoted
 
 
 def _ref(anchor: re.Match[str]) -> str:
