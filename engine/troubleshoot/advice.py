@@ -31,6 +31,8 @@ class PolicyContext:
     def where(self, decision: Decision) -> str:
         line = self.lines.get(decision.rule_index) if decision.rule_index is not None else None
         at = f"{self.path}:{line}" if line is not None else self.path
+        if self.dialect == "kyverno":  # policy/rule#entry, matched by one of its imageReferences
+            return f"{decision.rule_id} (`imageReferences: {decision.pattern}`, {at})"
         return f"rule {decision.rule_id} (`image: {decision.pattern}`, {at})"
 
 

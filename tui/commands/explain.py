@@ -101,7 +101,8 @@ def _print_text(explanations: list) -> None:
         print(f"  node said:  {node}")
         if decision is not None:
             action = decision.action or "invalid"
-            rule = f" by rule {decision.rule_id} ({escape_control(decision.pattern or '')})" if decision.rule_id else ""
+            rule = (f" by rule {escape_control(decision.rule_id)} ({escape_control(decision.pattern or '')})"
+                    if decision.rule_id else "")
             verdict = {True: paint("as the node did", "green"), False: paint("unlike the node", "bold red"),
                        None: "(no verdict to compare)"}[advice.agrees]
             print(f"  policy:     {paint(action, ACTION_STYLE.get(decision.action))}{rule}, {verdict}")
