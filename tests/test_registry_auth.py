@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from pullguard.engine.registry.auth import Credential, CredentialsError, CredentialStore, parse_challenge
+from pullguard.engine.registry.credentials import Credential, CredentialsError, CredentialStore
+from pullguard.engine.registry.tokens import parse_challenge
 
 
 def _b64(text: str) -> str:

@@ -17,16 +17,8 @@ import httpx
 import pytest
 
 from devtools.oci_layout_writer import OCI_CONFIG, OCI_EMPTY, OCI_LAYER
-from pullguard.engine.registry.auth import Credential, CredentialStore
-from pullguard.engine.registry.client import (
-    DOCKER_MANIFEST,
-    MAX_MANIFEST_SIZE,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    RegistryClient,
-    is_loopback,
-    sha256_digest,
-)
+from pullguard.engine.registry.client import RegistryClient
+from pullguard.engine.registry.credentials import Credential, CredentialStore
 from pullguard.engine.registry.errors import (
     AuthenticationError,
     DigestMismatchError,
@@ -38,6 +30,8 @@ from pullguard.engine.registry.errors import (
     ServerError,
     TransportError,
 )
+from pullguard.engine.registry.hosts import is_loopback
+from pullguard.engine.registry.models import DOCKER_MANIFEST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, sha256_digest
 from tests.support.push import descriptor, manifest_descriptor, push_blob, push_image, push_index, push_manifest
 from tests.support.registry import REGISTRY_USER, TokenServer, free_port, start_registry
 
@@ -340,7 +334,7 @@ def _fault_client(script, **kw):
     "answers, waits, ok",
     [
         ([httpx.Response(429, headers={"Retry-After": "2"}), _manifest_response()], [2.0], True),
-        ([httpx.Response(503, headers={"Retry-After": "3600"}), _manifest_response()], [10.0], True),  # capped
+        ([httpx.Response(503, headers={"Retry-After": "30"}), _manifest_response()], [10.0], True),  # capped
         ([httpx.Response(429), httpx.Response(502), _manifest_response()], None, True),  # backoff without Retry-After
         ([httpx.ReadError("connection reset by peer"), _manifest_response()], None, True),
         ([httpx.Response(503)], None, False),  # retries exhausted
@@ -349,7 +343,7 @@ def _fault_client(script, **kw):
 )
 def test_retries_honour_retry_after(answers, waits, ok):
     script = Script(*answers)
-    client, slept = _fault_client(script)
+    client, slept = _fault_client(script, timeout=60)  # room for every wait (the deadline: adversarial table)
 
     async def go():
         async with client:
@@ -473,18 +467,19 @@ def test_docker_hub_names_one_registry():
 
 
 def test_redirect_to_plain_http_elsewhere_is_refused():
+    # TEST-NET addresses, not names: the fault transport answers them and nothing is resolved.
     def handler(request):
-        if request.url.host == "registry.example.com":
-            return httpx.Response(307, headers={"Location": "http://storage.example.net/blob"})
+        if request.url.host == "192.0.2.1":
+            return httpx.Response(307, headers={"Location": "http://192.0.2.2/blob"})
         return httpx.Response(200, content=b"bytes")
 
     client, _ = _fault_client(handler)
 
     async def go():
         async with client:
-            await client.get_blob("registry.example.com", "org/app", sha256_digest(b"bytes"))
+            await client.get_blob("192.0.2.1", "org/app", sha256_digest(b"bytes"))
 
-    with pytest.raises(InsecureRegistryError, match="refusing plain HTTP to storage.example.net"):
+    with pytest.raises(InsecureRegistryError, match="refusing plain HTTP to 192.0.2.2"):
         run(go())
 
 

@@ -8,8 +8,8 @@ import asyncio
 import pytest
 
 from devtools.oci_layout_writer import OCI_EMPTY
-from pullguard.engine.registry.auth import CredentialStore
 from pullguard.engine.registry.client import RegistryClient
+from pullguard.engine.registry.credentials import CredentialStore
 from pullguard.engine.registry.errors import NotFoundError, RegistryError, TransportError
 from pullguard.engine.registry.mirrors import (
     Endpoint,

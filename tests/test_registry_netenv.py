@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import certifi
 import pytest
 
-from pullguard.engine.registry.auth import CredentialStore
 from pullguard.engine.registry.client import RegistryClient
+from pullguard.engine.registry.credentials import CredentialStore
 from pullguard.engine.registry.errors import TransportError
 from pullguard.engine.registry.netenv import NetworkSettings, NetworkSettingsError
 from tests.support.push import push_image

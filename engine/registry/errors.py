@@ -3,9 +3,16 @@
 Messages name the method, URL (host and repository) and the registry's answer, e.g.
 `GET https://ghcr.io/v2/org/app/manifests/v1: 404 MANIFEST_UNKNOWN`. They never hold credentials:
 URLs are built by the client without userinfo and token/auth headers are never formatted.
+Parts of a message come from the registry (error codes, digests, redirect targets): every message
+is stored with its control characters escaped, so a newline or ESC in an answer can never start a
+fake output line (SPEC §6); the data fields (`code`) keep what the registry sent.
 """
 
 from __future__ import annotations
+
+import json
+
+from ..display import escape_control
 
 
 class RegistryError(Exception):
@@ -21,7 +28,7 @@ class RegistryError(Exception):
         code: str | None = None,
         endpoint: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__()
         self.message = message
         self.host = host
         self.repository = repository
@@ -32,6 +39,15 @@ class RegistryError(Exception):
         self.endpoint = endpoint
         # Earlier endpoints tried for the same request (mirrors before upstream): (endpoint, message).
         self.attempts: list[tuple[str, str]] = []
+
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @message.setter
+    def message(self, text: str) -> None:
+        self._message = escape_control(text)
+        self.args = (self._message,)
 
     def __str__(self) -> str:
         return self.message
@@ -71,3 +87,27 @@ class ProtocolError(RegistryError):
 
 class InsecureRegistryError(RegistryError):
     """Plain HTTP was needed for a host that is neither loopback nor marked insecure."""
+
+
+def error_code(body: bytes) -> str | None:
+    """The first `errors[].code` of a distribution error body (`MANIFEST_UNKNOWN`), if any."""
+    first = _first_error(body)
+    code = first.get("code") if first else None
+    return str(code) if code else None
+
+
+def error_detail(body: bytes) -> str:
+    """The first `errors[].message` of a distribution error body ("" when there is none)."""
+    first = _first_error(body)
+    return str(first.get("message", "")) if first else ""
+
+
+def _first_error(body: bytes) -> dict[str, object] | None:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    errors = doc.get("errors") if isinstance(doc, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return errors[0]
+    return None

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Mapping
 from urllib.parse import urlsplit
 
-from .auth import normalize_host
+from .hosts import normalize_host
+from .netenv import redact
 
 WILDCARD = "*"
 
@@ -63,7 +65,7 @@ class MirrorConfig:
     mirrors: dict[str, MirrorSpec] = field(default_factory=dict)
 
     @classmethod
-    def coerce(cls, value: "MirrorConfig | dict | None") -> "MirrorConfig":
+    def coerce(cls, value: MirrorConfig | Mapping[str, MirrorSpec | Iterable[str | Endpoint]] | None) -> MirrorConfig:
         """Accept a MirrorConfig, `{host: [endpoint, ...]}` or `{host: MirrorSpec}`."""
         if value is None:
             return cls()
@@ -77,7 +79,7 @@ class MirrorConfig:
                 config.add(host, [parse_endpoint(e, where=f"mirror for {host}") if isinstance(e, str) else e for e in spec])
         return config
 
-    def add(self, host: str, endpoints, *, skip_fallback: bool = False) -> None:
+    def add(self, host: str, endpoints: Iterable[Endpoint], *, skip_fallback: bool = False) -> None:
         key = WILDCARD if host.strip() == WILDCARD else normalize_host(host)
         old = self.mirrors.get(key)
         merged = tuple(old.endpoints if old else ()) + tuple(endpoints)
@@ -119,7 +121,7 @@ def parse_mirror_flag(value: str, *, check_exists: bool = True) -> tuple[str, En
     """`--mirror HOST=ENDPOINT` -> (normalized host, Endpoint)."""
     host, sep, endpoint = value.partition("=")
     host = host.strip()
-    value = _redact_userinfo(value)
+    value = redact(value)
     if not sep or not host or not endpoint.strip():
         raise MirrorConfigError(
             f"invalid --mirror {value!r}: expected HOST=ENDPOINT, "
@@ -134,14 +136,9 @@ def parse_mirror_flag(value: str, *, check_exists: bool = True) -> tuple[str, En
     return (WILDCARD if host == WILDCARD else normalize_host(host)), ep
 
 
-def _redact_userinfo(value: str) -> str:
-    """Never echo a password someone put in a URL."""
-    import re
-
-    return re.sub(r"://[^/@\s]*@", "://***@", value)
 
 
-def mirrors_from_flags(values, base: MirrorConfig | None = None, *, check_exists: bool = True) -> MirrorConfig:
+def mirrors_from_flags(values: Iterable[str], base: MirrorConfig | None = None, *, check_exists: bool = True) -> MirrorConfig:
     """Repeated `--mirror` flags, in order; flags for one host add endpoints in the order given."""
     config = MirrorConfig(dict(base.mirrors)) if base else MirrorConfig()
     for value in values:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
+import ssl
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, overload
 from urllib.parse import urlsplit
+
+from .hosts import is_loopback
 
 
 class NetworkSettingsError(ValueError):
@@ -76,7 +78,7 @@ class NetworkSettings:
             return None
         host = (parts.hostname or "").lower()
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        if _is_loopback(host) or self._excluded(host, port):
+        if is_loopback(host) or self._excluded(host, port):
             return None
         return proxy
 
@@ -103,10 +105,8 @@ class NetworkSettings:
                 return True
         return False
 
-    def ssl_context(self):
+    def ssl_context(self) -> ssl.SSLContext:
         """The TLS context for registries: the default CA bundle, or SSL_CERT_FILE/SSL_CERT_DIR."""
-        import ssl
-
         if not self.ca_file and not self.ca_dir:
             import certifi  # what httpx verifies against by default
 
@@ -119,11 +119,25 @@ class NetworkSettings:
             raise NetworkSettingsError(f"cannot load CA certificates from {which}: {reason}") from None
 
 
+@overload
+def redact(url: str) -> str: ...
+@overload
+def redact(url: None) -> None: ...
 def redact(url: str | None) -> str | None:
-    """A proxy URL without its password (`http://user:***@proxy:3128`)."""
+    """A URL without its password (`http://user:***@proxy:3128`; a user-only userinfo, often a
+    token, as `***@`).
+
+    The userinfo ends at the LAST `@` (as Go's url.Parse splits it): a password may hold `@`
+    (`bob:Secr3t@PW@proxy`), and everything from the user's `:` to that `@` is hidden.
+    """
     if not url:
         return url
-    return re.sub(r"(://[^/@:\s]*):[^/@\s]*@", r"\1:***@", url)
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, tail = rest.rpartition("@")
+    if not sep or not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user + ':***' if colon else '***'}@{tail}"
 
 
 def _proxy_url(value: str | None, name: str | None) -> str | None:
@@ -146,12 +160,3 @@ def _split_port(entry: str) -> tuple[str, int | None]:
         if port.isdigit():
             return host, int(port)
     return entry, None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -2,15 +2,22 @@
 
 Discovery speaks in image contexts (`ghcr.io/org/app`, as `Reference.context` gives them) and
 two exceptions (`ArtifactNotFound`, `RegistryFault`); this adapter splits the context into
-registry and repository and maps the client's error family onto those two.
+registry and repository and maps the client's error family onto those two. Every answer it
+returns was read within the size bound the caller passed (or the Talos limit).
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from types import TracebackType
+from typing import Any, Iterable
+
+import httpx
 
 from .. import artifacts
+from .client import RegistryClient
+from .credentials import CredentialStore
 from .errors import NotFoundError, RegistryError
+from .mirrors import MirrorConfig
 
 
 def split_context(context: str) -> tuple[str, str]:
@@ -21,25 +28,26 @@ def split_context(context: str) -> tuple[str, str]:
     return registry, repository
 
 
-class RegistryStore:
-    def __init__(self, client) -> None:
+class RegistryStore(artifacts.ArtifactStore):
+    def __init__(self, client: RegistryClient) -> None:
         self.client = client
 
     @classmethod
-    def open(cls, *, mirrors=None, insecure: Iterable[str] = (), timeout: float = 10.0,
-             max_connections: int | None = None, credentials=None, transport=None) -> "RegistryStore":
-        from .client import RegistryClient
-
+    def open(
+        cls, *, mirrors: MirrorConfig | None = None, insecure: Iterable[str] = (), timeout: float = 10.0,
+        max_connections: int | None = None, credentials: CredentialStore | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> RegistryStore:
         return cls(RegistryClient(mirrors=mirrors, insecure=insecure, timeout=timeout, credentials=credentials,
                                   max_connections=max_connections, transport=transport))
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def __aenter__(self) -> "RegistryStore":
+    async def __aenter__(self) -> RegistryStore:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     async def resolve(self, context: str, tag: str | None) -> str:
@@ -49,21 +57,21 @@ class RegistryStore:
             head = await self.client.head_manifest(registry, repository, tag or "latest")
             return head.digest
 
-    async def manifest(self, context: str, reference: str, max_size: int) -> artifacts.Fetched:
-        registry, repository = split_context(context)
+    async def manifest(self, repository: str, reference: str, max_size: int) -> artifacts.Fetched:
+        registry, name = split_context(repository)
         async with _mapped():
-            m = await self.client.get_manifest(registry, repository, reference, max_size=max_size)
+            m = await self.client.get_manifest(registry, name, reference, max_size=max_size)
             return artifacts.Fetched(m.media_type, m.data, m.digest)
 
-    async def blob(self, context: str, digest: str, max_size: int) -> bytes:
-        registry, repository = split_context(context)
+    async def blob(self, repository: str, digest: str, max_size: int) -> bytes:
+        registry, name = split_context(repository)
         async with _mapped():
-            return (await self.client.get_blob(registry, repository, digest, max_size=max_size)).data
+            return (await self.client.get_blob(registry, name, digest, max_size=max_size)).data
 
-    async def referrers(self, context: str, digest: str, artifact_type: str) -> list[dict] | None:
-        registry, repository = split_context(context)
+    async def referrers(self, repository: str, digest: str, artifact_type: str) -> list[dict[str, Any]] | None:
+        registry, name = split_context(repository)
         async with _mapped():
-            answer = await self.client.get_referrers(registry, repository, digest, artifact_type=artifact_type)
+            answer = await self.client.get_referrers(registry, name, digest, artifact_type=artifact_type)
             if not answer.supported:
                 return None
             return [d.to_json() for d in answer.descriptors]
@@ -72,14 +80,13 @@ class RegistryStore:
 class _mapped:
     """Turn the client's errors into discovery's two kinds (message kept word for word)."""
 
-    async def __aenter__(self):
-        return self
+    async def __aenter__(self) -> None:
+        return None
 
-    async def __aexit__(self, exc_type, exc, tb):
-        if exc is None:
-            return False
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if isinstance(exc, NotFoundError):
             raise artifacts.ArtifactNotFound(str(exc)) from exc
         if isinstance(exc, (RegistryError, ValueError)):
             raise artifacts.RegistryFault(str(exc)) from exc
-        return False

@@ -1,4 +1,4 @@
-"""Registry credentials and authentication challenges.
+"""Registry credentials: who we are to each registry host.
 
 Credentials come from the files docker and podman write: `$REGISTRY_AUTH_FILE`, then
 `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json` when DOCKER_CONFIG is unset). An `auths`
@@ -13,29 +13,15 @@ import base64
 import binascii
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import RegistryError
-
-DOCKER_HUB = "index.docker.io"
-_DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+from .hosts import normalize_host
 
 
 class CredentialsError(RegistryError):
     """A credential file exists but cannot be read; the message names the file, never its content."""
-
-
-def normalize_host(value: str) -> str:
-    """`https://index.docker.io/v1/` -> `index.docker.io`; `HTTP://Localhost:5000/v2` -> `localhost:5000`."""
-    host = value.strip()
-    if "://" in host:
-        host = host.split("://", 1)[1]
-    host = host.split("/", 1)[0].lower()
-    if host in _DOCKER_HUB_ALIASES:
-        return DOCKER_HUB
-    return host
 
 
 @dataclass(frozen=True)
@@ -131,7 +117,7 @@ def _read_auth_file(path: Path) -> dict[str, Credential]:
 _BAD = Credential("", "")
 
 
-def _entry_credential(entry: dict) -> Credential | None:
+def _entry_credential(entry: dict[str, object]) -> Credential | None:
     auth = entry.get("auth")
     if isinstance(auth, str) and auth:
         try:
@@ -142,38 +128,7 @@ def _entry_credential(entry: dict) -> Credential | None:
         if not sep or not user:
             return _BAD
         return Credential(user, password)
-    user, password = entry.get("username"), entry.get("password")
-    if isinstance(user, str) and user and isinstance(password, str):
-        return Credential(user, password)
+    name, secret = entry.get("username"), entry.get("password")
+    if isinstance(name, str) and name and isinstance(secret, str):
+        return Credential(name, secret)
     return None
-
-
-@dataclass(frozen=True)
-class Challenge:
-    scheme: str  # lower case: "bearer" or "basic"
-    params: dict[str, str]
-
-
-_PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?')
-
-
-def parse_challenge(header: str) -> Challenge | None:
-    """Parse one `WWW-Authenticate` value: `Bearer realm="…",service="…",scope="…"`."""
-    header = header.strip()
-    if not header:
-        return None
-    scheme, _, rest = header.partition(" ")
-    params: dict[str, str] = {}
-    pos = 0
-    while pos < len(rest):
-        m = _PARAM.match(rest, pos)
-        if not m or m.end() == pos:
-            break
-        value = m.group(2) if m.group(2) is not None else (m.group(3) or "")
-        params[m.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
-        pos = m.end()
-    return Challenge(scheme.lower(), params)
-
-
-def repository_scope(repository: str, actions: str = "pull") -> str:
-    return f"repository:{repository}:{actions}"
