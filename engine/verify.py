@@ -145,7 +145,8 @@ def _rule_key(decision: Decision, options: VerifyOptions) -> tuple:
 def merge_mirrors(from_policy: dict, from_cli: dict[str, list[str]]):
     """Per host: command-line endpoints first, then the policy file's (`MirrorSpec`s, with their
     overridePath), without repeats; the file's skipFallback holds for its host."""
-    from .registry.mirrors import MirrorConfig, parse_endpoint
+    from .endpoints import parse_endpoint
+    from .registry.mirrors import MirrorConfig
 
     config = MirrorConfig()
     for host in dict.fromkeys([*(from_cli or {}), *from_policy]):

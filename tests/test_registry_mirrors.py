@@ -8,17 +8,11 @@ import asyncio
 import pytest
 
 from devtools.oci_layout_writer import OCI_EMPTY
+from pullguard.engine.endpoints import EndpointError, parse_endpoint
 from pullguard.engine.registry.client import RegistryClient
 from pullguard.engine.registry.credentials import CredentialStore
 from pullguard.engine.registry.errors import NotFoundError, RegistryError, TransportError
-from pullguard.engine.registry.mirrors import (
-    Endpoint,
-    MirrorConfig,
-    MirrorConfigError,
-    MirrorSpec,
-    mirrors_from_flags,
-    parse_mirror_flag,
-)
+from pullguard.engine.registry.mirrors import MirrorConfig, MirrorSpec, mirrors_from_flags, parse_mirror_flag
 from tests.support.layout import copy_to_oci_layout
 from tests.support.push import manifest_descriptor, push_image, push_index
 from tests.support.registry import free_port, start_registry_process
@@ -76,7 +70,7 @@ def test_mirror_order_and_fallback(mirror_registries, mirrors, skip_fallback, ta
     upstream = env["upstream"].host
     config = MirrorConfig()
     if mirrors:
-        config.add(upstream, [Endpoint(_endpoint(env, m)) for m in mirrors], skip_fallback=skip_fallback)
+        config.add(upstream, [parse_endpoint(_endpoint(env, m)) for m in mirrors], skip_fallback=skip_fallback)
     m = run(_call(config, lambda c: c.get_manifest(upstream, "mirror/app", tag)))
     assert m.digest == env["digests"][digest_key]
     assert m.endpoint == _endpoint(env, served_by)
@@ -94,7 +88,7 @@ def test_skip_fallback_and_errors_name_each_endpoint(mirror_registries, mirrors,
     env = mirror_registries
     upstream = env["upstream"].host
     config = MirrorConfig()
-    config.add(upstream, [Endpoint(_endpoint(env, m)) for m in mirrors], skip_fallback=tag != "nowhere")
+    config.add(upstream, [parse_endpoint(_endpoint(env, m)) for m in mirrors], skip_fallback=tag != "nowhere")
     with pytest.raises(error) as info:
         run(_call(config, lambda c: c.get_manifest(upstream, "mirror/app", tag)))
     expected = text.format(m1=env["m1"].url, dead=env["dead"], dead_host=env["dead"].removeprefix("http://"))
@@ -130,7 +124,7 @@ def test_errors_through_a_mirror_name_the_image_registry_and_the_mirror(mirror_r
     upstream = env["upstream"].host
     config = MirrorConfig()
     if mirrors:
-        config.add(upstream, [Endpoint(_endpoint(env, m)) for m in mirrors], skip_fallback=skip_fallback)
+        config.add(upstream, [parse_endpoint(_endpoint(env, m)) for m in mirrors], skip_fallback=skip_fallback)
     with pytest.raises(RegistryError) as info:
         run(_call(config, lambda c: call(c, upstream)))
     values = dict(up=upstream, m1=env["m1"].url, dead=env["dead"])
@@ -150,7 +144,7 @@ def test_errors_through_an_oci_layout_name_the_image_registry(layout_env):
 def test_docker_hub_aliases_and_wildcard(mirror_registries, key, image_registry):
     env = mirror_registries
     config = MirrorConfig()
-    config.add(key, [Endpoint(env["m1"].url)], skip_fallback=True)  # no network: never fall back to Docker Hub
+    config.add(key, [parse_endpoint(env["m1"].url)], skip_fallback=True)  # no network: never fall back to Docker Hub
     m = run(_call(config, lambda c: c.get_manifest(image_registry, "library/nginx", "1.25")))
     assert m.digest == env["digests"]["m1:nginx"] and m.endpoint == env["m1"].url
 
@@ -158,7 +152,7 @@ def test_docker_hub_aliases_and_wildcard(mirror_registries, key, image_registry)
 def test_override_path_uses_the_endpoint_path_as_given(mirror_registries):
     env = mirror_registries
     config = MirrorConfig.coerce({env["upstream"].host: MirrorSpec(
-        (Endpoint(env["m1"].url + "/v2", override_path=True),), skip_fallback=True)})
+        (parse_endpoint(env["m1"].url + "/v2", override_path=True),), skip_fallback=True)})
     m = run(_call(config, lambda c: c.get_manifest(env["upstream"].host, "mirror/app", "v1")))
     assert m.digest == env["digests"]["m1:v1"]
 
@@ -197,7 +191,7 @@ def layout_env(tmp_path_factory, registry):
 
 def _oci_mirrors(layout, host="ghcr.io"):
     config = MirrorConfig()
-    config.add(host, [Endpoint(f"oci:{layout}")], skip_fallback=True)
+    config.add(host, [parse_endpoint(f"oci:{layout}")], skip_fallback=True)
     return config
 
 
@@ -318,7 +312,7 @@ def test_parse_mirror_flag(value, host, url):
     ],
 )
 def test_parse_mirror_flag_errors(value, message):
-    with pytest.raises(MirrorConfigError) as info:
+    with pytest.raises(EndpointError) as info:
         parse_mirror_flag(value)
     assert message in str(info.value)
     assert "pw@" not in str(info.value)
@@ -364,5 +358,5 @@ def test_mirrors_from_talos_documents(documents, image_registry, endpoints):
 
 
 def test_override_path_api_base():
-    assert Endpoint("https://harbor/v2/k8s", override_path=True).api_base == "https://harbor/v2/k8s"
-    assert Endpoint("https://mirror.example.com/docker-io/").api_base == "https://mirror.example.com/docker-io/v2"
+    assert parse_endpoint("https://harbor/v2/k8s", override_path=True).api_base == "https://harbor/v2/k8s"
+    assert parse_endpoint("https://mirror.example.com/docker-io/").api_base == "https://mirror.example.com/docker-io/v2"

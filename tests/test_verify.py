@@ -142,7 +142,8 @@ def test_json_has_every_simulate_field_plus_verify_fields():
     ],
 )
 def test_mirrors_command_line_first_then_policy(policy, cli, expected):
-    from pullguard.engine.registry.mirrors import MirrorSpec, parse_endpoint
+    from pullguard.engine.endpoints import parse_endpoint
+    from pullguard.engine.registry.mirrors import MirrorSpec
 
     specs = {host: MirrorSpec(tuple(parse_endpoint(e) for e in urls)) for host, urls in policy.items()}
     config = merge_mirrors(specs, cli)

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from ..endpoints import EndpointSpec
 from .credentials import CredentialStore
 from .errors import (
     AuthenticationError,
@@ -29,7 +30,7 @@ from .errors import (
     error_detail,
 )
 from .hosts import DOCKER_HUB, DOCKER_HUB_API, is_loopback, normalize_host
-from .mirrors import Endpoint, MirrorConfig
+from .mirrors import MirrorConfig
 from .models import (
     DIGEST,
     MANIFEST_MEDIA_TYPES,
@@ -102,7 +103,7 @@ class RegistryClient:
         # Hosts explicitly configured as http:// mirror endpoints: the user chose plain HTTP there.
         plain_http = set(self.insecure)
         for spec in self.mirrors.mirrors.values():
-            plain_http.update(ep.host for ep in spec.endpoints if not ep.is_oci and ep.url.startswith("http://"))
+            plain_http.update(ep.host for ep in spec.endpoints if ep.scheme == "http")
         self.transport = Transport(
             timeout=timeout, max_connections=self.max_connections, max_attempts=max_attempts,
             max_retry_wait=max_retry_wait, backoff=backoff, user_agent=user_agent, network=network,
@@ -347,7 +348,7 @@ class RegistryClient:
         return ServerError(text, **kw)
 
 
-def _mirror_target(registry: str, ep: Endpoint) -> Target:
+def _mirror_target(registry: str, ep: EndpointSpec) -> Target:
     if ep.is_oci:
         return Target(ep.url, OCI_ORIGIN + "/v2", "", registry, True, oci=str(ep.oci_path))
     return Target(ep.url, ep.api_base, ep.host, registry, True)

@@ -2,59 +2,27 @@
 
 A registry host maps to mirror endpoints tried in order, then the upstream registry itself unless
 `skipFallback` is set (Talos `machine.registries.mirrors.<host>` and `RegistryMirrorConfig`, read
-from a policy file by `pullguard.engine.policy.talos.registry_mirror_specs`, which builds these objects).
-`docker.io` and `index.docker.io` name the same registry; `*` is a mirror for every registry.
-An endpoint is `http://…`, `https://…` (the API is under `<url>/v2/`, or under `<url>/` itself with
-`overridePath`) or `oci:PATH`, an OCI image layout directory on disk.
+from a policy file as plain data, and `--mirror HOST=ENDPOINT`). `docker.io` and `index.docker.io`
+name the same registry; `*` is a mirror for every registry. An endpoint is an
+`engine.endpoints.EndpointSpec` (`http://…`, `https://…` with the API under `<url>/v2/`, or under
+`<url>/` itself with `overridePath`, or `oci:PATH`, an OCI image layout directory): the one set
+of endpoint rules, whose errors never show a password.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Mapping
-from urllib.parse import urlsplit
 
+from ..endpoints import EndpointError, EndpointSpec, parse_endpoint, redact_userinfo
 from .hosts import normalize_host
-from .netenv import redact
 
 WILDCARD = "*"
 
 
-class MirrorConfigError(ValueError):
-    """A `--mirror` value or a mirror document is malformed; the message says what to write instead."""
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    url: str  # `http(s)://host[:port][/path]` or `oci:PATH`
-    override_path: bool = False
-
-    @property
-    def is_oci(self) -> bool:
-        return self.url.startswith("oci:")
-
-    @property
-    def oci_path(self) -> Path:
-        return Path(self.url[4:])
-
-    @property
-    def host(self) -> str:
-        return "" if self.is_oci else urlsplit(self.url).netloc.lower()
-
-    @property
-    def api_base(self) -> str:
-        """The URL under which `<name>/manifests/<ref>` lives (no trailing slash)."""
-        base = self.url.rstrip("/")
-        return base if self.override_path else base + "/v2"
-
-    def __str__(self) -> str:
-        return self.url
-
-
 @dataclass(frozen=True)
 class MirrorSpec:
-    endpoints: tuple[Endpoint, ...]
+    endpoints: tuple[EndpointSpec, ...]
     skip_fallback: bool = False
 
 
@@ -65,7 +33,7 @@ class MirrorConfig:
     mirrors: dict[str, MirrorSpec] = field(default_factory=dict)
 
     @classmethod
-    def coerce(cls, value: MirrorConfig | Mapping[str, MirrorSpec | Iterable[str | Endpoint]] | None) -> MirrorConfig:
+    def coerce(cls, value: MirrorConfig | Mapping[str, MirrorSpec | Iterable[str | EndpointSpec]] | None) -> MirrorConfig:
         """Accept a MirrorConfig, `{host: [endpoint, ...]}` or `{host: MirrorSpec}`."""
         if value is None:
             return cls()
@@ -79,7 +47,7 @@ class MirrorConfig:
                 config.add(host, [parse_endpoint(e, where=f"mirror for {host}") if isinstance(e, str) else e for e in spec])
         return config
 
-    def add(self, host: str, endpoints: Iterable[Endpoint], *, skip_fallback: bool = False) -> None:
+    def add(self, host: str, endpoints: Iterable[EndpointSpec], *, skip_fallback: bool = False) -> None:
         key = WILDCARD if host.strip() == WILDCARD else normalize_host(host)
         old = self.mirrors.get(key)
         merged = tuple(old.endpoints if old else ()) + tuple(endpoints)
@@ -92,50 +60,24 @@ class MirrorConfig:
         return bool(self.mirrors)
 
 
-def parse_endpoint(value: str, *, where: str = "mirror endpoint", check_exists: bool = False,
-                   override_path: bool = False) -> Endpoint:
-    value = value.strip()
-    if value.startswith("oci:"):
-        path = value[4:]
-        if not path:
-            raise MirrorConfigError(f"{where}: `oci:` needs a path to an OCI image layout directory, e.g. oci:./layout")
-        if check_exists and not (Path(path) / "oci-layout").is_file():
-            raise MirrorConfigError(
-                f"{where}: {path} is not an OCI image layout (no oci-layout file in that directory)"
-            )
-        return Endpoint(value)
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise MirrorConfigError(
-            f"{where}: endpoint {value!r} must start with http://, https:// or oci: "
-            "(e.g. https://mirror.example.com or oci:./layout)"
-        )
-    if parts.username or parts.password:
-        raise MirrorConfigError(f"{where}: credentials in the endpoint URL are not supported; use docker config.json")
-    if parts.query or parts.fragment:
-        raise MirrorConfigError(f"{where}: endpoint {parts.scheme}://{parts.netloc}{parts.path} must not have a query")
-    return Endpoint(value, override_path)
-
-
-def parse_mirror_flag(value: str, *, check_exists: bool = True) -> tuple[str, Endpoint]:
-    """`--mirror HOST=ENDPOINT` -> (normalized host, Endpoint)."""
+def parse_mirror_flag(value: str, *, check_exists: bool = True) -> tuple[str, EndpointSpec]:
+    """`--mirror HOST=ENDPOINT` -> (normalized host, EndpointSpec); EndpointError otherwise, whose
+    message quotes the value without its userinfo."""
     host, sep, endpoint = value.partition("=")
     host = host.strip()
-    value = redact(value)
+    shown = redact_userinfo(value)
     if not sep or not host or not endpoint.strip():
-        raise MirrorConfigError(
-            f"invalid --mirror {value!r}: expected HOST=ENDPOINT, "
+        raise EndpointError(
+            f"invalid --mirror {shown!r}: expected HOST=ENDPOINT, "
             "e.g. docker.io=https://mirror.example.com or ghcr.io=oci:./layout"
         )
     if host != WILDCARD and ("://" in host or "/" in host or " " in host):
-        raise MirrorConfigError(
-            f"invalid --mirror {value!r}: HOST is a registry host[:port] such as docker.io or "
+        raise EndpointError(
+            f"invalid --mirror {shown!r}: HOST is a registry host[:port] such as docker.io or "
             "localhost:5000, not a URL"
         )
-    ep = parse_endpoint(endpoint, where=f"invalid --mirror {value!r}", check_exists=check_exists)
+    ep = parse_endpoint(endpoint, where=f"invalid --mirror {shown!r}", check_layout=check_exists)
     return (WILDCARD if host == WILDCARD else normalize_host(host)), ep
-
-
 
 
 def mirrors_from_flags(values: Iterable[str], base: MirrorConfig | None = None, *, check_exists: bool = True) -> MirrorConfig:
