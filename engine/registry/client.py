@@ -49,7 +49,7 @@ from .models import (
 )
 from .netenv import NetworkSettings
 from .tokens import TokenFlow
-from .transport import MAX_ERROR_BODY, OCI_ORIGIN, RETRY_STATUSES, Answer, Clock, Sleep, Target, Transport, redact_url
+from .transport import MAX_ERROR_BODY, OCI_ORIGIN, RETRY_STATUSES, Answer, Clock, Sleep, Target, Transport, url_for_message
 
 _REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -200,7 +200,7 @@ class RegistryClient:
             digest = ans.headers.get("docker-content-digest")
             if not digest or not DIGEST.match(digest):
                 if t.is_mirror:
-                    raise ProtocolError(f"HEAD {redact_url(url)}: no Docker-Content-Digest header", endpoint=t.label)
+                    raise ProtocolError(f"HEAD {url_for_message(url)}: no Docker-Content-Digest header", endpoint=t.label)
                 m = await self.get_manifest(t.registry, repository, reference)
                 return ManifestHead(m.digest, m.media_type, len(m.data), m.endpoint)
             size = ans.headers.get("content-length")
@@ -226,7 +226,7 @@ class RegistryClient:
             got = compute_digest(ans.body, digest.split(":", 1)[0])
             if got != digest:
                 raise DigestMismatchError(
-                    f"GET {redact_url(url)}: blob content has digest {got}, not the requested {digest}",
+                    f"GET {url_for_message(url)}: blob content has digest {got}, not the requested {digest}",
                     host=t.label, repository=repository, endpoint=t.label,
                 )
             return Blob(ans.body, digest, t.label)
@@ -254,10 +254,10 @@ class RegistryClient:
             try:
                 doc = json.loads(ans.body)
             except (ValueError, UnicodeDecodeError):
-                raise ProtocolError(f"GET {redact_url(url)}: referrers answer is not JSON", endpoint=t.label) from None
+                raise ProtocolError(f"GET {url_for_message(url)}: referrers answer is not JSON", endpoint=t.label) from None
             items = doc.get("manifests") if isinstance(doc, dict) else None
             if not isinstance(items, list):
-                raise ProtocolError(f"GET {redact_url(url)}: referrers answer is not an image index", endpoint=t.label)
+                raise ProtocolError(f"GET {url_for_message(url)}: referrers answer is not an image index", endpoint=t.label)
             descs = [Descriptor.from_json(d, where=f"referrers of {digest}[{i}]") for i, d in enumerate(items)]
             if artifact_type:
                 # A registry that ignores the filter says so by not sending OCI-Filters-Applied.
@@ -331,7 +331,7 @@ class RegistryClient:
 
     def _status_error(self, t: Target, repository: str, method: str, ans: Answer) -> RegistryError:
         code = error_code(ans.body)
-        text = f"{method} {redact_url(ans.url)}: {ans.status}" + (f" {code}" if code else "")
+        text = f"{method} {url_for_message(ans.url)}: {ans.status}" + (f" {code}" if code else "")
         if t.oci is not None and ans.status >= 500:
             text += f": {error_detail(ans.body)}"  # a broken layout says what is wrong with it
         kw: dict[str, Any] = dict(host=t.label, repository=repository, status=ans.status, code=code, endpoint=t.label)
@@ -365,7 +365,7 @@ def _media_type(t: Target, url: str, ans: Answer) -> str:
     try:
         doc = json.loads(ans.body)
     except (ValueError, UnicodeDecodeError):
-        raise ProtocolError(f"GET {redact_url(url)}: manifest is not valid JSON", endpoint=t.label) from None
+        raise ProtocolError(f"GET {url_for_message(url)}: manifest is not valid JSON", endpoint=t.label) from None
     field_type = doc.get("mediaType") if isinstance(doc, dict) else None
     if isinstance(field_type, str) and field_type:
         return field_type
@@ -385,7 +385,7 @@ def _verified_manifest_digest(t: Target, repository: str, url: str, ans: Answer,
     if expected and got != expected:
         source = "the requested digest" if requested else "its Docker-Content-Digest header"
         raise DigestMismatchError(
-            f"GET {redact_url(url)}: manifest content has digest {got}, not {expected} ({source})",
+            f"GET {url_for_message(url)}: manifest content has digest {got}, not {expected} ({source})",
             host=t.label, repository=repository, endpoint=t.label,
         )
     return got

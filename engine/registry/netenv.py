@@ -18,9 +18,10 @@ import ipaddress
 import os
 import ssl
 from dataclasses import dataclass, field
-from typing import Mapping, overload
+from typing import Mapping
 from urllib.parse import urlsplit
 
+from ..endpoints import redact_url
 from .hosts import is_loopback
 
 
@@ -67,7 +68,8 @@ class NetworkSettings:
         )
 
     def __repr__(self) -> str:
-        return (f"NetworkSettings(http_proxy={redact(self.http_proxy)!r}, https_proxy={redact(self.https_proxy)!r}, "
+        http_proxy, https_proxy = (redact_url(p) if p else p for p in (self.http_proxy, self.https_proxy))
+        return (f"NetworkSettings(http_proxy={http_proxy!r}, https_proxy={https_proxy!r}, "
                 f"no_proxy={self.no_proxy!r}, ca_file={self.ca_file!r}, ca_dir={self.ca_dir!r})")
 
     def proxy_for(self, url: str) -> str | None:
@@ -119,27 +121,6 @@ class NetworkSettings:
             raise NetworkSettingsError(f"cannot load CA certificates from {which}: {reason}") from None
 
 
-@overload
-def redact(url: str) -> str: ...
-@overload
-def redact(url: None) -> None: ...
-def redact(url: str | None) -> str | None:
-    """A URL without its password (`http://user:***@proxy:3128`; a user-only userinfo, often a
-    token, as `***@`).
-
-    The userinfo ends at the LAST `@` (as Go's url.Parse splits it): a password may hold `@`
-    (`bob:Secr3t@PW@proxy`), and everything from the user's `:` to that `@` is hidden.
-    """
-    if not url:
-        return url
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, tail = rest.rpartition("@")
-    if not sep or not at:
-        return url
-    user, colon, _ = userinfo.partition(":")
-    return f"{scheme}://{user + ':***' if colon else '***'}@{tail}"
-
-
 def _proxy_url(value: str | None, name: str | None) -> str | None:
     if not value:
         return None
@@ -147,7 +128,7 @@ def _proxy_url(value: str | None, name: str | None) -> str | None:
         value = "http://" + value  # as Go does for `proxy.example:3128`
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
-        raise NetworkSettingsError(f"{name}={redact(value)}: not a proxy URL (expected http://host:port)")
+        raise NetworkSettingsError(f"{name}={redact_url(value)}: not a proxy URL (expected http://host:port)")
     return value
 
 

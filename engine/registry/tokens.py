@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from .credentials import Credential, CredentialStore
 from .errors import AuthenticationError, error_code
 from .hosts import origin
-from .transport import Answer, Target, Transport, redact_url
+from .transport import Answer, Target, Transport, url_for_message
 
 # A token answer is a small JSON document.
 MAX_TOKEN_ANSWER = 64 * 1024
@@ -129,18 +129,18 @@ class TokenFlow:
             url = realm + ("&" if "?" in realm else "?") + urlencode(params) if params else realm
             headers = {"Authorization": cred.basic_header()} if cred else {}
             ans = await self.transport.exchange(t, "GET", url, headers, max_size=MAX_TOKEN_ANSWER, what="token")
-            where = f"token service {redact_url(realm)} for {t.label}/{repository}"
+            where = f"token service {url_for_message(realm)} for {t.label}/{repository}"
             if ans.status in (401, 403):
                 hint = "" if cred else f" (no credentials for {t.cred_host or t.label} in the docker config)"
                 code = error_code(ans.body)
                 raise AuthenticationError(
-                    f"GET {redact_url(realm)}: {ans.status} {code or 'UNAUTHORIZED'}: "
+                    f"GET {url_for_message(realm)}: {ans.status} {code or 'UNAUTHORIZED'}: "
                     f"{where} refused {'the credentials' if cred else 'anonymous access'}{hint}",
                     host=t.label, repository=repository, status=ans.status, code=code,
                 )
             if ans.status != 200:
                 raise AuthenticationError(
-                    f"GET {redact_url(realm)}: {ans.status}: {where} failed",
+                    f"GET {url_for_message(realm)}: {ans.status}: {where} failed",
                     host=t.label, repository=repository, status=ans.status,
                 )
             token, ttl = _read_token(ans.body)

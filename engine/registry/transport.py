@@ -25,9 +25,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ..endpoints import redact_url
 from .errors import InsecureRegistryError, LimitExceededError, ProtocolError, RegistryTimeoutError, TransportError
 from .hosts import is_loopback, normalize_host, origin
-from .netenv import NetworkSettings, redact
+from .netenv import NetworkSettings
 
 # As go-containerregistry retries: 408, 429, 500, 502, 503, 504.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -174,7 +175,7 @@ class Transport:
                     await self.sleep(wait)
                     continue
                 raise TransportError(
-                    f"{method} {redact_url(url)}: connection to {urlsplit(url).netloc} failed "
+                    f"{method} {url_for_message(url)}: connection to {urlsplit(url).netloc} failed "
                     f"after {attempt} attempt{'s' if attempt > 1 else ''}: {exc.reason}",
                     host=urlsplit(url).netloc, endpoint=t.label,
                 ) from None
@@ -202,7 +203,7 @@ class Transport:
     def _timed_out(self, t: Target, method: str, url: str) -> RegistryTimeoutError:
         host = urlsplit(url).netloc
         return RegistryTimeoutError(
-            f"{method} {redact_url(url)}: registry {host or t.label} did not answer within {self.timeout:g}s",
+            f"{method} {url_for_message(url)}: registry {host or t.label} did not answer within {self.timeout:g}s",
             host=host, endpoint=t.label,
         )
 
@@ -244,12 +245,12 @@ class Transport:
                         return Answer(response.status_code, response.headers, body, url)
                     finally:
                         await response.aclose()
-                raise ProtocolError(f"{method} {redact_url(url)}: more than {_MAX_REDIRECTS} redirects", endpoint=t.label)
+                raise ProtocolError(f"{method} {url_for_message(url)}: more than {_MAX_REDIRECTS} redirects", endpoint=t.label)
         except (TimeoutError, httpx.TimeoutException):
             raise self._timed_out(t, method, url) from None
         except (httpx.ConnectError, httpx.ProxyError) as exc:
             proxy = self.proxy_for(url) if t.oci is None else None
-            via = f" through proxy {redact(proxy)}" if proxy else ""
+            via = f" through proxy {redact_url(proxy)}" if proxy else ""
             raise TransportError(
                 f"cannot connect to registry {urlsplit(url).netloc}{via}: {_connect_reason(exc)}",
                 host=urlsplit(url).netloc, endpoint=t.label,
@@ -257,10 +258,10 @@ class Transport:
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
             raise _Retryable(_connect_reason(exc)) from None
         except httpx.UnsupportedProtocol as exc:
-            raise ProtocolError(f"{method} {redact_url(url)}: {exc}", endpoint=t.label) from None
+            raise ProtocolError(f"{method} {url_for_message(url)}: {exc}", endpoint=t.label) from None
         except httpx.HTTPError as exc:
             raise TransportError(
-                f"{method} {redact_url(url)}: {type(exc).__name__}: {_connect_reason(exc)}",
+                f"{method} {url_for_message(url)}: {type(exc).__name__}: {_connect_reason(exc)}",
                 host=urlsplit(url).netloc, endpoint=t.label,
             ) from None
 
@@ -270,7 +271,7 @@ class Transport:
         """The body, at most `limit` bytes: a 200 past it is an error, an error answer is cut."""
         declared = response.headers.get("content-length")
         too_big = LimitExceededError(
-            f"{method} {redact_url(url)}: {what} is larger than the limit of {limit} bytes",
+            f"{method} {url_for_message(url)}: {what} is larger than the limit of {limit} bytes",
             host=urlsplit(url).netloc, endpoint=t.label, status=response.status_code,
         )
         if declared and declared.isdigit() and int(declared) > limit:
@@ -299,7 +300,7 @@ class _Retryable(Exception):
         self.reason = reason
 
 
-def redact_url(url: str) -> str:
+def url_for_message(url: str) -> str:
     """`scheme://host[:port]/path`: no userinfo, no query (a token service's query may hold secrets)."""
     parts = urlsplit(str(url))
     host = parts.hostname or ""
