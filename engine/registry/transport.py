@@ -186,8 +186,8 @@ class Transport:
             wait = self._backoff_wait(attempt, retry_after)
             left = deadline - self.clock()
             if retry_after is not None and retry_after > left:
-                ans.gave_up = (f"the registry asked to retry after {retry_after:g}s, longer than the "
-                               f"{max(left, 0):.3g}s left of the {self.timeout:g}s timeout")
+                ans.gave_up = (f"the registry asked to retry after {_seconds(retry_after)}, longer than the "
+                               f"{_seconds(max(left, 0))} left of the {self.timeout:g}s timeout")
                 return ans
             if wait >= left:
                 ans.gave_up = f"no time left for a retry within the {self.timeout:g}s timeout"
@@ -212,6 +212,7 @@ class Transport:
     ) -> Answer:
         if within <= 0:
             raise self._timed_out(t, method, url)
+        _check_url(t, method, url)
         request_origin = origin(url)
         headers = dict(headers)
         try:
@@ -224,7 +225,7 @@ class Transport:
                     response = await client.send(request, stream=True)
                     try:
                         if response.status_code in _REDIRECTS and "location" in response.headers:
-                            nxt = urljoin(url, response.headers["location"])
+                            nxt = _check_url(t, method, response.headers["location"], redirected_from=url)
                             if origin(nxt) != request_origin:
                                 # Storage redirects (S3, CDN) must never see registry credentials.
                                 headers.pop("Authorization", None)
@@ -300,6 +301,24 @@ class _Retryable(Exception):
         self.reason = reason
 
 
+def _check_url(t: Target, method: str, url: str, *, redirected_from: str | None = None) -> str:
+    """`url` (a Location resolved against `redirected_from`), or ProtocolError when it cannot be
+    requested: a token realm or a redirect target comes from the registry, and `http://[zz`, a
+    port `abc` or a control character in it must be an error message, not a traceback."""
+    try:
+        if redirected_from is not None:
+            url = urljoin(redirected_from, url)
+        urlsplit(url).port  # noqa: B018 - parsing it is the check
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        shown = redact_url(url.partition("?")[0])
+        if redirected_from is not None:
+            raise ProtocolError(f"{method} {url_for_message(redirected_from)}: redirect to an invalid URL {shown}",
+                                endpoint=t.label) from None
+        raise ProtocolError(f"{method} {shown}: not a valid URL", endpoint=t.label) from None
+    return url
+
+
 def url_for_message(url: str) -> str:
     """`scheme://host[:port]/path`: no userinfo, no query (a token service's query may hold secrets)."""
     parts = urlsplit(str(url))
@@ -309,6 +328,10 @@ def url_for_message(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return f"{parts.scheme}://{host}{parts.path}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}s" if value >= 100 else f"{value:.3g}s"
 
 
 def _retry_after(value: str | None) -> float | None:
