@@ -11,7 +11,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-DialectName = Literal["talos", "kyverno"]
+DialectName = Literal["talos", "kyverno", "kyverno-ivpol"]
 
 Outcome = Literal["verified", "failed", "skipped", "denied", "allowed", "error"]
 OUTCOMES: tuple[Outcome, ...] = ("verified", "failed", "skipped", "denied", "allowed", "error")

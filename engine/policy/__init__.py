@@ -16,7 +16,7 @@ from ..vocabulary import DialectName
 from ..yamlschema import duplicate_keys, problem_diagnostic
 from ..yamlsource import Document, compose
 from . import talos
-from .detect import is_kyverno
+from .detect import is_image_validating_policy, is_kyverno
 from .dialect import Dialect, PolicyModel
 from .talos.mirrors import DeclaredMirrors, read_mirrors
 
@@ -27,9 +27,16 @@ def _load_kyverno(docs: list[Document], path: str) -> tuple[PolicyModel, list[Di
     return kyverno.load(docs, path)
 
 
+def _load_ivpol(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:
+    from . import ivpol  # only when needed: it loads the CEL library
+
+    return ivpol.load(docs, path)
+
+
 _TALOS = Dialect("talos", talos.detect, talos.load)
 # Tried in order: the first dialect that claims a document reads the whole file.
-DIALECTS: tuple[Dialect, ...] = (Dialect("kyverno", is_kyverno, _load_kyverno), _TALOS)
+DIALECTS: tuple[Dialect, ...] = (Dialect("kyverno", is_kyverno, _load_kyverno),
+                                 Dialect("kyverno-ivpol", is_image_validating_policy, _load_ivpol), _TALOS)
 
 
 @dataclass

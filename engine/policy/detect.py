@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..yamlsource import Document, ScalarNode, map_get
 
 KYVERNO_KINDS = ("ClusterPolicy", "Policy")
+IVPOL_KINDS = ("ImageValidatingPolicy", "NamespacedImageValidatingPolicy")
 
 
 def is_kyverno(doc: Document) -> bool:
@@ -18,3 +19,12 @@ def is_kyverno(doc: Document) -> bool:
     api, kind = map_get(doc.root, "apiVersion"), map_get(doc.root, "kind")
     return (isinstance(api, ScalarNode) and api.value.startswith("kyverno.io/")
             and isinstance(kind, ScalarNode) and kind.value in KYVERNO_KINDS)
+
+
+def is_image_validating_policy(doc: Document) -> bool:
+    """An `ImageValidatingPolicy`/`NamespacedImageValidatingPolicy` of `policies.kyverno.io`."""
+    if doc.root is None:
+        return False
+    api, kind = map_get(doc.root, "apiVersion"), map_get(doc.root, "kind")
+    return (isinstance(api, ScalarNode) and api.value.startswith("policies.kyverno.io/")
+            and isinstance(kind, ScalarNode) and kind.value in IVPOL_KINDS)

@@ -1,0 +1,187 @@
+"""A loaded ImageValidatingPolicy, compiled: what decides which images it takes, and what it checks.
+
+Matching (Kyverno `pkg/cel/matching.MatchImage` over `matchImageReferences`): the image string as
+written in the resource, no normalization; an entry is a gobwas glob or a CEL expression over
+`ref`; no entry takes every image. A bare image list is read as the containers of a Pod, so
+`matchConstraints` must take pods and `matchConditions` are evaluated over that Pod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ...gobglob import Glob, GlobPanic, GlobTooComplex
+from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
+from .expressions import CelRuntimeError, Compiled
+
+PolicyKind = Literal["ImageValidatingPolicy", "NamespacedImageValidatingPolicy"]
+
+
+class MatchError(Exception):
+    """An entry could not say whether it takes the image (Kyverno returns the error)."""
+
+
+@dataclass(frozen=True)
+class ImageMatch:
+    """One matchImageReferences entry."""
+
+    index: int
+    text: str  # the glob or the expression, as written
+    line: int
+    glob: Glob | None = None
+    expression: Compiled | None = None
+
+    @property
+    def kind(self) -> str:
+        return "glob" if self.glob is not None else "expression"
+
+    def matches(self, image: str) -> bool:
+        if self.glob is not None:
+            try:
+                return self.glob.match(image)
+            except (GlobPanic, GlobTooComplex) as error:
+                raise MatchError(f"glob '{self.text}': {error}") from None
+        assert self.expression is not None
+        try:
+            value = self.expression.evaluate({"ref": image})
+        except CelRuntimeError as error:
+            raise MatchError(f"expression at line {self.line}: {error}") from None
+        if not isinstance(value, bool):
+            raise MatchError(f"expression at line {self.line}: not a bool")
+        return value
+
+
+@dataclass(frozen=True)
+class NamedExpression:
+    """A matchCondition or a variable."""
+
+    name: str
+    expression: Compiled
+    line: int
+
+
+@dataclass(frozen=True)
+class Validation:
+    index: int
+    expression: Compiled
+    message: str
+    message_expression: Compiled | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Attestor:
+    """One spec.attestors entry: a cosign key or keyless identities, or what pullguard cannot verify."""
+
+    name: str
+    # A signature verifies when it satisfies any of these (keyless: one per identity).
+    verifiers: tuple[Verifier, ...]
+    # Fields that change Kyverno's verdict and that pullguard does not verify: each makes the
+    # attestor's verification an `error` "not verified by pullguard: …", never a silent pass.
+    unsupported: tuple[str, ...]
+    line: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "verifiers": [_verifier_json(v) for v in self.verifiers],
+                "unsupported": list(self.unsupported)}
+
+
+def _verifier_json(verifier: Verifier) -> dict[str, Any]:
+    out = verifier.to_json()
+    if isinstance(verifier, KeylessVerifier):
+        out["issuer_regex"] = verifier.issuer_regex
+    if isinstance(verifier, PublicKeyVerifier):
+        out["ignore_tlog"] = verifier.ignore_tlog
+    return out
+
+
+@dataclass(frozen=True)
+class Attestation:
+    name: str
+    kind: Literal["intoto", "referrer"]
+    type: str
+
+
+@dataclass(frozen=True)
+class ResourceRule:
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    operations: tuple[str, ...]
+
+    def takes_pods(self) -> bool:
+        return (("*" in self.api_groups or "" in self.api_groups)
+                and ("*" in self.resources or "pods" in self.resources)
+                and (not self.operations or "*" in self.operations or "CREATE" in self.operations))
+
+
+@dataclass(frozen=True)
+class ImageValidatingPolicy:
+    index: int  # in file order, among the file's ImageValidatingPolicies
+    name: str
+    kind: PolicyKind
+    namespace: str | None
+    line: int
+    end_line: int
+    matches: tuple[ImageMatch, ...]
+    resource_rules: tuple[ResourceRule, ...]
+    match_conditions: tuple[NamedExpression, ...]
+    variables: tuple[NamedExpression, ...]
+    validations: tuple[Validation, ...]
+    attestors: tuple[Attestor, ...]
+    attestations: tuple[Attestation, ...]
+    required: bool = True
+    mutate_digest: bool = True
+    verify_digest: bool = True
+    validation_actions: tuple[str, ...] = ("Deny",)
+    # Set when a part of the policy could not be compiled: the policy is then never evaluated.
+    broken: bool = field(default=False, compare=False)
+
+    @property
+    def rule_id(self) -> str:
+        return self.name
+
+    @property
+    def attestor_names(self) -> frozenset[str]:
+        return frozenset(a.name for a in self.attestors)
+
+    def first_match(self, image: str) -> ImageMatch | None | Literal["every"]:
+        """The entry that takes `image`, "every" when there are no entries, or None."""
+        if not self.matches:
+            return "every"
+        for entry in self.matches:
+            if entry.matches(image):
+                return entry
+        return None
+
+    def takes_pods(self) -> bool:
+        return any(rule.takes_pods() for rule in self.resource_rules)
+
+    def conditions_hold(self, pod: Mapping[str, Any]) -> tuple[bool, str | None]:
+        """matchConditions over the Pod: (all true, the name of the first that is not)."""
+        for condition in self.match_conditions:
+            try:
+                value = condition.expression.evaluate({"object": pod, "oldObject": None, "request": None,
+                                                       "namespaceObject": None})
+            except CelRuntimeError as error:
+                raise MatchError(f"matchCondition '{condition.name}': {error}") from None
+            if value is not True:
+                return False, condition.name
+        return True, None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "policy": self.name, "kind": self.kind, "index": self.index,
+            "validations": [v.expression.text for v in self.validations],
+            "attestors": [a.to_json() for a in self.attestors],
+            "attestations": [{"name": a.name, "kind": a.kind, "type": a.type} for a in self.attestations],
+            "required": self.required, "mutate_digest": self.mutate_digest, "verify_digest": self.verify_digest,
+            "validation_actions": list(self.validation_actions),
+        }
+
+
+def pod_for(image: str) -> dict[str, Any]:
+    """The Pod a bare image stands for (SPEC §4b: a bare image list is Pod containers)."""
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pullguard", "namespace": "default"},
+            "spec": {"containers": [{"name": "image", "image": image}]}}

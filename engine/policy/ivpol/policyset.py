@@ -1,0 +1,120 @@
+"""The file's ImageValidatingPolicies as one dialect policy: decisions, explanations, outline.
+
+SPEC §4b: an image's decision is `verify` when a policy's matchImageReferences takes it (the
+string as written), `allow` otherwise; `rules` lists every applying policy with its
+validations. matchConstraints and matchConditions select resources: given a resource (a Pod
+object) they apply; a bare image reference has none, so only matchImageReferences decide.
+Every applying policy is evaluated (no first match); `rule_index`, `rule_id`, `pattern` and
+`verifier` describe the first one in file order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ...vocabulary import Decision, OutlineItem, RuleTrial
+from .model import ImageMatch, ImageValidatingPolicy, MatchError
+
+
+@dataclass(frozen=True)
+class Applying:
+    """A policy that takes an image, and the matchImageReferences entry that took it (None: no entries)."""
+
+    policy: ImageValidatingPolicy
+    entry: ImageMatch | None
+
+
+@dataclass(frozen=True)
+class IvpolRequirements:
+    """What verifying one image asks: every validation of every applying policy must be true."""
+
+    image: str
+    applying: tuple[Applying, ...]
+
+    def cache_key(self) -> Hashable:
+        # The image string takes part: validations and verifyImageSignatures see it as written.
+        return ("kyverno-ivpol", self.image, json.dumps([a.policy.to_json() for a in self.applying], sort_keys=True))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"policies": [a.policy.to_json() | {"entry": a.entry.index if a.entry else None} for a in self.applying]}
+
+
+class IvpolPolicySet:
+    """Every ImageValidatingPolicy of a file, in file order."""
+
+    def __init__(self, policies: Sequence[ImageValidatingPolicy]):
+        self.policies = tuple(policies)
+
+    def _applying(self, image: str, resource: Mapping[str, Any] | None = None) -> tuple[list[Applying], str | None]:
+        """The policies that take `image` (of `resource`, a Pod), and the first matching error
+        (Kyverno stops there)."""
+        out: list[Applying] = []
+        for policy in self.policies:
+            try:
+                if resource is not None and (not policy.takes_pods() or not policy.conditions_hold(resource)[0]):
+                    continue
+                entry = policy.first_match(image)
+            except MatchError as error:
+                return out, f"{policy.name}: {error}"
+            if entry is not None:
+                out.append(Applying(policy, None if entry == "every" else entry))
+        return out, None
+
+    def evaluate(self, image: str) -> Decision:
+        applying, error = self._applying(image)
+        rules = [{"policy": a.policy.name, "rule": None, "entry": a.entry.index if a.entry else None,
+                  "action": "verify", "validations": [v.expression.text for v in a.policy.validations]}
+                 for a in applying]
+        requirements = IvpolRequirements(image, tuple(applying))
+        if error is not None:
+            message = f"cannot tell whether a policy applies: {error}"
+            return Decision(image, image, "verify", None, None, None, None, message, rules=rules,
+                            requirements=requirements, error=message)
+        if not applying:
+            return Decision(image, image, "allow", None, None, None, None, "no matched policy", rules=rules,
+                            requirements=requirements)
+        first = applying[0]
+        more = len(applying) - 1
+        count = len(first.policy.validations)
+        message = (f"verification required by {first.policy.name}" + (f" and {more} more" if more else "")
+                   + f": {count} validation{'s' if count != 1 else ''}")
+        # `verifier` stays None: what verifies an image is its policies' validations, never one
+        # verifier alone (a verification that only knew the verifier would pass too much).
+        return Decision(image, image, "verify", first.policy.index, first.policy.rule_id,
+                        first.entry.text if first.entry else None, None, message,
+                        rules=rules, requirements=requirements)
+
+    def evaluate_many(self, images: Sequence[str]) -> list[Decision]:
+        return [self.evaluate(image) for image in images]
+
+    def explain(self, image: str) -> list[RuleTrial]:
+        trials = []
+        for policy in self.policies:
+            pattern = _patterns(policy)
+            try:
+                entry = policy.first_match(image)
+            except MatchError as error:
+                trials.append(RuleTrial(policy.index, policy.rule_id, pattern, False, f"error: {error}"))
+                continue
+            checks = "; ".join(v.expression.text for v in policy.validations) or "no validations"
+            if entry is None:
+                trials.append(RuleTrial(policy.index, policy.rule_id, pattern, False,
+                                        f"no matchImageReferences entry takes '{image}' (matched as written)"))
+            elif entry == "every":
+                trials.append(RuleTrial(policy.index, policy.rule_id, pattern, True,
+                                        f"no matchImageReferences: every image; verify ({checks})"))
+            else:
+                trials.append(RuleTrial(policy.index, policy.rule_id, pattern, True,
+                                        f"{entry.kind} '{entry.text}' takes '{image}': verify ({checks})"))
+        return trials
+
+    def outline(self) -> list[OutlineItem]:
+        return [OutlineItem(p.index, p.rule_id, _patterns(p), "verify", p.line, p.end_line) for p in self.policies]
+
+
+def _patterns(policy: ImageValidatingPolicy) -> str:
+    return ", ".join(entry.text for entry in policy.matches) or "*"
+
