@@ -80,16 +80,28 @@ class ImageEntry:
     node_message: str | None = None  # talosctl: the label's value (Talos's verification message)
 
 
+# Only a space or a tab separates references and only a newline (CRLF too) ends a line: Python's
+# str.split()/splitlines() also break at \x1c-\x1f, \x85, \u2028, \v and \f, which would cut an
+# entry holding one into plausible references. Such an entry stays whole, and is an invalid
+# reference, as go-containerregistry finds it.
+_BLANKS = " \t"
+_WORDS = re.compile(r"[^ \t]+")
+
+
+def _lines(text: str) -> list[str]:
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
 def _first_meaningful(text: str) -> str:
-    for line in text.splitlines():
-        stripped = line.strip()
+    for line in _lines(text):
+        stripped = line.strip(_BLANKS)
         if stripped and not stripped.startswith("#"):
             return stripped
     return ""
 
 
 def _is_talosctl_header(line: str) -> bool:
-    words = line.split()
+    words = _WORDS.findall(line)
     return len(words) >= 4 and words[:4] == ["NODE", "IMAGE", "DIGEST", "SIZE"]
 
 
@@ -145,9 +157,9 @@ def parse_image_list(text: str, origin: str = "<images>") -> list[ImageEntry]:
 
 def _parse_plain(text: str, origin: str) -> list[ImageEntry]:
     entries = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         content = line.split("#", 1)[0]  # '#' never occurs in a reference
-        for word in content.split():
+        for word in _WORDS.findall(content):
             entries.append(ImageEntry(word, None, number))
     return entries
 
@@ -156,8 +168,8 @@ def _parse_plain(text: str, origin: str) -> list[ImageEntry]:
 
 
 def _parse_talosctl(text: str, origin: str) -> list[ImageEntry]:
-    lines = text.splitlines()
-    header_index = next(i for i, line in enumerate(lines) if line.strip())
+    lines = _lines(text)
+    header_index = next(i for i, line in enumerate(lines) if line.strip(_BLANKS))
     header = lines[header_index]
     # tabwriter pads every cell of a column to the same width, so the header's words give the
     # columns' start positions; cells (SIZE `1.2 MB`, label values) may hold single spaces.
@@ -173,14 +185,14 @@ def _parse_talosctl(text: str, origin: str) -> list[ImageEntry]:
     entries = []
     for index in range(header_index + 1, len(lines)):
         line = lines[index]
-        if not line.strip():
+        if not line.strip(_BLANKS):
             continue
-        if _is_talosctl_header(line.strip()):
+        if _is_talosctl_header(line.strip(_BLANKS)):
             continue  # several outputs concatenated
         cells = {}
         for k, (name, start) in enumerate(order):
             end = order[k + 1][1] if k + 1 < len(order) else len(line)
-            cells[name] = line[start:end].strip() if start < len(line) else ""
+            cells[name] = line[start:end].strip(_BLANKS) if start < len(line) else ""
         # A row must have its separating blanks where the header put its columns.
         image_start = starts["IMAGE"]
         if image_start > 0 and image_start <= len(line) and line[image_start - 1] != " ":
@@ -345,7 +357,7 @@ def _walk_node_object(node: Node, origin: str, out: list[ImageEntry], top: bool 
                 raise ImageListError(origin, f"'image' must be a string, found "
                                      f"{yamlsource.kind_name(image)}", line, column)
             cname = _text(map_get(container, "name")) or "?"
-            out.append(ImageEntry(value.strip(), f"{prefix}/{cname}", line))
+            out.append(ImageEntry(value.strip(_BLANKS), f"{prefix}/{cname}", line))
 
 
 # Plain Python data (JSON that only the json module reads; no positions)
@@ -401,7 +413,7 @@ def _walk_plain_object(data: Any, origin: str, out: list[ImageEntry], where: _Js
                 raise ImageListError(origin, f"'image' must be a string, found {_json_kind(image)}",
                                      line, column)
             cname = container.get("name") if isinstance(container.get("name"), str) else "?"
-            out.append(ImageEntry(image.strip(), f"{prefix}/{cname}", line))
+            out.append(ImageEntry(image.strip(_BLANKS), f"{prefix}/{cname}", line))
 
 
 def _json_kind(value: Any) -> str:

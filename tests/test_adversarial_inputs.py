@@ -185,9 +185,40 @@ def test_control_characters_make_an_invalid_reference(policy, image):
         assert repr(image) in decision.error
 
 
-def test_image_list_entries_keep_their_text(tmp_path):
+def _pod(image: str) -> str:
+    return json.dumps({"kind": "Pod", "spec": {"containers": [{"name": "c", "image": image}]}})
+
+
+TALOSCTL_HEAD = "NODE       IMAGE                     DIGEST    SIZE\n"
+
+# (image list text, the entries read): Python's split()/splitlines()/strip() also break at or drop
+# \x1c-\x1f, \x85, \u2028, \v and \f, which cut an entry holding one into valid-looking references
+# or cleaned it into one. Only a space or a tab separates, only a newline (CRLF too) ends a line.
+IMAGE_LISTS = [
+    ("ghcr.io/acme/app:v1\x85ghcr.io/evil/x:v1\n", ["ghcr.io/acme/app:v1\x85ghcr.io/evil/x:v1"]),
+    ("ghcr.io/acme/app:v1\u2028ghcr.io/evil/x:v1\n", ["ghcr.io/acme/app:v1\u2028ghcr.io/evil/x:v1"]),
+    ("ghcr.io/acme/app:v1\x1fghcr.io/evil/x:v1\n", ["ghcr.io/acme/app:v1\x1fghcr.io/evil/x:v1"]),
+    ("ghcr.io/acme/app:v1\x0bghcr.io/evil/x:v1\n", ["ghcr.io/acme/app:v1\x0bghcr.io/evil/x:v1"]),
+    ("nginx\rghcr.io/evil/x:v1\n", ["nginx\rghcr.io/evil/x:v1"]),
+    ("nginx\x1c\n", ["nginx\x1c"]),
+    ("nginx\r\nalpine\r\n", ["nginx", "alpine"]),  # CRLF files still read
+    ("nginx\talpine  redis\n", ["nginx", "alpine", "redis"]),
+    (_pod("ghcr.io/x/y\n0000  verified"), ["ghcr.io/x/y\n0000  verified"]),
+    (_pod("nginx\x85"), ["nginx\x85"]),
+    (_pod(" nginx\t"), ["nginx"]),
+    ("kind: Pod\nspec:\n  containers:\n  - {name: c, image: \"nginx\\x1f\"}\n", ["nginx\x1f"]),
+    (TALOSCTL_HEAD + "10.5.0.2".ljust(11) + "ghcr.io/acme/app:v1\x85".ljust(26) + "sha256:1".ljust(10) + "1 MB\n",
+     ["ghcr.io/acme/app:v1\x85"]),
+]
+
+
+@pytest.mark.parametrize("text, images", IMAGE_LISTS, ids=[repr(t[:40]) for t, _ in IMAGE_LISTS])
+def test_image_list_entries_keep_their_text(text, images):
     from pullguard.engine.images import parse_image_list
 
-    pods = {"kind": "Pod", "spec": {"containers": [{"name": "c", "image": "ghcr.io/x/y\n0000  verified"}]}}
-    entries = parse_image_list(json.dumps(pods), "pods.json")
-    assert [e.image for e in entries] == ["ghcr.io/x/y\n0000  verified"]
+    assert [e.image for e in parse_image_list(text, "images")] == images
+    model = load_policy(TALOS_POLICY.read_text(), str(TALOS_POLICY)).policy
+    assert model is not None
+    for image, decision in zip(images, model.evaluate_many(images), strict=True):
+        if any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f or c == "\u2028" for c in image):
+            assert decision.action is None and decision.error is not None
