@@ -5,6 +5,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # cryptography is imported when a key is parsed, not with this module
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    # The kinds cosign verifies with (and load_public_key_pem accepts).
+    VerifyingKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
 
@@ -19,7 +26,7 @@ class KeyFormatError(ValueError):
 
 @dataclass(frozen=True)
 class PublicKey:
-    key: object  # a cryptography public key
+    key: VerifyingKey
     fingerprint: str  # sha256:<hex of DER SubjectPublicKeyInfo>
     algorithm: str  # "ecdsa-p256", "rsa-2048", "ed25519", ...
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .vocabulary import Decision, KeylessVerifier, PublicKeyVerifier
+from .vocabulary import Decision, KeylessVerifier, PublicKeyVerifier, Verifier
 
 if TYPE_CHECKING:
     from .policy.dialect import PolicyModel
@@ -73,7 +73,7 @@ class PolicyDiff:
         }
 
 
-def verifier_key(verifier: object | None, *, cross_dialect: bool = False) -> Key | None:
+def verifier_key(verifier: Verifier | None, *, cross_dialect: bool = False) -> Key | None:
     """A verifier's content as a hashable key.
 
     Public keys compare by fingerprint (the same key in other PEM whitespace is the same
@@ -88,20 +88,18 @@ def verifier_key(verifier: object | None, *, cross_dialect: bool = False) -> Key
         if cross_dialect:
             return ("public_key", key_id)
         return ("public_key", key_id, verifier.ignore_tlog, verifier.rekor_pubkey)
-    if isinstance(verifier, KeylessVerifier):
-        identity = ("keyless", verifier.issuer, verifier.subject, verifier.subject_regex, verifier.issuer_regex)
-        if cross_dialect:
-            return identity
-        return identity + (
-            verifier.match,
-            verifier.roots,
-            verifier.rekor_url,
-            verifier.rekor_pubkey,
-            verifier.ignore_tlog,
-            verifier.ctlog_pubkey,
-            verifier.ignore_sct,
-        )
-    return (type(verifier).__name__, repr(verifier))
+    identity = ("keyless", verifier.issuer, verifier.subject, verifier.subject_regex, verifier.issuer_regex)
+    if cross_dialect:
+        return identity
+    return identity + (
+        verifier.match,
+        verifier.roots,
+        verifier.rekor_url,
+        verifier.rekor_pubkey,
+        verifier.ignore_tlog,
+        verifier.ctlog_pubkey,
+        verifier.ignore_sct,
+    )
 
 
 def rule_key(decision: Decision, *, cross_dialect: bool = False, entry_keys: dict[int, tuple[object, object]] | None = None) -> Key:

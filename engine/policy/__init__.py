@@ -1,4 +1,5 @@
-"""Policies: the dialects pullguard reads (Talos, Kyverno) behind one seam (`dialect.PolicyModel`).
+"""Policies: the dialects pullguard reads (Talos, Kyverno verifyImages, Kyverno ImageValidatingPolicy)
+behind one seam (`dialect.PolicyModel`).
 
 `load_policy(text)` is the one entry point: it composes the YAML once, detects the dialect
 from `apiVersion`/`kind` and hands the documents to the dialect's loader. Whatever the dialect,
