@@ -249,3 +249,43 @@ def test_outside_text_keeps_its_own_characters():
     assert found.image == image
     for field in (found.message, found.reason.detail):
         assert "\n" not in field
+
+
+# Talos's message -> (outcome, kind, certificate subject, issuer); from verify.go, cosign.go and the
+# cosign / sigstore-go errors Talos passes on.
+SAN_REGEX = '^https://github\\.com/acme/[^/]+/\\.github/workflows/release\\.yaml@refs/tags/v'
+
+
+@pytest.mark.parametrize("message,outcome,kind,subject,issuer", [
+    ("verification denied by matched rule (0002)", "denied", "denied", None, None),
+    (BILLING_FAILED, "failed", "identity", MAIN_BUILD, GITHUB),
+    (UNSIGNED, "failed", "unsigned", None, None),
+    (TAMPERED, "failed", "bad-signature", None, None),
+    ("image verification failed: no valid bundle referrer: failed to verify certificate identity: no matching "
+     f'CertificateIdentity found, last error: expected SAN value to match regex "{SAN_REGEX}", got "{MAIN_BUILD}"',
+     "failed", "identity", MAIN_BUILD, None),
+    ("image verification failed: no valid signature found: no valid bundle layer: failed to verify certificate identity: "
+     f'no matching CertificateIdentity found, last error: expected issuer value "{GITHUB}", got "https://accounts.google.com"'
+     "\nlegacy signature tag not found", "failed", "identity", None, "https://accounts.google.com"),
+    ("image verification failed: no valid signature found: bundle tag not found\nno valid legacy signature: "
+     "x509: certificate signed by unknown authority", "failed", "untrusted", None, None),
+    ("image verification failed: no valid signature found: bundle tag not found\nno valid legacy signature: "
+     "signature not found in transparency log", "failed", "tlog", None, None),
+    ("image verification failed: no valid signature found: failed to resolve bundle tag sha256-ab: unexpected status 401 "
+     "Unauthorized\nfailed to resolve .sig tag sha256-ab.sig: unexpected status 401 Unauthorized", "failed", "registry", None, None),
+    ("image verification failed: no valid signature found: bundle tag not found\nno valid legacy signature: "
+     "invalid or missing digest in claim: sha256:00", "failed", "digest", None, None),
+    ("image verification failed: no valid signature found: bundle tag not found\nno valid legacy signature: missing "
+     "signature annotation", "failed", "other", None, None),
+    (NOT_FOUND, "error", "not-found", None, None),
+    (UNREACHABLE, "error", "resolve", None, None),
+    (AIR_GAPPED, "error", "trusted-root", None, None),
+    ("failed to convert verification rule to cosign check options: failed to unmarshal public key: PEM decoding failed",
+     "error", "rule-unusable", None, None),
+    ("image reference is invalid: could not parse reference: Ghcr.io/x", "error", "invalid-reference", None, None),
+])
+def test_talos_messages(message, outcome, kind, subject, issuer):
+    (found,) = recognise(message)
+    assert (found.source, found.outcome, found.reason.kind) == ("talos", outcome, kind)
+    assert (found.reason.subjects[0] if found.reason.subjects else None, found.reason.issuer) == (subject, issuer)
+    assert found.message == message  # Talos's own text, joined errors on their own lines
