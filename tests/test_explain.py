@@ -201,6 +201,14 @@ def test_two_events_on_one_line_are_two_errors():
         ("ghcr.io/acme/cache:v1.1.0", "unsigned"), ("ttl.sh/3f9c2a1e-demo:1h", "denied")]
 
 
+def test_kubelet_follow_up_lines_join_the_failure_they_follow():
+    """`Error: ErrImagePull`, `Back-off pulling image` and `ImagePullBackOff` repeat the failure above
+    them: one explanation; alone, they are still recognised (the pod is stuck on a pull)."""
+    assert [r.reason.kind for r in recognise(event_rows("ghcr.io/acme/cache:v1.1.0", UNSIGNED))] == ["unsigned"]
+    alone = "  Warning  Failed  1m  kubelet  Error: ErrImagePull\n  Warning  Failed  1m  kubelet  Error: ImagePullBackOff\n"
+    assert [r.message for r in recognise(alone)] == ["Error: ErrImagePull", "Error: ImagePullBackOff"]
+
+
 def test_repeated_events_are_one_explanation():
     assert len(recognise(read("kubelet-billing.txt") * 3)) == 1
 

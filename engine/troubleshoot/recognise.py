@@ -255,10 +255,11 @@ def _distinct(found: list[Reported]) -> list[Reported]:
     """One report per image and message; kubelet's back-off lines only for an image that has no
     other report (they repeat an earlier failure); a bare `Error: ErrImagePull` only alone."""
     informed = {r.image for r in found if r.reason.kind != "backoff"}
+    named = any(r.image is not None for r in found)
     seen: set[tuple[str | None, str, str]] = set()
     out: list[Reported] = []
     for report in found:
-        if report.reason.kind == "backoff" and (report.image in informed or (report.image is None and len(found) > 1)):
+        if report.reason.kind == "backoff" and (report.image in informed or (report.image is None and named)):
             continue
         key = (report.image, report.source, report.message.lower())
         if key in seen:
