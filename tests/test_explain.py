@@ -121,6 +121,9 @@ CASES = [
     pytest.param(KYVERNO_DENIAL.format(image="ghcr.io/acme/cache:v1.1.0", why="no signatures found"), KYVERNO,
                  "ghcr.io/acme/cache:v1.1.0", "kyverno", "failed", "verify-image-signatures/acme-release-builds", True,
                  "no signature was found", "skipImageReferences", id="kyverno-unsigned"),
+    pytest.param(KYVERNO_DENIAL.format(image="ghcr.io/acme/cache:v1.1.0", why="missing digest for ghcr.io/acme/cache:v1.1.0"),
+                 KYVERNO, "ghcr.io/acme/cache:v1.1.0", "kyverno", "failed", "verify-image-signatures/acme-release-builds", True,
+                 "requires a digest", "mutateDigest: true", id="kyverno-verify-digest"),
     pytest.param('Error from server: admission webhook "ivpol.validate.kyverno.svc-fail-finegrained-verify-images" denied the '
                  "request: Policy verify-images failed: the image is not signed by acme's release workflow", None, None,
                  "kyverno", "failed", "verify-images", None, "ImageValidatingPolicy verify-images refused the pod",

@@ -108,3 +108,18 @@ def test_stdin_that_is_not_utf8_is_read():
     done = pullguard("explain", TALOS, "--format", "json", stdin=b"\xff\xfe garbage\n" + DENIED.encode())
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["explanations"][0]["agrees"] is True
+
+
+def test_several_pastes_end_with_a_count():
+    pastes = b"".join((REPO / "samples/troubleshooting" / name).read_bytes()
+                      for name in ("kubelet-billing.txt", "containerd-cache.txt", "talos-ttl.txt"))
+    done = pullguard("explain", TALOS, stdin=pastes)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().endswith("\n3 pull errors: the policy decides 3 as the node did\n")
+
+
+def test_a_pod_list_points_at_the_events():
+    done = pullguard("explain", stdin="NAME        READY   STATUS             RESTARTS   AGE\n"
+                                      "billing-x   0/1     ImagePullBackOff   0          2m\n")
+    assert done.returncode == 2
+    assert b"kubectl describe pod POD | pullguard explain" in done.stderr

@@ -269,6 +269,11 @@ def _digest(report: Reported, decision: Decision | None, context: PolicyContext 
     return cause, f"sign this image's own digest; {_verify_hint(report, context)} shows the digest signed"
 
 
+def _digest_required(report: Reported, decision: Decision | None, context: PolicyContext | None) -> _Said:
+    cause = f"the entry requires a digest (`verifyDigest: true`), and the pod names {_name(report)} by tag"
+    return cause, "reference the image by digest (`image@sha256:…`), or set `mutateDigest: true` so that Kyverno writes it"
+
+
 def _registry(report: Reported, decision: Decision | None, context: PolicyContext | None) -> _Said:
     cause = f"the node could not read the signatures of {_name(report)} from the registry: {report.reason.detail}"
     hint = _verify_hint(report, context)
@@ -337,8 +342,8 @@ def _other(report: Reported, decision: Decision | None, context: PolicyContext |
 
 _CAUSES = {
     "denied": _denied, "identity": _identity, "unsigned": _unsigned, "bad-signature": _bad_signature,
-    "untrusted": _untrusted, "tlog": _tlog, "digest": _digest, "registry": _registry, "not-found": _not_found,
-    "resolve": _resolve, "trusted-root": _trusted_root, "rule-unusable": _rule_unusable,
-    "invalid-reference": _invalid_reference, "backoff": _backoff, "validation": _validation, "pull": _pull,
-    "other": _other,
+    "untrusted": _untrusted, "tlog": _tlog, "digest": _digest, "digest-required": _digest_required,
+    "registry": _registry, "not-found": _not_found, "resolve": _resolve, "trusted-root": _trusted_root,
+    "rule-unusable": _rule_unusable, "invalid-reference": _invalid_reference, "backoff": _backoff,
+    "validation": _validation, "pull": _pull, "other": _other,
 }

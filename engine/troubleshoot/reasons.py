@@ -22,6 +22,7 @@ ReasonKind = Literal[
     "untrusted",  # a certificate that does not chain to the trusted root, or without a valid SCT
     "tlog",  # no valid transparency-log entry
     "digest",  # the signed claim names another image
+    "digest-required",  # Kyverno's verifyDigest: the pod names the image by tag
     "registry",  # the signatures could not be read from the registry
     "not-found",  # the image (its tag) does not exist
     "resolve",  # the tag could not be resolved to a digest
@@ -87,6 +88,7 @@ _KINDS: tuple[tuple[ReasonKind, re.Pattern[str]], ...] = (
         r"|threshold not met for verified log entr", _I)),
     ("digest", re.compile(
         r"invalid or missing digest in claim|digest does not match|digest mismatch", _I)),
+    ("digest-required", re.compile(r"missing digest for", _I)),
     ("registry", re.compile(
         r"failed to resolve (?:bundle tag|\.sig tag)|failed to fetch|failed to get fetcher|unauthorized"
         r"|forbidden|connection refused|i/o timeout|no such host|toomanyrequests|manifest unknown", _I)),
@@ -101,7 +103,7 @@ _LEGACY_PART = re.compile(
     r"|failed to get fetcher for \.sig manifest|failed to fetch \.sig manifest", _I)
 # How bad a part is, for the one cause of several: a wrong signer says more than a missing tag.
 _SEVERITY: dict[ReasonKind, int] = {
-    "identity": 0, "bad-signature": 1, "untrusted": 2, "tlog": 3, "digest": 4, "registry": 5,
+    "identity": 0, "bad-signature": 1, "untrusted": 2, "tlog": 3, "digest": 4, "digest-required": 4, "registry": 5,
     "other": 6, "unsigned": 7,
 }
 

@@ -70,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     if not explanations:
         print("pullguard: no pull error recognised in the text (a kubelet event, a containerd or Talos "
               "message, or a Kyverno admission denial)", file=sys.stderr)
+        if "errimagepull" in text.lower() or "imagepullbackoff" in text.lower():
+            print("pullguard: the pod's events say why its image is not pulled: kubectl describe pod POD | "
+                  "pullguard explain [POLICY]", file=sys.stderr)
         return 2
     return 0
 
@@ -85,7 +88,7 @@ def _lines(text: str) -> list[str]:
 def _print_text(explanations: list) -> None:
     from pullguard.engine.display import escape_control
 
-    from ..output import ACTION_STYLE, OUTCOME_STYLE, Painter
+    from ..output import ACTION_STYLE, OUTCOME_STYLE, Painter, plural
 
     paint = Painter.for_stream(sys.stdout)
     for number, item in enumerate(explanations):
@@ -112,3 +115,8 @@ def _print_text(explanations: list) -> None:
             print(f"  {paint('fix:', 'green')}        {first}")
             for line in rest:
                 print(f"              {line}")
+    if len(explanations) > 1:
+        verdicts = [e.advice.agrees for e in explanations]
+        counts = [(verdicts.count(True), "as the node did"), (verdicts.count(False), "unlike the node")]
+        said = ", ".join(f"{n} {words}" for n, words in counts if n)
+        print(f"\n{plural(len(explanations), 'pull error')}" + (f": the policy decides {said}" if said else ""))
