@@ -91,6 +91,11 @@ CASES = [
     pytest.param(event_rows("ttl.sh/3f9c2a1e-demo:1h", "verification denied by matched rule (0003)"), TALOS,
                  "ttl.sh/3f9c2a1e-demo:1h", "kubelet", "denied", "0003", True, "denies", "policy.yaml:25",
                  id="kubelet-denied"),
+    pytest.param(kubelet("ghcr.io/acme/web:v2.1.0", "image verification failed: no valid bundle referrer: failed to verify "
+                         "certificate identity: no matching CertificateIdentity found, last error: expected SAN value to "
+                         f'match regex "^https://github\\.com/acme/", got "{MAIN_BUILD}"'), None, "ghcr.io/acme/web:v2.1.0",
+                 "kubelet", "failed", None, None, "(it asks for ^https://github\\.com/acme/)",
+                 "subjectRegex: ^https://github\\.com/acme/billing/", id="sigstore-go-identity-no-policy"),
     pytest.param("verification denied by matched rule (0003)", None, None, "talos", "denied", "0003", None,
                  "Talos denied the image", "talosctl get imageverificationrules 0003", id="talos-bare-no-policy"),
     pytest.param(kubelet("quay.io/partner/exporter:v1.0.3", TAMPERED), TALOS, "quay.io/partner/exporter:v1.0.3", "kubelet",

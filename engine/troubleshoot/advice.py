@@ -47,7 +47,7 @@ _RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
 _YAML_NEEDS_QUOTES = re.compile(r"^[\s'\"&*!|>%@`#?:,\[\]{}-]|: | #|\s$")
 
 
-def re2_literal(text: str) -> str:
+def _re2_literal(text: str) -> str:
     """`text` as an RE2 expression that matches exactly it."""
     return _RE2_SPECIAL.sub(r"\\\1", text)
 
@@ -201,19 +201,21 @@ def _identity(report: Reported, decision: Decision | None, context: PolicyContex
         if context.dialect == "kyverno":
             return cause, _kyverno_identity_fix(report, subject, issuer or verifier.issuer or "ISSUER")
         same_issuer = issuer is None or issuer == verifier.issuer
-        regex = f"^{re2_literal(subject)}$"
+        regex = f"^{_re2_literal(subject)}$"
         if same_issuer and verifier.subject_regex:
             regex = f"{regex}|{verifier.subject_regex}"
         elif same_issuer and verifier.subject:
-            regex = f"^(?:{re2_literal(verifier.subject)}|{re2_literal(subject)})$"
+            regex = f"^(?:{_re2_literal(verifier.subject)}|{_re2_literal(subject)})$"
         rule = _talos_rule(decision.match_subject or "IMAGE", issuer or verifier.issuer or "ISSUER", regex)
         return cause, (f"sign the image from a build {where} accepts, or, to trust {subject} for "
                        f"{decision.match_subject}, add this rule before rule {decision.rule_id}:\n{rule}")
     cause = f"{_name(report)} is signed by {signer}, an identity the matching rule does not accept"
+    if reason.expected is not None:  # sigstore-go says what the node's rule asked for
+        cause += f" (it asks for {reason.expected})"
     pattern = _subject_of(report.image) or "IMAGE"
     if report.source == "kyverno":
         return cause, _kyverno_identity_fix(report, subject, issuer or "ISSUER")
-    rule = _talos_rule(pattern, issuer or "ISSUER", f"^{re2_literal(subject)}$")
+    rule = _talos_rule(pattern, issuer or "ISSUER", f"^{_re2_literal(subject)}$")
     return cause, f"sign the image from the build the rule expects, or accept this signer with a rule such as:\n{rule}"
 
 
