@@ -32,7 +32,7 @@ from .vocabulary import Decision, KeylessVerifier, PublicKeyVerifier, Verifier
 
 if TYPE_CHECKING:
     from .policy.dialect import PolicyModel
-    from .policy.kyverno import Requirements as KyvernoRequirements
+    from .policy.kyverno.requirements import Requirements as KyvernoRequirements
 
 # A rule's content as a hashable value (compared, never read).
 Key = tuple[object, ...]
@@ -132,7 +132,7 @@ def rule_key(decision: Decision, *, cross_dialect: bool = False, entry_keys: dic
 def _kyverno_requirements() -> type[KyvernoRequirements]:
     """Kyverno's requirements type, imported only once a decision carries requirements (Talos
     decisions never do; the Kyverno loader is slow to import)."""
-    from .policy.kyverno import Requirements
+    from .policy.kyverno.requirements import Requirements
 
     return Requirements
 

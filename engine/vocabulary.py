@@ -8,8 +8,8 @@ show them. One place for the words: actions, outcomes, verifiers, decisions.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypedDict
 
 DialectName = Literal["talos", "kyverno", "kyverno-ivpol"]
 
@@ -107,6 +107,15 @@ class OutlineItem:
     end_line: int
 
 
+class AppliedRule(TypedDict):
+    """One rule entry that applies to an image (SPEC §2 `rules`, Kyverno)."""
+
+    policy: str
+    rule: str
+    entry: int
+    action: Literal["verify", "skip"]
+
+
 @dataclass
 class Decision:
     image: str
@@ -119,11 +128,11 @@ class Decision:
     verifier: Verifier | None
     message: str
     # Kyverno: every applying verifyImages entry, SPEC §2 `rules`; None for Talos.
-    rules: list[dict[str, Any]] | None = None
-    # Kyverno: what verification would require (the dialect's own type); None for Talos.
+    rules: list[AppliedRule] | None = None
+    # Kyverno: what verification would require (the dialect's own type, in the JSON as
+    # `requirements`); None for Talos.
     requirements: Requirements | None = None
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -138,5 +147,6 @@ class Decision:
         }
         if self.rules is not None:
             out["rules"] = self.rules
-        out.update(self.extra)
+        if self.requirements is not None:
+            out["requirements"] = self.requirements.to_json()
         return out

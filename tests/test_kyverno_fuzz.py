@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pullguard.engine.policy import load_policy
-from pullguard.engine.policy.kyverno_schema import POLICY
+from pullguard.engine.policy.kyverno.schema import POLICY
 from pullguard.engine.yamlschema import ListOf, Schema
 
 def _vocabulary() -> list[str]:

@@ -6,7 +6,7 @@ import pytest
 
 from pullguard.engine.patterns import wildcard_match
 from pullguard.engine.policy import load_policy
-from pullguard.engine.policy.kyverno_match import parse_kind_selector
+from pullguard.engine.policy.kyverno.match import parse_kind_selector
 from tests.support.policies import kyverno_policy
 
 # go-wildcard v1.0.3's own table (Kyverno's ext/wildcard has the same rows) is in tests/test_patterns.py.

@@ -23,9 +23,9 @@ from .talos.mirrors import DeclaredMirrors, read_mirrors
 
 
 def _load_kyverno(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:
-    from . import kyverno  # only when needed: the Kyverno loader costs ~35 ms to import
+    from .kyverno.loader import load  # only when needed: the Kyverno loader costs ~35 ms to import
 
-    return kyverno.load(docs, path)
+    return load(docs, path)
 
 
 def _load_ivpol(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:

@@ -68,7 +68,7 @@ def write_json_results(doc: dict, decisions: list, stream=None) -> None:
     lines = []
     for d in decisions:
         key = None
-        if d.rules is None and not d.extra:
+        if d.rules is None and d.requirements is None:
             key = (d.match_subject, d.rule_index, d.action, d.message)
             tail = encoded.get(key)
         else:

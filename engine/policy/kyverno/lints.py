@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from ..patterns import literal_prefix
+from ...diagnostics import Severity
+from ...patterns import literal_prefix
 
-Finding = tuple[str, str, str, str | None]
+if TYPE_CHECKING:  # the key parser (cryptography) is imported only when a key is read
+    from ...keys import PublicKey
+
+Finding = tuple[Severity, str, str, str | None]
 
 # Key material Kyverno resolves at admission time; pullguard cannot read it offline.
 _KEY_REF = re.compile(r"^(k8s|awskms|gcpkms|azurekms|hashivault|cosign|env|file|https?)://", re.I)
@@ -25,7 +30,7 @@ def _image_reference_findings(pattern: str, skip: bool) -> list[Finding]:
     """Patterns that cannot match, or match less than the author likely meant, under
     Kyverno's normalization (`docker.io/nginx:latest`, no `library/`, host kept as written,
     `registry/path@digest` with the tag dropped when a digest is present)."""
-    from ..reference import InvalidReference, kyverno_image_string
+    from ...reference import InvalidReference, kyverno_image_string
 
     field = "skipImageReferences" if skip else "imageReferences"
     out: list[Finding] = []
@@ -88,7 +93,7 @@ def _image_reference_findings(pattern: str, skip: bool) -> list[Finding]:
 @lru_cache(maxsize=4096)
 def regex_finding(field: str, pattern: str) -> Finding | None:
     """Kyverno compiles subjectRegExp/issuerRegExp with Go's regexp (RE2 syntax, less `\\C`)."""
-    from ..goregexp import compile_error
+    from ...goregexp import compile_error
 
     reason = compile_error(pattern)
     if reason is None:
@@ -121,9 +126,9 @@ def key_material_kind(text: str) -> str:
 
 
 @lru_cache(maxsize=4096)  # the editor re-reads the same keys on every keystroke
-def pem_key_finding(field: str, pem: str):
+def pem_key_finding(field: str, pem: str) -> tuple[Finding | None, PublicKey | None]:
     """(finding or None, PublicKey or None) for one PEM public key."""
-    from ..keys import KeyFormatError, load_public_key_pem
+    from ...keys import KeyFormatError, load_public_key_pem
 
     try:
         return None, load_public_key_pem(pem)

@@ -1,4 +1,4 @@
-"""Kyverno `verifyImages` dialect: loading, Kyverno's own validation, simulation.
+"""Kyverno `verifyImages` loading: Kyverno's own validation and pullguard's lints, into a KyvernoPolicySet.
 
 Measured from kyverno/kyverno (main, 2026):
 - `api/kyverno/v1/image_verification_types.go`: fields, defaults (`type: Cosign`,
@@ -27,26 +27,18 @@ is decided by kinds alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Mapping
 
-from ..vocabulary import Decision, OutlineItem, RuleTrial
-from ..diagnostics import Diagnostic
-from ..patterns import all_matches, mask_bits, wildcard_masks
-from ..reference import kyverno_image_string as image_string
-from ..yamlsource import Document, end_position, position
-from . import kyverno_lint as lint
-from .kyverno_match import (
-    AUTOGEN_ANNOTATION,
-    AUTOGEN_CONTROLLERS,
-    WORKLOAD_GVK,
-    contains_pod,
-    kind_selected,
-)
-from ..yamlschema import Obj, Seq, Walker, seq_items
-from .kyverno_schema import POLICY
-from .detect import KYVERNO_KINDS, is_kyverno
-from ..vocabulary import Action, KeylessVerifier, PublicKeyVerifier, Verifier
+from ...diagnostics import Diagnostic, Severity
+from ...vocabulary import KeylessVerifier, PublicKeyVerifier
+from ...yamlschema import Obj, Seq, Walker, seq_items
+from ...yamlsource import Document, end_position, position
+from ..detect import KYVERNO_KINDS, is_kyverno
+from . import lints as lint
+from .evaluate import KyvernoPolicySet
+from .match import AUTOGEN_ANNOTATION, AUTOGEN_CONTROLLERS, Filter, RuleInfo, contains_pod
+from .requirements import AttestorReq, AttestorSetReq, VerifyEntry
+from .schema import POLICY
 
 API_VERSIONS = ("kyverno.io/v1", "kyverno.io/v2beta1")
 KINDS = KYVERNO_KINDS
@@ -56,475 +48,6 @@ SIGNATURE_ALGORITHMS = ("", "sha224", "sha256", "sha384", "sha512")
 AUDIT_MUTATE_DIGEST = "mutateDigest must be set to false for 'Audit' failure action"
 
 Pos = tuple[int, int]
-# (entry index, first matching imageReference, first matching skip pattern or None), ...
-Matches = tuple[tuple[int, str, "str | None"], ...]
-
-
-# --- what a verifyImages entry asks for ----------------------------------------------------
-
-
-@dataclass
-class AttestorReq:
-    """One attestor (after Kyverno splits a multi-key `publicKeys` into one entry per key)."""
-
-    kind: Literal["keys", "keyless", "certificates", "kms", "secret", "nested", "none"]
-    path: str  # e.g. `attestors[0].entries[1]`
-    verifier: Verifier | None = None
-    nested: "AttestorSetReq | None" = None
-    detail: str = ""  # KMS URI, secret name, certificate note
-
-    def describe(self) -> str:
-        v = self.verifier
-        if isinstance(v, PublicKeyVerifier):
-            return f"public key {v.fingerprint or '(unparseable)'}"
-        if isinstance(v, KeylessVerifier):
-            parts = ["keyless"]
-            if v.issuer:
-                parts.append(f"issuer {v.issuer}")
-            if v.issuer_regex:
-                parts.append(f"issuerRegExp {v.issuer_regex}")
-            if v.subject:
-                parts.append(f"subject {v.subject}")
-            if v.subject_regex:
-                parts.append(f"subjectRegExp {v.subject_regex}")
-            return " ".join(parts)
-        if self.nested is not None:
-            return f"nested ({self.nested.describe()})"
-        return f"{self.kind} {self.detail}".strip()
-
-    def to_json(self) -> dict:
-        out: dict = {"path": self.path, "kind": self.kind}
-        v = self.verifier
-        if isinstance(v, PublicKeyVerifier):
-            out.update(v.to_json())
-            out.update({"ignore_tlog": v.ignore_tlog})
-        elif isinstance(v, KeylessVerifier):
-            out.update(v.to_json())
-            out.update({"issuer_regex": v.issuer_regex, "rekor_url": v.rekor_url,
-                        "ignore_tlog": v.ignore_tlog, "ignore_sct": v.ignore_sct})
-        if self.nested is not None:
-            out["attestor"] = self.nested.to_json()
-        if self.detail:
-            out["detail"] = self.detail
-        return out
-
-
-@dataclass
-class AttestorSetReq:
-    count: int | None  # as written
-    entries: list[AttestorReq]
-
-    @property
-    def required(self) -> int:
-        """AttestorSet.RequiredCount: nil or 0 means every entry."""
-        return len(self.entries) if not self.count else self.count
-
-    def describe(self) -> str:
-        inner = "; ".join(e.describe() for e in self.entries)
-        if len(self.entries) <= 1:
-            return inner
-        if self.required >= len(self.entries):
-            return f"all of: {inner}"
-        return f"{self.required} of {len(self.entries)}: {inner}"
-
-    def to_json(self) -> dict:
-        return {"count": self.count, "required": self.required,
-                "entries": [e.to_json() for e in self.entries]}
-
-
-@dataclass
-class VerifyEntry:
-    index: int  # flat position among every verifyImages entry in the file
-    policy: str
-    rule: str
-    entry: int
-    rule_key: int  # index into KyvernoPolicySet.rules
-    image_references: list[str]
-    skip_image_references: list[str]
-    type: str
-    required: bool
-    mutate_digest: bool
-    verify_digest: bool
-    use_cache: bool
-    failure_action: str  # effective: "Audit" or "Enforce"
-    repository: str
-    attestor_sets: list[AttestorSetReq]
-    attestations: list[tuple[str, list[AttestorSetReq]]]
-    line: int
-    column: int
-    end_line: int
-
-    @property
-    def rule_id(self) -> str:
-        return f"{self.policy}/{self.rule}#{self.entry}"
-
-    @property
-    def pattern(self) -> str:
-        return ", ".join(self.image_references)
-
-    @property
-    def supported(self) -> bool:
-        return self.type != "Notary"
-
-    def first_verifier(self) -> Verifier | None:
-        def walk(sets: list[AttestorSetReq]) -> Verifier | None:
-            for s in sets:
-                for a in s.entries:
-                    if a.verifier is not None:
-                        return a.verifier
-                    if a.nested is not None:
-                        found = walk([a.nested])
-                        if found is not None:
-                            return found
-            return None
-
-        if not self.supported:
-            return None
-        return walk(self.attestor_sets) or walk([s for _, sets in self.attestations for s in sets])
-
-    def describe(self) -> str:
-        if not self.supported:
-            return "type Notary is not supported for verification by pullguard"
-        parts = []
-        for s in self.attestor_sets:
-            parts.append(s.describe())
-        for name, sets in self.attestations:
-            parts.append(f"attestation {name or '?'}" + (" by " + "; ".join(s.describe() for s in sets) if sets else ""))
-        return " + ".join(parts) if parts else "no attestors: no signature check"
-
-    def to_json(self, action: str, pattern: str | None) -> dict:
-        return {
-            "policy": self.policy, "rule": self.rule, "entry": self.entry, "rule_id": self.rule_id,
-            "action": action, "pattern": pattern, "type": self.type, "supported": self.supported,
-            "required": self.required, "verify_digest": self.verify_digest,
-            "mutate_digest": self.mutate_digest, "failure_action": self.failure_action,
-            "repository": self.repository or None,
-            "attestors": [s.to_json() for s in self.attestor_sets],
-            "attestations": [{"type": t, "attestors": [s.to_json() for s in sets]} for t, sets in self.attestations],
-        }
-
-
-@dataclass
-class Requirements:
-    """What Kyverno would require of one image (simulate; no network)."""
-
-    verify: list[tuple[VerifyEntry, str]]  # (entry, matching pattern)
-    skipped: list[tuple[VerifyEntry, str]]  # (entry, skipping pattern)
-    has_digest: bool
-    digest_added: bool  # an applying rule has mutateDigest: the digest would be added
-    digest_required: bool  # an applying entry has verifyDigest
-    missing_digest: bool  # verifyDigest and no digest and none would be added: Kyverno fails it
-    unsupported: list[str]
-    json: dict | None = None  # to_json(), computed once per shared instance
-
-    def to_json(self) -> dict:
-        return {
-            "entries": [e.to_json("verify", p) for e, p in self.verify]
-            + [e.to_json("skip", p) for e, p in self.skipped],
-            "digest_required": self.digest_required,
-            "digest_added": self.digest_added,
-            "missing_digest": self.missing_digest,
-            "unsupported": self.unsupported,
-        }
-
-
-# --- rule selection by resource kind -------------------------------------------------------
-
-
-@dataclass
-class _Filter:
-    kinds: list[str]
-    other: list[str]  # conditions other than kinds, which cannot be known offline
-
-
-@dataclass
-class RuleInfo:
-    policy: str
-    name: str
-    match_any: bool  # `any` (or the legacy single block) vs `all`
-    match: list[_Filter]
-    exclude_any: bool
-    exclude: list[_Filter]
-    autogen: frozenset[str]  # controller kinds this Pod rule is copied to
-    has_preconditions: bool
-    entries: list[VerifyEntry] = field(default_factory=list)
-
-    def selects(self, kind: str) -> tuple[bool, str]:
-        """Does the rule apply to a resource of this kind, and why (for explain)."""
-        memo = self.__dict__.setdefault("_selects", {})
-        hit = memo.get(kind)
-        if hit is None:
-            hit = memo[kind] = self._selects_uncached(kind)
-        return hit
-
-    def _selects_uncached(self, kind: str) -> tuple[bool, str]:
-        if not self.match:
-            return False, "match selects no kinds"
-        pick = any if self.match_any else all
-        direct = pick(kind_selected(f.kinds, kind) for f in self.match)
-        via = ""
-        if not direct and kind in self.autogen:
-            direct, via = True, f" (autogen from Pod for {kind})"
-        if not direct:
-            kinds = sorted({k for f in self.match for k in f.kinds})
-            return False, f"match selects {', '.join(kinds) or 'no kinds'}, not {kind}"
-        if self.exclude:
-            epick = any if self.exclude_any else all
-            decided = [f for f in self.exclude if not f.other]
-            if decided and epick(kind_selected(f.kinds, kind) for f in self.exclude if not f.other) and len(decided) == len(self.exclude):
-                return False, f"exclude removes {kind}"
-        notes = sorted({o for f in self.match for o in f.other})
-        note = f"; assumed to hold: {', '.join(notes)}" if notes else ""
-        if self.has_preconditions:
-            note += "; preconditions assumed to hold"
-        return True, f"match selects {kind}{via}{note}"
-
-
-# --- the policy set ------------------------------------------------------------------------
-
-
-class KyvernoPolicySet:
-    """Every ClusterPolicy/Policy of a file; evaluation reports every entry that applies."""
-
-    dialect = "kyverno"
-
-    def __init__(self, rules: list[RuleInfo]):
-        self.rules = rules
-        self.entries: list[VerifyEntry] = [e for r in rules for e in r.entries]
-        self._all = None
-        # image string -> its Matches, filled for a whole image list at once (_match_many)
-        self._found: dict[str, Matches] = {}
-        # (matches, kind, has_digest) -> outcome: images matched by the same entries and
-        # patterns share one decision (message, Requirements and its JSON, verifier).
-        self._outcomes: dict[tuple, tuple] = {}
-        # Outcomes whose applying entries are the same share one Requirements (and its JSON).
-        self._shared: dict[tuple, tuple] = {}
-
-    # -- matching -------------------------------------------------------------------------
-
-    def _matches(self, s: str) -> Matches:
-        """(entry index, first matching imageReference, first matching skip pattern or None)
-        for every entry whose imageReferences match the image string, in entry order."""
-        found = self._found.get(s)
-        if found is not None:
-            return found
-        if self._all is None:
-            # Every pattern of the file in entry order, imageReferences before skips, so the
-            # first index that matches is the pattern written first in its entry.
-            owners = []
-            for e in self.entries:
-                owners += [(e.index, 0, p) for p in e.image_references]
-                owners += [(e.index, 1, p) for p in e.skip_image_references]
-            self._all = (all_matches(tuple(p for _, _, p in owners)), owners)
-        index, owners = self._all
-        slots: dict[int, list] = {}
-        for i in index.all(s):
-            idx, k, pattern = owners[i]
-            slot = slots.setdefault(idx, [None, None])
-            if slot[k] is None:
-                slot[k] = pattern
-        return tuple((idx, ref, skip) for idx, (ref, skip) in slots.items() if ref is not None)
-
-    def _match_many(self, strings: tuple[str, ...]) -> None:
-        """_matches for a whole image list through per-pattern bitmasks over its distinct
-        strings; the masks outlive the policy, so after an edit only changed patterns match."""
-        table = wildcard_masks(strings)
-        per_subject: dict[int, list] = {}
-        for e in self.entries:
-            refs = 0
-            ref_of: dict[int, str] = {}
-            for pattern in e.image_references:
-                hit = table.mask(pattern) & ~refs
-                if hit:
-                    refs |= hit
-                    for i in mask_bits(hit):
-                        ref_of[i] = pattern
-            if not refs:
-                continue
-            skips = 0
-            skip_of: dict[int, str] = {}
-            for pattern in e.skip_image_references:
-                # a skip pattern only matters where the entry's imageReferences match
-                hit = table.mask(pattern) & refs & ~skips
-                if hit:
-                    skips |= hit
-                    for i in mask_bits(hit):
-                        skip_of[i] = pattern
-            for i, pattern in ref_of.items():
-                per_subject.setdefault(i, []).append((e.index, pattern, skip_of.get(i)))
-        found = self._found
-        none: Matches = ()
-        interned: dict[Matches, Matches] = {}
-        for i, s in enumerate(table.subjects):
-            m = per_subject.get(i)
-            if m is None:
-                found[s] = none
-            else:
-                m = tuple(m)
-                found[s] = interned.setdefault(m, m)
-
-    def _decide(self, s: str, kind: str, has_digest: bool) -> tuple:
-        """(action, first entry, pattern, message, Requirements, rules JSON, verifier, missing,
-        extra); with `missing`, the message has "\x00" where the image string goes."""
-        matches = self._matches(s)
-        key = (matches, kind, has_digest)
-        hit = self._outcomes.get(key)
-        if hit is None:
-            hit = self._outcomes[key] = self._outcome(matches, kind, has_digest)
-        return hit
-
-    def _outcome(self, matches: Matches, kind: str, has_digest: bool) -> tuple:
-        verify: list[tuple[VerifyEntry, str]] = []
-        skipped: list[tuple[VerifyEntry, str]] = []
-        digest_added = digest_required = False
-        selected: dict[int, bool] = {}
-        for idx, ref, skip in matches:
-            entry = self.entries[idx]
-            ok = selected.get(entry.rule_key)
-            if ok is None:
-                ok = selected[entry.rule_key] = self.rules[entry.rule_key].selects(kind)[0]
-            if not ok:
-                continue
-            if skip is not None:
-                skipped.append((entry, skip))
-            else:
-                verify.append((entry, ref))
-            # verifyDigest is checked for every entry whose imageReferences match, skipped or not
-            digest_required = digest_required or entry.verify_digest
-            # mutateDigest runs for every image any entry of the rule matched (mutate_image.go)
-            if any(e.mutate_digest for e in self.rules[entry.rule_key].entries):
-                digest_added = True
-        digest_added = digest_added and not has_digest
-        missing = digest_required and not has_digest and not digest_added
-        shape = (tuple((e.index, p) for e, p in verify), tuple((e.index, p) for e, p in skipped),
-                 has_digest, digest_added, digest_required)
-        shared = self._shared.get(shape)
-        if shared is not None:
-            return shared
-        unsupported = [f"{e.rule_id}: type Notary is not supported for verification by pullguard"
-                       for e, _ in verify if not e.supported]
-        req = Requirements(verify, skipped, has_digest, digest_added, digest_required, missing, unsupported)
-        if verify:
-            action: Action = "verify"
-            first, pattern = verify[0]
-            more = len(verify) - 1
-            head = f"verification required by {first.rule_id}" + (f" and {more} more" if more else "")
-            message = f"{head}: {first.describe()}"
-        elif skipped:
-            action = "skip"
-            first, pattern = skipped[0]
-            message = f"verification skipped by matched rule ({first.rule_id})"
-        else:
-            action, first, pattern, message = "allow", None, None, "no matched rule"
-        notes = []
-        if missing:
-            notes.append("missing digest for \x00 (verifyDigest)")
-        elif digest_added:
-            notes.append("digest would be added (mutateDigest)")
-        if verify and all(e.failure_action == "Audit" for e, _ in verify):
-            notes.append("Audit: failures are reported, not blocked")
-        if notes:
-            message += "; " + "; ".join(notes)
-        rules_json = [{"policy": e.policy, "rule": e.rule, "entry": e.entry, "action": a}
-                      for e, a in sorted([(e, "verify") for e, _ in verify] + [(e, "skip") for e, _ in skipped],
-                                         key=lambda t: t[0].index)]
-        req.json = req.to_json()
-        verifier = first.first_verifier() if action == "verify" else None
-        # rules_json and extra are shared by every Decision with this outcome (read only): an
-        # editor keeps several analyses of thousands of images, and every object costs the GC.
-        extra = {"requirements": req.json}
-        out = self._shared[shape] = (action, first, pattern, message, req, rules_json, verifier, missing, extra)
-        return out
-
-    # -- the dialect interface ------------------------------------------------------------
-
-    def evaluate(self, image, kind: str | None = None) -> Decision:
-        """Decision for one image; `kind` is the workload it comes from (None: a Pod).
-
-        `image` may also be an object with `reference` (or `image`) and `kind` attributes."""
-        from ..reference import InvalidReference
-
-        ref, kind = _image_and_kind(image, kind)
-        try:
-            s = image_string(ref)
-        except InvalidReference as exc:
-            message = str(exc)
-            return Decision(ref, None, None, None, None, None, None, message, error=message)
-        return self._decision(ref, s, kind)
-
-    def _decision(self, ref: str, s: str, kind: str) -> Decision:
-        action, first, pattern, message, req, rules, verifier, missing, extra = self._decide(s, kind, "@" in s)
-        if missing:
-            message = message.replace("missing digest for \x00", f"missing digest for {s}")
-        if first is None:
-            return Decision(ref, s, action, None, None, None, None, message, rules=rules,
-                            requirements=req, extra=extra)
-        return Decision(ref, s, action, first.index, first.rule_id, pattern, verifier, message,
-                        rules=rules, requirements=req, extra=extra)
-
-    def evaluate_many(self, images) -> list[Decision]:
-        from ..reference import InvalidReference
-
-        items = []
-        for image in images:
-            ref, kind = _image_and_kind(image, None)
-            try:
-                s = image_string(ref)
-            except InvalidReference:  # evaluate() builds the error decision
-                s = None
-            items.append((image, ref, kind, s))
-        strings = tuple(s for _, _, _, s in items if s is not None)
-        if 0 < len(strings) <= _MASK_LIMIT:
-            self._match_many(strings)
-        decision = self._decision
-        return [self.evaluate(image) if s is None else decision(ref, s, kind) for image, ref, kind, s in items]
-
-    def explain(self, image, kind: str | None = None) -> list[RuleTrial]:
-        """Every verifyImages entry and why it does or does not apply to this image."""
-        from ..reference import InvalidReference
-
-        ref, kind = _image_and_kind(image, kind)
-        try:
-            s = image_string(ref)
-        except InvalidReference as exc:
-            return [RuleTrial(e.index, e.rule_id, e.pattern, False, f"not tried: {exc}") for e in self.entries]
-        found = {idx: (ref, skip) for idx, ref, skip in self._matches(s)}
-        trials = []
-        for e in self.entries:
-            rule = self.rules[e.rule_key]
-            ok, why = rule.selects(kind)
-            ref_pat, skip_pat = found.get(e.index, (None, None))
-            if not ok:
-                trials.append(RuleTrial(e.index, e.rule_id, e.pattern, False, f"rule not applied: {why}"))
-            elif ref_pat is None:
-                pats = ", ".join(f"'{p}'" for p in e.image_references) or "no imageReferences"
-                trials.append(RuleTrial(e.index, e.rule_id, e.pattern, False, f"{pats} does not match '{s}'"))
-            elif skip_pat is not None:
-                trials.append(RuleTrial(e.index, e.rule_id, e.pattern, True,
-                                        f"'{ref_pat}' matches '{s}' but skipImageReferences '{skip_pat}' skips it"))
-            else:
-                trials.append(RuleTrial(e.index, e.rule_id, e.pattern, True,
-                                        f"'{ref_pat}' matches '{s}': verify ({e.describe()}); {why}"))
-        return trials
-
-    def outline(self) -> list[OutlineItem]:
-        out = []
-        for e in self.entries:
-            action: Action = "verify" if e.image_references else "allow"
-            out.append(OutlineItem(e.index, e.rule_id, e.pattern, action, e.line, e.end_line))
-        return out
-
-
-_MASK_LIMIT = 20_000  # image lists longer than this match image by image (AllMatches)
-
-
-def _image_and_kind(image, kind: str | None) -> tuple[str, str]:
-    if not isinstance(image, str):
-        kind = kind or getattr(image, "kind", None)
-        image = getattr(image, "reference", None) or getattr(image, "image", None) or str(image)
-    if kind not in WORKLOAD_GVK:
-        kind = "Pod"  # unknown origin, or a kind without a pod template: taken as a Pod
-    return image, kind
 
 
 # --- detection and loading -----------------------------------------------------------------
@@ -542,13 +65,16 @@ class _Loader:
         self.entry_count = 0
         self.rules: list[RuleInfo] = []
 
-    def diag(self, severity, code, message, pos: Pos | None, fix=None, end: Pos | None = None):
+    def diag(self, severity: Severity, code: str, message: str, pos: Pos | None, fix: str | None = None,
+             end: Pos | None = None) -> None:
         self.walker.diag(severity, code, message, pos, fix, end)
 
     # -- documents ------------------------------------------------------------------------
 
     def document(self, doc: Document) -> None:
         root = doc.root
+        if root is None:
+            return
         obj = self.walker.obj(POLICY, root, "policy document")
         if obj is None:
             return
@@ -579,7 +105,7 @@ class _Loader:
             return
         self.spec(spec, name, annotations or {})
 
-    def spec(self, spec: Obj, policy: str, annotations: dict) -> None:
+    def spec(self, spec: Obj, policy: str, annotations: Mapping[str, str]) -> None:
         vfa = spec.get("validationFailureAction")
         if vfa and vfa not in ("audit", "enforce", "Audit", "Enforce"):
             self._unsupported_value(spec, "validationFailureAction", vfa, ("Audit", "Enforce"))
@@ -613,7 +139,8 @@ class _Loader:
                           rule.start, "add 'verifyImages: [...]'")
             elif len(ops) > 1:
                 self.diag("error", "kyverno-rule-operation",
-                          f"Multiple operations defined in the rule '{rname}', only one operation (mutate,validate,generate,verifyImages) is allowed per rule",
+                          f"Multiple operations defined in the rule '{rname}', only one operation "
+                          "(mutate,validate,generate,verifyImages) is allowed per rule",
                           rule.key_pos(ops[1]), "split the rule in two")
             if rule.has("imageExtractors") and "verifyImages" not in ops:
                 self.diag("error", "kyverno-image-extractors",
@@ -635,11 +162,11 @@ class _Loader:
 
     # -- match / exclude, autogen -------------------------------------------------------------
 
-    def _filters(self, block: Obj | None) -> tuple[bool, list[_Filter]]:
+    def _filters(self, block: Obj | None) -> tuple[bool, list[Filter]]:
         if block is None:
             return True, []
 
-        def one(res: Obj | None, user: Obj) -> _Filter:
+        def one(res: Obj | None, user: Obj) -> Filter:
             kinds = list(seq_items(res.get("kinds"))) if res else []
             other = []
             if res:
@@ -649,7 +176,7 @@ class _Loader:
             for k in ("roles", "clusterRoles", "subjects"):
                 if user.has(k):
                     other.append(k)
-            return _Filter(kinds, other)
+            return Filter(kinds, other)
 
         if seq_items(block.get("any")):
             return True, [one(f.get("resources") if f.has("resources") else None, f) for f in seq_items(block.get("any"))]
@@ -660,7 +187,7 @@ class _Loader:
             return True, []
         return True, [one(res, block)]
 
-    def _autogen(self, spec: Obj, rules: list[Obj], annotations: dict) -> frozenset[str]:
+    def _autogen(self, spec: Obj, rules: list[Obj], annotations: Mapping[str, str]) -> frozenset[str]:
         """pkg/autogen/v1 CanAutoGen + the autogen-controllers annotation."""
         needed = False
         for rule in rules:
@@ -708,7 +235,8 @@ class _Loader:
                       rule.start, "add 'match: {any: [{resources: {kinds: [Pod]}}]}'")
         elif not match_filters or any(not f.kinds for f in match_filters):
             self.diag("error", "kyverno-match-kinds",
-                      "at least one element must be specified in a kind block, the kind attribute is mandatory when working with the resources element",
+                      "at least one element must be specified in a kind block, the kind attribute is mandatory "
+                      "when working with the resources element",
                       rule.key_pos("match"), "add 'kinds: [Pod]' under match resources")
         match_kinds = [k for f in match_filters for k in f.kinds]
         exclude_kinds = [k for f in exclude_filters for k in f.kinds]
@@ -718,7 +246,7 @@ class _Loader:
         rule_key = len(self.rules)
         self.rules.append(info)
         is_audit = spec_audit
-        for i, (entry, node) in enumerate(zip(seq_items(rule.get("verifyImages")), rule.get("verifyImages").nodes)):
+        for i, entry in enumerate(seq_items(rule.get("verifyImages"))):
             self.current_entry = self.entry_count
             fa = entry.get("failureAction")
             if entry.has("failureAction"):
@@ -762,11 +290,10 @@ class _Loader:
         if not refs:
             d("error", "kyverno-image-reference-required", "An image reference is required", e.start,
               "add 'imageReferences: [\"ghcr.io/myorg/*\"]'")
-        for field_name, seq, patterns in (("imageReferences", refs_seq, refs_seq.items if isinstance(refs_seq, Seq) else []),
-                                          ("skipImageReferences", skips_seq, skips)):
+        for field_name, seq in (("imageReferences", refs_seq), ("skipImageReferences", skips_seq)):
             if not isinstance(seq, Seq):
                 continue
-            for pattern, node in zip(seq.items, seq.nodes):
+            for pattern, node in zip(seq.items, seq.nodes, strict=True):
                 for sev, code, msg, fix in lint.image_reference_findings(pattern, field_name == "skipImageReferences"):
                     d(sev, code, msg, position(node), fix, end_position(node))
         if e.get("image"):
@@ -906,7 +433,8 @@ class _Loader:
                     if finding:
                         self.diag(finding[0], finding[1], finding[2], sub.value_pos("pubkey"), finding[3])
 
-    def public_keys(self, text: str, field_name: str, pos: Pos, rekor) -> list[PublicKeyVerifier]:
+    def public_keys(self, text: str, field_name: str, pos: Pos,
+                    rekor: tuple[str | None, str | None, bool] | None) -> list[PublicKeyVerifier]:
         url, rekor_pub, ignore = rekor if rekor else (DEFAULT_REKOR_URL, None, False)
         kind = lint.key_material_kind(text)
         if kind == "variable":
@@ -992,7 +520,8 @@ def load(docs: list[Document], path: str) -> tuple[KyvernoPolicySet, list[Diagno
             try:
                 loader.document(doc)
             except RecursionError:  # absurdly nested attestors
-                loader.diag("error", "kyverno-too-deep", "attestors are nested too deeply", position(doc.root))
+                loader.diag("error", "kyverno-too-deep", "attestors are nested too deeply",
+                            position(doc.root) if doc.root is not None else None)
     policy = KyvernoPolicySet(loader.rules)
     return policy, _attach_entry_index(loader.diags, policy.entries)
 
@@ -1007,17 +536,19 @@ def _attach_entry_index(diags: list[Diagnostic], entries: list[VerifyEntry]) -> 
     ends = [e.end_line for e in entries]
     # Entries are disjoint and in file order, so both lists ascend and the first entry whose
     # range holds a line is found by bisection (a file with many typos and many entries).
-    ordered = all(a <= b for a, b in zip(starts, starts[1:])) and all(a <= b for a, b in zip(ends, ends[1:]))
+    ordered = all(a <= b for a, b in zip(starts, starts[1:], strict=False)) and all(
+        a <= b for a, b in zip(ends, ends[1:], strict=False))
     out = []
     for d in diags:
-        if d.rule_index is None and d.line is not None:
+        line = d.line
+        if d.rule_index is None and line is not None:
             if ordered:
-                i = bisect_left(ends, d.line)  # the first entry ending at or after the line
-                if i < bisect_right(starts, d.line):
+                i = bisect_left(ends, line)  # the first entry ending at or after the line
+                if i < bisect_right(starts, line):
                     d = replace(d, rule_index=entries[i].index)
             else:
                 for e in entries:
-                    if e.line <= d.line <= e.end_line:
+                    if e.line <= line <= e.end_line:
                         d = replace(d, rule_index=e.index)
                         break
         out.append(d)

@@ -8,7 +8,7 @@ context, preconditions, conditions, selectors) are read as opaque YAML.
 
 from __future__ import annotations
 
-from ..yamlschema import ANY, BOOL, INT, NAME, STR, STRLIST, STRMAP, Schema, listof
+from ...yamlschema import ANY, BOOL, INT, NAME, STR, STRLIST, STRMAP, Schema, listof
 
 # --- the schemas ---------------------------------------------------------------------------
 

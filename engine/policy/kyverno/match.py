@@ -10,9 +10,11 @@ controllers).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..patterns import wildcard_match
+from ...patterns import wildcard_match
+from .requirements import VerifyEntry
 
 # --- resource kinds ------------------------------------------------------------------------
 
@@ -79,3 +81,55 @@ def _kind_selected(selectors: tuple[str, ...], kind: str) -> bool:
 def contains_pod(selectors: list[str]) -> bool:
     """kubeutils.ContainsKind(kinds, "Pod"): a selector whose kind part is exactly Pod."""
     return any(parse_kind_selector(s)[2] == "Pod" for s in selectors)
+
+
+# --- rule selection by resource kind -------------------------------------------------------
+
+
+@dataclass
+class Filter:
+    kinds: list[str]
+    other: list[str]  # conditions other than kinds, which cannot be known offline
+
+
+@dataclass
+class RuleInfo:
+    policy: str
+    name: str
+    match_any: bool  # `any` (or the legacy single block) vs `all`
+    match: list[Filter]
+    exclude_any: bool
+    exclude: list[Filter]
+    autogen: frozenset[str]  # controller kinds this Pod rule is copied to
+    has_preconditions: bool
+    entries: list[VerifyEntry] = field(default_factory=list)
+    _selects: dict[str, tuple[bool, str]] = field(default_factory=dict, repr=False, compare=False)
+
+    def selects(self, kind: str) -> tuple[bool, str]:
+        """Does the rule apply to a resource of this kind, and why (for explain)."""
+        hit = self._selects.get(kind)
+        if hit is None:
+            hit = self._selects[kind] = self._selects_uncached(kind)
+        return hit
+
+    def _selects_uncached(self, kind: str) -> tuple[bool, str]:
+        if not self.match:
+            return False, "match selects no kinds"
+        pick = any if self.match_any else all
+        direct = pick(kind_selected(f.kinds, kind) for f in self.match)
+        via = ""
+        if not direct and kind in self.autogen:
+            direct, via = True, f" (autogen from Pod for {kind})"
+        if not direct:
+            kinds = sorted({k for f in self.match for k in f.kinds})
+            return False, f"match selects {', '.join(kinds) or 'no kinds'}, not {kind}"
+        if self.exclude:
+            epick = any if self.exclude_any else all
+            decided = [f for f in self.exclude if not f.other]
+            if decided and epick(kind_selected(f.kinds, kind) for f in self.exclude if not f.other) and len(decided) == len(self.exclude):
+                return False, f"exclude removes {kind}"
+        notes = sorted({o for f in self.match for o in f.other})
+        note = f"; assumed to hold: {', '.join(notes)}" if notes else ""
+        if self.has_preconditions:
+            note += "; preconditions assumed to hold"
+        return True, f"match selects {kind}{via}{note}"

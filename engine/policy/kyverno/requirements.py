@@ -1,0 +1,215 @@
+"""What Kyverno requires of an image: the verifyImages entries that apply and their attestors.
+
+`Requirements` is the Kyverno dialect's `pullguard.engine.vocabulary.Requirements`: simulation
+builds it (no network), verification checks it (`verify` entries, each attestor set with its
+count, nested sets, and `unsupported`: what pullguard cannot check, each an `error` outcome
+"not verified by pullguard: …" before any request is made).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
+
+AttestorKind = Literal["keys", "keyless", "certificates", "kms", "secret", "nested", "none"]
+
+
+@dataclass
+class AttestorReq:
+    """One attestor (after Kyverno splits a multi-key `publicKeys` into one entry per key)."""
+
+    kind: AttestorKind
+    path: str  # e.g. `attestors[0].entries[1]`
+    verifier: Verifier | None = None
+    nested: AttestorSetReq | None = None
+    detail: str = ""  # KMS URI, secret name, certificate note
+
+    def describe(self) -> str:
+        v = self.verifier
+        if isinstance(v, PublicKeyVerifier):
+            return f"public key {v.fingerprint or '(unparseable)'}"
+        if isinstance(v, KeylessVerifier):
+            parts = ["keyless"]
+            if v.issuer:
+                parts.append(f"issuer {v.issuer}")
+            if v.issuer_regex:
+                parts.append(f"issuerRegExp {v.issuer_regex}")
+            if v.subject:
+                parts.append(f"subject {v.subject}")
+            if v.subject_regex:
+                parts.append(f"subjectRegExp {v.subject_regex}")
+            return " ".join(parts)
+        if self.nested is not None:
+            return f"nested ({self.nested.describe()})"
+        return f"{self.kind} {self.detail}".strip()
+
+    def cache_key(self) -> Hashable:
+        nested = self.nested.cache_key() if self.nested is not None else None
+        return (self.kind, self.verifier, nested, self.detail)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "kind": self.kind}
+        v = self.verifier
+        if isinstance(v, PublicKeyVerifier):
+            out.update(v.to_json())
+            out.update({"ignore_tlog": v.ignore_tlog})
+        elif isinstance(v, KeylessVerifier):
+            out.update(v.to_json())
+            out.update({"issuer_regex": v.issuer_regex, "rekor_url": v.rekor_url,
+                        "ignore_tlog": v.ignore_tlog, "ignore_sct": v.ignore_sct})
+        if self.nested is not None:
+            out["attestor"] = self.nested.to_json()
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass
+class AttestorSetReq:
+    count: int | None  # as written
+    entries: list[AttestorReq]
+
+    @property
+    def required(self) -> int:
+        """AttestorSet.RequiredCount: nil or 0 means every entry."""
+        return len(self.entries) if not self.count else self.count
+
+    def describe(self) -> str:
+        inner = "; ".join(e.describe() for e in self.entries)
+        if len(self.entries) <= 1:
+            return inner
+        if self.required >= len(self.entries):
+            return f"all of: {inner}"
+        return f"{self.required} of {len(self.entries)}: {inner}"
+
+    def cache_key(self) -> Hashable:
+        return (self.required, tuple(e.cache_key() for e in self.entries))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "required": self.required,
+                "entries": [e.to_json() for e in self.entries]}
+
+
+NOTARY_UNSUPPORTED = "type Notary is not supported for verification by pullguard"
+
+
+@dataclass
+class VerifyEntry:
+    index: int  # flat position among every verifyImages entry in the file
+    policy: str
+    rule: str
+    entry: int
+    rule_key: int  # index into KyvernoPolicySet.rules
+    image_references: list[str]
+    skip_image_references: list[str]
+    type: str
+    required: bool
+    mutate_digest: bool
+    verify_digest: bool
+    use_cache: bool
+    failure_action: str  # effective: "Audit" or "Enforce"
+    repository: str
+    attestor_sets: list[AttestorSetReq]
+    attestations: list[tuple[str, list[AttestorSetReq]]]
+    line: int
+    column: int
+    end_line: int
+    # Fields that change Kyverno's verdict and that pullguard does not check, one line each
+    # ("not verified by pullguard: <field> …"): the entry cannot be verified.
+    unsupported: tuple[str, ...] = ()
+
+    @property
+    def rule_id(self) -> str:
+        return f"{self.policy}/{self.rule}#{self.entry}"
+
+    @property
+    def pattern(self) -> str:
+        return ", ".join(self.image_references)
+
+    @property
+    def supported(self) -> bool:
+        """Whether pullguard can check this entry (not Notary, no unsupported field)."""
+        return self.type != "Notary" and not self.unsupported
+
+    def first_verifier(self) -> Verifier | None:
+        def walk(sets: list[AttestorSetReq]) -> Verifier | None:
+            for s in sets:
+                for a in s.entries:
+                    if a.verifier is not None:
+                        return a.verifier
+                    if a.nested is not None:
+                        found = walk([a.nested])
+                        if found is not None:
+                            return found
+            return None
+
+        if self.type == "Notary":
+            return None
+        return walk(self.attestor_sets) or walk([s for _, sets in self.attestations for s in sets])
+
+    def describe(self) -> str:
+        if self.type == "Notary":
+            return NOTARY_UNSUPPORTED
+        if self.unsupported:
+            return "; ".join(self.unsupported)
+        parts = []
+        for s in self.attestor_sets:
+            parts.append(s.describe())
+        for name, sets in self.attestations:
+            parts.append(f"attestation {name or '?'}" + (" by " + "; ".join(s.describe() for s in sets) if sets else ""))
+        return " + ".join(parts) if parts else "no attestors: no signature check"
+
+    def cache_key(self) -> Hashable:
+        """Equal for entries that accept the same signatures (names, patterns and lines aside)."""
+        return (
+            self.type, self.unsupported,
+            tuple(s.cache_key() for s in self.attestor_sets),
+            tuple((name, tuple(s.cache_key() for s in sets)) for name, sets in self.attestations),
+        )
+
+    def to_json(self, action: str, pattern: str | None) -> dict[str, Any]:
+        return {
+            "policy": self.policy, "rule": self.rule, "entry": self.entry, "rule_id": self.rule_id,
+            "action": action, "pattern": pattern, "type": self.type, "supported": self.supported,
+            "required": self.required, "verify_digest": self.verify_digest,
+            "mutate_digest": self.mutate_digest, "failure_action": self.failure_action,
+            "repository": self.repository or None,
+            "attestors": [s.to_json() for s in self.attestor_sets],
+            "attestations": [{"type": t, "attestors": [s.to_json() for s in sets]} for t, sets in self.attestations],
+        }
+
+
+@dataclass
+class Requirements:
+    """What Kyverno would require of one image (simulate; no network)."""
+
+    verify: list[tuple[VerifyEntry, str]]  # (entry, matching pattern)
+    skipped: list[tuple[VerifyEntry, str]]  # (entry, skipping pattern)
+    has_digest: bool
+    digest_added: bool  # an applying rule has mutateDigest: the digest would be added
+    digest_required: bool  # an applying entry has verifyDigest
+    missing_digest: bool  # verifyDigest and no digest and none would be added: Kyverno fails it
+    # "<rule id>: <why>" for every applying entry pullguard cannot check (Notary, a field it
+    # does not enforce): the image's outcome is `error`, never a silent pass.
+    unsupported: list[str]
+    json: dict[str, Any] | None = field(default=None, compare=False)  # to_json(), computed once
+
+    def cache_key(self) -> Hashable:
+        """Equal for requirements that accept the same signatures: the applying entries' attestors
+        in order, and whether a missing digest fails the image (skips and patterns aside)."""
+        return ("kyverno", self.missing_digest, tuple(e.cache_key() for e, _ in self.verify))
+
+    def to_json(self) -> dict[str, Any]:
+        if self.json is None:
+            self.json = {
+                "entries": [e.to_json("verify", p) for e, p in self.verify]
+                + [e.to_json("skip", p) for e, p in self.skipped],
+                "digest_required": self.digest_required,
+                "digest_added": self.digest_added,
+                "missing_digest": self.missing_digest,
+                "unsupported": self.unsupported,
+            }
+        return self.json
