@@ -377,3 +377,27 @@ def test_a_mirror_flag_error_never_shows_the_password(value):
     with pytest.raises(EndpointError) as info:
         parse_mirror_flag(value, check_exists=False)
     assert "Secr3t" not in str(info.value) and "PW" not in str(info.value)
+
+
+# ---- credential files (a docker config.json that is huge or not text) -----------------------------
+
+
+@pytest.mark.parametrize(
+    "content, error",
+    [
+        (None, "cannot read credentials file {path}: larger than 16 MiB"),  # 64 MiB sparse: not read whole
+        (b"\xff{}", "{path}:1:1: credentials file is not UTF-8 text"),
+    ],
+)
+def test_credential_files_are_read_within_a_bound(tmp_path, content, error):
+    from pullguard.engine.registry.credentials import CredentialsError
+
+    path = tmp_path / "config.json"
+    if content is None:
+        with open(path, "wb") as fh:
+            fh.truncate(64 << 20)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CredentialsError) as info:
+        CredentialStore.load([path])
+    assert str(info.value).startswith(error.format(path=path))

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..textfile import TextFileError, read_text
 from .errors import RegistryError
 from .hosts import normalize_host
 
@@ -85,9 +86,12 @@ class CredentialStore:
 
 def _read_auth_file(path: Path) -> dict[str, Credential]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        # Bounded, and only a regular file: a FIFO or /dev/zero in its place never hangs a run.
+        doc = json.loads(read_text(path))
     except OSError as exc:
         raise CredentialsError(f"cannot read credentials file {path}: {exc.strerror}") from None
+    except TextFileError as exc:
+        raise CredentialsError(f"{exc.path}:{exc.line}:{exc.column}: credentials file is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         # Position only: the text around the error could be a secret.
         raise CredentialsError(
