@@ -401,3 +401,37 @@ def test_credential_files_are_read_within_a_bound(tmp_path, content, error):
     with pytest.raises(CredentialsError) as info:
         CredentialStore.load([path])
     assert str(info.value).startswith(error.format(path=path))
+
+
+def test_a_newline_in_a_registry_error_code_prints_no_fake_row(tmp_path, capsys):
+    """End to end: the code reaches `pullguard verify`'s table as one escaped line, not a row."""
+    from pullguard.tui.cli import main
+
+    with scripted_server(lambda m, p: (401, {}, _error_body(FAKE_ROW))) as (host, requests):
+        policy = tmp_path / "policy.yaml"
+        policy.write_text("apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n"
+                          f"  - image: \"{host}/*\"\n    keyless:\n      issuer: https://issuer.test\n"
+                          "      subject: someone@example.com\n")
+        image = f"{host}/org/app@{sha256_digest(b'image')}"
+        code = main(["verify", str(policy), image, "--timeout", "2"])
+    out = capsys.readouterr().out
+    assert code == 1 and requests
+    assert "\x1b" not in out and "X\\n127.0.0.1:1/evil" in out  # shown, escaped
+    lines = out.splitlines()
+    assert not any(line.lstrip().startswith("127.0.0.1:1/evil") for line in lines)  # no fake row
+    assert [line for line in lines if " error " in line and line.startswith(host)] == [lines[1]]
+    assert lines[-1].startswith("1 error ")
+
+
+@pytest.mark.xfail(strict=True, reason="tui/verify_options._mirror quotes the endpoint whole in its usage error "
+                                        "(the tui's to fix, e.g. with engine.endpoints.redact_url); drop this mark then")
+def test_the_mirror_usage_error_never_shows_the_password(tmp_path, capsys):
+    from pullguard.tui.cli import main
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules: []\n")
+    with pytest.raises(SystemExit) as info:
+        main(["verify", str(policy), "--mirror", "h=ftp://bob:Secr3tPW@127.0.0.1:1"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "--mirror" in err
+    assert "Secr3tPW" not in err
