@@ -28,10 +28,9 @@ from typing import Any, AsyncIterator
 import httpx
 
 from .hosts import normalize_host
-from .models import MANIFEST_MEDIA_TYPES, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST
+from .models import DIGEST, MANIFEST_MEDIA_TYPES, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST
 
 REF_NAME = "org.opencontainers.image.ref.name"
-_DIGEST = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 _PATH = re.compile(r"^/v2/(?P<name>.+)/(?P<kind>manifests|blobs|referrers)/(?P<ref>[^/]+)$")
 # Manifests larger than this are not scanned for `subject` (they could not be served anyway);
 # index.json is read up to this size too.
@@ -72,13 +71,13 @@ class OCILayoutTransport(httpx.AsyncBaseTransport):
             if kind == "blobs":
                 return self._blob(ref, method)
             if kind == "manifests":
-                digest = ref if _DIGEST.match(ref) else self._resolve_tag(ns, name, ref)
+                digest = ref if DIGEST.match(ref) else self._resolve_tag(ns, name, ref)
                 if digest is None:
                     return _error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {name}:{ref}", method)
                 return self._manifest(digest, method)
         except _LayoutError as exc:
             return _error(500, "LAYOUT_INVALID", str(exc), method)
-        if not _DIGEST.match(ref):
+        if not DIGEST.match(ref):
             return _error(400, "DIGEST_INVALID", "invalid digest", method)
         return self._referrers(ref, request.url.params.get("artifactType"), method)
 
@@ -144,7 +143,7 @@ class OCILayoutTransport(httpx.AsyncBaseTransport):
     # ---- answers ----------------------------------------------------------------------------
 
     def _blob(self, digest: str, method: str) -> httpx.Response:
-        if not _DIGEST.match(digest):
+        if not DIGEST.match(digest):
             return _error(400, "DIGEST_INVALID", "invalid digest", method)
         opened = _open_regular(self._blob_path(digest), where=f"blob {digest}")
         if opened is None:
