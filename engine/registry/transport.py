@@ -256,7 +256,14 @@ class Transport:
                 f"cannot connect to registry {urlsplit(url).netloc}{via}: {_connect_reason(exc)}",
                 host=urlsplit(url).netloc, endpoint=t.label,
             ) from None
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+        except httpx.RemoteProtocolError as exc:
+            if str(exc).startswith("Invalid URL in location header"):
+                # httpx parses a redirect's Location itself: a bad one is the registry's answer,
+                # not a dropped connection, and asking again gets the same answer.
+                raise ProtocolError(f"{method} {url_for_message(url)}: redirect to an invalid URL ({exc})",
+                                    endpoint=t.label) from None
+            raise _Retryable(_connect_reason(exc)) from None
+        except (httpx.ReadError, httpx.WriteError) as exc:
             raise _Retryable(_connect_reason(exc)) from None
         except httpx.UnsupportedProtocol as exc:
             raise ProtocolError(f"{method} {url_for_message(url)}: {exc}", endpoint=t.label) from None
