@@ -31,7 +31,7 @@ from collections.abc import Mapping
 
 from ...diagnostics import Diagnostic, Severity
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier
-from ...yamlschema import Obj, Seq, Walker, seq_items
+from ...yamlschema import Obj, Seq, Walker, seq_items, string_map
 from ...yamlsource import Document, end_position, position
 from ..detect import KYVERNO_KINDS, is_kyverno
 from . import lints as lint
@@ -64,6 +64,8 @@ class _Loader:
         self.walker = Walker(self.diags.append, lambda: self.current_entry)
         self.entry_count = 0
         self.rules: list[RuleInfo] = []
+        # The fields of the entry being read that pullguard does not check (VerifyEntry.unsupported).
+        self.unsupported: list[str] = []
 
     def diag(self, severity: Severity, code: str, message: str, pos: Pos | None, fix: str | None = None,
              end: Pos | None = None) -> None:
@@ -248,6 +250,10 @@ class _Loader:
         is_audit = spec_audit
         for i, entry in enumerate(seq_items(rule.get("verifyImages"))):
             self.current_entry = self.entry_count
+            self.unsupported = []
+            if rule.has("imageExtractors"):
+                # custom image paths: which images Kyverno takes from a resource is not known here
+                self.not_checked(rule, "imageExtractors", "imageExtractors", "custom image paths in resources")
             fa = entry.get("failureAction")
             if entry.has("failureAction"):
                 if fa not in ("Audit", "Enforce"):
@@ -261,6 +267,7 @@ class _Loader:
 
     def entry(self, e: Obj, policy: str, rname: str, i: int, rule_key: int, is_audit: bool) -> VerifyEntry:
         d = self.diag
+        self._entry_fields_not_checked(e)
         mutate_digest = e.get("mutateDigest") if e.has("mutateDigest") else True
         verify_digest = e.get("verifyDigest") if e.has("verifyDigest") else True
         required = e.get("required") if e.has("required") else True
@@ -345,7 +352,29 @@ class _Loader:
             mutate_digest=mutate_digest, verify_digest=verify_digest, use_cache=use_cache,
             failure_action="Audit" if is_audit else "Enforce", repository=e.get("repository"),
             attestor_sets=sets, attestations=attestations, line=start[0], column=start[1], end_line=end_line,
+            unsupported=tuple(dict.fromkeys(self.unsupported)),
         )
+
+    def not_checked(self, obj: Obj, key: str, field_path: str, detail: str = "") -> None:
+        """A field that changes Kyverno's verdict and that pullguard does not check: the entry's
+        images get the outcome `error` "not verified by pullguard: <field> …", never a pass."""
+        self.unsupported.append(f"not verified by pullguard: {field_path}" + (f" ({detail})" if detail else ""))
+        self.diag("info", "kyverno-field-not-verified",
+                  f"{field_path} is not verified by pullguard: the images of this entry get the outcome error",
+                  obj.key_pos(key), None)
+
+    def _entry_fields_not_checked(self, e: Obj) -> None:
+        extensions = string_map(e.get("additionalExtensions"))
+        if extensions:
+            self.not_checked(e, "additionalExtensions", "additionalExtensions", ", ".join(extensions))
+        annotations = string_map(e.get("annotations"))
+        if annotations:
+            self.not_checked(e, "annotations", "annotations", ", ".join(annotations))
+        if e.get("repository"):
+            self.not_checked(e, "repository", "repository", "signatures in another repository")
+        validate = e.obj("validate")
+        if validate is not None and validate.has("deny"):
+            self.not_checked(validate, "deny", "validate.deny", "deny conditions")
 
     def legacy_attestor(self, e: Obj) -> AttestorSetReq:
         if e.get("key"):
@@ -391,6 +420,13 @@ class _Loader:
         if a.get("signatureAlgorithm") not in SIGNATURE_ALGORITHMS:
             d("error", "kyverno-signature-algorithm", "Invalid signature algorithm provided",
               a.value_pos("signatureAlgorithm"), "use sha224, sha256, sha384 or sha512")
+        elif a.has("keys") and a.get("signatureAlgorithm") not in ("", "sha256"):
+            self.not_checked(a, "signatureAlgorithm", f"{path}.signatureAlgorithm", a.get("signatureAlgorithm"))
+        annotations = string_map(a.get("annotations"))
+        if annotations:
+            self.not_checked(a, "annotations", f"{path}.annotations", ", ".join(annotations))
+        if a.get("repository"):
+            self.not_checked(a, "repository", f"{path}.repository", "signatures in another repository")
         out: list[AttestorReq] = []
         if a.has("keys"):
             out.extend(self.keys(a.get("keys"), path))
@@ -422,6 +458,11 @@ class _Loader:
             return DEFAULT_REKOR_URL, None, False
         r = obj.get("rekor")
         return r.get("url") or None, r.get("pubkey") or None, bool(r.get("ignoreTlog"))
+
+    def _tsa_not_checked(self, obj: Obj, path: str) -> None:
+        ctlog = obj.obj("ctlog")
+        if ctlog is not None and ctlog.get("tsaCertChain"):
+            self.not_checked(ctlog, "tsaCertChain", f"{path}.ctlog.tsaCertChain", "timestamp authority")
 
     def _check_rekor_ctlog(self, obj: Obj) -> None:
         for key in ("rekor", "ctlog"):
@@ -467,6 +508,9 @@ class _Loader:
               k.key_pos("signatureAlgorithm"), "move it one level up, beside 'keys'")
         rekor = self._rekor(k)
         self._check_rekor_ctlog(k)
+        if k.has("signatureAlgorithm") and k.get("signatureAlgorithm") not in ("", "sha256"):
+            self.not_checked(k, "signatureAlgorithm", f"{path}.keys.signatureAlgorithm", k.get("signatureAlgorithm"))
+        self._tsa_not_checked(k, f"{path}.keys")
         if not k.has("rekor") and k.get("publicKeys"):
             d("info", "kyverno-keys-tlog-default",
               "without 'rekor', Kyverno requires a Rekor transparency log entry for key signatures "
@@ -500,6 +544,10 @@ class _Loader:
                 if f:
                     d(f[0], f[1], f[2], k.value_pos(key), f[3])
         self._check_rekor_ctlog(k)
+        extensions = string_map(k.get("additionalExtensions"))
+        if extensions:
+            self.not_checked(k, "additionalExtensions", f"{path}.keyless.additionalExtensions", ", ".join(extensions))
+        self._tsa_not_checked(k, f"{path}.keyless")
         url, rekor_pub, ignore_tlog = self._rekor(k) if k.has("rekor") else (DEFAULT_REKOR_URL, None, False)
         ctlog = k.get("ctlog") if k.has("ctlog") else None
         v = KeylessVerifier(
