@@ -20,9 +20,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -43,6 +40,7 @@ from pullguard.engine.registry.mirrors import parse_mirror_flag
 from pullguard.engine.registry.models import sha256_digest
 from pullguard.engine.registry.netenv import NetworkSettings
 from tests.support.registry import free_port
+from tests.support.scripted_http import scripted_server as http_server
 
 ANON = CredentialStore()
 REPO = Path(__file__).resolve().parents[1]
@@ -52,37 +50,9 @@ def run(coro):
     return asyncio.run(coro)
 
 
-@contextmanager
 def scripted_server(answer):
-    """A loopback HTTP server: answer(method, path) -> (status, headers, body). Yields
-    (host:port, requests) where requests lists (method, path)."""
-    requests: list[tuple[str, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _handle(self):
-            requests.append((self.command, self.path))
-            status, headers, body = answer(self.command, self.path)
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        do_GET = do_HEAD = _handle
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    """tests.support.scripted_http for answers that need no request headers: answer(method, path)."""
+    return http_server(lambda method, path, headers: answer(method, path))
 
 
 # ---- oci: layouts: FIFOs, devices, huge files (#7) ---------------------------------------------

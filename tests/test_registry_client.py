@@ -8,10 +8,7 @@ import asyncio
 import base64
 import json
 import logging
-import threading
 import time
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -34,6 +31,7 @@ from pullguard.engine.registry.hosts import is_loopback
 from pullguard.engine.registry.models import DOCKER_MANIFEST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, sha256_digest
 from tests.support.push import descriptor, manifest_descriptor, push_blob, push_image, push_index, push_manifest
 from tests.support.registry import REGISTRY_USER, TokenServer, free_port, start_registry
+from tests.support.scripted_http import scripted_server
 
 ANON = CredentialStore()
 
@@ -486,42 +484,6 @@ def test_redirect_to_plain_http_elsewhere_is_refused():
 # ---- small real servers: redirects and timeouts ---------------------------------------------
 
 
-@contextmanager
-def http_server(handler_fn, host="127.0.0.1"):
-    """A loopback HTTP server; handler_fn(method, path, headers) -> (status, headers, body).
-    Yields (base_url, requests) where requests records (method, path, headers)."""
-    requests = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _handle(self):
-            requests.append((self.command, self.path, dict(self.headers)))
-            status, headers, body = handler_fn(self.command, self.path, self.headers)
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-        do_GET = do_HEAD = _handle
-
-    server = ThreadingHTTPServer((host, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 BLOB = b"blob bytes kept in object storage"
 BLOB_DIGEST = sha256_digest(BLOB)
 
@@ -541,18 +503,17 @@ def test_redirect_drops_credentials_for_another_host(storage_host, same_origin, 
     def storage(method, path, headers):
         return 200, {"Content-Type": "application/octet-stream"}, BLOB
 
-    with http_server(storage, host=storage_host) as (storage_url, storage_requests):
+    with scripted_server(storage, host=storage_host) as (storage_host_port, storage_requests):
         def registry(method, path, headers):
             if headers.get("Authorization") != expected_auth:
                 return 401, {"WWW-Authenticate": 'Basic realm="test"'}, b""
             if path.startswith("/v2/org/app/blobs/"):
-                return 307, {"Location": "/storage/blob" if same_origin else f"{storage_url}/storage/blob"}, b""
+                return 307, {"Location": "/storage/blob" if same_origin else f"http://{storage_host_port}/storage/blob"}, b""
             if path == "/storage/blob":
                 return 200, {}, BLOB
             return 404, {}, b""
 
-        with http_server(registry) as (registry_url, registry_requests):
-            host = registry_url.removeprefix("http://")
+        with scripted_server(registry) as (host, registry_requests):
             blob, _ = run(_with_client(lambda c: c.get_blob(host, "org/app", BLOB_DIGEST),
                                        credentials=_store(host, creds)))
     assert blob.data == BLOB
@@ -568,8 +529,7 @@ def test_per_request_timeout():
         time.sleep(2)
         return 200, {}, b"{}"
 
-    with http_server(slow) as (url, _):
-        host = url.removeprefix("http://")
+    with scripted_server(slow) as (host, _):
         started = time.monotonic()
         with pytest.raises(RegistryTimeoutError) as info:
             run(_with_client(lambda c: c.get_manifest(host, "org/app", "v1"), timeout=0.3))

@@ -8,4 +8,5 @@
 - worlds: registries filled with signed images, ready for one test module
 - samples: what the README promises for the bundled samples
 - realworld: where the real production signatures are read from
+- scripted_http: a loopback HTTP server answering from a script (faults a real registry cannot make)
 """
