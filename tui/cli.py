@@ -19,6 +19,7 @@ COMMANDS = {
     "test": "run PolicyTest files",
     "diff": "what changes between two policies over the same images",
     "explain": "explain a pasted pull error: the image, the rule, the cause and the fix",
+    "convert": "rewrite a Kyverno verifyImages policy as ImageValidatingPolicy documents",
 }
 
 

@@ -1,0 +1,173 @@
+"""pullguard convert --to kyverno-ivpol: the bundled ClusterPolicy and generated ones convert to
+ImageValidatingPolicies that check clean and decide every image of a fleet the same way."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pullguard.engine.gobglob import compile_glob
+from pullguard.engine.policy import load_policy
+from pullguard.engine.policy.ivpol.convert import compare, convert, glob_for, wildcard_regex
+from pullguard.engine.policy.kyverno import KyvernoPolicySet
+from pullguard.engine.reference import kyverno_image_string
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+_KEY = ["-----BEGIN PUBLIC KEY-----", "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEVgGZ74ta5OT2AWZPH5iB/wVu4OcK",
+        "0wlhRYC3SgMjddqf+zXZOTodBPvNtn4VgfAUXOvMqKiTvIAdRqKAYAaJjg==", "-----END PUBLIC KEY-----"]
+KEY = ("\n" + " " * 22).join(_KEY)  # in a block scalar at column 23
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pullguard.tui.cli", *args], capture_output=True, text=True)
+
+
+def test_the_bundled_cluster_policy_converts_to_the_bundled_image_validating_policy(tmp_path: Path) -> None:
+    source = SAMPLES / "kyverno" / "cluster-policy.yaml"
+    result = run("convert", str(source), "--to", "kyverno-ivpol", "--images", str(SAMPLES / "images" / "images.txt"),
+                 "--images", str(SAMPLES / "images" / "pods.json"))
+    assert result.returncode == 0, result.stderr
+    assert "the same decisions" in result.stderr
+    bundled = (SAMPLES / "kyverno" / "image-validating-policy.yaml").read_text()
+    assert result.stdout.replace(str(source), "samples/kyverno/cluster-policy.yaml") in bundled
+    written = tmp_path / "converted.yaml"
+    written.write_text(result.stdout)
+    check = run("check", str(written), "--format", "json")
+    assert check.returncode == 0, check.stdout
+    assert json.loads(check.stdout)["errors"] == 0
+
+
+def test_lossy_parts_are_warnings_with_their_line(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(f"""apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: lossy
+spec:
+  rules:
+    - name: r
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        - imageReferences: ["ghcr.io/acme/*"]
+          mutateDigest: false
+          attestors:
+            - entries:
+                - keys:
+                    publicKeys: |-
+                      {KEY}
+                  annotations:
+                    team: acme
+          attestations:
+            - type: https://slsa.dev/provenance/v0.2
+              conditions:
+                - all:
+                    - key: "{{{{ builder.id }}}}"
+                      operator: Equals
+                      value: x
+""")
+    result = run("convert", str(policy), "--to", "kyverno-ivpol")
+    assert result.returncode == 1
+    assert f"{policy}:13: warning: lossy/r#0: attestations[0] (type, attestors and JMESPath conditions) are not carried over" \
+        in result.stderr
+    assert f"{policy}:23: warning: lossy/r#0: 'attestors[0].entries[0].annotations' is not carried over" in result.stderr
+    written = tmp_path / "out.yaml"
+    written.write_text(result.stdout)
+    assert run("check", str(written)).returncode == 0
+
+
+def test_not_a_kyverno_policy_is_a_usage_error() -> None:
+    result = run("convert", str(SAMPLES / "talos" / "policy.yaml"), "--to", "kyverno-ivpol")
+    assert result.returncode == 2 and "not a Kyverno ClusterPolicy/Policy" in result.stderr
+    assert run("convert", str(SAMPLES / "kyverno" / "cluster-policy.yaml")).returncode == 2  # --to is required
+
+
+# --- patterns -----------------------------------------------------------------------------------
+
+# go-wildcard pattern -> the glob kept, or None where an expression is written instead
+GLOBS = [
+    ("ghcr.io/acme/*", "ghcr.io/acme/*"),
+    ("registry.acme.internal:5000/*", "registry.acme.internal:5000/*"),
+    ("localhost/x*", "localhost/x*"),
+    ("docker.io/*", None),  # Docker Hub names are written without docker.io/
+    ("nginx*", None),
+    ("ghcr.io/acme/app:v1*", None),  # a tag is dropped before a digest
+    ("ghcr.io/?cme/*", None),  # `?` may stand for the `:` of a tag
+    ("ghcr.io/acme/app", None),  # the normalized string always has a tag
+    ("ghcr.io/*/app*", None),
+]
+
+
+@pytest.mark.parametrize(("pattern", "glob"), GLOBS)
+def test_globs_only_where_they_take_the_same_images(pattern: str, glob: str | None) -> None:
+    assert glob_for(pattern) == glob
+
+
+def _fleet(rng: random.Random, size: int) -> list[str]:
+    hosts = ["", "docker.io/", "ghcr.io/", "quay.io/", "localhost:5000/", "registry.acme.internal:5000/", "localhost/"]
+    paths = ["nginx", "library/nginx", "acme/app", "acme/api", "partner/agent", "tools/debug", "a/b/c"]
+    ends = ["", ":latest", ":v1", ":1.27", "@sha256:" + "a" * 64, ":v1@sha256:" + "b" * 64]
+    return [rng.choice(hosts) + rng.choice(paths) + rng.choice(ends) for _ in range(size)]
+
+
+PATTERNS = ["ghcr.io/acme/*", "docker.io/*", "nginx*", "*:latest", "*/library/*", "quay.io/?artner/*", "ghcr.io/acme/app:v1",
+            "*@sha256:*", "localhost:5000/*", "registry.acme.internal:5000/*", "docker.io/library/nginx:*", "*nginx*",
+            "ghcr.io/acme/ap?*", "*", "docker.io/acme/*", "localhost/*", "*:v1", "ghcr.io/*/app*"]
+
+
+def _generated_policy(rng: random.Random) -> str:
+    rules = []
+    for r in range(rng.randint(1, 3)):
+        entries = []
+        for _ in range(rng.randint(1, 2)):
+            refs = json.dumps(rng.sample(PATTERNS, rng.randint(1, 3)))
+            skips = json.dumps(rng.sample(PATTERNS, rng.randint(0, 2)))
+            entries.append(f"""        - imageReferences: {refs}
+          skipImageReferences: {skips}
+          mutateDigest: false
+          verifyDigest: {rng.choice(["true", "false"])}
+          attestors:
+            - entries:
+                - keys:
+                    publicKeys: |-
+                      {KEY}
+""")
+        rules.append(f"""    - name: rule-{r}
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+{"".join(entries)}""")
+    return "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: generated\nspec:\n  rules:\n" + "".join(rules)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_generated_policies_convert_with_no_differing_image(seed: int) -> None:
+    rng = random.Random(seed)
+    text = _generated_policy(rng)
+    loaded = load_policy(text, "generated.yaml")
+    assert loaded.errors == 0, loaded.diagnostics
+    assert isinstance(loaded.policy, KyvernoPolicySet)
+    conversion = convert(loaded.policy, text, "generated.yaml")
+    assert conversion.warnings == []
+    checked = load_policy(conversion.text, "converted.yaml")
+    assert checked.errors == 0, [d.message for d in checked.diagnostics]
+    assert compare(loaded.policy, conversion, _fleet(rng, 300)) == []
+
+
+@pytest.mark.parametrize("pattern", [p for p, g in GLOBS if g is not None])
+def test_kept_globs_agree_with_the_normalized_wildcard_over_a_fleet(pattern: str) -> None:
+    import re
+
+    glob = compile_glob(str(glob_for(pattern)))
+    regex = re.compile(wildcard_regex(pattern))
+    for image in _fleet(random.Random(7), 2000):
+        assert glob.match(image) == bool(regex.match(kyverno_image_string(image))), image
