@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypedDict
+from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
 DialectName = Literal["talos", "kyverno", "kyverno-ivpol"]
 
@@ -108,12 +108,15 @@ class OutlineItem:
 
 
 class AppliedRule(TypedDict):
-    """One rule entry that applies to an image (SPEC §2 `rules`, Kyverno)."""
+    """One rule entry that applies to an image (SPEC §2 `rules`, Kyverno). An
+    ImageValidatingPolicy has no rule (None), its matchImageReferences entry (None: it has none)
+    and its validations."""
 
     policy: str
-    rule: str
-    entry: int
+    rule: str | None
+    entry: int | None
     action: Literal["verify", "skip"]
+    validations: NotRequired[list[str]]
 
 
 @dataclass

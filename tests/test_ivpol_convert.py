@@ -14,7 +14,7 @@ import pytest
 from pullguard.engine.gobglob import compile_glob
 from pullguard.engine.policy import load_policy
 from pullguard.engine.policy.ivpol.convert import compare, convert, glob_for, wildcard_regex
-from pullguard.engine.policy.kyverno import KyvernoPolicySet
+from pullguard.engine.policy.kyverno.evaluate import KyvernoPolicySet
 from pullguard.engine.reference import kyverno_image_string
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pullguard.engine.policy import load_policy
     from pullguard.engine.policy.ivpol.convert import compare, convert
-    from pullguard.engine.policy.kyverno import KyvernoPolicySet
+    from pullguard.engine.policy.kyverno.evaluate import KyvernoPolicySet
 
     from .check import read_policy
     from .simulate import read_image_list, report_refused

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier
 from ...yamlsource import MappingNode, Node, ScalarNode, SequenceNode, compose, map_get, position
 from ..detect import is_kyverno
-from ..kyverno import AttestorReq, AttestorSetReq, KyvernoPolicySet, VerifyEntry
+from ..kyverno.evaluate import KyvernoPolicySet
+from ..kyverno.requirements import AttestorReq, AttestorSetReq, VerifyEntry
 from .policyset import IvpolPolicySet
 
 _RESOURCE_RULES = ("  matchConstraints:\n    resourceRules:\n"

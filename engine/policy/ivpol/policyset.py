@@ -15,7 +15,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...vocabulary import Decision, OutlineItem, RuleTrial
+from ...vocabulary import AppliedRule, Decision, OutlineItem, RuleTrial
 from .model import ImageMatch, ImageValidatingPolicy, MatchError
 
 
@@ -65,9 +65,9 @@ class IvpolPolicySet:
 
     def evaluate(self, image: str) -> Decision:
         applying, error = self._applying(image)
-        rules = [{"policy": a.policy.name, "rule": None, "entry": a.entry.index if a.entry else None,
-                  "action": "verify", "validations": [v.expression.text for v in a.policy.validations]}
-                 for a in applying]
+        rules: list[AppliedRule] = [
+            {"policy": a.policy.name, "rule": None, "entry": a.entry.index if a.entry else None, "action": "verify",
+             "validations": [v.expression.text for v in a.policy.validations]} for a in applying]
         requirements = IvpolRequirements(image, tuple(applying))
         if error is not None:
             message = f"cannot tell whether a policy applies: {error}"
