@@ -10,7 +10,8 @@ Everything the demo (`pullguard` with no arguments) shows is made here, offline:
 - `registry/`, an OCI image layout with one small image per sample reference and cosign's
   signature artifacts next to them (legacy `.sig` tags, v3 bundles as referrers and under the
   `sha256-<hex>` fallback tag), including the broken ones the demo is meant to show;
-- `talos/policy.yaml` and `kyverno/cluster-policy.yaml` over those images;
+- `talos/policy.yaml` and `kyverno/cluster-policy.yaml` over those images, and
+  `kyverno/image-validating-policy.yaml`, `pullguard convert`'s output for the ClusterPolicy;
 - `images/` with the same image list in every format `--images` reads.
 
 Image contents, timestamps and file layout are fixed, so a rerun changes only what must change:
@@ -394,6 +395,27 @@ Regenerate with `python -m devtools.make_samples`; find them with `pullguard.eng
 '''
 
 
+IVPOL_HEADER = """\
+# The converter's output for cluster-policy.yaml beside it, checked in:
+#   pullguard convert samples/kyverno/cluster-policy.yaml --to kyverno-ivpol
+# (run from the repository's top). The same images, the same verdicts, offline: the registry
+# mirrors at the end send ghcr.io and quay.io to the bundled OCI layout, as in cluster-policy.yaml.
+"""
+
+
+def write_image_validating_policy(out: Path) -> None:
+    """kyverno/image-validating-policy.yaml: `pullguard convert` of the ClusterPolicy beside it."""
+    from pullguard.engine.policy import load_policy
+    from pullguard.engine.policy.ivpol.convert import convert
+    from pullguard.engine.policy.kyverno.evaluate import KyvernoPolicySet
+
+    text = (out / "kyverno" / "cluster-policy.yaml").read_text()
+    loaded = load_policy(text, "samples/kyverno/cluster-policy.yaml")
+    assert isinstance(loaded.policy, KyvernoPolicySet) and not loaded.errors, loaded.diagnostics
+    conversion = convert(loaded.policy, text, "samples/kyverno/cluster-policy.yaml")
+    (out / "kyverno" / "image-validating-policy.yaml").write_text(IVPOL_HEADER + conversion.text)
+
+
 def generate(out: Path = SAMPLES) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for generated in ("registry", "talos", "kyverno", "images"):
@@ -403,6 +425,7 @@ def generate(out: Path = SAMPLES) -> None:
     built = build_registry(out, sigstore)
     sigstore.write_trusted_root(out / "trusted_root.json")
     write_policies(out, built)
+    write_image_validating_policy(out)
     write_image_lists(out, built)
     # samples/tests/ holds hand-written PolicyTest files that pin the demo's outcomes, and
     # samples/troubleshooting/ pasted pull errors for `pullguard explain`: they are inputs, not
