@@ -11,6 +11,8 @@ import os
 import shutil
 from typing import Iterable, Sequence, TextIO
 
+from .styles import SEVERITY_STYLE
+
 _CODES = {
     "bold": "1",
     "dim": "2",
@@ -24,18 +26,10 @@ _CODES = {
     "bold yellow": "1;33",
     "bold green": "1;32",
     "bold cyan": "1;36",
+    "bold magenta": "1;35",
+    "italic": "3",
 }
 
-SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
-ACTION_STYLE = {"verify": "cyan", "skip": "yellow", "deny": "red", "allow": "green", None: "bold red"}
-OUTCOME_STYLE = {
-    "verified": "green",
-    "failed": "bold red",
-    "error": "bold red",
-    "denied": "red",
-    "skipped": "yellow",
-    "allowed": "dim",
-}
 
 
 def use_color(stream: TextIO) -> bool:

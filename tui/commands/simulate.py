@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
         write_json_results(simulate_json(loaded, []), decisions)
         return 0
 
-    from ..output import ACTION_STYLE, Painter, plural, table, terminal_width
+    from ..output import Painter, plural, table, terminal_width
+    from ..styles import ACTION_STYLE, NO_ACTION_STYLE
 
     paint = Painter.for_stream(sys.stdout)
     with_node = any(getattr(e, "node_verified", None) is not None for e in entries)
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     rows, styles = [], []
     for entry, d in zip(entries, decisions):
         row = [d.image, d.match_subject or "-", d.rule_id or "-", d.action or "invalid"]
-        style = [None, "dim", None, ACTION_STYLE.get(d.action)]
+        style = [None, "dim", None, ACTION_STYLE[d.action] if d.action else NO_ACTION_STYLE]
         if with_node:
             node = getattr(entry, "node_verified", None)
             row.append("-" if node is None else ("verified" if node else "unverified"))

@@ -135,7 +135,8 @@ def _node_cell(node_verified: bool | None, outcome: str) -> str:
 
 
 def _print_text(policy: str, results, counts: dict[str, int], node_verdicts: list | None = None) -> None:
-    from ..output import OUTCOME_STYLE, Painter, plural, table, terminal_width, use_color
+    from ..output import Painter, plural, table, terminal_width, use_color
+    from ..styles import OUTCOME_STYLE
 
     paint = Painter(use_color(sys.stdout))
     headers = ["IMAGE", "RULE", "OUTCOME"] + (["TALOS"] if node_verdicts is not None else []) + ["MESSAGE"]

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from .images import OUTCOME_STYLES
+from ..styles import OUTCOME_STYLE, SEVERITY_STYLE
 
 
 def _field(out: Text, name: str, value, style: str = "") -> None:
@@ -46,7 +46,7 @@ def verifier_lines(out: Text, verifier) -> None:
 def result_lines(out: Text, result: dict) -> None:
     out.append("verification\n", style="bold")
     outcome = result.get("outcome")
-    _field(out, "outcome", outcome, OUTCOME_STYLES.get(outcome or "", ""))
+    _field(out, "outcome", outcome, OUTCOME_STYLE.get(outcome or "", ""))
     _field(out, "message", result.get("message"))
     _field(out, "digest", result.get("digest"))
     signature = result.get("signature")
@@ -68,7 +68,7 @@ def result_lines(out: Text, result: dict) -> None:
             _field(out, "tlog", None)
     errors = result.get("errors") or []
     if errors:
-        out.append(f"errors ({len(errors)})\n", style="bold red")
+        out.append(f"errors ({len(errors)})\n", style=SEVERITY_STYLE["error"])
         for error in errors:
             out.append(f"- {error}\n")
 
@@ -89,7 +89,7 @@ def detail_text(
     if node_label:
         _field(out, "node", node_label)
     if decision.error:
-        _field(out, "error", decision.error, "bold red")
+        _field(out, "error", decision.error, SEVERITY_STYLE["error"])
     rule = f"rule {decision.rule_id}" if decision.rule_id is not None else "no rule"
     _field(out, "decision", f"{decision.action or 'none'} ({rule})")
     _field(out, "message", decision.message)

@@ -8,13 +8,12 @@ from textual.widgets.option_list import Option
 
 from pullguard.engine.diagnostics import Diagnostic
 
-SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "blue"}
-
+from ..styles import SEVERITY_STYLE
 
 def diagnostic_label(diagnostic: Diagnostic) -> Text:
     where = f"{diagnostic.line}:{diagnostic.column or 1}" if diagnostic.line is not None else "-"
     label = Text(f"{where} ", style="dim")
-    label.append(f"{diagnostic.severity} ", style=SEVERITY_STYLES.get(diagnostic.severity, ""))
+    label.append(f"{diagnostic.severity} ", style=SEVERITY_STYLE.get(diagnostic.severity, ""))
     label.append(diagnostic.message)
     if diagnostic.fix:
         label.append(f"\nfix: {diagnostic.fix}", style="italic dim")

@@ -18,11 +18,11 @@ from textual.widgets import TextArea
 
 from pullguard.engine.diagnostics import Diagnostic
 
-# Underline plus a tint, so the range shows on every theme and in monochrome terminals.
+from ..styles import SEVERITY_TINT
+
+# Underline plus the severity's tint (tui/styles.py).
 SEVERITY_STYLES = {
-    "error": Style(underline=True, bgcolor="#5f1f1f"),
-    "warning": Style(underline=True, bgcolor="#4f4210"),
-    "info": Style(underline=True),
+    severity: Style(underline=True, bgcolor=tint) for severity, tint in SEVERITY_TINT.items()
 }
 _RANK = {"info": 0, "warning": 1, "error": 2}
 

@@ -15,16 +15,10 @@ from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-OUTCOME_STYLES = {
-    "verified": "bold green",
-    "failed": "bold red",
-    "error": "bold magenta",
-    "denied": "red",
-    "skipped": "yellow",
-    "allowed": "cyan",
-    "unverified": "dim",
-    "verifying": "italic",
-}
+from ..styles import OUTCOME_STYLE, PENDING_STYLE
+
+# How an outcome, or the state before one, looks in the outcome column.
+OUTCOME_STYLES = {**OUTCOME_STYLE, **PENDING_STYLE}
 
 # (key, label, width). The verdict columns come right after the image so they show at 80
 # columns; the image column takes what the pane's width leaves (recomputed on resize only).

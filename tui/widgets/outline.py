@@ -6,13 +6,12 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-ACTION_STYLES = {"verify": "green", "skip": "yellow", "deny": "red", "allow": "cyan"}
-
+from ..styles import ACTION_STYLE
 
 def outline_label(item) -> Text:
     action = item.action or "?"
     label = Text(f"{item.rule_id} ", style="dim")
-    label.append(f"{action:<6} ", style=ACTION_STYLES.get(action, ""))
+    label.append(f"{action:<6} ", style=ACTION_STYLE.get(action, ""))
     label.append(item.pattern or "(no pattern)")
     return label
 
