@@ -744,6 +744,22 @@ async def test_every_pane_is_visible(tmp_path, size):
         assert outcome_x <= table.scrollable_content_region.width
 
 
+async def test_the_table_keeps_textual_visible_and_filters_with_its_own_name(tmp_path):
+    """DOMNode.visible is a property: a method of that name broke `table.visible = False`."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.table
+        assert table.visible is True
+        table.visible = False
+        await pilot.pause()
+        assert table.visible is False and table.styles.visibility == "hidden"
+        table.visible = True
+        table.set_filter("skipped")
+        assert table.images == [item.image for item in IMAGES]  # every row known,
+        assert table.row_count == 1  # one shown
+
+
 # -- first frame imports ------------------------------------------------------------------------
 
 

@@ -173,7 +173,8 @@ class ImageTable(DataTable):
     def row_for(self, image: str) -> Row | None:
         return self._rows.get(image)
 
-    def visible(self, row: Row) -> bool:
+    def shows(self, row: Row) -> bool:
+        """Whether `row` passes the outcome filter (shown, not filtered out)."""
         return self.outcome_filter is None or row.outcome == self.outcome_filter
 
     def selected_image(self) -> str | None:
@@ -207,7 +208,7 @@ class ImageTable(DataTable):
                 continue
             known[row.image] = row
             shown = old is not None and row.image in self.rows
-            if not self.visible(row):
+            if not self.shows(row):
                 if shown:
                     self.remove_row(row.image)
                 continue
@@ -240,11 +241,11 @@ class ImageTable(DataTable):
         old = self._rows.get(row.image)
         if old is None or old == row:
             return
-        if self.visible(old) != self.visible(row):  # it enters or leaves the filtered view
+        if self.shows(old) != self.shows(row):  # it enters or leaves the filtered view
             self.sync([row if image == row.image else self._rows[image] for image in self._order])
             return
         self._rows[row.image] = row
-        if self.visible(row):
+        if self.shows(row):
             self._update_cells(old, row)
 
     def set_filter(self, outcome: str | None) -> None:
