@@ -12,14 +12,6 @@ import argparse
 import json
 import sys
 
-_TITLES = {
-    "newly-denied": "newly denied",
-    "newly-unverified": "newly unverified (admitted without verification)",
-    "newly-verified": "newly verified",
-    "other-rule": "decided by another rule",
-}
-
-
 _EPILOG = """\
 kinds of change (an image changes when its action or the content of its deciding rule
 changes; a rule moved by an insertion is the same rule):
@@ -76,45 +68,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_text(result, cross: bool, old_dialect: str, new_dialect: str) -> None:
+    from ..diffreport import cross_dialect_line, report_lines
+
     if cross:
-        print(f"comparing a {old_dialect} policy with a {new_dialect} policy: rules compared by action and verifier")
-    counts = result.counts
-    for kind, title in _TITLES.items():
-        changes = [c for c in result.changes if c.kind == kind]
-        if not changes:
-            continue
-        print(f"{title} ({counts[kind]}):")
-        for change in changes:
-            print(f"  {change.image}: {_describe(change.old)} -> {_describe(change.new)}")
-        print()
-    changed = len(result.changes)
-    parts = [f"{counts[k]} {k}" for k in _TITLES if counts[k]]
-    detail = f" ({', '.join(parts)})" if parts else ""
-    print(f"{changed} changed{detail}, {result.unchanged} unchanged")
-
-
-def _describe(decision) -> str:
-    if decision.action is None:
-        return f"invalid reference ({decision.error or decision.message})"
-    if decision.rule_index is None:
-        return decision.action
-    where = decision.pattern if decision.pattern is not None else ""
-    if decision.rules:
-        names = ", ".join(f"{r.get('policy')}/{r.get('rule')}" for r in decision.rules)
-        text = f"{decision.action} by {names}"
-    else:
-        text = f"{decision.action} by rule {decision.rule_index} ({decision.rule_id}) {where}".rstrip()
-    if decision.verifier is not None:
-        text += f" [{_verifier_text(decision.verifier)}]"
-    return text
-
-
-def _verifier_text(verifier) -> str:
-    data = verifier.to_json()
-    if data.get("type") == "public_key":
-        return f"public key {data.get('key_fingerprint')}"
-    subject = data.get("subject") or (f"/{data.get('subject_regex')}/" if data.get("subject_regex") else None)
-    return f"keyless {data.get('issuer')} {subject}"
+        print(cross_dialect_line(old_dialect, new_dialect))
+    print("\n".join(report_lines(result)))
 
 
 def _load(path: str):

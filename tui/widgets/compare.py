@@ -6,37 +6,14 @@ of change with counts, in the same words as its text output, and copyable.
 
 from __future__ import annotations
 
+from ..diffreport import cross_dialect_line, report_lines, summary_line
 from .modals import TextModal
 
 
 def compare_text(result, cross: bool = False, old_dialect: str = "", new_dialect: str = "") -> str:
     """The body of the compare screen: `pullguard diff`'s text output for `result` (a PolicyDiff)."""
-    from ..commands.diff import _TITLES, _describe
-
-    lines: list[str] = []
-    if cross:
-        lines.append(f"comparing a {old_dialect} policy with a {new_dialect} policy: rules compared by action and verifier")
-        lines.append("")
-    counts = result.counts
-    for kind, title in _TITLES.items():
-        changes = [change for change in result.changes if change.kind == kind]
-        if not changes:
-            continue
-        lines.append(f"{title} ({counts[kind]}):")
-        lines.extend(f"  {change.image}: {_describe(change.old)} -> {_describe(change.new)}" for change in changes)
-        lines.append("")
-    lines.append(summary_line(result))
-    return "\n".join(lines)
-
-
-def summary_line(result) -> str:
-    """`N changed (K kind, …), M unchanged`, as `pullguard diff` ends its output."""
-    from ..commands.diff import _TITLES
-
-    counts = result.counts
-    parts = [f"{counts[kind]} {kind}" for kind in _TITLES if counts[kind]]
-    detail = f" ({', '.join(parts)})" if parts else ""
-    return f"{len(result.changes)} changed{detail}, {result.unchanged} unchanged"
+    header = [cross_dialect_line(old_dialect, new_dialect), ""] if cross else []
+    return "\n".join(header + report_lines(result))
 
 
 class CompareScreen(TextModal):
