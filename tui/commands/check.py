@@ -9,33 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .inputs import add_format_option, fail, read_policy, sorted_diagnostics
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY", help="Talos ImageVerificationConfig (or machine config) or Kyverno policy file")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
-
-
-def read_policy(path: str) -> tuple[str | None, str | None]:
-    """(text, None) or (None, one-line reason) for a policy file; '-' is standard input."""
-    from pullguard.engine.textfile import TextFileError, read_text
-
-    try:
-        return read_text(path), None
-    except OSError as exc:
-        return None, f"cannot read policy {path}: {exc.strerror or exc}"
-    except TextFileError as exc:  # `p.yaml:3:7: not UTF-8 text (byte 0xd7)`
-        return None, f"cannot read policy {exc}"
-
-
-def sorted_diagnostics(diagnostics):
-    return sorted(diagnostics, key=lambda d: (d.line if d.line is not None else 0, d.column or 0))
+    add_format_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     text, problem = read_policy(args.policy)
-    if problem is not None:
-        print(f"pullguard: error: {problem}", file=sys.stderr)
-        return 2
+    if text is None:
+        return fail(problem or f"cannot read policy {args.policy}")
 
     from pullguard.engine.policy import load_policy
 

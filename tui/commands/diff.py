@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 
+from .inputs import add_format_option, add_images_option, load_policy_or_refuse, read_images
+
 _EPILOG = """\
 kinds of change (an image changes when its action or the content of its deciding rule
 changes; a rule moved by an insertion is the same rule):
@@ -30,31 +32,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("old", metavar="OLD", help="the policy as it is now")
     parser.add_argument("new", metavar="NEW", help="the policy as it would be")
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="image references")
-    parser.add_argument(
-        "--images",
-        dest="images_file",
-        metavar="FILE",
-        help="image list: plain text, kubectl get pods -o json, Kubernetes YAML or talosctl image ls; '-' reads stdin",
-    )
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
-
-
-class _Refused(Exception):
-    """Input that stops the command with exit 2; the message is already printed."""
+    add_images_option(parser)
+    add_format_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from pullguard.engine.policydiff import diff_policies
 
-    try:
-        old = _load(args.old)
-        new = _load(args.new)
-        images = list(args.images) + _read_images(args.images_file)
-    except _Refused:
+    old = load_policy_or_refuse(args.old)
+    new = load_policy_or_refuse(args.new) if old is not None else None
+    if old is None or new is None:
         return 2
-    if not images:
-        print("pullguard: error: no images given (pass IMAGE arguments or --images FILE)", file=sys.stderr)
+    entries = read_images(args.images, args.images_file)
+    if entries is None:
         return 2
+    images = [entry.image for entry in entries]
     cross = old.dialect != new.dialect
     result = diff_policies(old.policy, new.policy, images, cross_dialect=cross)
 
@@ -73,33 +65,3 @@ def _print_text(result, cross: bool, old_dialect: str, new_dialect: str) -> None
     if cross:
         print(cross_dialect_line(old_dialect, new_dialect))
     print("\n".join(report_lines(result)))
-
-
-def _load(path: str):
-    """The loaded policy, or _Refused after saying why on stderr (as `pullguard simulate` does)."""
-    from pullguard.engine.policy import load_policy
-
-    from .check import read_policy
-    from .simulate import report_refused
-
-    text, problem = read_policy(path)
-    if problem is not None:
-        print(f"pullguard: error: {problem}", file=sys.stderr)
-        raise _Refused
-    loaded = load_policy(text, path)
-    if loaded.errors or loaded.policy is None:
-        report_refused(loaded, path, text)
-        raise _Refused
-    return loaded
-
-
-def _read_images(path: str | None) -> list[str]:
-    if path is None:
-        return []
-    from .simulate import read_image_list
-
-    entries, problem = read_image_list(path)
-    if problem is not None:
-        print(f"pullguard: error: {problem}", file=sys.stderr)
-        raise _Refused
-    return [entry.image for entry in entries]

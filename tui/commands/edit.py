@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ..verify_options import add_verify_arguments, to_verify_kwargs
+from .inputs import add_images_option
 
 # The bundled sample lives next to the packages (installed with them, SPEC §8).
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
@@ -22,7 +23,7 @@ SAMPLE_IMAGE_NAMES = ("images.txt",)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY", help="policy file to edit (created if missing)")
-    parser.add_argument("--images", metavar="FILE", help="image list in any supported format; - reads standard input")
+    add_images_option(parser)
     add_verify_arguments(parser)
 
 
@@ -69,11 +70,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"pullguard: cannot read policy {exc}", file=sys.stderr)
         return 2
     images = []
-    if args.images:
+    if args.images_file:
         try:
-            images = _read_images(args.images)
+            images = _read_images(args.images_file)
         except OSError as exc:
-            print(f"pullguard: {args.images}: {exc.strerror or exc}", file=sys.stderr)
+            print(f"pullguard: {args.images_file}: {exc.strerror or exc}", file=sys.stderr)
             return 2
         except ValueError as exc:
             print(f"pullguard: {exc}", file=sys.stderr)

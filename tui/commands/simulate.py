@@ -9,48 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .inputs import add_format_option, add_images_option, load_policy_or_refuse, read_images
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY", help="Talos ImageVerificationConfig or Kyverno policy file")
     parser.add_argument("images", metavar="IMAGE", nargs="*", help="image references")
-    parser.add_argument("--images", dest="images_file", metavar="FILE",
-                        help="image list: text, kubectl JSON, manifests or 'talosctl image ls' ('-' for standard input)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
-
-
-def _fail(message: str) -> int:
-    print(f"pullguard: error: {message}", file=sys.stderr)
-    return 2
-
-
-def read_image_list(name: str) -> tuple[list, str | None]:
-    """(entries, None) or ([], one-line reason). Entries have `.image` and `.node_verified`."""
-    from pullguard.engine.textfile import TextFileError, read_text
-
-    try:
-        text = read_text(name)
-    except OSError as exc:
-        return [], f"cannot read images {name}: {exc.strerror or exc}"
-    except TextFileError as exc:  # `images.txt:3:7: not UTF-8 text (byte 0xd7)`
-        return [], f"cannot read images {exc}"
-    origin = "<stdin>" if name == "-" else name
-    try:
-        from pullguard.engine.images import ImageListError, parse_image_list
-    except ImportError:  # the image-list reader has not landed: plain text, one a line
-        return [_Plain(line.split("#", 1)[0].strip()) for line in text.splitlines()
-                if line.split("#", 1)[0].strip()], None
-    try:
-        return list(parse_image_list(text, origin)), None
-    except ImageListError as exc:
-        return [], str(exc)
-
-
-class _Plain:
-    __slots__ = ("image", "node_verified")
-
-    def __init__(self, image: str):
-        self.image = image
-        self.node_verified = None
+    add_images_option(parser)
+    add_format_option(parser)
 
 
 def write_json_results(doc: dict, decisions: list, stream=None) -> None:
@@ -86,47 +52,19 @@ def write_json_results(doc: dict, decisions: list, stream=None) -> None:
         stream.write(head + ', "results": []}\n')
 
 
-def report_refused(loaded, path: str, text: str) -> None:
-    """A refused policy: its errors on stderr, compiler style, then one line saying so."""
-    from ..output import Painter, diagnostic_block
-    from .check import sorted_diagnostics
-
-    paint = Painter.for_stream(sys.stderr)
-    lines = text.splitlines()
-    for diag in sorted_diagnostics(loaded.diagnostics):
-        if diag.severity == "error":
-            print(diagnostic_block(diag, path, lines, paint), file=sys.stderr)
-    if loaded.policy is None and not loaded.errors:
-        print(f"pullguard: error: {path}: no policy found", file=sys.stderr)
-    print(f"pullguard: policy {path} has errors; run 'pullguard check {path}'", file=sys.stderr)
-
-
 def run(args: argparse.Namespace) -> int:
-    from .check import read_policy
+    loaded = load_policy_or_refuse(args.policy)
+    if loaded is None:
+        return 2
+    entries = read_images(args.images, args.images_file, empty_list_ok=True)
+    if entries is None:
+        return 2
 
-    text, problem = read_policy(args.policy)
-    if problem is not None:
-        return _fail(problem)
-    entries = [_Plain(image) for image in args.images]
-    if args.images_file:
-        more, problem = read_image_list(args.images_file)
-        if problem is not None:
-            return _fail(problem)
-        entries += more
-    elif not entries:
-        return _fail("no images given (pass IMAGE arguments or --images FILE)")
-
-    from pullguard.engine.policy import load_policy
     from pullguard.engine.simulate import simulate, simulate_json
 
-    loaded = load_policy(text, args.policy)
-    if loaded.errors or loaded.policy is None:
-        report_refused(loaded, args.policy, text)
-        return 2
     decisions = simulate(loaded, [e.image for e in entries])
 
     if args.format == "json":
-
         write_json_results(simulate_json(loaded, []), decisions)
         return 0
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from .inputs import add_format_option
 
 _EPILOG = """\
 a test file:
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TESTFILE",
         help="PolicyTest files, or folders holding them (every *.yaml with kind PolicyTest)",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    add_format_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ import sys
 import time
 
 from ..verify_options import add_verify_arguments, to_verify_kwargs
+from .inputs import add_format_option, add_images_option, fail, load_policy_or_refuse, read_images
 
 # A live counter is drawn on a terminal; otherwise one summary line, and only for long runs.
 _LONG_RUN = 10
@@ -27,46 +28,24 @@ _LONG_RUN = 10
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY", help="Talos ImageVerificationConfig or Kyverno policy file")
     parser.add_argument("images", metavar="IMAGE", nargs="*", help="image references to verify")
-    parser.add_argument("--images", dest="images_file", metavar="FILE", help="file of images ('-' for standard input)")
+    add_images_option(parser)
     add_verify_arguments(parser)
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
-
-
-def _fail(message: str) -> int:
-    print(f"pullguard: error: {message}", file=sys.stderr)
-    return 2
+    add_format_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from pullguard.engine.policy import load_policy
-
-    from .check import read_policy
-
-    text, problem = read_policy(args.policy)
-    if problem is not None:
-        return _fail(problem)
-
-    from .simulate import read_image_list, report_refused
-
-    images = list(args.images)
-    # The node's verdict per image (None: unknown), aligned with `images`.
-    node_verdicts: list[bool | None] = [None] * len(images)
-    if args.images_file:
-        entries, problem = read_image_list(args.images_file)
-        if problem is not None:
-            return _fail(problem)
-        images += [e.image for e in entries]
-        node_verdicts += [getattr(e, "node_verified", None) for e in entries]
-    with_node = any(v is not None for v in node_verdicts)
-    if not images:
-        return _fail("no images given (pass IMAGE arguments or --images FILE)")
-
-    loaded = load_policy(text, args.policy)
-    if loaded.errors or loaded.policy is None:
-        report_refused(loaded, args.policy, text)
+    loaded = load_policy_or_refuse(args.policy)
+    if loaded is None:
         return 2
+    entries = read_images(args.images, args.images_file)
+    if entries is None:
+        return 2
+    images = [e.image for e in entries]
+    # The node's verdict per image (None: unknown), aligned with `images`.
+    node_verdicts = [e.node_verified for e in entries]
+    with_node = any(v is not None for v in node_verdicts)
 
     from pullguard.engine.verify import VerifyOptions, summary, verify_images
 
@@ -77,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         results = asyncio.run(verify_images(loaded, images, options, on_result=progress.step))
     except Exception as exc:  # a setup failure (e.g. unreadable --trusted-root) is the user's to fix
         progress.done()
-        return _fail(str(exc))
+        return fail(str(exc))
     progress.done(time.monotonic() - started)
 
     if args.format == "json":

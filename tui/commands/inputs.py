@@ -1,0 +1,127 @@
+"""What the commands read, and how they refuse it: `--format`, `--images`, the policy, image lists.
+
+Every command that takes a policy reads it the same way (exit 2 with the path and the reason
+when it cannot be read), and every command that acts on a policy refuses one with errors the
+same way (its errors compiler-style on stderr, then one line saying so). Only argparse and
+stdlib at import time: command modules import this while the parser is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pullguard.engine.diagnostics import Diagnostic
+    from pullguard.engine.images import ImageEntry
+    from pullguard.engine.policy import LoadedPolicy
+
+EXIT_USAGE = 2
+
+
+def add_format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+
+
+def add_images_option(parser: argparse.ArgumentParser) -> None:
+    """`--images FILE` (as `args.images_file`): any SPEC §6 list format; '-' reads standard input."""
+    parser.add_argument(
+        "--images",
+        dest="images_file",
+        metavar="FILE",
+        help="image list: plain text, kubectl get pods -o json, Kubernetes YAML or talosctl image ls; '-' reads stdin",
+    )
+
+
+def fail(message: str) -> int:
+    """`pullguard: error: message` on stderr (escaped: it may quote a file), and exit 2."""
+    from pullguard.engine.display import escape_control
+
+    print(f"pullguard: error: {escape_control(message)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def read_policy(path: str) -> tuple[str | None, str | None]:
+    """(text, None) or (None, one-line reason) for a policy file; '-' is standard input."""
+    from pullguard.engine.textfile import TextFileError, read_text
+
+    try:
+        return read_text(path), None
+    except OSError as exc:
+        return None, f"cannot read policy {path}: {exc.strerror or exc}"
+    except TextFileError as exc:  # `p.yaml:3:7: not UTF-8 text (byte 0xd7)`
+        return None, f"cannot read policy {exc}"
+
+
+def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return sorted(diagnostics, key=lambda d: (d.line if d.line is not None else 0, d.column or 0))
+
+
+def load_policy_or_refuse(path: str) -> LoadedPolicy | None:
+    """The loaded policy, or None after saying on stderr why it is refused (exit 2): unreadable,
+    or a policy with errors."""
+    text, problem = read_policy(path)
+    if text is None:
+        fail(problem or f"cannot read policy {path}")
+        return None
+    from pullguard.engine.policy import load_policy
+
+    loaded = load_policy(text, path)
+    if loaded.errors or loaded.policy is None:
+        report_refused(loaded, path, text)
+        return None
+    return loaded
+
+
+def report_refused(loaded: LoadedPolicy, path: str, text: str) -> None:
+    """A refused policy: its errors on stderr, compiler style, then one line saying so."""
+    from pullguard.engine.display import escape_control
+
+    from ..output import Painter, diagnostic_block
+
+    paint = Painter.for_stream(sys.stderr)
+    lines = text.splitlines()
+    for diag in sorted_diagnostics(loaded.diagnostics):
+        if diag.severity == "error":
+            print(diagnostic_block(diag, path, lines, paint), file=sys.stderr)
+    shown = escape_control(path)
+    if loaded.policy is None and not loaded.errors:
+        print(f"pullguard: error: {shown}: no policy found", file=sys.stderr)
+    print(f"pullguard: policy {shown} has errors; run 'pullguard check {shown}'", file=sys.stderr)
+
+
+def read_image_list(name: str) -> tuple[list[ImageEntry], str | None]:
+    """(entries, None) or ([], one-line reason) for an image list in any SPEC §6 format."""
+    from pullguard.engine.images import ImageListError, parse_image_list
+    from pullguard.engine.textfile import TextFileError, read_text
+
+    try:
+        text = read_text(name)
+    except OSError as exc:
+        return [], f"cannot read images {name}: {exc.strerror or exc}"
+    except TextFileError as exc:  # `images.txt:3:7: not UTF-8 text (byte 0xd7)`
+        return [], f"cannot read images {exc}"
+    try:
+        return list(parse_image_list(text, "<stdin>" if name == "-" else name)), None
+    except ImageListError as exc:
+        return [], str(exc)
+
+
+def read_images(arguments: list[str], images_file: str | None, *, empty_list_ok: bool = False) -> list[ImageEntry] | None:
+    """The IMAGE arguments, then the `--images` list; None after saying why (exit 2), also
+    when there are no images (`simulate` takes an empty list: `empty_list_ok`)."""
+    from pullguard.engine.images import ImageEntry
+
+    entries = [ImageEntry(image, source=None, line=None) for image in arguments]
+    if images_file:
+        more, problem = read_image_list(images_file)
+        if problem is not None:
+            fail(problem)
+            return None
+        entries += more
+    if not entries and not (empty_list_ok and images_file):
+        fail("no images given (pass IMAGE arguments or --images FILE)")
+        return None
+    return entries
