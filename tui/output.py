@@ -1,8 +1,9 @@
 """Text output for people, shared by the commands: tables, compiler-style diagnostics, colour.
 
+Text from outside is escaped here (`pullguard.engine.display.escape_control`, SPEC §6).
 Colour only when the stream is a terminal and `NO_COLOR` is unset or empty (no-color.org);
-pipes and files get plain text. Standard library only: commands import this at run time and
-`pullguard check` must start fast.
+pipes and files get plain text. Standard library and the engine's display leaf only: commands
+import this at run time and `pullguard check` must start fast.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 from typing import Iterable, Sequence, TextIO
+
+from pullguard.engine.display import escape_control
 
 from .styles import SEVERITY_STYLE
 
@@ -76,11 +79,13 @@ def table(
     """A plain column table; the last column is never padded and takes what space is left.
 
     `styles` gives a style per cell (same shape as rows); columns are sized on the raw text so
-    colour codes never shift them. On a terminal narrower than the table, the widest columns
+    colour codes never shift them. Every cell is shown escaped (SPEC §6). On a terminal narrower than the table, the widest columns
     are clipped with '…' (width=None means: don't clip, as for pipes).
     """
     paint = paint or Painter(False)
-    rows = [[("" if c is None else str(c)) for c in row] for row in rows]
+    # Cells hold outside text (image lists, registry answers, policy files): escaped before they
+    # are measured, so a newline never starts a row and an escape never reaches the terminal.
+    rows = [[("" if c is None else escape_control(str(c))) for c in row] for row in rows]
     styles = [list(s) for s in styles] if styles is not None else [[None] * len(headers) for _ in rows]
     n = len(headers)
     widths = [len(h) for h in headers]
@@ -123,11 +128,12 @@ def terminal_width(stream: TextIO) -> int | None:
 
 def diagnostic_block(diag, path: str, source_lines: Sequence[str] | None, paint: Painter) -> str:
     """`p.yaml:7:5: error: message [code]`, the source line with a caret, and the fix."""
-    where = diag.location(path)
+    where = escape_control(diag.location(path))
     severity = paint(diag.severity, SEVERITY_STYLE.get(diag.severity))
-    out = [f"{paint(where, 'bold')}: {severity}: {diag.message} {paint('[' + diag.code + ']', 'dim')}"]
+    message = escape_control(diag.message)
+    out = [f"{paint(where, 'bold')}: {severity}: {message} {paint('[' + diag.code + ']', 'dim')}"]
     if source_lines is not None and diag.line is not None and 1 <= diag.line <= len(source_lines):
-        text = source_lines[diag.line - 1].rstrip("\r\n").replace("\t", " ")
+        text = escape_control(source_lines[diag.line - 1].rstrip("\r\n").replace("\t", " "))
         gutter = f"{diag.line:>5} | "
         out.append(paint(gutter, "dim") + text)
         if diag.column is not None:
@@ -137,7 +143,7 @@ def diagnostic_block(diag, path: str, source_lines: Sequence[str] | None, paint:
                 length = diag.end_column - diag.column
             out.append(paint(" " * 5 + " | ", "dim") + " " * caret_at + paint("^" + "~" * (length - 1), SEVERITY_STYLE.get(diag.severity)))
     if diag.fix:
-        out.append(f"      {paint('fix:', 'green')} {diag.fix}")
+        out.append(f"      {paint('fix:', 'green')} {escape_control(diag.fix)}")
     return "\n".join(out)
 
 

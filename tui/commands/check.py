@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return 1 if errors else 0
 
+    from pullguard.engine.display import escape_control
+
     from ..output import Painter, diagnostic_block, plural
 
     paint = Painter.for_stream(sys.stdout)
@@ -55,5 +57,5 @@ def run(args: argparse.Namespace) -> int:
     verdict = paint("refused", "bold red") if errors else paint("ok", "bold green")
     if diagnostics:
         print()
-    print(f"{args.policy}: {verdict}: {counts} ({what})")
+    print(f"{escape_control(args.policy)}: {verdict}: {counts} ({what})")
     return 1 if errors else 0

@@ -51,6 +51,7 @@ def _reattach_terminal() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pullguard.engine.display import escape_control
     from pullguard.engine.textfile import TextFileError, read_text
 
     from ..app import STARTER_POLICY, PullguardApp, write_atomic
@@ -58,26 +59,26 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.policy)
     try:
         if path.is_dir():
-            print(f"pullguard: {path}: is a directory", file=sys.stderr)
+            print(f"pullguard: {escape_control(str(path))}: is a directory", file=sys.stderr)
             return 2
         if not path.exists():
             write_atomic(path, STARTER_POLICY)  # SPEC §1: created if missing
         text = read_text(path)
     except OSError as exc:
-        print(f"pullguard: {path}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"pullguard: {escape_control(f'{path}: {exc.strerror or exc}')}", file=sys.stderr)
         return 2
     except TextFileError as exc:
-        print(f"pullguard: cannot read policy {exc}", file=sys.stderr)
+        print(f"pullguard: cannot read policy {escape_control(str(exc))}", file=sys.stderr)
         return 2
     images = []
     if args.images_file:
         try:
             images = _read_images(args.images_file)
         except OSError as exc:
-            print(f"pullguard: {args.images_file}: {exc.strerror or exc}", file=sys.stderr)
+            print(f"pullguard: {escape_control(f'{args.images_file}: {exc.strerror or exc}')}", file=sys.stderr)
             return 2
         except ValueError as exc:
-            print(f"pullguard: {exc}", file=sys.stderr)
+            print(f"pullguard: {escape_control(str(exc))}", file=sys.stderr)
             return 2
     app = PullguardApp(str(path), text, images, to_verify_kwargs(args))
     app.run()

@@ -42,11 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pullguard.engine.display import escape_control
     from pullguard.engine.policytest import discover, run_test_file
 
     paths, problems = discover(args.testfiles)
     for problem in problems:
-        print(f"pullguard: {problem}", file=sys.stderr)
+        print(f"pullguard: {escape_control(problem)}", file=sys.stderr)
     results = [run_test_file(path) for path in paths]
 
     _report_diagnostics(results)
@@ -71,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
                 if not case.passed:
                     name = f" ({case.case.name})" if case.case.name else ""
                     where = f"{case.file}:{case.case.line}"
-                    print(f"{paint('FAIL', 'bold red')} {where} {case.case.image}{name}: {case.reason}")
+                    shown = escape_control(f"{where} {case.case.image}{name}: {case.reason}")
+                    print(f"{paint('FAIL', 'bold red')} {shown}")
         summary = f"{passed} passed, {failed} failed"
         print(paint(summary, "bold red" if failed else "bold green"))
 

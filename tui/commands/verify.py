@@ -114,6 +114,8 @@ def _node_cell(node_verified: bool | None, outcome: str) -> str:
 
 
 def _print_text(policy: str, results, counts: dict[str, int], node_verdicts: list | None = None) -> None:
+    from pullguard.engine.display import escape_control
+
     from ..output import Painter, plural, table, terminal_width, use_color
     from ..styles import OUTCOME_STYLE
 
@@ -136,7 +138,7 @@ def _print_text(policy: str, results, counts: dict[str, int], node_verdicts: lis
         print(f"\n! {plural(differing, 'image')} where the node's talos.dev/verified label disagrees with pullguard's outcome")
     for r in results:
         if r.outcome in ("failed", "error") and len(r.errors) > 1:
-            print(f"\n{r.decision.image}:")
+            print(f"\n{escape_control(r.decision.image)}:")
             for err in r.errors:
-                print(f"  - {err}")
-    print("\n" + ", ".join(f"{n} {name}" for name, n in counts.items() if n) + f"  ({policy})")
+                print(f"  - {escape_control(err)}")
+    print("\n" + ", ".join(f"{n} {name}" for name, n in counts.items() if n) + f"  ({escape_control(policy)})")
