@@ -11,13 +11,16 @@ import argparse
 
 
 def _mirror(value: str) -> tuple[str, str]:
+    # The engine's endpoint rules, whose messages never show a password (`***@`).
+    from pullguard.engine.endpoints import EndpointError, parse_endpoint, redact_userinfo
+
     host, sep, endpoint = value.partition("=")
     if not sep or not host or not endpoint:
-        raise argparse.ArgumentTypeError(f"expected HOST=ENDPOINT, got {value!r}")
-    if not endpoint.startswith(("http://", "https://", "oci:")):
-        raise argparse.ArgumentTypeError(
-            f"mirror endpoint for {host} must start with http://, https:// or oci:, got {endpoint!r}"
-        )
+        raise argparse.ArgumentTypeError(f"expected HOST=ENDPOINT, got {redact_userinfo(value)!r}")
+    try:
+        parse_endpoint(endpoint, where=f"mirror endpoint for {host}")
+    except EndpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return host, endpoint
 
 
