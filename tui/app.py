@@ -27,12 +27,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Label, OptionList, TextArea
+from textual.notifications import SeverityLevel
 from textual.worker import get_current_worker
 
 from pullguard.engine.analysis import analyze
+from pullguard.engine.display import escape_control
 from pullguard.engine.textfile import TextFileError, read_text
 
 from .palette import PullguardCommands
+from .safetext import safe_text
 from .widgets.detail import DetailPane, detail_text
 from .widgets.diagnostics import DiagnosticsList
 from .widgets.editor import PolicyEditor
@@ -142,11 +145,12 @@ def decision_key(decision) -> tuple:
 
 def retitle(widget, value: str, attr: str = "border_title") -> None:
     """Set a border title/subtitle only when it changes: every assignment repaints the whole
-    widget (the 2,000-row table's visible cells, the editor's lines), even with the same text."""
+    widget (the 2,000-row table's visible cells, the editor's lines), even with the same text.
+    The title is Text, never markup: it may hold a file name (`[/nope].yaml`)."""
     shown = f"_pullguard_{attr}"
     if getattr(widget, shown, None) != value:
         setattr(widget, shown, value)
-        setattr(widget, attr, value)
+        setattr(widget, attr, safe_text(value))
 
 
 SIMULATED_OUTCOME = {"allow": "allowed", "skip": "skipped", "deny": "denied", "verify": "unverified"}
@@ -256,6 +260,19 @@ class PullguardApp(App):
         self._detail_pending = False
         self._status_text = ""
         self._decision_map: tuple[Any, dict[str, Any]] = (None, {})  # (analysis, image -> decision)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is plain text, escaped: most name an image or a file (`markup` is
+        kept for the signature and ignored)."""
+        super().notify(escape_control(message), title=escape_control(title), severity=severity, timeout=timeout, markup=False)
 
     # -- layout --------------------------------------------------------------------------
 
@@ -461,7 +478,7 @@ class PullguardApp(App):
         text = " · ".join(parts)
         if text != self._status_text:  # Label.update lays the screen out again, even when equal
             self._status_text = text
-            self.query_one("#status-text", Label).update(text)
+            self.query_one("#status-text", Label).update(safe_text(text))
         retitle(self.table, f"images ({outcome_filter})" if outcome_filter else "images")
 
     # -- detail and outline ----------------------------------------------------------------

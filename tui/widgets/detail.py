@@ -1,5 +1,8 @@
 """The detail pane: why the selected image got its decision, and the verification evidence.
 
+Everything in it comes from outside (the image, the policy, the registry, certificates) and is
+shown escaped (SPEC §6).
+
 `detail_text` is a pure function of what the engine returned, so the copyable plain text and
 the coloured pane are the same content. The pane folds long runs of rules that did not decide
 (a 200-rule policy lists 400 lines, which took 150-250 ms to lay out and draw after every edit
@@ -13,12 +16,14 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from pullguard.engine.display import escape_control
+
 from ..styles import OUTCOME_STYLE, SEVERITY_STYLE
 
 
 def _field(out: Text, name: str, value, style: str = "") -> None:
     out.append(f"{name:<10}", style="dim")
-    out.append("null" if value is None else str(value), style=style)
+    out.append("null" if value is None else escape_control(str(value)), style=style)
     out.append("\n")
 
 
@@ -70,7 +75,7 @@ def result_lines(out: Text, result: dict) -> None:
     if errors:
         out.append(f"errors ({len(errors)})\n", style=SEVERITY_STYLE["error"])
         for error in errors:
-            out.append(f"- {error}\n")
+            out.append(f"- {escape_control(str(error))}\n")
 
 
 def detail_text(
@@ -81,7 +86,7 @@ def detail_text(
     With `fold`, runs of FOLD_RUN or more rules that did not decide become one line each.
     """
     out = Text(no_wrap=False)
-    out.append(f"{image}\n", style="bold")
+    out.append(f"{escape_control(image)}\n", style="bold")
     if decision is None:
         out.append("not simulated yet\n", style="dim")
         return out
@@ -96,9 +101,8 @@ def detail_text(
     if decision.rules:
         out.append("applying rules\n", style="bold")
         for entry in decision.rules:
-            out.append(
-                f"{entry.get('policy')}/{entry.get('rule')} entry {entry.get('entry')}: {entry.get('action')}\n"
-            )
+            line = f"{entry.get('policy')}/{entry.get('rule')} entry {entry.get('entry')}: {entry.get('action')}"
+            out.append(f"{escape_control(line)}\n")
     if result is not None:  # after verification the evidence comes first
         result_lines(out, result)
     verifier_lines(out, decision.verifier)
@@ -113,8 +117,8 @@ def detail_text(
             mark, style = ("match", "green") if trial.matched else ("no", "dim")
             out.append(f"{trial.rule_id} ", style="dim")
             out.append(f"{mark:<5} ", style=style)
-            out.append(f"{trial.pattern}\n")
-            out.append(f"  {trial.reason}\n", style="italic")
+            out.append(f"{escape_control(trial.pattern)}\n")
+            out.append(f"  {escape_control(trial.reason)}\n", style="italic")
     return out
 
 
@@ -153,7 +157,7 @@ def _folded_line(out: Text, run: list, subject: str | None) -> None:
         reason = f"none of these patterns matches '{subject}'"
     else:
         reason = "none of these rules decided"
-    out.append(f"  {reason}\n", style="italic")
+    out.append(f"  {escape_control(reason)}\n", style="italic")
 
 
 class DetailPane(VerticalScroll):

@@ -7,6 +7,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from pullguard.engine.diagnostics import Diagnostic
+from pullguard.engine.display import escape_control
 
 from ..styles import SEVERITY_STYLE
 
@@ -14,9 +15,9 @@ def diagnostic_label(diagnostic: Diagnostic) -> Text:
     where = f"{diagnostic.line}:{diagnostic.column or 1}" if diagnostic.line is not None else "-"
     label = Text(f"{where} ", style="dim")
     label.append(f"{diagnostic.severity} ", style=SEVERITY_STYLE.get(diagnostic.severity, ""))
-    label.append(diagnostic.message)
+    label.append(escape_control(diagnostic.message))
     if diagnostic.fix:
-        label.append(f"\nfix: {diagnostic.fix}", style="italic dim")
+        label.append(f"\nfix: {escape_control(diagnostic.fix)}", style="italic dim")
     return label
 
 

@@ -18,6 +18,7 @@ from textual.widgets import TextArea
 
 from pullguard.engine.diagnostics import Diagnostic
 
+from ..safetext import control_pictures
 from ..styles import SEVERITY_TINT
 
 # Underline plus the severity's tint (tui/styles.py).
@@ -180,6 +181,11 @@ class PolicyEditor(TextArea):
 
     def get_line(self, line_index: int) -> Text:
         line = super().get_line(line_index)
+        # A policy file is outside text (SPEC §6): a control character in it is drawn as its
+        # picture, never sent raw; same length, so the styles and the columns stay in place.
+        shown = control_pictures(line.plain)
+        if shown != line.plain:
+            line.plain = shown
         for start, end, severity in self._ranges.get(line_index, ()):
             line.stylize(SEVERITY_STYLES.get(severity, SEVERITY_STYLES["info"]), start, end)
         return line

@@ -15,6 +15,7 @@ from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
+from ..safetext import safe_text
 from ..styles import OUTCOME_STYLE, PENDING_STYLE
 
 # How an outcome, or the state before one, looks in the outcome column.
@@ -51,14 +52,14 @@ class Row(NamedTuple):
 
     def cells(self) -> dict[str, object]:
         # Text, not str: DataTable reads a str as console markup (slower, and an image such
-        # as `[::1]:5000/app` would not show as written).
+        # as `[::1]:5000/app` would not show as written); escaped, as outside text (SPEC §6).
         return {
-            "image": Text(self.image),
-            "rule": Text(self.rule),
+            "image": safe_text(self.image),
+            "rule": safe_text(self.rule),
             "action": Text(self.action),
             "outcome": Text(self.outcome, style=OUTCOME_STYLES.get(self.outcome, "")),
-            "subject": Text(self.subject),
-            "node": Text(self.node),
+            "subject": safe_text(self.subject),
+            "node": safe_text(self.node),
         }
 
 

@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from ..safetext import escape_lines, safe_text
+
 MODAL_CSS = """
 ModalScreen { align: center middle; }
 ModalScreen > Vertical {
@@ -70,7 +72,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question, classes="title", id="question")
+            yield Label(safe_text(self.question), classes="title", id="question")
             with Horizontal():
                 yield Button(f"{self.yes} (y)", variant="error", id="yes")
                 yield Button(f"{self.no} (n)", id="no")
@@ -98,11 +100,11 @@ class TextModal(ModalScreen[None]):
     def __init__(self, title: str, text: str, error: bool = False) -> None:
         super().__init__(classes="error" if error else "")
         self.title_text = title
-        self.text = text
+        self.text = escape_lines(text)
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, classes="title")
+            yield Label(safe_text(self.title_text), classes="title")
             area = TextArea(self.text, read_only=True, soft_wrap=True, id="modal-text")
             area.cursor_blink = False
             yield area
@@ -132,10 +134,10 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, classes="title")
+            yield Label(safe_text(self.title_text), classes="title")
             yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
             if self.hint:
-                yield Label(self.hint, classes="hint")
+                yield Label(safe_text(self.hint), classes="hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()

@@ -6,13 +6,15 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from pullguard.engine.display import escape_control
+
 from ..styles import ACTION_STYLE
 
 def outline_label(item) -> Text:
     action = item.action or "?"
     label = Text(f"{item.rule_id} ", style="dim")
     label.append(f"{action:<6} ", style=ACTION_STYLE.get(action, ""))
-    label.append(item.pattern or "(no pattern)")
+    label.append(escape_control(item.pattern) if item.pattern else "(no pattern)")
     return label
 
 

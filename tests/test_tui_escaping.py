@@ -1,8 +1,9 @@
-"""Outside text never reaches the terminal raw (SPEC §6): the CLI's text output, end to end.
+"""Outside text never reaches the terminal raw (SPEC §6): the CLI's text output and the dashboard.
 
 A registry (a small loopback server: docker-registry cannot be made to answer with a terminal
-escape in an error code or a media type), image lists and policy files carry ESC sequences and
-newlines; the text output shows them escaped, a newline never starts a row, and JSON stays JSON.
+escape in an error code or a media type), image lists, policy files and file names carry ESC
+sequences, newlines and markup; the text output and the dashboard show them escaped and as
+written, a newline never starts a row, and JSON stays JSON.
 """
 
 from __future__ import annotations
@@ -168,3 +169,95 @@ def test_usage_errors_escape_the_argument():
     done = pullguard("check", "p.yaml", "--format", f"j{ESC}]0;owned\x07")
     assert done.returncode == 2
     assert ESC not in done.stderr and "\\x1b" in done.stderr
+
+
+# -- the dashboard --------------------------------------------------------------------------------
+
+from pullguard.tui.app import ImageItem, PullguardApp  # noqa: E402
+
+SIZE = (80, 24)
+
+
+async def settle(pilot) -> None:
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def screen_text(app: PullguardApp) -> str:
+    """What the terminal would be sent for the whole screen (the SVG export of every line)."""
+    return app.export_screenshot()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_dashboard_shows_registry_and_image_list_text_escaped(evil_registry, key_policy, anyio_backend):
+    images = [ImageItem(f"{evil_registry}/code/app:v1"), ImageItem(f"{evil_registry}/media/app:v1"),
+              ImageItem(IMAGE_LIST_ENTRY, "verified", f"node{ESC}[2J", f"verified{ESC}]0;owned\x07")]
+    app = PullguardApp(str(key_policy), None, images, validate_delay=0.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.table.focus()
+        await pilot.press("f5")
+        await settle(pilot)
+        assert not app.verifying
+        assert ESC not in screen_text(app)
+        pane = app.query_one("#detail")
+        shown = []
+        for row in range(3):
+            app.table.move_cursor(row=row)
+            await settle(pilot)
+            assert ESC not in screen_text(app)
+            assert ESC not in pane.plain and "\\x1b" in pane.plain, pane.plain
+            shown.append(pane.plain)
+        # the registry's error code (in the errors), the .sig mediaType, the image list entry
+        assert all("\\n127.0.0.1:1/fake" in text for text in shown), shown
+        await pilot.press("c")  # the copyable details
+        await settle(pilot)
+        assert ESC not in screen_text(app)
+        assert ESC not in app.screen.text and "\\x1b" in app.screen.text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize(
+    "rule, shown",
+    [
+        ('"ghcr.io/a\\e[31m/*"\n    "sign\\e[2J": x', "\\x1b[31m"),  # YAML's \e: outline and problems list
+        ("'ghcr.io/a\x1b[31m/*'", "\u241b[31m"),  # a raw ESC (not YAML): drawn as its picture in the editor
+    ],
+)
+async def test_dashboard_shows_policy_text_escaped(tmp_path, anyio_backend, rule, shown):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f'apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n  - image: {rule}\n  - image: "*"\n    skip: true\n')
+    app = PullguardApp(str(policy), None, [ImageItem("nginx:1.25")], validate_delay=0.0)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert app.analysis.errors
+        screen = screen_text(app)
+        assert ESC not in screen and shown in screen
+        assert app.editor.text == policy.read_text()  # the document keeps what the file holds
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("name", ["[/nope].yaml", "[bold]x[/bold].yaml", "[link=x]y.yaml"])
+async def test_file_names_are_text_not_markup(tmp_path, monkeypatch, name, anyio_backend):
+    """`pullguard edit '[/nope].yaml'` crashed the status bar with a MarkupError."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    text = "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n  - image: '*'\n    skip: true\n"
+    app = PullguardApp(name, text, [ImageItem("nginx:1.25")], validate_delay=0.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.editor.insert("# edited\n", (0, 0))
+        await settle(pilot)
+        await pilot.press("ctrl+s")  # title, status bar and the "saved …" notification name it
+        await settle(pilot)
+        assert (tmp_path / name).read_text().startswith("# edited")
+        assert name in str(app.query_one("#status-text").render())
+        app.load_images(f"missing-{name}")  # an error modal names it too
+        await settle(pilot)
+        assert f"missing-{name}" in app.screen.text
+    assert app.return_code in (None, 0)
