@@ -149,7 +149,8 @@ def big_images(count: int, rules: int) -> list[str]:
 
 async def keystrokes(edits: int, profile: str | None = None) -> float:
     from pullguard.engine.analysis import analyze, clear_cache
-    from pullguard.tui.app import ImageItem, PullguardApp
+    from pullguard.tui.app import PullguardApp
+    from pullguard.tui.imagelist import ImageItem
 
     profilers = None
     if profile:
@@ -241,7 +242,7 @@ async def keystrokes(edits: int, profile: str | None = None) -> float:
                 detail_cpu.append(detail_cpu_time - cpu_started)
             await pilot.pause(0.05)  # let follow-up work finish between edits
             t = time.perf_counter()
-            app.apply_analysis(app.analysis)  # the in-place table update alone (no rows differ now)
+            app.apply_analysis(app.session.analysis)  # the in-place table update alone (no rows differ now)
             applies.append(time.perf_counter() - t)
             await pilot.pause()
 

@@ -18,7 +18,8 @@ def anyio_backend():
 
 @pytest.mark.parametrize("dialect,column", [("talos", 1), ("kyverno", 2)])
 async def test_f5_shows_every_promised_outcome(dialect, column):
-    from pullguard.tui.app import PullguardApp, parse_images
+    from pullguard.tui.app import PullguardApp
+    from pullguard.tui.imagelist import parse_images
 
     images_path = sample_images_path("talosctl")
     images = parse_images(images_path.read_text(), str(images_path))

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from textual.binding import Binding
 
-from pullguard.tui.app import ImageItem, PullguardApp, write_atomic
+from pullguard.tui.app import PullguardApp
+from pullguard.tui.imagelist import ImageItem
 from pullguard.tui.palette import PALETTE_COMMANDS, PullguardCommands
 from pullguard.tui.widgets.detail import DetailPane
 from pullguard.tui.widgets.images import ImageTable
@@ -90,7 +91,7 @@ async def test_typing_an_error_lists_it_underlines_it_and_undo_clears_it(tmp_pat
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert app.analysis.errors == 0
+        assert app.session.analysis.errors == 0
         app.editor.move_cursor((row, 0))
         await pilot.press("end")
         await type_text(pilot, typed)
@@ -114,7 +115,7 @@ async def test_typing_an_error_lists_it_underlines_it_and_undo_clears_it(tmp_pat
                 break
         await settle(app, pilot)
         assert app.editor.text == POLICY
-        assert app.analysis.errors == 0
+        assert app.session.analysis.errors == 0
         assert not any(sev == "error" for rs in app.editor._ranges.values() for *_, sev in rs)
         assert not app.dirty
 
@@ -166,7 +167,7 @@ async def test_table_follows_the_policy_in_place(tmp_path):
 
 @pytest.mark.parametrize("keys", [["x"], list("abcdef"), ["a", "backspace", "b", "backspace", "c"]])
 async def test_a_burst_of_keys_is_analysed_once(tmp_path, monkeypatch, keys):
-    import pullguard.tui.app
+    import pullguard.tui.workers.validation as validation
 
     calls = []
 
@@ -174,8 +175,8 @@ async def test_a_burst_of_keys_is_analysed_once(tmp_path, monkeypatch, keys):
         calls.append(text)
         return real(text, images, path)
 
-    real = pullguard.tui.app.analyze
-    monkeypatch.setattr(pullguard.tui.app, "analyze", counting)
+    real = validation.analyze
+    monkeypatch.setattr(validation, "analyze", counting)
     # A debounce longer than the burst takes, so every key lands inside it.
     path = tmp_path / "policy.yaml"
     path.write_text(POLICY)
@@ -461,7 +462,7 @@ async def test_add_and_remove_an_image(tmp_path):
         await pilot.press("delete")
         await settle(app, pilot)
         assert list(table_rows(app)) == ["ghcr.io/siderolabs/installer:v1.10.0"]
-        assert app.images == ["ghcr.io/siderolabs/installer:v1.10.0"]
+        assert app.session.images == ["ghcr.io/siderolabs/installer:v1.10.0"]
 
 
 def _talosctl(rows: list[tuple[str, str, str]]) -> str:
@@ -572,7 +573,7 @@ async def test_filter_by_outcome(tmp_path, presses, shown):
 
 async def test_save_writes_the_editor_text_atomically_and_keeps_the_mode(tmp_path):
     app = make_app(tmp_path)
-    path = Path(app.policy_path)
+    path = Path(app.session.policy_path)
     os.chmod(path, 0o640)
     inode = path.stat().st_ino
     async with app.run_test(size=SIZE) as pilot:
@@ -596,7 +597,7 @@ async def test_save_writes_the_editor_text_atomically_and_keeps_the_mode(tmp_pat
 
 async def test_a_failed_save_leaves_the_file_alone_and_says_why(tmp_path):
     app = make_app(tmp_path)
-    path = Path(app.policy_path)
+    path = Path(app.session.policy_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await type_text(pilot, "x")
@@ -606,19 +607,6 @@ async def test_a_failed_save_leaves_the_file_alone_and_says_why(tmp_path):
         assert "missing-dir" in app.screen.text
         assert app.dirty
     assert path.read_text() == POLICY
-
-
-@pytest.mark.parametrize("existing", [True, False])
-def test_write_atomic(tmp_path, existing):
-    target = tmp_path / "p.yaml"
-    if existing:
-        target.write_text("old")
-        os.chmod(target, 0o600)
-    write_atomic(target, "new: text\n")
-    assert target.read_text() == "new: text\n"
-    if existing:
-        assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert [p.name for p in tmp_path.iterdir()] == ["p.yaml"]
 
 
 async def test_ctrl_o_opens_another_policy_after_asking_about_unsaved_edits(tmp_path):
@@ -635,7 +623,7 @@ async def test_ctrl_o_opens_another_policy_after_asking_about_unsaved_edits(tmp_
         await type_text(pilot, str(other))
         await pilot.press("enter")
         await settle(app, pilot)
-        assert app.policy_path == str(other)
+        assert app.session.policy_path == str(other)
         assert app.editor.text == other.read_text()
         assert not app.dirty
         assert table_rows(app)["nginx:1.25"][:3] == ("0001", "deny", "denied")
@@ -768,7 +756,7 @@ def test_first_frame_does_not_import_the_verification_stack(tmp_path):
     policy.write_text(POLICY)
     code = (
         "import sys\n"
-        "from pullguard.tui.app import PullguardApp, ImageItem\n"
+        "from pullguard.tui.app import PullguardApp\nfrom pullguard.tui.imagelist import ImageItem\n"
         f"app = PullguardApp({str(policy)!r}, None, [ImageItem('nginx:1.25')], exit_after_first_frame=True)\n"
         "app.run(headless=True, size=(80, 24))\n"
         "assert app.first_frame_rows == 1, app.first_frame_rows\n"

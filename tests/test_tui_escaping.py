@@ -173,7 +173,8 @@ def test_usage_errors_escape_the_argument():
 
 # -- the dashboard --------------------------------------------------------------------------------
 
-from pullguard.tui.app import ImageItem, PullguardApp  # noqa: E402
+from pullguard.tui.app import PullguardApp  # noqa: E402
+from pullguard.tui.imagelist import ImageItem  # noqa: E402
 
 SIZE = (80, 24)
 
@@ -234,7 +235,7 @@ async def test_dashboard_shows_policy_text_escaped(tmp_path, anyio_backend, rule
     app = PullguardApp(str(policy), None, [ImageItem("nginx:1.25")], validate_delay=0.0)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        assert app.analysis.errors
+        assert app.session.analysis.errors
         screen = screen_text(app)
         assert ESC not in screen and shown in screen
         assert app.editor.text == policy.read_text()  # the document keeps what the file holds

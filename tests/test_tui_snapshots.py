@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 
-from pullguard.tui.app import ImageItem, PullguardApp
+from pullguard.tui.app import PullguardApp
+from pullguard.tui.imagelist import ImageItem
 from tests.support.policies import SIGNED_HOST, signed_registry_policy
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"

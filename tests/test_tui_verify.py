@@ -13,7 +13,8 @@ import asyncio
 
 import pytest
 
-from pullguard.tui.app import ImageItem, PullguardApp
+from pullguard.tui.app import PullguardApp
+from pullguard.tui.imagelist import ImageItem
 from pullguard.tui.widgets.detail import DetailPane
 from pullguard.tui.widgets.modals import TextModal
 from tests.support.policies import SIGNED_HOST as HOST
@@ -122,13 +123,13 @@ async def test_enter_verifies_only_the_selected_image(tmp_path, signed_world):
 
 async def test_verifying_a_policy_with_errors_is_refused(tmp_path, signed_world):
     app = make_app(tmp_path, signed_world, images(signed_world))
-    app.initial_text = app.saved_text = app.initial_text.replace("    deny: true\n", "    deny: true\n    skip: true\n")
+    app.initial_text = app.session.saved_text = app.initial_text.replace("    deny: true\n", "    deny: true\n    skip: true\n")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert app.analysis.errors
+        assert app.session.analysis.errors
         await pilot.press("f5")
         await settle(app, pilot)
-        assert app.verify_cache is None and not app.results
+        assert app.session.verify_cache is None and not app.session.results
         assert "unverified" in outcomes(app).values()
 
 
@@ -192,9 +193,9 @@ async def test_the_editor_still_answers_while_verification_runs(tmp_path, signed
         await pilot.press("f2", "x")
         for _ in range(50):
             await pilot.pause(0.02)
-            if app.analysis.text.startswith("x"):
+            if app.session.analysis.text.startswith("x"):
                 break
-        assert app.analysis.text.startswith("x")  # validation ran while verification waits
+        assert app.session.analysis.text.startswith("x")  # validation ran while verification waits
         assert app.verifying  # and typing did not cancel it (separate worker groups)
         await pilot.press("escape")  # the editor has focus: escape still reaches the cancel
         await settle(app, pilot)

@@ -20,6 +20,20 @@ SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 SAMPLE_POLICY_NAMES = ("talos-policy.yaml", "talos.yaml", "policy.yaml")
 SAMPLE_IMAGE_NAMES = ("images.txt",)
 
+# What `pullguard edit` writes for a POLICY that does not exist yet.
+STARTER_POLICY = """\
+# pullguard: a Talos ImageVerificationConfig. Rules are tried top-down; the first match decides.
+apiVersion: v1alpha1
+kind: ImageVerificationConfig
+rules:
+  - image: "ghcr.io/siderolabs/*"
+    keyless:
+      issuer: https://accounts.google.com
+      subject: siderolabs-talos-ci@talos-production.iam.gserviceaccount.com
+  - image: "*"
+    skip: true
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY", help="policy file to edit (created if missing)")
@@ -28,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_images(path: str):
-    from ..app import parse_images
-
     from pullguard.engine.textfile import read_text
+
+    from ..imagelist import parse_images
 
     if path == "-":
         text = read_text("-")
@@ -54,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     from pullguard.engine.display import escape_control
     from pullguard.engine.textfile import TextFileError, read_text
 
-    from ..app import STARTER_POLICY, PullguardApp, write_atomic
+    from pullguard.engine.userfile import write_atomic
+
+    from ..app import PullguardApp
 
     path = Path(args.policy)
     try:
@@ -114,7 +130,8 @@ SAMPLE_IMAGES_FALLBACK = (
 
 def sample_app(directory: Path = SAMPLES_DIR):
     """The dashboard on the bundled sample (a built-in tiny policy until samples/ is filled)."""
-    from ..app import STARTER_POLICY, ImageItem, PullguardApp, parse_images
+    from ..app import PullguardApp
+    from ..imagelist import ImageItem, parse_images
 
     try:  # the samples as shipped (samples/ or the installed pullguard.samples)
         from pullguard.engine import samples
