@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from functools import partial
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,10 @@ class PullguardApp(App[None]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="app.save", tooltip="Save the policy (atomic write)", priority=True),
         Binding("ctrl+o", "open_policy", "Open", id="app.open", tooltip="Open another policy file", priority=True),
-        Binding("ctrl+l", "load_images", "Load images", id="app.load", tooltip="Load an image list (text, kubectl JSON, manifests, talosctl image ls)", priority=True),
+        Binding(
+            "ctrl+l", "load_images", "Load images", id="app.load",
+            tooltip="Load an image list (text, kubectl JSON, manifests, talosctl image ls)", priority=True,
+        ),
         Binding("f5", "verify_all", "Verify all", id="app.verify_all", tooltip="Verify every image against its registry"),
         # priority: the editor would take escape first; check_action lets it through when idle.
         Binding("escape", "cancel_verify", "Cancel", id="app.cancel", tooltip="Cancel the running verification", priority=True),
@@ -74,7 +77,10 @@ class PullguardApp(App[None]):
         Binding("f2", "focus('editor')", "Editor", id="app.focus_editor", tooltip="Focus the policy editor", show=False),
         Binding("f3", "focus('images')", "Images", id="app.focus_images", tooltip="Focus the image table", show=False),
         Binding("f4", "focus('problems')", "Problems", id="app.focus_problems", tooltip="Focus the diagnostics list", show=False),
-        Binding("ctrl+r", "compare_saved", "Compare", id="app.compare", tooltip="Compare with the saved version: what the edits change per image", show=False),
+        Binding(
+            "ctrl+r", "compare_saved", "Compare", id="app.compare",
+            tooltip="Compare with the saved version: what the edits change per image", show=False,
+        ),
         Binding("f8", "next_problem", "Next problem", id="app.next_problem", tooltip="Jump to the next diagnostic", show=False),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit; asks when there are unsaved edits", priority=True),
     ]
@@ -196,17 +202,11 @@ class PullguardApp(App[None]):
 
     def validate(self, delay: float | None = None) -> None:
         """Re-analyse the editor text after `delay` (the debounce), replacing any pending run."""
-        text, images = self.editor.text, self.session.images
-        # A callable, not a coroutine: a worker the next keystroke cancels before it starts
-        # then leaves no coroutine that was never awaited.
-        self.run_worker(
-            partial(self._validate, text, images, self.validate_delay if delay is None else delay),
-            group="validate",
-            exclusive=True,
-            exit_on_error=False,
-            name="validate",
-        )
+        self._validate(self.editor.text, self.session.images, self.validate_delay if delay is None else delay)
 
+    # @work hands run_worker a callable, not a coroutine: a worker the next keystroke cancels
+    # before it starts then leaves no coroutine that was never awaited.
+    @work(exclusive=True, group="validate", exit_on_error=False, name="validate")
     async def _validate(self, text: str, images: list[str], delay: float) -> None:
         self.post_message(await validate(text, images, self.session.policy_path, delay))
 
@@ -645,14 +645,14 @@ class PullguardApp(App[None]):
     # -- help --------------------------------------------------------------------------------
 
     def help_rows(self) -> list[tuple[str, str, str]]:
-        rows: list[tuple[str, str, str]] = []
-        for binding in self.BINDINGS:
-            rows.append((binding.key, binding.tooltip or binding.description, "anywhere"))
+        def keys(bindings: Sequence[Binding | tuple[str, ...]], where: str) -> list[tuple[str, str, str]]:
+            # Every binding here is a Binding (with its tooltip), never a bare tuple.
+            return [(b.key, b.tooltip or b.description, where) for b in bindings if isinstance(b, Binding)]
+
+        rows = keys(self.BINDINGS, "anywhere")
         rows.append(("ctrl+p", "Command palette: every action by name", "anywhere"))
-        for binding in ImageTable.BINDINGS:
-            rows.append((binding.key, binding.tooltip or binding.description, "image table"))
-        for binding in DetailPane.BINDINGS:
-            rows.append((binding.key, binding.tooltip or binding.description, "detail pane"))
+        rows += keys(ImageTable.BINDINGS, "image table")
+        rows += keys(DetailPane.BINDINGS, "detail pane")
         rows.append(("up/down", "Select an image (the detail pane follows)", "image table"))
         rows.append(("enter", "Jump to the diagnostic in the editor", "problems / rules"))
         rows.append(("tab", "Indent", "editor"))

@@ -93,7 +93,7 @@ def table(
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
     if max_widths:
-        widths = [min(w, m) if m else w for w, m in zip(widths, max_widths)]
+        widths = [min(w, m) if m else w for w, m in zip(widths, max_widths, strict=False)]
     if width is not None:
         # shrink the widest non-last columns until the table fits (keep at least 8 each)
         total = lambda: sum(widths[:-1]) + 2 * (n - 1) + widths[-1]  # noqa: E731
@@ -106,7 +106,7 @@ def table(
     lines = []
     header = "  ".join(h.ljust(widths[i]) if i < n - 1 else h for i, h in enumerate(headers))
     lines.append(paint(header.rstrip(), "bold"))
-    for row, row_styles in zip(rows, styles):
+    for row, row_styles in zip(rows, styles, strict=False):
         cells = []
         for i, cell in enumerate(row):
             text = _clip(cell, widths[i])

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_text(result, cross, old.dialect, new.dialect)
+        _print_text(result, cross, old.dialect or "", new.dialect or "")
     return 1 if result.changes else 0
 
 

@@ -67,7 +67,6 @@ def _reattach_terminal() -> None:
 def run(args: argparse.Namespace) -> int:
     from pullguard.engine.display import escape_control
     from pullguard.engine.textfile import TextFileError, read_text
-
     from pullguard.engine.userfile import write_atomic
 
     from ..app import PullguardApp
@@ -136,14 +135,14 @@ def sample_app(directory: Path = SAMPLES_DIR):
     try:  # the samples as shipped (samples/ or the installed pullguard.samples)
         from pullguard.engine import samples
 
-        policy = samples.sample_policy_path("talos")
-        images = parse_images(samples.sample_images_path("plain").read_text(encoding="utf-8"), "images.txt")
-        options = {"trusted_root": str(samples.sample_trusted_root()), "mirrors": samples.sample_mirrors()}
-        return PullguardApp(str(policy), policy.read_text(encoding="utf-8"), images, options, sample=True)
+        shipped = samples.sample_policy_path("talos")
+        listed = parse_images(samples.sample_images_path("plain").read_text(encoding="utf-8"), "images.txt")
+        shipped_options = {"trusted_root": str(samples.sample_trusted_root()), "mirrors": samples.sample_mirrors()}
+        return PullguardApp(str(shipped), shipped.read_text(encoding="utf-8"), listed, shipped_options, sample=True)
     except (ImportError, OSError, ValueError):
         pass  # fall back to whatever is in `directory`, then to a built-in tiny policy
     policy, image_list = find_sample(directory)
-    options: dict = {}
+    options: dict[str, object] = {}
     if policy is not None:
         text = policy.read_text(encoding="utf-8")
         path = str(policy)

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     with_node = any(getattr(e, "node_verified", None) is not None for e in entries)
     headers = ["IMAGE", "MATCH SUBJECT", "RULE", "ACTION"] + (["TALOS"] if with_node else []) + ["MESSAGE"]
     rows, styles = [], []
-    for entry, d in zip(entries, decisions):
+    for entry, d in zip(entries, decisions, strict=True):
         row = [d.image, d.match_subject or "-", d.rule_id or "-", d.action or "invalid"]
         style = [None, "dim", None, ACTION_STYLE[d.action] if d.action else NO_ACTION_STYLE]
         if with_node:

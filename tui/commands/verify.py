@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         out = {
             "policy": args.policy,
             "dialect": loaded.dialect,
-            "results": [_result_json(r, node, with_node) for r, node in zip(results, node_verdicts)],
+            "results": [_result_json(r, node, with_node) for r, node in zip(results, node_verdicts, strict=True)],
             "summary": summary(results),
         }
         sys.stdout.write(json.dumps(out, indent=2) + "\n")

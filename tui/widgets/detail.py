@@ -170,7 +170,10 @@ class DetailPane(VerticalScroll):
     can_focus = True
     BINDINGS = [
         Binding("c", "app.show_details", "Copy", id="detail.copy", tooltip="Open these details as copyable text"),
-        Binding("e", "app.toggle_rules", "Each rule", id="detail.each_rule", tooltip="Show each rule tried, or fold long runs of rules that did not decide"),
+        Binding(
+            "e", "app.toggle_rules", "Each rule", id="detail.each_rule",
+            tooltip="Show each rule tried, or fold long runs of rules that did not decide",
+        ),
     ]
 
     def __init__(self, **kwargs) -> None:

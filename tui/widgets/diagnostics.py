@@ -11,6 +11,7 @@ from pullguard.engine.display import escape_control
 
 from ..styles import SEVERITY_STYLE
 
+
 def diagnostic_label(diagnostic: Diagnostic) -> Text:
     where = f"{diagnostic.line}:{diagnostic.column or 1}" if diagnostic.line is not None else "-"
     label = Text(f"{where} ", style="dim")

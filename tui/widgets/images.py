@@ -72,7 +72,10 @@ class ImageTable(DataTable):
         Binding("enter", "app.verify_selected", "Verify", id="table.verify", tooltip="Verify the selected image"),
         Binding("c", "app.show_details", "Details", id="table.details", tooltip="Open the selected image's details as copyable text"),
         Binding("f", "app.cycle_filter", "Filter", id="table.filter", tooltip="Show only one outcome (cycles)"),
-        Binding("e", "app.toggle_rules", "Each rule", id="table.each_rule", tooltip="Detail pane: show each rule tried, or fold long runs of rules that did not decide", show=False),
+        Binding(
+            "e", "app.toggle_rules", "Each rule", id="table.each_rule",
+            tooltip="Detail pane: show each rule tried, or fold long runs of rules that did not decide", show=False,
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -111,7 +114,7 @@ class ImageTable(DataTable):
         # (20-35 ms for 19 rows of 6 cells). Keyed on the row's content, only changed cells are
         # rendered again. Header and label cells keep DataTable's own cache.
         row_key = self._row_locations.get_key(row_index) if row_index >= 0 and column_index >= 0 else None
-        row = self._rows.get(row_key.value) if row_key is not None else None
+        row = self._rows.get(row_key.value) if row_key is not None and row_key.value is not None else None
         if row is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         key = (
@@ -133,7 +136,7 @@ class ImageTable(DataTable):
             return super()._render_line(y, x1, x2, base_style)
         index = y - self.header_height if self.show_header else y
         row_key = self._row_locations.get_key(index)
-        row = self._rows.get(row_key.value) if row_key is not None else None
+        row = self._rows.get(row_key.value) if row_key is not None and row_key.value is not None else None
         if row is None:
             return super()._render_line(y, x1, x2, base_style)
         cursor, hover = self.cursor_coordinate, self.hover_coordinate
@@ -213,7 +216,7 @@ class ImageTable(DataTable):
                 if shown:
                     self.remove_row(row.image)
                 continue
-            if not shown:
+            if old is None or not shown:
                 self.add_row(*row.cells().values(), key=row.image)
                 changed += len(COLUMNS)
                 added = True

@@ -10,6 +10,7 @@ from pullguard.engine.display import escape_control
 
 from ..styles import ACTION_STYLE
 
+
 def outline_label(item) -> Text:
     action = item.action or "?"
     label = Text(f"{item.rule_id} ", style="dim")
@@ -38,7 +39,7 @@ class RuleOutline(OptionList):
         if len(keys) == len(self._keys):
             # The usual edit changes a rule or two: replace those prompts only. Clearing and
             # re-adding 200 options re-measures every one of them (about 45 ms).
-            for index, (old, new) in enumerate(zip(self._keys, keys)):
+            for index, (old, new) in enumerate(zip(self._keys, keys, strict=True)):
                 if old != new:
                     self.replace_option_prompt_at_index(index, outline_label(items[index]))
             self._keys = keys
@@ -61,7 +62,8 @@ class RuleOutline(OptionList):
         option._set_prompt(prompt)
         width = self.scrollable_content_region.width - self._get_left_gutter_width()
         padding = self.get_component_styles("option-list--option").padding
-        height = self._get_visual(option).get_height(self.styles, width - padding.width) + option._divider
+        # (Textual's own OptionList passes self.styles here too; its annotation says RulesMap.)
+        height = self._get_visual(option).get_height(self.styles, width - padding.width) + option._divider  # type: ignore[arg-type]
         if old_height is None or height != old_height:
             self._clear_caches()
             return
