@@ -15,6 +15,7 @@ from .widgets.images import Row
 
 if TYPE_CHECKING:
     from pullguard.engine.analysis import Analysis
+    from pullguard.engine.policy.dialect import PolicyModel
     from pullguard.engine.vocabulary import Decision, RuleTrial
 
 # The outcome column before verification: what the simulated action leads to.
@@ -49,7 +50,7 @@ class Session:
         self._item_names: set[str] = set()  # the images in self.items, for O(1) duplicate checks
         self.set_items(items)
         self.analysis: Analysis | None = None
-        self.policy: Any = None  # the policy the decisions came from (the last good one while stale)
+        self.policy: PolicyModel | None = None  # the policy the decisions came from (the last good one while stale)
         self.results: dict[str, Any] = {}  # image -> VerifyResult, the session's verdicts
         self.verify_cache: Any = None  # pullguard.engine.verify.VerifyCache, made by the first run
         self.verifying: set[str] = set()  # images of the running verification not yet reported
@@ -149,10 +150,7 @@ class Session:
     def detail_inputs(self, image: str) -> tuple[Decision | None, list[RuleTrial], Any, str | None]:
         """(decision, rules tried, verification result shown, node text) for one image."""
         decision = self.decisions().get(image)
-        trials: list[RuleTrial] = []
-        policy = self.policy
-        if policy is not None and hasattr(policy, "explain"):
-            trials = policy.explain(image)
+        trials = self.policy.explain(image) if self.policy is not None else []
         return decision, trials, self.shown_result(image, decision), self.item(image).node_text()
 
     def outcome_counts(self, images: list[str]) -> dict[str, int]:

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     old = load_policy_or_refuse(args.old)
     new = load_policy_or_refuse(args.new) if old is not None else None
-    if old is None or new is None:
+    if old is None or new is None or old.policy is None or new.policy is None:  # refused (said why)
         return 2
     entries = read_images(args.images, args.images_file)
     if entries is None:

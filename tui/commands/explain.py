@@ -43,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if policy_path is not None:
         from pullguard.engine.policy import load_policy
 
-        from .check import read_policy
-        from .simulate import report_refused
+        from .inputs import read_policy, report_refused
 
         policy_text, problem = read_policy(policy_path)
         if problem is not None or policy_text is None:
@@ -88,7 +87,8 @@ def _lines(text: str) -> list[str]:
 def _print_text(explanations: list) -> None:
     from pullguard.engine.display import escape_control
 
-    from ..output import ACTION_STYLE, OUTCOME_STYLE, Painter, plural
+    from ..output import Painter, plural
+    from ..styles import ACTION_STYLE, NO_ACTION_STYLE, OUTCOME_STYLE
 
     paint = Painter.for_stream(sys.stdout)
     for number, item in enumerate(explanations):
@@ -108,7 +108,7 @@ def _print_text(explanations: list) -> None:
                     if decision.rule_id else "")
             verdict = {True: paint("as the node did", "green"), False: paint("unlike the node", "bold red"),
                        None: "(no verdict to compare)"}[advice.agrees]
-            print(f"  policy:     {paint(action, ACTION_STYLE.get(decision.action))}{rule}, {verdict}")
+            print(f"  policy:     {paint(action, ACTION_STYLE[decision.action] if decision.action else NO_ACTION_STYLE)}{rule}, {verdict}")
         print(f"  cause:      {_lines(advice.cause)[0]}")
         if advice.suggestion:
             first, *rest = _lines(advice.suggestion)
