@@ -28,8 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from pullguard.engine.policy.ivpol.convert import compare, convert
     from pullguard.engine.policy.kyverno.evaluate import KyvernoPolicySet
 
-    from .check import read_policy
-    from .simulate import read_image_list, report_refused
+    from .inputs import read_image_list, read_policy, report_refused
 
     text, problem = read_policy(args.policy)
     if problem is not None:
