@@ -20,6 +20,11 @@ class RegistryFault(Exception):
     timeout, digest mismatch, oversize). The message names the host."""
 
 
+class LimitExceeded(RegistryFault):
+    """A per-image bound was hit (SPEC §6: bytes fetched, entries considered); the message names
+    the limit. Like a fault, it makes the outcome `error`: a signature may lie beyond it."""
+
+
 @dataclass(frozen=True)
 class Fetched:
     media_type: str

@@ -279,12 +279,32 @@ def test_cached_reverification_makes_no_request(world):
     first = asyncio.run(verify_images(loaded, images, options, cache=cache))
     assert [r.outcome for r in first] == ["verified", "verified", "failed"]
 
-    class Refuse:
-        def __getattr__(self, name):  # any registry use is a failure
+    from pullguard.engine.verify import merge_mirrors, open_store
+
+    class ResolveOnly:
+        """Tags are resolved again (a tag may have moved); no signature is fetched again."""
+
+        def __init__(self) -> None:
+            self.inner = open_store(options, merge_mirrors({}, {}))
+            self.resolved: list[str] = []
+
+        async def resolve(self, context, tag):
+            self.resolved.append(f"{context}:{tag}")
+            return await self.inner.resolve(context, tag)
+
+        def __getattr__(self, name):  # any other registry use is a failure
             raise AssertionError(f"cached re-verification used the registry ({name})")
 
-    again = asyncio.run(verify_images(loaded, images[:2], options, cache=cache, store=Refuse()))
+    async def again_with(store):
+        try:
+            return await verify_images(loaded, images[:2], options, cache=cache, store=store)
+        finally:
+            await store.inner.aclose()
+
+    store = ResolveOnly()
+    again = asyncio.run(again_with(store))
     assert [(r.outcome, r.cached, r.message) for r in again] == [(r.outcome, True, r.message) for r in first[:2]]
+    assert len(store.resolved) == 2
 
 
 # ----------------------------------------------------------------------------- real-world data

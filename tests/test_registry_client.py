@@ -585,9 +585,9 @@ def test_sequential_requests_reuse_one_connection(registry, images, calls, conne
 @pytest.mark.parametrize("concurrency, pool", [(1, 4), (4, 4), (8, 8), (16, 16), (64, 64)])
 def test_connection_pool_follows_verify_concurrency(concurrency, pool):
     from pullguard.engine.registry.client import connection_pool_size
-    from pullguard.engine.verify import VerifyOptions, _open_store, merge_mirrors
+    from pullguard.engine.verify import VerifyOptions, merge_mirrors, open_store
 
     assert connection_pool_size(concurrency) == pool
-    store = _open_store(VerifyOptions(concurrency=concurrency), merge_mirrors({}, {}))
+    store = open_store(VerifyOptions(concurrency=concurrency), merge_mirrors({}, {}))
     assert store.client.max_connections == pool
     run(store.aclose())

@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from pullguard.engine.policy import load_policy
-from pullguard.engine.verify import VerifyCache, VerifyOptions, merge_mirrors, summary, verify_images
+from pullguard.engine.verify import FAILED_PREFIX, VerifyCache, VerifyOptions, merge_mirrors, summary, verify_images
 
 DIGEST = "sha256:" + "c0" * 32
 
@@ -84,9 +84,9 @@ def test_cached_success_makes_no_request_and_keeps_evidence():
     cache = VerifyCache()
     loaded = load_policy(POLICY, "p.yaml")
     decision = loaded.policy.evaluate_many([f"registry.example/signed/app@{DIGEST}"])[0]
-    from pullguard.engine.verify import _rule_key
+    from pullguard.engine.verify import result_key
 
-    cache.put(_rule_key(decision, VerifyOptions()), DIGEST, "verified via bundle", None)
+    cache.put(result_key(decision, None), DIGEST, "verified via bundle", None)
     results, _, store = _verify([f"registry.example/signed/app@{DIGEST}"], cache=cache)
     assert (results[0].outcome, results[0].message, results[0].cached) == ("verified", "verified via bundle", True)
     assert store.calls == []
@@ -96,9 +96,9 @@ def test_cache_entry_does_not_cover_another_identity():
     cache = VerifyCache()
     loaded = load_policy(POLICY, "p.yaml")
     decision = loaded.policy.evaluate_many([f"registry.example/signed/app@{DIGEST}"])[0]
-    from pullguard.engine.verify import _rule_key
+    from pullguard.engine.verify import result_key
 
-    cache.put(_rule_key(decision, VerifyOptions()), DIGEST, "verified via bundle", None)
+    cache.put(result_key(decision, None), DIGEST, "verified via bundle", None)
     other = load_policy(POLICY.replace("me@example.com", "you@example.com"), "p.yaml")
     results = asyncio.run(
         verify_images(other, [f"registry.example/signed/app@{DIGEST}"], VerifyOptions(), cache=cache, store=_Unsigned())
@@ -108,7 +108,7 @@ def test_cache_entry_does_not_cover_another_identity():
 
 class _Unsigned:
     async def manifest(self, repository, reference, max_size):
-        from pullguard.engine.discovery import ArtifactNotFound
+        from pullguard.engine.signatures.discovery import ArtifactNotFound
 
         raise ArtifactNotFound(reference)
 
@@ -181,7 +181,7 @@ class _CountingUnsigned:
         self.referrer_calls: list[str] = []
 
     async def manifest(self, repository, reference, max_size):
-        from pullguard.engine.discovery import ArtifactNotFound
+        from pullguard.engine.signatures.discovery import ArtifactNotFound
 
         raise ArtifactNotFound(reference)
 
@@ -239,30 +239,29 @@ KEYLESS = "keyless: {issuer: https://issuer.example, subject: me@example.com, re
 CERT = "certificates: {cert: x}"
 KMS = "keys: {kms: 'awskms:///k'}"
 
+REFS = "- imageReferences: ['registry.example/*']\n"
+NEEDS = "cannot verify: signed/check#0: attestors[0] needs"
+SLSA = "https://slsa.dev/provenance/v1"
+
 # (case, verifyImages entry, outcome, message; None: the registry is asked)
 KYVERNO_EARLY = [
-    ("notary", f"- imageReferences: ['registry.example/*']\n  type: Notary\n  attestors:\n    - entries:\n        - {CERT}\n",
+    ("notary", REFS + f"  type: Notary\n  attestors:\n    - entries:\n        - {CERT}\n",
      "error", "cannot verify: signed/check#0: type Notary is not supported for verification by pullguard"),
-    ("attestations", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - {KEYLESS}\n"
-                     "  attestations:\n    - type: https://slsa.dev/provenance/v1\n"
-                     f"      attestors:\n        - entries:\n            - {KEYLESS}\n",
+    ("attestations", REFS + f"  attestors:\n    - entries:\n        - {KEYLESS}\n"
+                     f"  attestations:\n    - type: {SLSA}\n      attestors:\n        - entries:\n            - {KEYLESS}\n",
      "error", "cannot verify: signed/check#0: attestations are not verified by pullguard"),
-    ("certificates, all required", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - {CERT}\n",
-     "error",
-     "cannot verify: signed/check#0: attestors[0] needs 1 of 1 attestors and certificates attestors are not verified by pullguard"),
+    ("certificates, all required", REFS + f"  attestors:\n    - entries:\n        - {CERT}\n",
+     "error", f"{NEEDS} 1 of 1 attestors and certificates attestors are not verified by pullguard"),
     ("kms beside keyless, all required",
-     f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - {KMS}\n        - {KEYLESS}\n",
-     "error", "cannot verify: signed/check#0: attestors[0] needs 2 of 2 attestors and kms attestors are not verified by pullguard"),
-    ("nested certificates", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - entries:\n        - attestor:\n"
+     REFS + f"  attestors:\n    - entries:\n        - {KMS}\n        - {KEYLESS}\n",
+     "error", f"{NEEDS} 2 of 2 attestors and kms attestors are not verified by pullguard"),
+    ("nested certificates", REFS + f"  attestors:\n    - entries:\n        - attestor:\n"
                             f"            entries:\n              - {CERT}\n",
-     "error",
-     "cannot verify: signed/check#0: attestors[0] needs 1 of 1 attestors and certificates attestors are not verified by pullguard"),
-    ("missing digest",
-     f"- imageReferences: ['registry.example/*']\n  mutateDigest: false\n  attestors:\n    - entries:\n        - {KEYLESS}\n",
-     "failed",
-     "image verification failed: no valid signature found: missing digest: verifyDigest requires the image to be referenced by digest"),
+     "error", f"{NEEDS} 1 of 1 attestors and certificates attestors are not verified by pullguard"),
+    ("missing digest", REFS + f"  mutateDigest: false\n  attestors:\n    - entries:\n        - {KEYLESS}\n",
+     "failed", FAILED_PREFIX + "missing digest: verifyDigest requires the image to be referenced by digest"),
     # One of two is enough: the keyless attestor can decide, so the registry is asked.
-    ("certificates or keyless", f"- imageReferences: ['registry.example/*']\n  attestors:\n    - count: 1\n      entries:\n"
+    ("certificates or keyless", REFS + f"  attestors:\n    - count: 1\n      entries:\n"
                                 f"        - {CERT}\n        - {KEYLESS}\n", None, None),
 ]
 

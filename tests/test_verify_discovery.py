@@ -1,4 +1,4 @@
-"""Talos's discovery order and its error wording (pullguard.engine.discovery), table-driven.
+"""Talos's discovery order and its error wording (pullguard.engine.signatures.discovery), table-driven.
 
 The registry here is an in-memory `ArtifactStore` and the signature check accepts a bundle or
 payload whose bytes start with b"good"; the real registry and real signatures are exercised
@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from pullguard.engine import discovery as d
+from pullguard.engine.signatures import discovery as d
 
 IMAGE = "sha256:" + "ab" * 32
 TAG = "sha256-" + "ab" * 32
@@ -219,11 +219,11 @@ async def _referrers_500(repository, digest, artifact_type):
 REFERRERS_FAULT = lambda s: setattr(s, "referrers", _referrers_500)  # noqa: E731
 
 
+BAD_REF_LAYER = {"digest": _digest(b"bad-ref"), "size": 7, "mediaType": BUNDLE_MT}
+BAD_REF_MANIFEST = _digest(json.dumps({"mediaType": d.OCI_MANIFEST, "artifactType": BUNDLE_MT, "layers": [BAD_REF_LAYER]}).encode())
+
 # `errors` of a verified result: only real failures before the winner; a lookup that found
 # nothing is no signature's error. A failed result keeps the whole chain, misses included.
-# The manifest add_referrer writes for b"bad-ref": the error names the referrer by its digest.
-BAD_REF_MANIFEST = json.dumps({'mediaType': d.OCI_MANIFEST, 'artifactType': BUNDLE_MT,
-                               'layers': [{'digest': _digest(b'bad-ref'), 'size': 7, 'mediaType': BUNDLE_MT}]}).encode()
 ERRORS = [
     ("legacy wins, bundle tag absent", (SIG_GOOD,), True, []),
     ("referrer wins", (REF_GOOD, SIG_BAD), True, []),
@@ -240,8 +240,7 @@ ERRORS = [
     ("no legacy layers", (_empty_sig,), False, ["bundle tag not found", "no legacy signatures found"]),
     ("bad legacy", (SIG_BAD,), False,
      ["bundle tag not found", f"legacy signature layer 0 ({_digest(b'bad-payload')}): payload bad-payload does not verify"]),
-    ("bad referrer", (REF_BAD,), False,
-     [f"bundle referrer {_digest(BAD_REF_MANIFEST)}: bundle bad-ref does not verify"]),
+    ("bad referrer", (REF_BAD,), False, [f"bundle referrer {BAD_REF_MANIFEST}: bundle bad-ref does not verify"]),
 ]
 
 

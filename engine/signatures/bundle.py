@@ -13,10 +13,10 @@ import base64
 import binascii
 import json
 
-from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
 from pullguard.engine.signatures.payload import INTOTO_PAYLOAD_TYPE, check_statement, pae
+from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
 
 BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
 

@@ -7,9 +7,9 @@ Talos compares issuer and subject exactly; Kyverno with its wildcard. Regexes ar
 
 from __future__ import annotations
 
-from pullguard.engine.vocabulary import KeylessVerifier
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import Identity
+from pullguard.engine.vocabulary import KeylessVerifier
 
 ISSUER_V1_OID = "1.3.6.1.4.1.57264.1.1"
 ISSUER_V2_OID = "1.3.6.1.4.1.57264.1.8"

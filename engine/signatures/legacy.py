@@ -12,9 +12,9 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
-from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
+from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
 
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"

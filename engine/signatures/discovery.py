@@ -23,11 +23,18 @@ pure orchestration.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol, TypeVar
 
-from .artifacts import ArtifactNotFound, ArtifactStore, Fetched, RegistryFault
+from pullguard.engine.artifacts import ArtifactNotFound, ArtifactStore, Fetched, LimitExceeded, RegistryFault
+from pullguard.engine.signatures.evidence import Format, SignatureEvidence
+
+T = TypeVar("T")
+Json = dict[str, Any]
+RunCheck = Callable[[Callable[[], SignatureEvidence]], Awaitable[SignatureEvidence]]
 
 BUNDLE_ARTIFACT_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
@@ -40,14 +47,79 @@ MAX_MANIFEST = 128 * 1024
 MAX_BUNDLE = 1024 * 1024
 MAX_PAYLOAD = 1024 * 1024
 MAX_LAYERS = 100
+# pullguard's own bounds per image (SPEC §6; Talos has none): whatever a registry lists, one image
+# costs at most this many bytes, candidates and concurrent requests.
+MAX_IMAGE_BYTES = 16 * 1024 * 1024
+MAX_ENTRIES = 64
+MAX_IN_FLIGHT = 4
+BYTES_LIMIT = "16 MiB per-image fetch limit"
+ENTRIES_LIMIT = f"{MAX_ENTRIES}-entry per-image limit"
 
 
 class SignatureChecker(Protocol):
     """Checks one candidate; raises an exception whose text says why it does not verify."""
 
-    def bundle(self, bundle_bytes: bytes, image_digest: str) -> Any: ...
+    def bundle(self, bundle_bytes: bytes, image_digest: str) -> SignatureEvidence: ...
 
-    def legacy(self, layer: dict, payload: bytes, image_digest: str) -> Any: ...
+    def legacy(self, layer: Json, payload: bytes, image_digest: str) -> SignatureEvidence: ...
+
+
+class ImageBudget:
+    """The store as the discovery of one image sees it, within the per-image bounds (SPEC §6):
+    at most `MAX_IN_FLIGHT` requests at once and `MAX_IMAGE_BYTES` fetched in all, counted from
+    the answers. Each fetch may take only what is left of the budget (the store refuses to read
+    past its `max_size`); a fetch that would need more is `LimitExceeded`, naming the limit."""
+
+    def __init__(self, inner: ArtifactStore, max_bytes: int = MAX_IMAGE_BYTES, in_flight: int = MAX_IN_FLIGHT) -> None:
+        self.inner = inner
+        self.max_bytes = max_bytes
+        self.fetched = 0
+        self._reserved = 0
+        self._slots = asyncio.Semaphore(in_flight)
+        self._changed = asyncio.Condition()
+
+    async def _fetch(self, what: str, max_size: int, fetch: Callable[[int], Awaitable[T]], size: Callable[[T], int]) -> T:
+        async with self._slots:
+            async with self._changed:
+                # Wait for requests in flight to hand back what they did not use before
+                # refusing one for want of budget.
+                while self._reserved and self.fetched + self._reserved + max_size > self.max_bytes:
+                    await self._changed.wait()
+                left = self.max_bytes - self.fetched - self._reserved
+                if left <= 0:
+                    raise LimitExceeded(f"{what} exceeds the {BYTES_LIMIT} ({self.fetched} bytes fetched)")
+                grant = min(max_size, left)
+                self._reserved += grant
+            used = 0
+            try:
+                try:
+                    answer = await fetch(grant)
+                except RegistryFault as exc:
+                    if grant < max_size:
+                        raise LimitExceeded(f"{what} exceeds the {BYTES_LIMIT} ({exc})") from None
+                    raise
+                used = size(answer)
+                if used > grant:  # a store that does not bound its reads
+                    raise LimitExceeded(f"{what} exceeds the {BYTES_LIMIT} ({self.fetched + used} bytes)")
+                return answer
+            finally:
+                async with self._changed:
+                    self._reserved -= grant
+                    self.fetched += min(used, grant)
+                    self._changed.notify_all()
+
+    async def manifest(self, repository: str, reference: str, max_size: int) -> Fetched:
+        return await self._fetch(
+            f"manifest {reference}", max_size,
+            lambda limit: self.inner.manifest(repository, reference, limit), lambda f: len(f.data),
+        )
+
+    async def blob(self, repository: str, digest: str, max_size: int) -> bytes:
+        return await self._fetch(f"blob {digest}", max_size, lambda limit: self.inner.blob(repository, digest, limit), len)
+
+    async def referrers(self, repository: str, digest: str, artifact_type: str) -> list[Json] | None:
+        async with self._slots:
+            return await self.inner.referrers(repository, digest, artifact_type)
 
 
 @dataclass
@@ -58,9 +130,9 @@ class Discovery:
     # Talos's success message, or the failure chain after `image verification failed: `.
     message: str
     # "legacy" | "bundle" | "bundle-referrer" when verified.
-    format: str | None = None
+    format: Format | None = None
     artifact_digest: str | None = None
-    evidence: Any = None
+    evidence: SignatureEvidence | None = None
     # Every error that made a signature fail, one line each, in discovery order:
     # - verified: only real failures met before the winner (a candidate that did not verify or
     #   could not be fetched, a malformed bundle-tag manifest, a registry fault). A lookup that
@@ -69,11 +141,11 @@ class Discovery:
     # - not verified: Talos's whole chain of why nothing verified, "not found" lookups included,
     #   since they are the reason (`bundle tag not found`, `legacy signature tag not found`).
     errors: list[str] = field(default_factory=list)
-    # Registry faults met on the way (not "not found"); a failure with faults is an `error`.
+    # Registry faults met on the way (not "not found"), and limits hit; a failure with faults is an `error`.
     faults: list[str] = field(default_factory=list)
 
 
-class _Errors(list):
+class _Errors(list[str]):
     """The errors of one search; `miss()` records a lookup that found nothing, which counts
     only when nothing verifies (see `Discovery.errors`)."""
 
@@ -98,7 +170,7 @@ def _tag_of(digest: str) -> str:
     return digest.replace(":", "-")
 
 
-def _json(data: bytes, what: str) -> dict:
+def _json(data: bytes, what: str) -> Json:
     try:
         value = json.loads(data)
     except ValueError as exc:
@@ -108,12 +180,22 @@ def _json(data: bytes, what: str) -> dict:
     return value
 
 
-def _descriptors(doc: dict, key: str) -> list[dict]:
+def _descriptors(doc: Json, key: str) -> list[Json]:
     items = doc.get(key) or []
     if not isinstance(items, list):
         return []
     # Talos reads at most 100 entries of a manifest's layers or an index's manifests.
     return [d for d in items[:MAX_LAYERS] if isinstance(d, dict)]
+
+
+def _distinct(descriptors: list[Json]) -> list[Json]:
+    """One candidate per digest: the same blob listed again has the same bytes and the same verdict."""
+    return list({str(d.get("digest", "")): d for d in reversed(descriptors)}.values())[::-1]
+
+
+def _limited(found: int, what: str) -> Discovery:
+    msg = f"{found} {what} exceed the {ENTRIES_LIMIT}"
+    return Discovery(False, msg, errors=[msg], faults=[msg])
 
 
 async def discover(
@@ -122,14 +204,17 @@ async def discover(
     digest: str,
     checker: SignatureChecker,
     *,
-    run_check: Callable[[Callable[[], Any]], Awaitable[Any]] | None = None,
+    run_check: RunCheck | None = None,
 ) -> Discovery:
     """Find and verify the signatures of `repository@digest` the way Talos does.
 
-    `run_check(fn)` runs a CPU-bound check (default: inline); pass a thread offloader to keep
-    an event loop responsive.
+    `store` is bounded per image with `ImageBudget` unless it already is one (the caller shares
+    one budget between several searches of the same image). `run_check(fn)` runs a CPU-bound
+    check (default: inline); pass a thread offloader to keep an event loop responsive.
     """
     run = run_check or _inline
+    if not isinstance(store, ImageBudget):
+        store = ImageBudget(store)
     errors = _Errors()
     faults: list[str] = []
 
@@ -145,8 +230,10 @@ async def discover(
             faults.append(f"referrers: {exc}")
             errors.append(f"referrers: {exc}")
         bundle_refs = [
-            r for r in (referrers or []) if str(r.get("artifactType", "")).startswith(BUNDLE_MEDIA_PREFIX)
+            r for r in (referrers or []) if isinstance(r, dict) and str(r.get("artifactType", "")).startswith(BUNDLE_MEDIA_PREFIX)
         ]
+        if len(bundle_refs) > MAX_ENTRIES:
+            return _limited(len(bundle_refs), "bundle referrers")
         if bundle_refs:
             return await _verify_referrers(store, repository, digest, bundle_refs, checker, run, errors, faults)
 
@@ -163,6 +250,8 @@ async def discover(
                 errors.append(bundle_err)
         else:
             layers = await _bundle_layers(store, repository, fetched, errors, faults)
+            if isinstance(layers, Discovery):
+                return layers
             if isinstance(layers, str):
                 bundle_err = layers
                 errors.append(bundle_err)
@@ -183,11 +272,11 @@ async def discover(
                 task.cancel()
 
 
-async def _inline(fn: Callable[[], Any]) -> Any:
+async def _inline(fn: Callable[[], SignatureEvidence]) -> SignatureEvidence:
     return fn()
 
 
-async def _quiet(awaitable: Awaitable[Any]) -> tuple[Any, BaseException | None]:
+async def _quiet(awaitable: Awaitable[T]) -> tuple[T | None, BaseException | None]:
     """Await and hand back (value, exception) so a later stage's failure never leaks early."""
     try:
         return await awaitable, None
@@ -199,7 +288,7 @@ async def _quiet(awaitable: Awaitable[Any]) -> tuple[Any, BaseException | None]:
         return None, RegistryFault(str(exc) or type(exc).__name__)
 
 
-async def _get_manifest(store: ArtifactStore, repository: str, digest: str, faults: list[str]) -> dict:
+async def _get_manifest(store: ArtifactStore, repository: str, digest: str, faults: list[str]) -> Json:
     try:
         fetched = await store.manifest(repository, digest, MAX_MANIFEST)
     except ArtifactNotFound as exc:
@@ -220,7 +309,7 @@ async def _get_blob(store: ArtifactStore, repository: str, digest: str, limit: i
         raise _Stage(f"failed to fetch {what}: {exc}") from None
 
 
-async def _bundle_from_manifest(store, repository, manifest_digest, faults) -> bytes:
+async def _bundle_from_manifest(store: ArtifactStore, repository: str, manifest_digest: str, faults: list[str]) -> bytes:
     try:
         manifest = await _get_manifest(store, repository, manifest_digest, faults)
     except _Stage as exc:
@@ -232,76 +321,95 @@ async def _bundle_from_manifest(store, repository, manifest_digest, faults) -> b
     return await _get_blob(store, repository, str(layers[0].get("digest", "")), MAX_BUNDLE, "bundle layer", faults)
 
 
-async def _verify_referrers(store, repository, digest, refs, checker, run, errors, faults) -> Discovery:
-    # Fetch every referrer's bundle at once; check them in the registry's order.
+async def _verify_referrers(
+    store: ArtifactStore, repository: str, digest: str, refs: list[Json], checker: SignatureChecker, run: RunCheck,
+    errors: _Errors, faults: list[str],
+) -> Discovery:
+    # Fetch the referrers' bundles ahead (the budget bounds how many at once); check them in
+    # the registry's order.
     fetches = [asyncio.ensure_future(_capture(_bundle_from_manifest(store, repository, str(r.get("digest", "")), faults))) for r in refs]
     last = None
-    for ref, fut in zip(refs, fetches):
-        ref_digest = str(ref.get("digest", ""))
-        bundle, exc = await fut
-        if exc is None:
-            try:
-                evidence = await run(lambda b=bundle: checker.bundle(b, digest))
-            except Exception as check_exc:
-                exc = check_exc
-            else:
-                _cancel(fetches)
-                return Discovery(
-                    True,
-                    f"verified via bundle referrer with digest {ref_digest}",
-                    "bundle-referrer",
-                    ref_digest,
-                    evidence,
-                    errors.failures(),
-                    faults,
-                )
-        last = str(exc)
-        errors.append(f"bundle referrer {ref_digest}: {exc}")
+    try:
+        for ref, fut in zip(refs, fetches, strict=True):
+            ref_digest = str(ref.get("digest", ""))
+            bundle, exc = await fut
+            if bundle is not None:
+                try:
+                    evidence = await run(functools.partial(checker.bundle, bundle, digest))
+                except Exception as check_exc:
+                    exc = check_exc
+                else:
+                    return Discovery(
+                        True,
+                        f"verified via bundle referrer with digest {ref_digest}",
+                        "bundle-referrer",
+                        ref_digest,
+                        evidence,
+                        errors.failures(),
+                        faults,
+                    )
+            last = str(exc)
+            errors.append(f"bundle referrer {ref_digest}: {exc}")
+    finally:
+        _cancel(fetches)
     return Discovery(False, f"no valid bundle referrer: {last}", errors=list(errors), faults=faults)
 
 
-async def _bundle_layers(store, repository, fetched: Fetched, errors, faults) -> list[dict] | str:
-    """The bundle layers under the bundle tag, or a Talos stage error string."""
+async def _bundle_layers(
+    store: ArtifactStore, repository: str, fetched: Fetched | None, errors: _Errors, faults: list[str]
+) -> list[Json] | str | Discovery:
+    """The bundle layers under the bundle tag, a Talos stage error string, or a limit hit."""
+    if fetched is None:
+        return []
     try:
         doc = _json(fetched.data, "manifest")
     except _Stage as exc:
         return f"failed to fetch bundle manifest: {exc}"
     media_type = fetched.media_type or doc.get("mediaType", "")
     if media_type == OCI_MANIFEST:
-        return [l for l in _descriptors(doc, "layers") if str(l.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)]
+        return _distinct([la for la in _descriptors(doc, "layers") if str(la.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)])
     if media_type == OCI_INDEX:
         entries = [m for m in _descriptors(doc, "manifests") if m.get("mediaType") == OCI_MANIFEST]
+        if len(entries) > MAX_ENTRIES:
+            return _limited(len(entries), "bundle index entries")
         subs = await asyncio.gather(
             *(_capture(_get_manifest(store, repository, str(m.get("digest", "")), faults)) for m in entries)
         )
-        layers: list[dict] = []
-        for entry, (manifest, exc) in zip(entries, subs):
-            if exc is not None:
+        layers: list[Json] = []
+        for entry, (manifest, why) in zip(entries, subs, strict=True):
+            if manifest is None:
                 # Talos skips an index entry it cannot fetch; we keep the reason for the user.
-                errors.append(f"bundle index entry {entry.get('digest')}: {exc}")
+                errors.append(f"bundle index entry {entry.get('digest')}: {why}")
                 continue
-            layers += [l for l in _descriptors(manifest, "layers") if str(l.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)]
-        return layers
+            layers += [la for la in _descriptors(manifest, "layers") if str(la.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)]
+        return _distinct(layers)
     # Talos: any other media type under the bundle tag is not a bundle; move on silently.
     return []
 
 
-async def _verify_bundle_layers(store, repository, digest, layers, checker, run, errors, faults) -> Discovery:
+async def _verify_bundle_layers(
+    store: ArtifactStore, repository: str, digest: str, layers: list[Json], checker: SignatureChecker, run: RunCheck,
+    errors: _Errors, faults: list[str],
+) -> Discovery:
     layer, evidence, last = await _first_verified(
         layers,
-        lambda l: _get_blob(store, repository, str(l.get("digest", "")), MAX_BUNDLE, "bundle layer", faults),
-        lambda l, bundle: checker.bundle(bundle, digest),
+        lambda la: _get_blob(store, repository, str(la.get("digest", "")), MAX_BUNDLE, "bundle layer", faults),
+        lambda la, bundle: checker.bundle(bundle, digest),
         run, errors, "bundle layer",
     )
     if layer is not None:
-        return Discovery(True, "verified via bundle", "bundle", layer.get("digest"), evidence, errors.failures(), faults)
+        return Discovery(True, "verified via bundle", "bundle", str(layer.get("digest")), evidence, errors.failures(), faults)
     return Discovery(False, f"no valid bundle layer: {last}", errors=list(errors), faults=faults)
 
 
-async def _verify_legacy_tag(store, repository, digest, task, checker, run, errors, faults) -> Discovery:
+async def _verify_legacy_tag(
+    store: ArtifactStore, repository: str, digest: str,
+    task: asyncio.Future[tuple[Fetched | None, BaseException | None]],
+    checker: SignatureChecker, run: RunCheck, errors: _Errors, faults: list[str],
+) -> Discovery:
     fetched, exc = await task
     sig_tag = _tag_of(digest) + ".sig"
-    if exc is not None:
+    if fetched is None:
         if isinstance(exc, ArtifactNotFound):
             msg = "legacy signature tag not found"
             errors.miss(msg)
@@ -312,8 +420,8 @@ async def _verify_legacy_tag(store, repository, digest, task, checker, run, erro
         return Discovery(False, msg)
     try:
         doc = _json(fetched.data, "manifest")
-    except _Stage as exc:
-        msg = f"failed to fetch .sig manifest: {exc}"
+    except _Stage as stage:
+        msg = f"failed to fetch .sig manifest: {stage}"
         errors.append(msg)
         return Discovery(False, msg)
     media_type = fetched.media_type or doc.get("mediaType", "")
@@ -328,12 +436,12 @@ async def _verify_legacy_tag(store, repository, digest, task, checker, run, erro
         return Discovery(False, msg)
     layer, evidence, last = await _first_verified(
         layers,
-        lambda l: _get_blob(store, repository, str(l.get("digest", "")), MAX_PAYLOAD, "signature layer", faults),
-        lambda l, payload: checker.legacy(l, payload, digest),
+        lambda la: _get_blob(store, repository, str(la.get("digest", "")), MAX_PAYLOAD, "signature layer", faults),
+        lambda la, payload: checker.legacy(la, payload, digest),
         run, errors, "legacy signature layer",
     )
     if layer is not None:
-        verified_set = bool(getattr(evidence, "bundle_verified", False))
+        verified_set = bool(evidence is not None and evidence.bundle_verified)
         return Discovery(
             True,
             f"verified via legacy signature (bundle verified {'true' if verified_set else 'false'})",
@@ -344,28 +452,45 @@ async def _verify_legacy_tag(store, repository, digest, task, checker, run, erro
     return Discovery(False, f"no valid legacy signature: {last}")
 
 
-async def _first_verified(layers, fetch, check, run, errors, kind: str):
-    """Fetch every layer at once and check them in order: (layer, evidence, None) for the first
-    that verifies, or (None, None, last error) with each failure recorded in `errors` as
-    '<kind> <i> (<digest>): <why>' (Talos reports the last one; we keep them all)."""
-    fetches = [asyncio.ensure_future(_capture(fetch(layer))) for layer in layers]
+async def _first_verified(
+    layers: list[Json],
+    fetch: Callable[[Json], Awaitable[bytes]],
+    check: Callable[[Json, bytes], SignatureEvidence],
+    run: RunCheck,
+    errors: _Errors,
+    kind: str,
+) -> tuple[Json | None, SignatureEvidence | None, str | None]:
+    """Fetch the layers ahead (the budget bounds how many at once) and check them in order:
+    (layer, evidence, None) for the first that verifies, or (None, None, last error) with each
+    failure recorded in `errors` as '<kind> <i> (<digest>): <why>' (Talos reports the last one;
+    we keep them all)."""
+    # Blobs are content-addressed: a layer listed again (one payload signed by several keys, or a
+    # hostile index repeating one blob) is fetched once.
+    by_digest: dict[str, asyncio.Future[tuple[bytes | None, BaseException | None]]] = {}
+    for layer in layers:
+        key = str(layer.get("digest", ""))
+        if key not in by_digest:
+            by_digest[key] = asyncio.ensure_future(_capture(fetch(layer)))
+    fetches = [by_digest[str(layer.get("digest", ""))] for layer in layers]
     last = None
-    for i, (layer, fut) in enumerate(zip(layers, fetches)):
-        data, exc = await fut
-        if exc is None:
-            try:
-                evidence = await run(lambda layer=layer, data=data: check(layer, data))
-            except Exception as check_exc:
-                exc = check_exc
-            else:
-                _cancel(fetches)
-                return layer, evidence, None
-        last = str(exc)
-        errors.append(f"{kind} {i} ({layer.get('digest')}): {exc}")
+    try:
+        for i, (layer, fut) in enumerate(zip(layers, fetches, strict=True)):
+            data, exc = await fut
+            if data is not None:
+                try:
+                    evidence = await run(functools.partial(check, layer, data))
+                except Exception as check_exc:
+                    exc = check_exc
+                else:
+                    return layer, evidence, None
+            last = str(exc)
+            errors.append(f"{kind} {i} ({layer.get('digest')}): {exc}")
+    finally:
+        _cancel(fetches)
     return None, None, last
 
 
-async def _capture(awaitable: Awaitable[Any]) -> tuple[Any, BaseException | None]:
+async def _capture(awaitable: Awaitable[T]) -> tuple[T | None, BaseException | None]:
     try:
         return await awaitable, None
     except asyncio.CancelledError:
@@ -374,7 +499,7 @@ async def _capture(awaitable: Awaitable[Any]) -> tuple[Any, BaseException | None
         return None, exc
 
 
-def _cancel(futures) -> None:
+def _cancel(futures: Sequence[asyncio.Future[Any]]) -> None:
     for fut in futures:
         if not fut.done():
             fut.cancel()

@@ -1,0 +1,145 @@
+"""Kyverno `verifyImages`: every applying entry must pass; an attestor set passes when `required`
+of its entries verify (count null = all). Each attestor is a signature search with its own
+verifier; the artifacts are fetched once per image and shared between attestors (`MemoStore`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from pullguard.engine.artifacts import ArtifactStore
+from pullguard.engine.policy.kyverno import AttestorReq, AttestorSetReq
+from pullguard.engine.policy.kyverno import Requirements as KyvernoRequirements
+from pullguard.engine.reference import Reference
+from pullguard.engine.signatures.discovery import Discovery, discover
+from pullguard.engine.vocabulary import Decision, Outcome
+
+from .checkers import Checkers
+from .results import FAILED_PREFIX, VerifyResult
+from .stores import MemoStore
+
+
+def _checkable(aset: AttestorSetReq) -> bool:
+    """Whether pullguard can tell if `aset` passes: its verifiable attestors (a key or keyless
+    verifier, or a nested set that is checkable) reach the number it requires."""
+    able = sum(1 for a in aset.entries if a.verifier is not None or (a.nested is not None and _checkable(a.nested)))
+    return able >= aset.required
+
+
+def _unverifiable(aset: AttestorSetReq) -> list[AttestorReq]:
+    """The attestors of `aset` that pullguard does not verify (certificates, KMS, secrets), nested
+    sets included."""
+    out: list[AttestorReq] = []
+    for a in aset.entries:
+        if a.nested is not None:
+            out += _unverifiable(a.nested)
+        elif a.verifier is None:
+            out.append(a)
+    return out
+
+
+def unsupported_requirements(req: KyvernoRequirements) -> list[str]:
+    """What pullguard cannot check and the image cannot pass without, one line each: a Notary
+    entry, an entry's `attestations`, an attestor set that needs more attestors than pullguard
+    can verify (e.g. `certificates` with count null). An unverifiable attestor that the count
+    can do without is not listed: the others may still satisfy the set."""
+    out: list[str] = []
+    for entry, _pattern in req.verify:
+        if not entry.supported:
+            out.append(f"{entry.rule_id}: {entry.describe()}")
+            continue
+        if entry.attestations:
+            out.append(f"{entry.rule_id}: attestations are not verified by pullguard")
+        for n, aset in enumerate(entry.attestor_sets):
+            if not _checkable(aset):
+                kinds = sorted({a.kind for a in _unverifiable(aset)})
+                out.append(f"{entry.rule_id}: attestors[{n}] needs {aset.required} of {len(aset.entries)} attestors "
+                           f"and {' and '.join(kinds)} attestors are not verified by pullguard")
+    return out
+
+
+def without_network(decision: Decision, req: KyvernoRequirements, ref: Reference) -> VerifyResult | None:
+    """Kyverno verdicts that need no registry: a missing digest Kyverno would refuse, and
+    requirements pullguard cannot check (reported before any request is made)."""
+    if req.missing_digest:
+        msg = FAILED_PREFIX + "missing digest: verifyDigest requires the image to be referenced by digest"
+        return VerifyResult(decision, ref.digest, "failed", msg, errors=[msg])
+    unsupported = unsupported_requirements(req)
+    if unsupported:
+        return VerifyResult(decision, ref.digest, "error", "cannot verify: " + "; ".join(unsupported), None, unsupported)
+    return None
+
+
+@dataclass
+class _Search:
+    """What the attestor searches of one image found, across every entry and set."""
+
+    store: ArtifactStore
+    context: str
+    digest: str
+    checkers: Checkers
+    errors: list[str] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+    verified_by: list[tuple[str, Discovery]] = field(default_factory=list)
+
+    async def attestor_set(self, aset: AttestorSetReq) -> bool:
+        passed = 0
+        for att in aset.entries:
+            if att.nested is not None:
+                ok = await self.attestor_set(att.nested)
+            elif att.verifier is None:
+                self.errors.append(f"{att.path}: {att.describe()} attestors are not verified by pullguard")
+                ok = False
+            else:
+                found = await discover(self.store, self.context, self.digest, self.checkers.checker(att.verifier),
+                                       run_check=self.checkers.run)
+                ok = found.verified
+                if ok:
+                    self.verified_by.append((att.path, found))
+                else:
+                    self.errors.append(f"{att.path}: {found.message}".replace("\n", "; "))
+                    self.faults.extend(found.faults)
+            passed += 1 if ok else 0
+            if passed >= aset.required:
+                return True
+        return passed >= aset.required
+
+
+async def verify_kyverno(
+    decision: Decision, req: KyvernoRequirements, digest: str, ref: Reference, store: ArtifactStore, checkers: Checkers
+) -> VerifyResult:
+    """The verdict for one resolved image. Missing digests and unsupported requirements were
+    answered before resolution (`without_network`); every entry here can be checked."""
+    try:
+        checkers.root()
+    except Exception as exc:
+        msg = f"failed to load the trusted root: {exc}"
+        return VerifyResult(decision, digest, "error", msg, errors=[msg])
+    memo = MemoStore(store)
+    search = _Search(memo, ref.context, digest, checkers)
+    failed_entries: list[str] = []
+    try:
+        for entry, _pattern in req.verify:
+            for n, aset in enumerate(entry.attestor_sets):
+                before = len(search.errors)
+                if not await search.attestor_set(aset):
+                    why = search.errors[before:]
+                    failed_entries.append(
+                        f"{entry.rule_id}: attestors[{n}]: fewer than {aset.required} of {len(aset.entries)} attestors verified"
+                        + (f" ({'; '.join(why)})" if why else "")
+                    )
+    finally:
+        memo.settle()
+    if failed_entries:
+        outcome: Outcome = "error" if search.faults else "failed"
+        return VerifyResult(decision, digest, outcome, FAILED_PREFIX + "; ".join(failed_entries), None, search.errors)
+    if not search.verified_by:
+        # Entries with no attestors: Kyverno checks nothing, the image is admitted.
+        return VerifyResult(decision, digest, "verified", "verified: no attestors to check", None, search.errors)
+    _path, first = search.verified_by[0]
+    evidence = first.evidence
+    if evidence is not None and first.format and evidence.format != first.format:
+        evidence = dataclasses.replace(evidence, format=first.format)
+    count = len(search.verified_by)
+    message = first.message if count == 1 else f"{first.message} ({count} attestors verified)"
+    return VerifyResult(decision, digest, "verified", message, evidence, search.errors)

@@ -1,0 +1,62 @@
+"""What verification tells about each image: the options of a run, one result per image, the summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pullguard.engine.signatures.evidence import SignatureEvidence
+from pullguard.engine.vocabulary import ADMITTED, OUTCOMES, Decision, Outcome
+
+# SPEC §3: every failure message starts so, followed by Talos's own error chain.
+FAILED_PREFIX = "image verification failed: no valid signature found: "
+
+
+@dataclass
+class VerifyOptions:
+    trusted_root: str | None = None
+    mirrors: dict[str, list[str]] = field(default_factory=dict)
+    insecure: list[str] = field(default_factory=list)
+    concurrency: int = 8
+    timeout: float = 10.0
+
+
+@dataclass
+class VerifyResult:
+    decision: Decision
+    digest: str | None
+    outcome: Outcome
+    message: str
+    signature: SignatureEvidence | None = None
+    # SPEC §2 "every error that made a signature fail" (signatures.discovery.Discovery.errors):
+    # for a verified image only real failures met before the winning signature (a candidate
+    # that did not verify, a registry fault), never a lookup that merely found nothing; for a
+    # failed or error result the whole chain of why nothing verified, "not found" included.
+    errors: list[str] = field(default_factory=list)
+    # True when the result came from the session cache (no signature was fetched).
+    cached: bool = False
+
+    @property
+    def admitted(self) -> bool:
+        return self.outcome in ADMITTED
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.decision.to_json()
+        out.update(
+            {
+                "digest": self.digest,
+                "outcome": self.outcome,
+                "message": self.message,
+                "signature": self.signature.to_json() if self.signature is not None else None,
+                "errors": list(self.errors),
+            }
+        )
+        return out
+
+
+def summary(results: list[VerifyResult]) -> dict[str, int]:
+    """SPEC §2 top-level `summary`: a count for every outcome, zeros included."""
+    counts: dict[str, int] = {name: 0 for name in OUTCOMES}
+    for result in results:
+        counts[result.outcome] += 1
+    return counts
