@@ -12,11 +12,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
 from pullguard.engine.signatures.payload import INTOTO_PAYLOAD_TYPE, check_statement, pae
+from pullguard.engine.signatures.rekor import RekorEntry
+from pullguard.engine.signatures.trust import TrustRoot, load_trusted_root, now_utc
 from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
+
+if TYPE_CHECKING:
+    from sigstore.models import Bundle
+    from sigstore.verify import Verifier
 
 BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
 
@@ -66,14 +75,41 @@ def _check_message_digest(doc: dict, image_digest: str) -> bytes:
     return want
 
 
-def _verify_with_key(doc: dict, image_digest: str, verifier: PublicKeyVerifier) -> SignatureEvidence:
+def _logged_with_key(doc: dict[str, Any], root: TrustRoot, check: Callable[[RekorEntry], None]) -> RekorEntry:
+    """The bundle's transparency-log entry that verifies (SET against the trusted root's Rekor
+    keys, inside the key's validity window) and records this very signature (`check`)."""
+    from pullguard.engine.signatures import rekor
+
+    entries = (doc.get("verificationMaterial") or {}).get("tlogEntries") or []
+    if not isinstance(entries, list) or not entries:
+        raise SignatureError(
+            "bundle has no transparency-log entry (tlogEntries is empty), and the rule requires one "
+            "(set rekor.ignoreTlog: true for keys signed with --tlog-upload=false)"
+        )
+    why: list[str] = []
+    for item in entries:
+        try:
+            entry = rekor.parse_bundle_entry(item)
+            rekor.verify_set(entry, root)
+            check(entry)
+            return entry
+        except SignatureError as exc:
+            why.append(str(exc))
+    raise SignatureError("no transparency-log entry of the bundle verifies: " + "; ".join(why))
+
+
+def _verify_with_key(doc: dict[str, Any], image_digest: str, verifier: PublicKeyVerifier, trusted_root: TrustRoot | None) -> SignatureEvidence:
+    from cryptography.hazmat.primitives import serialization
+
     from pullguard.engine.keys import KeyFormatError
+    from pullguard.engine.signatures import rekor
     from pullguard.engine.signatures.keyverify import rule_public_key, signature_valid, signature_valid_prehashed
 
     try:
         public = rule_public_key(verifier.pem)
     except KeyFormatError as exc:
         raise SignatureError(f"rule's public key is unusable: {exc}") from None
+    key_der = public.key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     details: dict = {}
     if "dsseEnvelope" in doc:
         env = doc["dsseEnvelope"] or {}
@@ -83,7 +119,8 @@ def _verify_with_key(doc: dict, image_digest: str, verifier: PublicKeyVerifier) 
         sigs = [_b64(s.get("sig"), "DSSE signature") for s in env.get("signatures") or [] if isinstance(s, dict)]
         if not sigs:
             raise SignatureError("DSSE envelope has no signatures")
-        if not any(signature_valid(public.key, sig, message) for sig in sigs):
+        signature = next((sig for sig in sigs if signature_valid(public.key, sig, message)), None)
+        if signature is None:
             raise SignatureError(
                 f"DSSE signature does not verify with the rule's public key {public.fingerprint} "
                 "(signed by another key, or the envelope was altered)"
@@ -92,6 +129,9 @@ def _verify_with_key(doc: dict, image_digest: str, verifier: PublicKeyVerifier) 
             raise SignatureError(f"DSSE payload type is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}")
         statement = check_statement(payload, image_digest)
         details["predicate_type"] = statement.get("predicateType")
+
+        def logged(entry: RekorEntry) -> None:
+            rekor.check_dsse(entry, payload, signature, key_der, False)
     else:
         digest = _check_message_digest(doc, image_digest)
         signature = _b64((doc.get("messageSignature") or {}).get("signature"), "message signature")
@@ -99,9 +139,20 @@ def _verify_with_key(doc: dict, image_digest: str, verifier: PublicKeyVerifier) 
             raise SignatureError(
                 f"message signature over {image_digest} does not verify with the rule's public key {public.fingerprint}"
             )
-    return SignatureEvidence(
+
+        def logged(entry: RekorEntry) -> None:
+            rekor.check_hashedrekord(entry, b"", signature, key_der, False, artifact_sha256=digest.hex())
+    evidence = SignatureEvidence(
         format="bundle", artifact_digest=image_digest, key_fingerprint=public.fingerprint, details=details
     )
+    if not verifier.ignore_tlog:
+        # A key without `ignoreTlog` needs the signature in the transparency log, for bundles as
+        # for legacy signatures (SPEC §4): a stolen key must not sign unseen.
+        root = (trusted_root if trusted_root is not None else load_trusted_root()).with_overrides(rekor_pem=verifier.rekor_pubkey)
+        entry = _logged_with_key(doc, root, logged)
+        evidence.tlog = TlogEntry(entry.log_index, entry.integrated_time)
+        evidence.bundle_verified = True
+    return evidence
 
 
 def _sigstore_verifier(root):
@@ -153,8 +204,7 @@ def _verify_keyless(bundle_bytes: bytes, doc: dict, image_digest: str, verifier:
         if policy.failure is not None:
             raise policy.failure from None
         raise SignatureError(f"Sigstore bundle does not verify against the trusted root {root.source}: {exc}") from None
-    if not _sigstore_checked_logged_time(bundle):
-        _check_chain_at_logged_time(bundle, root)
+    _check_windows(bundle, root, verifier)
     if payload is not None:
         if payload_type != INTOTO_PAYLOAD_TYPE:
             raise SignatureError(f"DSSE payload type is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}")
@@ -192,18 +242,41 @@ def _sigstore_checked_logged_time(bundle) -> bool:
     return bool(entry.integrated_time and entry.inclusion_promise)
 
 
-def _check_chain_at_logged_time(bundle, root) -> None:
+def _logged_time(bundle: Bundle) -> datetime | None:
+    entry = bundle.log_entry._inner
+    return datetime.fromtimestamp(int(entry.integrated_time), tz=timezone.utc) if entry.integrated_time else None
+
+
+def _check_windows(bundle: Bundle, root: TrustRoot, verifier: KeylessVerifier) -> None:
+    """The Rekor key, the Fulcio CA and the CT log key were each valid when the signature was
+    made (SPEC §6). sigstore-python uses every key of the trusted root whatever its `validFor`,
+    so this is checked here, after it, as sigstore-go does."""
+    from pullguard.engine.signatures import certs
+
+    when = _logged_time(bundle) or now_utc()
+    entry = bundle.log_entry._inner
+    key = root.rekor_key(bytes(entry.log_id.key_id))
+    if key is not None and not key.valid_at(when):
+        raise SignatureError(
+            f"bundle's transparency log entry is from log {key.log_id.hex()}, whose key was not valid at the "
+            f"integrated time {when:%Y-%m-%dT%H:%M:%SZ} ({key.window()})"
+        )
+    if not _sigstore_checked_logged_time(bundle) or not root.all_valid_at(when):
+        _check_chain_at_logged_time(bundle, root)
+    if not verifier.ignore_sct:
+        certs.check_sct_window(bundle.signing_certificate, root)
+
+
+def _check_chain_at_logged_time(bundle: Bundle, root: TrustRoot) -> None:
     """The certificate was valid at the logged time and chains to a CA, in our own words.
 
     Each check costs a P-384 signature verification, so it runs only where sigstore did not
-    already make it: after sigstore fails (to explain why) or when it used another time."""
-    from datetime import datetime, timezone
-
+    already make it: after sigstore fails (to explain why), when it used another time, or when a
+    CA of the root is outside its validity window then (sigstore would have used it)."""
     from pullguard.engine.signatures import certs
 
-    entry = bundle.log_entry._inner
-    if entry.integrated_time:
-        when = datetime.fromtimestamp(int(entry.integrated_time), tz=timezone.utc)
+    when = _logged_time(bundle)
+    if when is not None:
         certs.verify_chain(bundle.signing_certificate, [], root, when)
 
 
@@ -215,7 +288,7 @@ def verify_bundle(bundle_bytes: bytes, image_digest: str, verifier, trusted_root
     """
     doc = _parse(bundle_bytes)
     if isinstance(verifier, PublicKeyVerifier):
-        return _verify_with_key(doc, image_digest, verifier)
+        return _verify_with_key(doc, image_digest, verifier, trusted_root)
     if isinstance(verifier, KeylessVerifier):
         return _verify_keyless(bundle_bytes, doc, image_digest, verifier, trusted_root)
     raise SignatureError(f"unsupported verifier {type(verifier).__name__}")

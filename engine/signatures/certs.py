@@ -8,9 +8,13 @@ import hashlib
 import struct
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pullguard.engine.signatures.errors import SignatureError
-from pullguard.engine.signatures.trust import TrustRoot
+from pullguard.engine.signatures.trust import TrustRoot, validity_text
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 SCT_LIST_OID = "1.3.6.1.4.1.11129.2.4.2"
 
@@ -68,9 +72,16 @@ def verify_chain(cert, intermediates: list, root: TrustRoot, when: datetime) -> 
         raise SignatureError(
             f"certificate was not valid at the logged time {_when(when)} (valid from {_when(start)} to {_when(end)})"
         )
-    store = root.fulcio_store()
-    if store is None:
+    if not root.authorities:
         raise SignatureError(f"trusted root {root.source} has no Fulcio certificate authorities")
+    # A CA is used only for signatures made inside its `validFor` window (SPEC §6), as
+    # sigstore-go does: a retired or not-yet-valid CA issues nothing we accept.
+    store = root.fulcio_store_at(when)
+    if store is None:
+        windows = "; ".join(f"{ca.uri or 'CA'} {validity_text(ca.valid_from, ca.valid_until)}" for ca in root.authorities)
+        raise SignatureError(
+            f"no Fulcio CA of the trusted root {root.source} is valid at the signing time {_when(when)} ({windows})"
+        )
     ca_policy, ee_policy = _extension_policies()
     verifier = (
         PolicyBuilder()
@@ -112,6 +123,27 @@ def _is_preissuer(cert) -> bool:
     except x509.ExtensionNotFound:
         return False
     return ExtendedKeyUsageOID.CERTIFICATE_TRANSPARENCY in eku
+
+
+def check_sct_window(cert: x509.Certificate, root: TrustRoot) -> None:
+    """An SCT of the certificate is from a CT log of the root whose key was valid at the SCT's
+    time (SPEC §6); for bundles, whose SCT sigstore verified with any key of the root."""
+    from cryptography import x509
+
+    try:
+        scts = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value
+    except (x509.ExtensionNotFound, ValueError):
+        return  # sigstore refused such a certificate already
+    seen = []
+    for sct in scts:
+        logged = sct.timestamp.replace(tzinfo=timezone.utc)
+        key = root.ct_key(sct.log_id)
+        if key is not None and key.valid_at(logged):
+            return
+        if key is not None:
+            seen.append(f"CT log {sct.log_id.hex()} at {_when(logged)} ({key.window()})")
+    if seen:
+        raise SignatureError(f"certificate's SCT is from a CT log whose key was not valid at the SCT time: {'; '.join(seen)}")
 
 
 def verify_sct(cert, chain: list, root: TrustRoot) -> None:
@@ -158,6 +190,12 @@ def verify_sct(cert, chain: list, root: TrustRoot) -> None:
     if key is None:
         raise SignatureError(
             f"certificate's SCT is from CT log {sct.log_id.hex()}, which is not in the trusted root {root.source}"
+        )
+    logged = sct.timestamp.replace(tzinfo=timezone.utc)
+    if not key.valid_at(logged):
+        raise SignatureError(
+            f"certificate's SCT is from CT log {sct.log_id.hex()}, whose key was not valid at the SCT time "
+            f"{_when(logged)} ({key.window()})"
         )
     try:
         key.verify(sct.signature, signed)

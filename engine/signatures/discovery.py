@@ -77,6 +77,8 @@ class ImageBudget:
         self._reserved = 0
         self._slots = asyncio.Semaphore(in_flight)
         self._changed = asyncio.Condition()
+        # Set once a fetch did not fit: later ones are refused without a request.
+        self._exhausted = False
 
     async def _fetch(self, what: str, max_size: int, fetch: Callable[[int], Awaitable[T]], size: Callable[[T], int]) -> T:
         async with self._slots:
@@ -86,7 +88,7 @@ class ImageBudget:
                 while self._reserved and self.fetched + self._reserved + max_size > self.max_bytes:
                     await self._changed.wait()
                 left = self.max_bytes - self.fetched - self._reserved
-                if left <= 0:
+                if left <= 0 or self._exhausted:
                     raise LimitExceeded(f"{what} exceeds the {BYTES_LIMIT} ({self.fetched} bytes fetched)")
                 grant = min(max_size, left)
                 self._reserved += grant
@@ -96,10 +98,12 @@ class ImageBudget:
                     answer = await fetch(grant)
                 except RegistryFault as exc:
                     if grant < max_size:
+                        self._exhausted = True
                         raise LimitExceeded(f"{what} exceeds the {BYTES_LIMIT} ({exc})") from None
                     raise
                 used = size(answer)
                 if used > grant:  # a store that does not bound its reads
+                    self._exhausted = True
                     raise LimitExceeded(f"{what} exceeds the {BYTES_LIMIT} ({self.fetched + used} bytes)")
                 return answer
             finally:

@@ -14,6 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.trust import TrustRoot
@@ -45,6 +46,29 @@ def parse_cosign_bundle(text: str) -> RekorEntry:
         )
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise SignatureError(f"Rekor bundle annotation does not parse: {exc.__class__.__name__}: {exc}") from None
+
+
+def parse_bundle_entry(entry: object) -> RekorEntry:
+    """A Sigstore bundle's `tlogEntries[]` item, checked offline by its signed entry timestamp
+    (the inclusion promise), as cosign does for key-signed bundles."""
+    if not isinstance(entry, dict):
+        raise SignatureError("transparency-log entry is not an object")
+    promise = entry.get("inclusionPromise") or {}
+    if not isinstance(promise, dict) or not promise.get("signedEntryTimestamp"):
+        raise SignatureError(
+            f"transparency-log entry {entry.get('logIndex')} has no signed entry timestamp (inclusionPromise), "
+            "which pullguard needs to check it offline"
+        )
+    try:
+        return RekorEntry(
+            body=base64.b64decode(entry["canonicalizedBody"], validate=True),
+            integrated_time=int(entry["integratedTime"]),
+            log_index=int(entry["logIndex"]),
+            log_id=base64.b64decode(entry["logId"]["keyId"], validate=True),
+            signed_entry_timestamp=base64.b64decode(promise["signedEntryTimestamp"], validate=True),
+        )
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise SignatureError(f"transparency-log entry does not parse: {exc.__class__.__name__}: {exc}") from None
 
 
 def canonical_entry(entry: RekorEntry) -> bytes:
@@ -84,19 +108,58 @@ def verify_set(entry: RekorEntry, root: TrustRoot) -> None:
         ) from None
 
 
-def check_hashedrekord(entry: RekorEntry, payload: bytes, signature: bytes, signer_pem_der: bytes, signer_is_cert: bool) -> None:
-    """The logged hashedrekord agrees with the payload, signature and certificate (or key) in hand.
-
-    `signer_pem_der`: DER of the certificate (signer_is_cert) or of the public key.
-    """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
+def _body(entry: RekorEntry) -> tuple[str, dict[str, Any]]:
     try:
         body = json.loads(entry.body)
         kind, spec = body["kind"], body["spec"]
     except (ValueError, KeyError, TypeError) as exc:
         raise SignatureError(f"Rekor entry body does not parse: {exc}") from None
+    if not isinstance(spec, dict):
+        raise SignatureError("Rekor entry body does not parse: spec is not an object")
+    return str(kind), spec
+
+
+def _signer_der(logged_signer: bytes, signer_is_cert: bool) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        if signer_is_cert:
+            return x509.load_pem_x509_certificate(logged_signer).public_bytes(serialization.Encoding.DER)
+        return serialization.load_pem_public_key(logged_signer).public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except ValueError as exc:
+        raise SignatureError(f"Rekor entry's signer does not parse: {exc}") from None
+
+
+def check_dsse(entry: RekorEntry, payload: bytes, signature: bytes, signer_der: bytes, signer_is_cert: bool) -> None:
+    """The logged `dsse` entry records this envelope's payload, its signature and the key (or
+    certificate) that made it."""
+    kind, spec = _body(entry)
+    if kind != "dsse":
+        raise SignatureError(f"Rekor entry is a {kind!r} entry, expected 'dsse' for a DSSE bundle")
+    try:
+        payload_hash = spec["payloadHash"]
+        logged = [(base64.b64decode(s["signature"]), base64.b64decode(s["verifier"])) for s in spec["signatures"]]
+    except (KeyError, TypeError, binascii.Error) as exc:
+        raise SignatureError(f"Rekor dsse entry is incomplete: {exc}") from None
+    actual = hashlib.sha256(payload).hexdigest()
+    if payload_hash.get("algorithm") != "sha256" or str(payload_hash.get("value", "")).lower() != actual:
+        raise SignatureError(f"Rekor entry is for another payload: logged {payload_hash}, payload sha256 {actual}")
+    if not any(sig == signature and _signer_der(signer, signer_is_cert) == signer_der for sig, signer in logged):
+        what = "certificate" if signer_is_cert else "public key"
+        raise SignatureError(f"Rekor entry does not record this signature made with this {what}")
+
+
+def check_hashedrekord(entry: RekorEntry, payload: bytes, signature: bytes, signer_pem_der: bytes, signer_is_cert: bool,
+                       *, artifact_sha256: str | None = None) -> None:
+    """The logged hashedrekord agrees with the payload, signature and certificate (or key) in hand.
+
+    `signer_pem_der`: DER of the certificate (signer_is_cert) or of the public key.
+    `artifact_sha256`: the signed artifact's hash when only it is at hand (message signatures).
+    """
+    kind, spec = _body(entry)
     if kind != "hashedrekord":
         raise SignatureError(f"Rekor entry is a {kind!r} entry; only 'hashedrekord' is supported for legacy signatures")
     try:
@@ -108,20 +171,11 @@ def check_hashedrekord(entry: RekorEntry, payload: bytes, signature: bytes, sign
         raise SignatureError(f"Rekor hashedrekord entry is incomplete: {exc}") from None
     if hash_alg != "sha256":
         raise SignatureError(f"Rekor entry hashes with {hash_alg!r}, expected sha256")
-    actual = hashlib.sha256(payload).hexdigest()
-    if hash_value.lower() != actual:
+    actual = artifact_sha256 or hashlib.sha256(payload).hexdigest()
+    if str(hash_value).lower() != actual:
         raise SignatureError(f"Rekor entry is for another payload: logged sha256 {hash_value}, payload sha256 {actual}")
     if logged_sig != signature:
         raise SignatureError("Rekor entry records a different signature than the one attached to the image")
-    try:
-        if signer_is_cert:
-            logged_der = x509.load_pem_x509_certificate(logged_signer).public_bytes(serialization.Encoding.DER)
-        else:
-            logged_der = serialization.load_pem_public_key(logged_signer).public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-    except ValueError as exc:
-        raise SignatureError(f"Rekor entry's signer does not parse: {exc}") from None
-    if logged_der != signer_pem_der:
+    if _signer_der(logged_signer, signer_is_cert) != signer_pem_der:
         what = "certificate" if signer_is_cert else "public key"
         raise SignatureError(f"Rekor entry records a different {what} than the one that made the signature")

@@ -12,14 +12,24 @@ import binascii
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pullguard.engine.signatures.errors import TrustedRootError
 
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+    from cryptography.x509.verification import Store
+    from sigstore.models import TrustedRoot
+
 _PRODUCTION_DIR = "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
+# The production root is ~7 KiB; a file far larger (or endless, like /dev/zero) is not a root.
+MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024
 
 
 def production_root_path() -> Path:
@@ -30,6 +40,11 @@ def production_root_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise TrustedRootError("the 'sigstore' package is not installed, so there is no production trusted root")
     return Path(list(spec.submodule_search_locations)[0]) / "_store" / _PRODUCTION_DIR / "trusted_root.json"
+
+
+def _within(when: datetime, start: datetime | None, end: datetime | None) -> bool:
+    """Inside a `validFor` window (an open end is unbounded)."""
+    return not (start and when < start) and not (end and when > end)
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -44,16 +59,17 @@ class LogKey:
     """A Rekor or CT log key. `log_id` is the SHA-256 of the DER public key (RFC 6962 key id)."""
 
     log_id: bytes
-    key: object  # a cryptography public key
+    key: PublicKeyTypes
     key_details: str
     base_url: str
     valid_from: datetime | None
     valid_until: datetime | None
 
     def valid_at(self, when: datetime) -> bool:
-        if self.valid_from and when < self.valid_from:
-            return False
-        return not (self.valid_until and when > self.valid_until)
+        return _within(when, self.valid_from, self.valid_until)
+
+    def window(self) -> str:
+        return validity_text(self.valid_from, self.valid_until)
 
     def verify(self, signature: bytes, data: bytes) -> None:
         """Raises cryptography's InvalidSignature when the signature is wrong."""
@@ -62,12 +78,22 @@ class LogKey:
         verify_with_log_key(self.key, self.key_details, signature, data)
 
 
+def validity_text(start: datetime | None, end: datetime | None) -> str:
+    def at(t: datetime | None) -> str:
+        return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if t else "…"
+
+    return f"valid for {at(start)} to {at(end)}"
+
+
 @dataclass(frozen=True)
 class CertificateAuthority:
-    certificates: tuple  # cryptography x509.Certificate, leaf-most first, root last
+    certificates: tuple[x509.Certificate, ...]  # leaf-most first, root last
     uri: str
     valid_from: datetime | None
     valid_until: datetime | None
+
+    def valid_at(self, when: datetime) -> bool:
+        return _within(when, self.valid_from, self.valid_until)
 
 
 @dataclass
@@ -75,13 +101,13 @@ class TrustRoot:
     """A parsed `trusted_root.json` (Sigstore protobuf-JSON, media type ...trustedroot+json;version=0.1)."""
 
     source: str  # where it came from, for messages
-    document: dict
+    document: dict[str, Any]
     tlogs: list[LogKey] = field(default_factory=list)
     ctlogs: list[LogKey] = field(default_factory=list)
     authorities: list[CertificateAuthority] = field(default_factory=list)
-    _sigstore: object = None
-    # Derived once per root, not per signature check: override copies and the chain store.
-    _derived: dict = field(default_factory=dict, repr=False, compare=False)
+    _sigstore: TrustedRoot | None = None
+    # Derived once per root, not per signature check: override copies and the chain stores.
+    _derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def rekor_key(self, log_id: bytes) -> LogKey | None:
         return next((k for k in self.tlogs if k.log_id == log_id), None)
@@ -89,19 +115,27 @@ class TrustRoot:
     def ct_key(self, log_id: bytes) -> LogKey | None:
         return next((k for k in self.ctlogs if k.log_id == log_id), None)
 
-    def fulcio_certificates(self) -> list:
-        return [c for ca in self.authorities for c in ca.certificates]
+    def authorities_at(self, when: datetime) -> tuple[CertificateAuthority, ...]:
+        """The Fulcio CAs whose `validFor` window holds `when` (SPEC §6)."""
+        return tuple(ca for ca in self.authorities if ca.valid_at(when))
 
-    def fulcio_store(self):
-        """A cryptography `Store` of the Fulcio certificates (None when there are none)."""
-        if "store" not in self._derived:
+    def all_valid_at(self, when: datetime) -> bool:
+        """Every CA of the root may be used at `when` (then no certificate chain needs re-checking)."""
+        return len(self.authorities_at(when)) == len(self.authorities)
+
+    def fulcio_store_at(self, when: datetime) -> Store | None:
+        """A cryptography `Store` of the Fulcio certificates of the CAs valid at `when` (None when there are none)."""
+        valid = self.authorities_at(when)
+        key = ("store", tuple(id(ca) for ca in valid))
+        if key not in self._derived:
             from cryptography.x509.verification import Store
 
-            anchors = self.fulcio_certificates()
-            self._derived["store"] = Store(anchors) if anchors else None
-        return self._derived["store"]
+            anchors = [c for ca in valid for c in ca.certificates]
+            self._derived[key] = Store(anchors) if anchors else None
+        store: Store | None = self._derived[key]
+        return store
 
-    def sigstore_root(self):
+    def sigstore_root(self) -> TrustedRoot:
         """The same root as sigstore-python's `TrustedRoot`, for its `Verifier`."""
         if self._sigstore is None:
             from sigstore.models import TrustedRoot
@@ -142,7 +176,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _ca_entry_from_pem(pem: str) -> dict:
+def _ca_entry_from_pem(pem: str) -> dict[str, Any]:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -157,7 +191,7 @@ def _ca_entry_from_pem(pem: str) -> dict:
     }
 
 
-def _log_entry_from_pem(pem: str, url: str) -> dict:
+def _log_entry_from_pem(pem: str, url: str) -> dict[str, Any]:
     from cryptography.hazmat.primitives import serialization
 
     from pullguard.engine.signatures.keyverify import key_details_for
@@ -179,7 +213,7 @@ def _log_entry_from_pem(pem: str, url: str) -> dict:
     }
 
 
-def _parse_log(entry: dict, where: str) -> LogKey:
+def _parse_log(entry: dict[str, Any], where: str) -> LogKey:
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
     pk = entry.get("publicKey") or {}
@@ -239,23 +273,38 @@ def parse_trusted_root(data: bytes, source: str) -> TrustRoot:
     return root
 
 
+def read_bounded(path: str, what: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; anything else (a FIFO, a device, a
+    directory, a larger file) is refused with a message naming the file, before reading past it."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then names what it is.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise TrustedRootError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise TrustedRootError(f"cannot read {what} {path}: not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise TrustedRootError(f"cannot read {what} {path}: larger than the {limit // (1024 * 1024)} MiB limit")
+    return data
+
+
 @lru_cache(maxsize=16)
 def _load_cached(path: str, mtime_ns: int) -> TrustRoot:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise TrustedRootError(f"cannot read trusted root {path}: {exc.strerror or exc}") from None
-    return parse_trusted_root(data, path)
+    return parse_trusted_root(read_bounded(path, "trusted root", MAX_TRUSTED_ROOT_BYTES), path)
 
 
-def load_trusted_root(path: str | os.PathLike | None = None) -> TrustRoot:
+def load_trusted_root(path: str | os.PathLike[str] | None = None) -> TrustRoot:
     """The root at `path`, or the production root shipped in the sigstore package when None."""
     p = Path(path) if path is not None else production_root_path()
     try:
-        mtime = p.stat().st_mtime_ns
+        info = p.stat()
     except OSError as exc:
         raise TrustedRootError(f"cannot read trusted root {p}: {exc.strerror or exc}") from None
-    return _load_cached(str(p.resolve()), mtime)
+    if not stat.S_ISREG(info.st_mode):
+        raise TrustedRootError(f"cannot read trusted root {p}: not a regular file")
+    return _load_cached(str(p.resolve()), info.st_mtime_ns)
 
 
 def now_utc() -> datetime:
