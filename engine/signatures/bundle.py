@@ -21,16 +21,15 @@ from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
 from pullguard.engine.signatures.payload import INTOTO_PAYLOAD_TYPE, check_statement, pae
 from pullguard.engine.signatures.rekor import RekorEntry
 from pullguard.engine.signatures.trust import TrustRoot, load_trusted_root, now_utc
-from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
 
 if TYPE_CHECKING:
     from sigstore.models import Bundle
-    from sigstore.verify import Verifier
 
 BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
 
 
-def _parse(bundle_bytes: bytes) -> dict:
+def _parse(bundle_bytes: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(bundle_bytes)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -54,14 +53,14 @@ def _digest_bytes(image_digest: str) -> bytes:
         raise SignatureError(f"image digest {image_digest!r} is not hexadecimal") from None
 
 
-def _b64(text, what: str) -> bytes:
+def _b64(text: object, what: str) -> bytes:
     try:
-        return base64.b64decode(text or "", validate=True)
+        return base64.b64decode(text or "", validate=True)  # type: ignore[arg-type]  # TypeError is caught
     except (binascii.Error, ValueError, TypeError):
         raise SignatureError(f"{what} is not base64") from None
 
 
-def _check_message_digest(doc: dict, image_digest: str) -> bytes:
+def _check_message_digest(doc: dict[str, Any], image_digest: str) -> bytes:
     want = _digest_bytes(image_digest)
     md = (doc.get("messageSignature") or {}).get("messageDigest") or {}
     if md:
@@ -98,19 +97,21 @@ def _logged_with_key(doc: dict[str, Any], root: TrustRoot, check: Callable[[Reko
     raise SignatureError("no transparency-log entry of the bundle verifies: " + "; ".join(why))
 
 
-def _verify_with_key(doc: dict[str, Any], image_digest: str, verifier: PublicKeyVerifier, trusted_root: TrustRoot | None) -> SignatureEvidence:
+def _verify_with_key(
+    doc: dict[str, Any], image_digest: str, verifier: PublicKeyVerifier, trusted_root: TrustRoot | None
+) -> SignatureEvidence:
     from cryptography.hazmat.primitives import serialization
 
     from pullguard.engine.keys import KeyFormatError
     from pullguard.engine.signatures import rekor
-    from pullguard.engine.signatures.keyverify import rule_public_key, signature_valid, signature_valid_prehashed
+    from pullguard.engine.signatures.keyverify import crypto_key, rule_public_key, signature_valid, signature_valid_prehashed
 
     try:
         public = rule_public_key(verifier.pem)
     except KeyFormatError as exc:
         raise SignatureError(f"rule's public key is unusable: {exc}") from None
-    key_der = public.key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    details: dict = {}
+    key_der = crypto_key(public).public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    details: dict[str, Any] = {}
     if "dsseEnvelope" in doc:
         env = doc["dsseEnvelope"] or {}
         payload_type = env.get("payloadType", "")
@@ -119,8 +120,8 @@ def _verify_with_key(doc: dict[str, Any], image_digest: str, verifier: PublicKey
         sigs = [_b64(s.get("sig"), "DSSE signature") for s in env.get("signatures") or [] if isinstance(s, dict)]
         if not sigs:
             raise SignatureError("DSSE envelope has no signatures")
-        signature = next((sig for sig in sigs if signature_valid(public.key, sig, message)), None)
-        if signature is None:
+        valid = next((sig for sig in sigs if signature_valid(crypto_key(public), sig, message)), None)
+        if valid is None:
             raise SignatureError(
                 f"DSSE signature does not verify with the rule's public key {public.fingerprint} "
                 "(signed by another key, or the envelope was altered)"
@@ -131,11 +132,11 @@ def _verify_with_key(doc: dict[str, Any], image_digest: str, verifier: PublicKey
         details["predicate_type"] = statement.get("predicateType")
 
         def logged(entry: RekorEntry) -> None:
-            rekor.check_dsse(entry, payload, signature, key_der, False)
+            rekor.check_dsse(entry, payload, valid, key_der, False)
     else:
         digest = _check_message_digest(doc, image_digest)
         signature = _b64((doc.get("messageSignature") or {}).get("signature"), "message signature")
-        if not signature_valid_prehashed(public.key, signature, digest):
+        if not signature_valid_prehashed(crypto_key(public), signature, digest):
             raise SignatureError(
                 f"message signature over {image_digest} does not verify with the rule's public key {public.fingerprint}"
             )
@@ -155,18 +156,9 @@ def _verify_with_key(doc: dict[str, Any], image_digest: str, verifier: PublicKey
     return evidence
 
 
-def _sigstore_verifier(root):
-    """One sigstore `Verifier` per trusted root (it parses the Fulcio chain once)."""
-    cached = getattr(root, "_pullguard_verifier", None)
-    if cached is None:
-        from sigstore.verify import Verifier
-
-        cached = Verifier(trusted_root=root.sigstore_root())
-        root._pullguard_verifier = cached
-    return cached
-
-
-def _verify_keyless(bundle_bytes: bytes, doc: dict, image_digest: str, verifier: KeylessVerifier, trusted_root) -> SignatureEvidence:
+def _verify_keyless(
+    bundle_bytes: bytes, doc: dict[str, Any], image_digest: str, verifier: KeylessVerifier, trusted_root: TrustRoot | None
+) -> SignatureEvidence:
     from sigstore.errors import Error as SigstoreError
     from sigstore.hashes import Hashed
     from sigstore.models import Bundle
@@ -186,16 +178,17 @@ def _verify_keyless(bundle_bytes: bytes, doc: dict, image_digest: str, verifier:
         raise SignatureError(f"Sigstore bundle is malformed: {exc}") from None
     _check_log_known(bundle, root)
     policy = IdentityPolicy(verifier)
-    details: dict = {}
+    details: dict[str, Any] = {}
+    payload_type: str | None = None
+    payload: bytes | None = None
     try:
         if "dsseEnvelope" in doc:
-            payload_type, payload = _sigstore_verifier(root).verify_dsse(bundle, policy)
+            payload_type, payload = root.sigstore_verifier().verify_dsse(bundle, policy)
         else:
             digest = _check_message_digest(doc, image_digest)
-            _sigstore_verifier(root).verify_artifact(
+            root.sigstore_verifier().verify_artifact(
                 Hashed(algorithm=HashAlgorithm.SHA2_256, digest=digest), bundle, policy
             )
-            payload_type = payload = None
     except Exception as exc:
         # Our plain chain message comes first, as if it had been checked before sigstore.
         _check_chain_at_logged_time(bundle, root)
@@ -224,7 +217,7 @@ def _verify_keyless(bundle_bytes: bytes, doc: dict, image_digest: str, verifier:
     )
 
 
-def _check_log_known(bundle, root) -> None:
+def _check_log_known(bundle: Bundle, root: TrustRoot) -> None:
     """The bundle's log is in the trusted root (sigstore checks it too, with a vaguer message)."""
     entry = bundle.log_entry._inner
     log_id = bytes(entry.log_id.key_id)
@@ -234,7 +227,7 @@ def _check_log_known(bundle, root) -> None:
         )
 
 
-def _sigstore_checked_logged_time(bundle) -> bool:
+def _sigstore_checked_logged_time(bundle: Bundle) -> bool:
     """True when sigstore's Verifier validated the chain at the logged time itself: it takes the
     integrated time as a verified time when an inclusion promise binds it (verifier._establish_time),
     with the same Fulcio certificates and extension policies as `certs.verify_chain`."""
@@ -280,7 +273,9 @@ def _check_chain_at_logged_time(bundle: Bundle, root: TrustRoot) -> None:
         certs.verify_chain(bundle.signing_certificate, [], root, when)
 
 
-def verify_bundle(bundle_bytes: bytes, image_digest: str, verifier, trusted_root=None) -> SignatureEvidence:
+def verify_bundle(
+    bundle_bytes: bytes, image_digest: str, verifier: Verifier, trusted_root: TrustRoot | None = None
+) -> SignatureEvidence:
     """Evidence when the bundle satisfies `verifier` for `image_digest`, else SignatureError.
 
     `trusted_root` is an `pullguard.engine.signatures.trust.TrustRoot`; None means the production root.

@@ -15,6 +15,7 @@ from pullguard.engine.signatures.trust import TrustRoot, validity_text
 
 if TYPE_CHECKING:
     from cryptography import x509
+    from cryptography.x509.verification import ExtensionPolicy
 
 SCT_LIST_OID = "1.3.6.1.4.1.11129.2.4.2"
 
@@ -23,7 +24,7 @@ def _when(t: datetime) -> str:
     return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def load_pem_certificate(pem: str, what: str):
+def load_pem_certificate(pem: str | bytes, what: str) -> x509.Certificate:
     from cryptography import x509
 
     try:
@@ -32,14 +33,14 @@ def load_pem_certificate(pem: str, what: str):
         raise SignatureError(f"{what} is not a PEM certificate: {exc}") from None
 
 
-def load_pem_chain(pem: str | None) -> list:
+def load_pem_chain(pem: str | None) -> list[x509.Certificate]:
     if not pem or "BEGIN CERTIFICATE" not in pem:
         return []
     return list(_pem_chain(pem))
 
 
 @lru_cache(maxsize=64)
-def _pem_chain(pem: str) -> tuple:
+def _pem_chain(pem: str) -> tuple[x509.Certificate, ...]:
     # Every signature of a signer carries the same chain annotation: parse it once.
     from cryptography import x509
 
@@ -50,7 +51,7 @@ def _pem_chain(pem: str) -> tuple:
 
 
 @lru_cache(maxsize=1)
-def _extension_policies():
+def _extension_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
     """(CA, end-entity) policies: WebPKI defaults, but Fulcio leaves carry code-signing, not
     client-auth, EKU, so EKU is left to `check_code_signing`."""
     from cryptography.x509 import ExtendedKeyUsage
@@ -62,7 +63,7 @@ def _extension_policies():
     )
 
 
-def verify_chain(cert, intermediates: list, root: TrustRoot, when: datetime) -> list:
+def verify_chain(cert: x509.Certificate, intermediates: list[x509.Certificate], root: TrustRoot, when: datetime) -> list[x509.Certificate]:
     """The verified chain [leaf, issuer, ..., anchor] valid at `when`, or SignatureError."""
     from cryptography.x509 import UnsupportedGeneralNameType
     from cryptography.x509.verification import PolicyBuilder, VerificationError
@@ -94,27 +95,28 @@ def verify_chain(cert, intermediates: list, root: TrustRoot, when: datetime) -> 
         return list(verifier.verify(cert, intermediates).chain)
     except (VerificationError, UnsupportedGeneralNameType) as exc:
         issuer = cert.issuer.rfc4514_string() or "(empty)"
-        if "candidates exhausted" in str(exc):
-            exc = "no certificate authority of the trusted root issued it"
+        why = str(exc)
+        if "candidates exhausted" in why:
+            why = "no certificate authority of the trusted root issued it"
         raise SignatureError(
             f"certificate (issued by {issuer}) does not chain to a Fulcio CA of the trusted root "
-            f"{root.source} at {_when(when)}: {exc}"
+            f"{root.source} at {_when(when)}: {why}"
         ) from None
 
 
-def check_code_signing(cert) -> None:
+def check_code_signing(cert: x509.Certificate) -> None:
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        usages = list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     except x509.ExtensionNotFound:
-        eku = []
-    if ExtendedKeyUsageOID.CODE_SIGNING not in eku:
+        usages = []
+    if ExtendedKeyUsageOID.CODE_SIGNING not in usages:
         raise SignatureError("certificate is not for code signing (extended key usage lacks codeSigning)")
 
 
-def _is_preissuer(cert) -> bool:
+def _is_preissuer(cert: x509.Certificate) -> bool:
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -146,7 +148,7 @@ def check_sct_window(cert: x509.Certificate, root: TrustRoot) -> None:
         raise SignatureError(f"certificate's SCT is from a CT log whose key was not valid at the SCT time: {'; '.join(seen)}")
 
 
-def verify_sct(cert, chain: list, root: TrustRoot) -> None:
+def verify_sct(cert: x509.Certificate, chain: list[x509.Certificate], root: TrustRoot) -> None:
     """The certificate's embedded precertificate SCT verifies with a CT log key of the trusted root.
 
     The log signed (RFC 6962 §3.2): version, type, timestamp, entry type precert, the SHA-256 of the

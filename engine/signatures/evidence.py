@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
 Format = Literal["legacy", "bundle", "bundle-referrer"]
 
@@ -19,7 +19,7 @@ class Identity:
     issuer: str | None
     subject: str | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"issuer": self.issuer, "subject": self.subject}
 
 
@@ -28,7 +28,7 @@ class TlogEntry:
     log_index: int
     integrated_time: int  # Unix seconds
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"log_index": self.log_index, "integrated_time": iso_utc(self.integrated_time)}
 
 
@@ -47,9 +47,9 @@ class SignatureEvidence:
     key_fingerprint: str | None = None
     tlog: TlogEntry | None = None
     bundle_verified: bool = False
-    details: dict = field(default_factory=dict)  # e.g. predicate type; not part of the JSON contract
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. predicate type; not part of the JSON contract
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "format": self.format,
             "artifact_digest": self.artifact_digest,

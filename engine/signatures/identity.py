@@ -7,12 +7,18 @@ Talos compares issuer and subject exactly; Kyverno with its wildcard. Regexes ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import Identity
 from pullguard.engine.vocabulary import KeylessVerifier
 
 ISSUER_V1_OID = "1.3.6.1.4.1.57264.1.1"
 ISSUER_V2_OID = "1.3.6.1.4.1.57264.1.8"
+if TYPE_CHECKING:
+    from cryptography import x509
+
 OTHERNAME_OID = "1.3.6.1.4.1.57264.1.7"
 
 
@@ -28,17 +34,22 @@ def _der_utf8(value: bytes) -> str | None:
     return body.decode("utf-8", "replace") if len(body) == length else None
 
 
-def certificate_identity(cert) -> Identity:
+def certificate_identity(cert: x509.Certificate) -> Identity:
     """(issuer, subject) of a cryptography x509 certificate; either may be None."""
     from cryptography import x509
 
+    def raw(value: bytes) -> str | None:
+        return value.decode("utf-8", "replace")
+
+    decoders: tuple[tuple[str, Callable[[bytes], str | None]], ...] = ((ISSUER_V2_OID, _der_utf8), (ISSUER_V1_OID, raw))
     issuer = None
-    for oid, decode in ((ISSUER_V2_OID, _der_utf8), (ISSUER_V1_OID, lambda v: v.decode("utf-8", "replace"))):
+    for oid, decode in decoders:
         try:
             ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(oid))
         except x509.ExtensionNotFound:
             continue
-        issuer = decode(ext.value.value)
+        if isinstance(ext.value, x509.UnrecognizedExtension):
+            issuer = decode(ext.value.value)
         if issuer:
             break
 
@@ -105,7 +116,7 @@ class IdentityPolicy:
         self._verifier = verifier
         self.failure: SignatureError | None = None  # re-raised as is by the caller
 
-    def verify(self, cert) -> None:
+    def verify(self, cert: x509.Certificate) -> None:
         from sigstore.errors import VerificationError
 
         try:

@@ -7,30 +7,41 @@ Ed25519: pure Ed25519.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+    from cryptography.hazmat.primitives.hashes import HashAlgorithm
+
+    from pullguard.engine.keys import PublicKey
 
 _EC_HASH_BY_CURVE = {"secp256r1": "SHA256", "secp384r1": "SHA384", "secp521r1": "SHA512"}
 
 
-def _hash(name: str):
+def _hash(name: str) -> HashAlgorithm:
     from cryptography.hazmat.primitives import hashes
 
-    return getattr(hashes, name)()
+    algorithm: HashAlgorithm = getattr(hashes, name)()
+    return algorithm
 
 
-def signature_valid(key, signature: bytes, data: bytes) -> bool:
+def signature_valid(key: PublicKeyTypes, signature: bytes, data: bytes) -> bool:
     """True when `signature` over `data` verifies with `key` (a cryptography public key)."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-    attempts = []
+    attempts: list[Callable[[], None]] = []
     if isinstance(key, ec.EllipticCurvePublicKey):
-        names = dict.fromkeys([_EC_HASH_BY_CURVE.get(key.curve.name, "SHA256"), "SHA256"])
-        attempts = [lambda n=n: key.verify(signature, data, ec.ECDSA(_hash(n))) for n in names]
+        ec_key = key
+        names = dict.fromkeys([_EC_HASH_BY_CURVE.get(ec_key.curve.name, "SHA256"), "SHA256"])
+        attempts = [lambda n=n: ec_key.verify(signature, data, ec.ECDSA(_hash(n))) for n in names]  # type: ignore[misc]
     elif isinstance(key, rsa.RSAPublicKey):
+        rsa_key = key
         attempts = [
-            lambda: key.verify(signature, data, padding.PKCS1v15(), _hash("SHA256")),
-            lambda: key.verify(
+            lambda: rsa_key.verify(signature, data, padding.PKCS1v15(), _hash("SHA256")),
+            lambda: rsa_key.verify(
                 signature,
                 data,
                 padding.PSS(mgf=padding.MGF1(_hash("SHA256")), salt_length=padding.PSS.AUTO),
@@ -38,7 +49,8 @@ def signature_valid(key, signature: bytes, data: bytes) -> bool:
             ),
         ]
     elif isinstance(key, ed25519.Ed25519PublicKey):
-        attempts = [lambda: key.verify(signature, data)]
+        ed_key = key
+        attempts = [lambda: ed_key.verify(signature, data)]
     for attempt in attempts:
         try:
             attempt()
@@ -48,7 +60,7 @@ def signature_valid(key, signature: bytes, data: bytes) -> bool:
     return False
 
 
-def key_details_for(key) -> str:
+def key_details_for(key: PublicKeyTypes) -> str:
     """The trusted-root `keyDetails` name for a public key."""
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -65,7 +77,7 @@ def key_details_for(key) -> str:
     raise ValueError(f"unsupported key type {type(key).__name__}")
 
 
-def verify_with_log_key(key, key_details: str, signature: bytes, data: bytes) -> None:
+def verify_with_log_key(key: PublicKeyTypes, key_details: str, signature: bytes, data: bytes) -> None:
     """A log (Rekor, CT) signature, with the hash its `keyDetails` name; raises InvalidSignature."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -86,7 +98,7 @@ def verify_with_log_key(key, key_details: str, signature: bytes, data: bytes) ->
         raise InvalidSignature(f"unsupported log key type {type(key).__name__}")
 
 
-def signature_valid_prehashed(key, signature: bytes, digest: bytes) -> bool:
+def signature_valid_prehashed(key: PublicKeyTypes, signature: bytes, digest: bytes) -> bool:
     """True when `signature` was made over the SHA-256 `digest` itself (Sigstore message signatures)."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -105,8 +117,13 @@ def signature_valid_prehashed(key, signature: bytes, digest: bytes) -> bool:
         return False
 
 
+def crypto_key(public: PublicKey) -> PublicKeyTypes:
+    """The cryptography key of a parsed rule key (`keys.PublicKey.key` is typed `object`)."""
+    return cast("PublicKeyTypes", public.key)
+
+
 @lru_cache(maxsize=64)
-def rule_public_key(pem: str):
+def rule_public_key(pem: str) -> PublicKey:
     """The rule's `pullguard.engine.keys.PublicKey`, parsed once per PEM text (not once per signature).
     Raises KeyFormatError like `load_public_key_pem` (failures are not cached)."""
     from pullguard.engine.keys import load_public_key_pem

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
-from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier
+from pullguard.engine.signatures.rekor import RekorEntry
+from pullguard.engine.signatures.trust import TrustRoot, load_trusted_root
+from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
 
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
@@ -28,12 +30,10 @@ class LegacyLayer:
     """One simple-signing layer: its payload blob and the layer's annotations."""
 
     payload: bytes
-    annotations: dict = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
-def _root_for(verifier, trusted_root):
-    from pullguard.engine.signatures.trust import load_trusted_root
-
+def _root_for(verifier: Verifier, trusted_root: TrustRoot | None) -> TrustRoot:
     root = trusted_root if trusted_root is not None else load_trusted_root()
     if isinstance(verifier, KeylessVerifier):
         return root.with_overrides(
@@ -42,7 +42,7 @@ def _root_for(verifier, trusted_root):
     return root.with_overrides(rekor_pem=verifier.rekor_pubkey)
 
 
-def _verify_tlog(layer: LegacyLayer, signature: bytes, signer_der: bytes, signer_is_cert: bool, root):
+def _verify_tlog(layer: LegacyLayer, signature: bytes, signer_der: bytes, signer_is_cert: bool, root: TrustRoot) -> RekorEntry:
     from pullguard.engine.signatures import rekor
 
     text = layer.annotations.get(BUNDLE_ANNOTATION)
@@ -57,10 +57,10 @@ def _verify_tlog(layer: LegacyLayer, signature: bytes, signer_der: bytes, signer
     return entry
 
 
-def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root) -> SignatureEvidence:
+def _verify_layer(layer: LegacyLayer, image_digest: str, verifier: Verifier, trusted_root: TrustRoot | None) -> SignatureEvidence:
     from cryptography.hazmat.primitives import serialization
 
-    from pullguard.engine.signatures.keyverify import rule_public_key, signature_valid
+    from pullguard.engine.signatures.keyverify import crypto_key, rule_public_key, signature_valid
     from pullguard.engine.signatures.payload import check_simple_signing
 
     sig_text = layer.annotations.get(SIGNATURE_ANNOTATION)
@@ -78,7 +78,7 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root)
             public = rule_public_key(verifier.pem)
         except KeyFormatError as exc:
             raise SignatureError(f"rule's public key is unusable: {exc}") from None
-        if not signature_valid(public.key, signature, layer.payload):
+        if not signature_valid(crypto_key(public), signature, layer.payload):
             raise SignatureError(
                 f"signature does not verify with the rule's public key {public.fingerprint} "
                 "(signed by another key, or the payload or signature was altered)"
@@ -86,11 +86,11 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root)
         check_simple_signing(layer.payload, image_digest)
         evidence = SignatureEvidence(format="legacy", artifact_digest=image_digest, key_fingerprint=public.fingerprint)
         if not verifier.ignore_tlog:
-            der = public.key.public_bytes(
+            der = crypto_key(public).public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             )
-            entry = _verify_tlog(layer, signature, der, False, _root_for(verifier, trusted_root))
-            evidence.tlog = TlogEntry(entry.log_index, entry.integrated_time)
+            logged = _verify_tlog(layer, signature, der, False, _root_for(verifier, trusted_root))
+            evidence.tlog = TlogEntry(logged.log_index, logged.integrated_time)
             evidence.bundle_verified = True
         return evidence
 
@@ -113,7 +113,7 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root)
         )
     check_simple_signing(layer.payload, image_digest)
     root = _root_for(verifier, trusted_root)
-    entry = None
+    entry: RekorEntry | None = None
     if verifier.ignore_tlog:
         when = now_utc()
     else:
@@ -135,7 +135,9 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier, trusted_root)
     )
 
 
-def verify_legacy(layers: list[LegacyLayer], image_digest: str, verifier, trusted_root=None) -> SignatureEvidence:
+def verify_legacy(
+    layers: list[LegacyLayer], image_digest: str, verifier: Verifier, trusted_root: TrustRoot | None = None
+) -> SignatureEvidence:
     """Evidence from the first layer that satisfies `verifier`, or SignatureError listing every failure.
 
     `trusted_root` is an `pullguard.engine.signatures.trust.TrustRoot`; None means the production root.

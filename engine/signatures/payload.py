@@ -8,6 +8,7 @@ whose `subject[].digest.sha256` is the image digest. A valid signature for anoth
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pullguard.engine.signatures.errors import SignatureError
 
@@ -21,7 +22,7 @@ def _normalize_digest(image_digest: str) -> tuple[str, str]:
     return algo.lower(), hexpart.lower()
 
 
-def check_simple_signing(payload: bytes, image_digest: str) -> dict:
+def check_simple_signing(payload: bytes, image_digest: str) -> dict[str, Any]:
     """Parse a simple-signing payload and check it names `image_digest`; returns the document."""
     try:
         doc = json.loads(payload)
@@ -37,10 +38,11 @@ def check_simple_signing(payload: bytes, image_digest: str) -> dict:
         raise SignatureError(
             f"signature is for another image: payload names {claimed}, image digest is {image_digest}"
         )
-    return doc
+    found: dict[str, Any] = doc
+    return found
 
 
-def check_statement(payload: bytes, image_digest: str) -> dict:
+def check_statement(payload: bytes, image_digest: str) -> dict[str, Any]:
     """Parse an in-toto Statement and check a subject carries the image digest; returns it."""
     try:
         doc = json.loads(payload)
@@ -56,7 +58,8 @@ def check_statement(payload: bytes, image_digest: str) -> dict:
         if isinstance(digests, dict) and isinstance(digests.get(algo), str):
             seen.append(f"{algo}:{digests[algo]}")
             if digests[algo].lower() == want:
-                return doc
+                statement: dict[str, Any] = doc
+                return statement
     named = ", ".join(seen) or "no sha256 digest"
     raise SignatureError(f"signature is for another image: in-toto subject names {named}, image digest is {image_digest}")
 

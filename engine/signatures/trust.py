@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
     from cryptography.x509.verification import Store
     from sigstore.models import TrustedRoot
+    from sigstore.verify import Verifier as SigstoreVerifier
 
 _PRODUCTION_DIR = "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
 # The production root is ~7 KiB; a file far larger (or endless, like /dev/zero) is not a root.
@@ -134,6 +135,15 @@ class TrustRoot:
             self._derived[key] = Store(anchors) if anchors else None
         store: Store | None = self._derived[key]
         return store
+
+    def sigstore_verifier(self) -> SigstoreVerifier:
+        """One sigstore `Verifier` per trusted root (it parses the Fulcio chain once)."""
+        if "verifier" not in self._derived:
+            from sigstore.verify import Verifier
+
+            self._derived["verifier"] = Verifier(trusted_root=self.sigstore_root())
+        verifier: SigstoreVerifier = self._derived["verifier"]
+        return verifier
 
     def sigstore_root(self) -> TrustedRoot:
         """The same root as sigstore-python's `TrustedRoot`, for its `Verifier`."""

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
 from pullguard.engine.artifacts import ArtifactNotFound, ArtifactStore, RegistryFault
+from pullguard.engine.policy import LoadedPolicy
 from pullguard.engine.policy.kyverno import Requirements as KyvernoRequirements
 from pullguard.engine.reference import Reference, parse_reference
-from pullguard.engine.registry.mirrors import MirrorSpec
 from pullguard.engine.signatures.discovery import ImageBudget, discover
 from pullguard.engine.vocabulary import Decision, Outcome
 
@@ -34,20 +33,6 @@ from .checkers import Checkers
 from .mirrors import merge_mirrors
 from .results import FAILED_PREFIX, VerifyOptions, VerifyResult
 from .stores import ImageStore, RunStore, open_store
-
-
-class _Evaluates(Protocol):
-    def evaluate_many(self, images: list[str]) -> Sequence[Decision]: ...
-
-
-class _Loaded(Protocol):
-    """What verification reads of a loaded policy (`engine.policy.LoadedPolicy`)."""
-
-    @property
-    def policy(self) -> object | None: ...
-
-    @property
-    def mirror_specs(self) -> Mapping[str, MirrorSpec]: ...
 
 
 def _no_network(decision: Decision, ref: Reference | None) -> VerifyResult | None:
@@ -72,7 +57,7 @@ def _parse(image: str) -> Reference | None:
 
 
 async def verify_images(
-    loaded: _Loaded,
+    loaded: LoadedPolicy,
     images: list[str],
     options: VerifyOptions,
     *,
@@ -90,8 +75,7 @@ async def verify_images(
     policy = loaded.policy
     if policy is None:
         raise ValueError("the policy has no usable rules")
-    evaluates: _Evaluates = policy  # type: ignore[assignment]  # every dialect has evaluate_many
-    decisions = list(evaluates.evaluate_many(list(images)))
+    decisions = policy.evaluate_many(list(images))
     results: list[VerifyResult | None] = [None] * len(decisions)
     pending: list[tuple[int, Decision, Reference]] = []
 
