@@ -24,7 +24,8 @@ from pullguard.engine.signatures import SignatureError, TrustedRootError, verify
 from pullguard.engine.signatures.legacy import LegacyLayer
 from pullguard.engine.signatures.trust import load_trusted_root, parse_trusted_root
 from pullguard.engine.vocabulary import KeylessVerifier
-from tests.conftest import key_rule
+from tests.support.push import OCI_INDEX, OCI_MANIFEST, Pusher, compact_json
+from tests.support.signing import key_rule
 
 DIGEST = "sha256:" + "ab" * 32
 WHO = Identity("release@acme.example", "https://accounts.acme.example")
@@ -214,17 +215,10 @@ def test_cli_names_the_unreadable_trusted_root(tmp_path, path):
 
 
 @pytest.fixture(scope="module")
-def reg():
-    from tests.verify_fixtures import LocalRegistry, Pusher
-
-    try:
-        registry = LocalRegistry.start()
-    except FileNotFoundError:
-        pytest.skip("docker-registry is not installed")
+def reg(registry):
     pusher = Pusher(registry.url)
     yield registry, pusher
     pusher.close()
-    registry.stop()
 
 
 class Counting:
@@ -318,15 +312,13 @@ BUNDLE_MT = "application/vnd.dev.sigstore.bundle.v0.3+json"
 def _bundle_index(pusher, repo: str, image: str, manifests: int, layers: int, distinct: bool) -> None:
     """Under the bundle tag: an index of `manifests` manifests of `layers` 1 MiB bundle layers each
     (the same blob everywhere, or a different one per manifest)."""
-    from tests.verify_fixtures import OCI_INDEX, OCI_MANIFEST, canonical
-
     empty = dict(pusher.blob(repo, b"{}"), mediaType="application/vnd.oci.empty.v1+json")
     entries = []
     for m in range(manifests):
         blob = dict(pusher.blob(repo, bytes([m if distinct else 0]) * MIB), mediaType=BUNDLE_MT)
         doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE_MT, "config": empty,
                "layers": [blob] * layers, "annotations": {"n": str(m)}}
-        digest = "sha256:" + hashlib.sha256(canonical(doc)).hexdigest()
+        digest = "sha256:" + hashlib.sha256(compact_json(doc)).hexdigest()
         entries.append(pusher.manifest(repo, digest, doc))
     pusher.manifest(repo, image.replace(":", "-"), {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
 
