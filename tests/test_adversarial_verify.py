@@ -403,3 +403,79 @@ def test_thousands_of_referrers_are_refused_without_fetching_them():
     assert found.message == "3000 bundle referrers exceed the 64-entry per-image limit"
     assert found.faults == [found.message]
     assert len(store.requests) == 3  # the referrers list and the two tags, nothing per referrer
+
+
+# ------------------------------------------------------------------ issue 11 #1 end to end: Kyverno keys attestor
+
+
+def _kyverno_keys_policy(key, *, ignore_tlog: bool) -> str:
+    pem = textwrap.indent(public_pem(key).strip(), " " * 22)
+    rekor = "                    rekor:\n                      ignoreTlog: true\n" if ignore_tlog else (
+        "                    rekor:\n                      url: https://rekor.sigstore.dev\n")
+    return f"""apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: signed
+spec:
+  rules:
+    - name: keyed
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        - imageReferences: ["127.0.0.1:*"]
+          mutateDigest: false
+          verifyDigest: false
+          attestors:
+            - entries:
+                - keys:
+                    publicKeys: |-
+{pem}
+{rekor}"""
+
+
+def _key_signed(pusher, sigstore, repo: str, key, how: str) -> str:
+    image = pusher.push_image(repo, "v1", repo.encode())
+    if how == "unlogged bundle":
+        pusher.attach_bundle_tag(repo, image, [sigstore.sign_bundle(image, key=key)])
+    elif how == "logged bundle":
+        pusher.attach_bundle_tag(repo, image, [_logged_for(sigstore, key, image)])
+    else:  # a legacy signature without a Rekor bundle annotation
+        pusher.attach_legacy(repo, image, [sigstore.sign_legacy(image, key=key, tlog=False)])
+    return image
+
+
+def _logged_for(sigstore, key, image: str) -> bytes:
+    doc = json.loads(sigstore.sign_bundle(image, key=key))
+    env = doc["dsseEnvelope"]
+    body = sigstore.dsse_body(env, base64.b64decode(env["payload"]), base64.b64decode(env["signatures"][0]["sig"]),
+                              public_pem(key).encode())
+    doc["verificationMaterial"]["tlogEntries"] = [sigstore.tlog_entry(body, "dsse", int(sigstore.now.timestamp()))]
+    return json.dumps(doc).encode()
+
+
+KYVERNO_KEY_CASES = [
+    # (how the image is signed, ignoreTlog, outcome)
+    ("unlogged bundle", False, "failed"),
+    ("unlogged legacy", False, "failed"),
+    ("logged bundle", False, "verified"),
+    ("unlogged bundle", True, "verified"),
+    ("unlogged legacy", True, "verified"),
+]
+
+
+@pytest.mark.parametrize("how, ignore_tlog, outcome", KYVERNO_KEY_CASES)
+def test_kyverno_keys_attestor_needs_the_tlog_unless_told_otherwise(reg, sigstore, tmp_path, how, ignore_tlog, outcome):
+    from pullguard.engine.verify import VerifyCache
+
+    registry, pusher = reg
+    key = generate_key()
+    repo = f"kyverno-keys/{how.replace(' ', '-')}-{int(ignore_tlog)}"
+    image = _key_signed(pusher, sigstore, repo, key, how)
+    root_path = sigstore.write_trusted_root(tmp_path / "root.json")
+    cache = VerifyCache()
+    for _ in range(2):  # the second run may come from the cache: same verdict
+        (result,), _ = _verify(_kyverno_keys_policy(key, ignore_tlog=ignore_tlog), [f"{registry.host}/{repo}@{image}"],
+                               cache=cache, root_path=root_path)
+        assert result.outcome == outcome, result.message
