@@ -479,3 +479,18 @@ def test_kyverno_keys_attestor_needs_the_tlog_unless_told_otherwise(reg, sigstor
         (result,), _ = _verify(_kyverno_keys_policy(key, ignore_tlog=ignore_tlog), [f"{registry.host}/{repo}@{image}"],
                                cache=cache, root_path=root_path)
         assert result.outcome == outcome, result.message
+
+
+def test_trusted_root_from_talosctl_get_tuftrustedroots(sigstore, tmp_path):
+    """SPEC §6: `--trusted-root` takes `talosctl get tuftrustedroots -o yaml` (the node's own root)."""
+    import yaml
+
+    root_json = json.dumps(sigstore.trusted_root())
+    nodes = [{"node": f"172.20.0.{n}", "metadata": {"namespace": "runtime", "type": "TrustedRoots.security.talos.dev",
+                                                    "id": "trusted-root"}, "spec": {"jsonData": root_json}} for n in (2, 3)]
+    path = tmp_path / "tuf.yaml"
+    path.write_text(yaml.safe_dump_all(nodes))
+    root = load_trusted_root(path)
+    assert [k.log_id for k in root.tlogs] == [sigstore.trusted_root_log_id("tlogs")]
+    payload, annotations = sigstore.sign_legacy(DIGEST, identity=WHO)
+    assert verify_legacy([LegacyLayer(payload, annotations)], DIGEST, KEYLESS, root).bundle_verified

@@ -244,13 +244,40 @@ def _parse_log(entry: dict[str, Any], where: str) -> LogKey:
     )
 
 
+def _talosctl_json_data(data: bytes) -> str | None:
+    """The root JSON in `talosctl get tuftrustedroots -o yaml` output: `spec.jsonData` of the
+    first document that has it (a node's own root; several nodes print several documents)."""
+    from pullguard.engine.yamlsource import compose, map_get, scalar_str
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    docs, problem = compose(text)
+    if problem is not None:
+        return None
+    for doc in docs:
+        node = map_get(map_get(doc.root, "spec"), "jsonData")
+        found = scalar_str(node) if node is not None else None
+        if found:
+            return found
+    return None
+
+
 def parse_trusted_root(data: bytes, source: str) -> TrustRoot:
+    """A `trusted_root.json`, or the output of `talosctl get tuftrustedroots -o yaml` holding one."""
     from cryptography import x509
 
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise TrustedRootError(f"{source}: not JSON: {exc}") from None
+        from_talos = _talosctl_json_data(data)
+        if from_talos is None:
+            raise TrustedRootError(f"{source}: not JSON: {exc}") from None
+        try:
+            doc = json.loads(from_talos)
+        except ValueError as inner:
+            raise TrustedRootError(f"{source}: spec.jsonData is not JSON: {inner}") from None
     if not isinstance(doc, dict) or not str(doc.get("mediaType", "")).startswith(
         "application/vnd.dev.sigstore.trustedroot"
     ):
