@@ -8,8 +8,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from pullguard.engine.artifacts import ArtifactStore
-from pullguard.engine.policy.kyverno import AttestorReq, AttestorSetReq
-from pullguard.engine.policy.kyverno import Requirements as KyvernoRequirements
+from pullguard.engine.policy.kyverno.requirements import AttestorReq, AttestorSetReq
+from pullguard.engine.policy.kyverno.requirements import Requirements as KyvernoRequirements
 from pullguard.engine.reference import Reference
 from pullguard.engine.signatures.discovery import Discovery, discover
 from pullguard.engine.vocabulary import Decision, Outcome

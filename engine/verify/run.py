@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from pullguard.engine.artifacts import ArtifactNotFound, ArtifactStore, RegistryFault
 from pullguard.engine.policy import LoadedPolicy
-from pullguard.engine.policy.kyverno import Requirements as KyvernoRequirements
+from pullguard.engine.policy.kyverno.requirements import Requirements as KyvernoRequirements
 from pullguard.engine.reference import Reference, parse_reference
 from pullguard.engine.signatures.discovery import ImageBudget, discover
 from pullguard.engine.vocabulary import Decision, Outcome
