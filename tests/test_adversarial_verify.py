@@ -494,3 +494,31 @@ def test_trusted_root_from_talosctl_get_tuftrustedroots(sigstore, tmp_path):
     assert [k.log_id for k in root.tlogs] == [sigstore.trusted_root_log_id("tlogs")]
     payload, annotations = sigstore.sign_legacy(DIGEST, identity=WHO)
     assert verify_legacy([LegacyLayer(payload, annotations)], DIGEST, KEYLESS, root).bundle_verified
+
+
+def test_an_edited_trusted_root_drops_the_successes_it_no_longer_gives(reg, sigstore, tmp_path):
+    """The session cache keys on the root's content, not its path: retiring the CA in the same
+    file during a session makes the next run fail, with no stale `verified`."""
+    from pullguard.engine.verify import VerifyCache
+
+    registry, pusher = reg
+    image = pusher.push_image("edited-root/app", "v1", b"edited root")
+    pusher.attach_legacy("edited-root/app", image, [sigstore.sign_legacy(image, identity=WHO)])
+    policy = (
+        "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n"
+        f"  - image: '127.0.0.1:*'\n    keyless:\n      issuer: {WHO.issuer}\n      subject: {WHO.subject}\n"
+    )
+    root_path = tmp_path / "root.json"
+    root_path.write_text(json.dumps(sigstore.trusted_root()))
+    cache = VerifyCache()
+    ref = f"{registry.host}/edited-root/app@{image}"
+    (first,), _ = _verify(policy, [ref], cache=cache, root_path=root_path)
+    assert first.outcome == "verified", first.message
+
+    doc = sigstore.trusted_root()
+    doc["certificateAuthorities"][0]["validFor"]["end"] = _rfc3339(sigstore.now - timedelta(hours=1))
+    root_path.write_text(json.dumps(doc))
+    os.utime(root_path, ns=(0, root_path.stat().st_mtime_ns + 1_000_000_000))  # a new mtime even on coarse clocks
+    (again,), _ = _verify(policy, [ref], cache=cache, root_path=root_path)
+    assert (again.outcome, again.cached) == ("failed", False)
+    assert "no Fulcio CA of the trusted root" in again.message

@@ -84,9 +84,10 @@ def test_cached_success_makes_no_request_and_keeps_evidence():
     cache = VerifyCache()
     loaded = load_policy(POLICY, "p.yaml")
     decision = loaded.policy.evaluate_many([f"registry.example/signed/app@{DIGEST}"])[0]
-    from pullguard.engine.verify import result_key
+    from pullguard.engine.signatures.trust import load_trusted_root
+    from pullguard.engine.verify import cache_key
 
-    cache.put(result_key(decision, None), DIGEST, "verified via bundle", None)
+    cache.put(cache_key(decision, None, load_trusted_root()), DIGEST, "verified via bundle", None)
     results, _, store = _verify([f"registry.example/signed/app@{DIGEST}"], cache=cache)
     assert (results[0].outcome, results[0].message, results[0].cached) == ("verified", "verified via bundle", True)
     assert store.calls == []
@@ -96,9 +97,10 @@ def test_cache_entry_does_not_cover_another_identity():
     cache = VerifyCache()
     loaded = load_policy(POLICY, "p.yaml")
     decision = loaded.policy.evaluate_many([f"registry.example/signed/app@{DIGEST}"])[0]
-    from pullguard.engine.verify import result_key
+    from pullguard.engine.signatures.trust import load_trusted_root
+    from pullguard.engine.verify import cache_key
 
-    cache.put(result_key(decision, None), DIGEST, "verified via bundle", None)
+    cache.put(cache_key(decision, None, load_trusted_root()), DIGEST, "verified via bundle", None)
     other = load_policy(POLICY.replace("me@example.com", "you@example.com"), "p.yaml")
     results = asyncio.run(
         verify_images(other, [f"registry.example/signed/app@{DIGEST}"], VerifyOptions(), cache=cache, store=_Unsigned())

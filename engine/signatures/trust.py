@@ -116,6 +116,15 @@ class TrustRoot:
     def ct_key(self, log_id: bytes) -> LogKey | None:
         return next((k for k in self.ctlogs if k.log_id == log_id), None)
 
+    @property
+    def fingerprint(self) -> str:
+        """The SHA-256 of the root's content: equal for roots that trust the same keys."""
+        if "fingerprint" not in self._derived:
+            canonical = json.dumps(self.document, sort_keys=True, separators=(",", ":")).encode()
+            self._derived["fingerprint"] = hashlib.sha256(canonical).hexdigest()
+        found: str = self._derived["fingerprint"]
+        return found
+
     def authorities_at(self, when: datetime) -> tuple[CertificateAuthority, ...]:
         """The Fulcio CAs whose `validFor` window holds `when` (SPEC §6)."""
         return tuple(ca for ca in self.authorities if ca.valid_at(when))

@@ -6,7 +6,7 @@ session cache and `result_key`), `stores` (the registry as a run and an image se
 the policy's and the command line's), `run` (`verify_images`).
 """
 
-from pullguard.engine.verify.cache import VerifyCache, result_key
+from pullguard.engine.verify.cache import VerifyCache, cache_key, result_key
 from pullguard.engine.verify.kyverno import unsupported_requirements
 from pullguard.engine.verify.mirrors import merge_mirrors
 from pullguard.engine.verify.results import FAILED_PREFIX, VerifyOptions, VerifyResult, summary
@@ -18,6 +18,7 @@ __all__ = [
     "VerifyCache",
     "VerifyOptions",
     "VerifyResult",
+    "cache_key",
     "merge_mirrors",
     "open_store",
     "result_key",

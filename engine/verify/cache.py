@@ -10,6 +10,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 from pullguard.engine.signatures.evidence import SignatureEvidence
+from pullguard.engine.signatures.trust import TrustRoot
 from pullguard.engine.vocabulary import Decision
 
 
@@ -21,6 +22,12 @@ def result_key(decision: Decision, trusted_root: str | None) -> Hashable:
     return (content, trusted_root)
 
 
+def cache_key(decision: Decision, trusted_root: str | None, root: TrustRoot) -> Hashable:
+    """The session cache's key: `result_key` and the trusted root's content, so a root file edited
+    during a session (a CA retired, a key removed) does not keep the successes it would no longer give."""
+    return (result_key(decision, trusted_root), root.fingerprint)
+
+
 @dataclass(frozen=True)
 class CachedSuccess:
     message: str
@@ -28,7 +35,7 @@ class CachedSuccess:
 
 
 class VerifyCache:
-    """Successful verifications of this session, keyed by (`result_key`, image digest).
+    """Successful verifications of this session, keyed by (`cache_key`, image digest).
     Failures and errors are never cached."""
 
     def __init__(self) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from pullguard.engine.artifacts import ArtifactNotFound, ArtifactStore, RegistryFault
 from pullguard.engine.policy import LoadedPolicy
@@ -28,7 +28,7 @@ from pullguard.engine.signatures.discovery import ImageBudget, discover
 from pullguard.engine.vocabulary import Decision, Outcome
 
 from . import kyverno
-from .cache import VerifyCache, result_key
+from .cache import VerifyCache, cache_key
 from .checkers import Checkers
 from .mirrors import merge_mirrors
 from .results import FAILED_PREFIX, VerifyOptions, VerifyResult
@@ -84,11 +84,12 @@ async def verify_images(
         if on_result:
             on_result(result)
 
+    checkers = Checkers(options.trusted_root)
     for i, decision in enumerate(decisions):
         ref = _parse(decision.image)
         result = _no_network(decision, ref)
         if result is None and ref is not None and ref.digest is not None and cache is not None:
-            result = _from_cache(decision, ref.digest, options, cache)
+            result = _from_cache(decision, ref.digest, options, checkers, cache)
         if result is None and ref is None:
             result = VerifyResult(decision, None, "error", decision.message, errors=[decision.message])
         if result is not None:
@@ -97,7 +98,6 @@ async def verify_images(
             pending.append((i, decision, ref))
 
     if pending:
-        checkers = Checkers(options.trusted_root)
         checkers.root()  # an unreadable --trusted-root stops the run before any request
         own = open_store(options, merge_mirrors(loaded.mirror_specs, options.mirrors)) if store is None else None
         run_store = RunStore(own if own is not None else store)  # type: ignore[arg-type]  # one of them is set
@@ -118,8 +118,14 @@ async def verify_images(
     return [r for r in results if r is not None]
 
 
-def _from_cache(decision: Decision, digest: str, options: VerifyOptions, cache: VerifyCache) -> VerifyResult | None:
-    hit = cache.get(result_key(decision, options.trusted_root), digest)
+def _cache_key(decision: Decision, options: VerifyOptions, checkers: Checkers) -> Hashable:
+    return cache_key(decision, options.trusted_root, checkers.root())
+
+
+def _from_cache(
+    decision: Decision, digest: str, options: VerifyOptions, checkers: Checkers, cache: VerifyCache
+) -> VerifyResult | None:
+    hit = cache.get(_cache_key(decision, options, checkers), digest)
     if hit is None:
         return None
     return VerifyResult(decision, digest, "verified", hit.message, hit.signature, [], cached=True)
@@ -151,7 +157,7 @@ async def _verify_one(
     if isinstance(digest, VerifyResult):
         return digest
     if cache is not None:
-        cached = _from_cache(decision, digest, options, cache)
+        cached = _from_cache(decision, digest, options, checkers, cache)
         if cached is not None:
             return cached
 
@@ -165,7 +171,7 @@ async def _verify_one(
         msg = f"not verified by pullguard: requirements of type {type(req).__name__}"
         result = VerifyResult(decision, digest, "error", msg, errors=[msg])
     if cache is not None and result.outcome == "verified" and result.signature is not None:
-        cache.put(result_key(decision, options.trusted_root), digest, result.message, result.signature)
+        cache.put(_cache_key(decision, options, checkers), digest, result.message, result.signature)
     return result
 
 
