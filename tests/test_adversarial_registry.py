@@ -396,8 +396,6 @@ def test_a_newline_in_a_registry_error_code_prints_no_fake_row(tmp_path, capsys)
     assert lines[-1].startswith("1 error ")
 
 
-@pytest.mark.xfail(strict=True, reason="tui/verify_options._mirror quotes the endpoint whole in its usage error "
-                                        "(the tui's to fix, e.g. with engine.endpoints.redact_url); drop this mark then")
 def test_the_mirror_usage_error_never_shows_the_password(tmp_path, capsys):
     from pullguard.tui.cli import main
 

@@ -13,6 +13,7 @@ import shutil
 from typing import Iterable, Sequence, TextIO
 
 from pullguard.engine.display import escape_control
+from pullguard.engine.endpoints import redact_userinfo
 
 from .styles import SEVERITY_STYLE
 
@@ -126,6 +127,12 @@ def terminal_width(stream: TextIO) -> int | None:
     return shutil.get_terminal_size((120, 24)).columns
 
 
+def shown_source(line: str) -> str:
+    """A line of a policy file as it is shown: a URL's userinfo (a mirror's password) as `***@`,
+    control characters escaped (SPEC §6)."""
+    return escape_control(redact_userinfo(line))
+
+
 def diagnostic_block(diag, path: str, source_lines: Sequence[str] | None, paint: Painter) -> str:
     """`p.yaml:7:5: error: message [code]`, the source line with a caret, and the fix."""
     where = escape_control(diag.location(path))
@@ -133,14 +140,17 @@ def diagnostic_block(diag, path: str, source_lines: Sequence[str] | None, paint:
     message = escape_control(diag.message)
     out = [f"{paint(where, 'bold')}: {severity}: {message} {paint('[' + diag.code + ']', 'dim')}"]
     if source_lines is not None and diag.line is not None and 1 <= diag.line <= len(source_lines):
-        text = escape_control(source_lines[diag.line - 1].rstrip("\r\n").replace("\t", " "))
+        source = source_lines[diag.line - 1].rstrip("\r\n").replace("\t", " ")
         gutter = f"{diag.line:>5} | "
-        out.append(paint(gutter, "dim") + text)
+        out.append(paint(gutter, "dim") + shown_source(source))
         if diag.column is not None:
-            caret_at = max(diag.column - 1, 0)
-            length = 1
+            # The caret is placed on the line as shown: escapes and hidden passwords change its length.
+            start = max(diag.column - 1, 0)
+            end = start + 1
             if diag.end_line == diag.line and diag.end_column and diag.end_column > diag.column:
-                length = diag.end_column - diag.column
+                end = diag.end_column - 1
+            caret_at = len(shown_source(source[:start]))
+            length = max(len(shown_source(source[:end])) - caret_at, 1)
             out.append(paint(" " * 5 + " | ", "dim") + " " * caret_at + paint("^" + "~" * (length - 1), SEVERITY_STYLE.get(diag.severity)))
     if diag.fix:
         out.append(f"      {paint('fix:', 'green')} {escape_control(diag.fix)}")

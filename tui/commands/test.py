@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _report_diagnostics(results) -> None:
     """Compiler-style diagnostics on stderr, with the offending source line where it can be read."""
+    from pullguard.engine.textfile import TextFileError, read_text
+
     from ..output import Painter, diagnostic_block
 
     paint = Painter.for_stream(sys.stderr)
@@ -91,9 +93,9 @@ def _report_diagnostics(results) -> None:
     for result in results:
         for shown, diag in result.diagnostics:
             if shown not in sources:
+                # Through read_text: a regular file within its size limit (`/dev/zero` is refused, not read forever).
                 try:
-                    with open(shown, encoding="utf-8") as handle:
-                        sources[shown] = handle.read().splitlines()
-                except (OSError, UnicodeDecodeError):
+                    sources[shown] = read_text(shown).splitlines()
+                except (OSError, TextFileError):
                     sources[shown] = None
             print(diagnostic_block(diag, shown, sources[shown], paint), file=sys.stderr)
