@@ -10,6 +10,7 @@ from pullguard.engine.policy import load_policy
 from pullguard.engine.policy.kyverno.schema import POLICY
 from pullguard.engine.yamlschema import ListOf, Schema
 
+
 def _vocabulary() -> list[str]:
     seen, out, todo = set(), [], [POLICY]
     while todo:

@@ -4,7 +4,8 @@ import textwrap
 
 import pytest
 
-from pullguard.engine.policytest import TestCase, discover, load_test_file
+from pullguard.engine.policytest.discover import discover
+from pullguard.engine.policytest.format import TestCase, load_test_file
 
 
 @pytest.fixture
@@ -135,6 +136,14 @@ BAD_FILES = [
     ("case not a mapping", HEADER + "cases:\n  - nginx\n", "test-wrong-type", 5, 5, "expected a mapping"),
     ("bad mirror scheme", HEADER + "mirrors: {ghcr.io: ftp://x}\ncases:\n  - {image: a, action: deny}\n", "test-wrong-value", 4, 20,
      "must start with http://, https:// or oci:"),
+    ("mirror with a password", HEADER + "mirrors: {ghcr.io: 'https://bob:Secr3tPW@127.0.0.1:5000'}\ncases:\n  - {image: a, action: deny}\n",
+     "test-wrong-value", 4, 20, "credentials in the endpoint URL are not supported"),
+    ("mirror not a URL", HEADER + "mirrors: {ghcr.io: 'https://[::1'}\ncases:\n  - {image: a, action: deny}\n",
+     "test-wrong-value", 4, 20, "is not a valid URL"),
+    ("mirror bad port", HEADER + "mirrors: {ghcr.io: 'http://127.0.0.1:99999'}\ncases:\n  - {image: a, action: deny}\n",
+     "test-wrong-value", 4, 20, "is not a valid URL"),
+    ("mirror with a query", HEADER + "mirrors: {ghcr.io: 'https://127.0.0.1:5000/?x=1'}\ncases:\n  - {image: a, action: deny}\n",
+     "test-wrong-value", 4, 20, "must not have a query"),
     ("missing OCI layout", HEADER + "mirrors: {ghcr.io: 'oci:../missing'}\ncases:\n  - {image: a, action: deny}\n",
      "test-file-not-found", 4, 20, "OCI layout 'oci:../missing'"),
     ("missing trusted root", HEADER + "trustedRoot: ../root.json\ncases:\n  - {image: a, action: deny}\n", "test-file-not-found", 4, 14,
@@ -157,6 +166,7 @@ def test_bad_files(folder, name, text, code, line, column, words):
     diag = matching[0]
     assert diag.severity == "error"
     assert words in diag.message
+    assert "Secr3tPW" not in diag.message  # a mirror's password is never shown
     if line is not None:
         assert (diag.line, diag.column) == (line, column)
     else:

@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pullguard.engine.display import escape_control
-    from pullguard.engine.policytest import discover, run_test_file
+    from pullguard.engine.policytest.discover import discover
+    from pullguard.engine.policytest.run import run_test_file
 
     paths, problems = discover(args.testfiles)
     for problem in problems:
