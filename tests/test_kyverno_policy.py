@@ -414,3 +414,37 @@ def test_errors_found_while_decoding_name_the_entry_they_are_in():
 """
     found = {d.message.split("'")[1]: d.rule_index for d in diags(text) if d.code == "unknown-key"}
     assert found == {"tpyo0": 0, "tpyo1": 1, "tpyo2": 2, "tpyoA": 3, "tpyoB": 3, "tpyoSpec": None}
+
+
+# --- Requirements.cache_key: equal exactly when the same signatures are accepted -----------------
+
+def _keyless_entry(ref: str) -> str:
+    return f"imageReferences: ['{ref}']\nmutateDigest: false\nverifyDigest: false\n" + KEYLESS_OK
+
+
+_BASE = _keyless_entry("ghcr.io/*")
+
+# (case, entry written instead of _BASE, same key?)
+CACHE_KEYS = [
+    ("another pattern", _keyless_entry("ghcr.io/acme/*"), True),
+    ("a skip pattern added", _BASE.replace("mutateDigest", "skipImageReferences: ['quay.io/*']\nmutateDigest"), True),
+    ("another subject", _BASE.replace('"*@example.com"', '"*@example.org"'), False),
+    ("another issuer", _BASE.replace("accounts.google.com", "token.actions.githubusercontent.com"), False),
+    ("a second attestor", _BASE + "      - keyless: {issuer: https://i, subject: s, rekor: {url: https://rekor.sigstore.dev}}\n", False),
+    ("a count", _BASE.replace("  - entries:", "  - count: 1\n    entries:"), True),  # one entry: count 1 = all
+    ("ignoreTlog", _BASE.replace("{url: https://rekor.sigstore.dev}", "{url: https://rekor.sigstore.dev, ignoreTlog: true}"), False),
+    ("verifyDigest true", _BASE.replace("verifyDigest: false", "verifyDigest: true"), False),  # a tag fails then
+    ("an unchecked field", _BASE.replace("          rekor:", "          additionalExtensions: {githubWorkflowRef: x}\n          rekor:"),
+     False),
+]
+
+
+@pytest.mark.parametrize("entry, same", [c[1:] for c in CACHE_KEYS], ids=[c[0] for c in CACHE_KEYS])
+def test_requirements_cache_key_is_equal_only_for_the_same_signatures(entry, same):
+    image = "ghcr.io/acme/app:v1"
+    base = load_policy(with_entry(_BASE), "a.yaml").policy.evaluate(image).requirements
+    other_policy = with_entry(entry).replace("name: r1", "name: renamed")
+    other = load_policy(other_policy, "b.yaml").policy.evaluate(image).requirements
+    assert base is not None and other is not None
+    hash(base.cache_key())
+    assert (base.cache_key() == other.cache_key()) is same
