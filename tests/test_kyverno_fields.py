@@ -99,6 +99,7 @@ NOT_VERIFIED = [
     ("entry additionalExtensions", _policy(entry_extra="additionalExtensions: {githubWorkflowRepository: evil/notacme}"),
      API_IMAGE, "additionalExtensions (githubWorkflowRepository)"),
     ("entry repository", _policy(entry_extra="repository: ghcr.io/acme/signatures"), API_IMAGE, "repository"),
+    ("cosignOCI11", _policy(entry_extra="cosignOCI11: true"), API_IMAGE, "cosignOCI11"),
     ("validate.deny", _policy(entry_extra="validate:\n  deny: {conditions: {any: [{key: a, operator: Equals, value: a}]}}"),
      API_IMAGE, "validate.deny"),
     ("imageExtractors", _policy(rule_extra="imageExtractors:\n  Pod:\n    - path: /spec/containers/*/image"),

@@ -372,6 +372,9 @@ class _Loader:
             self.not_checked(e, "annotations", "annotations", ", ".join(annotations))
         if e.get("repository"):
             self.not_checked(e, "repository", "repository", "signatures in another repository")
+        if e.get("cosignOCI11"):
+            # Kyverno then looks for signatures only as cosign's experimental OCI 1.1 referrers
+            self.not_checked(e, "cosignOCI11", "cosignOCI11", "signatures stored as OCI 1.1 referrers")
         validate = e.obj("validate")
         if validate is not None and validate.has("deny"):
             self.not_checked(validate, "deny", "validate.deny", "deny conditions")
