@@ -1,7 +1,8 @@
-"""`pullguard check POLICY [--format text|json]`: validate and lint (SPEC §1, §2, §5).
+"""`pullguard check POLICY [--format text|json|sarif]`: validate and lint (SPEC §1, §2, §5).
 
 Exit 0 when there are no errors (warnings allowed), 1 when there are errors, 2 when the policy
-cannot be read. The policy file is only ever read.
+cannot be read. The policy file is only ever read. `--format sarif` writes SARIF 2.1.0 for
+GitHub code scanning (tui/reports/sarif.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from .inputs import add_format_option, fail, read_policy, sorted_diagnostics
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY", help="Talos ImageVerificationConfig (or machine config) or Kyverno policy file")
-    add_format_option(parser)
+    add_format_option(parser, "sarif")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +39,14 @@ def run(args: argparse.Namespace) -> int:
             "diagnostics": [d.to_json() for d in diagnostics],
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return 1 if errors else 0
+    if args.format == "sarif":
+        import json
+
+        from ..reports.sarif import sarif_log
+        from ..version import installed_version
+
+        sys.stdout.write(json.dumps(sarif_log(args.policy, diagnostics, installed_version()), indent=2) + "\n")
         return 1 if errors else 0
 
     from pullguard.engine.display import escape_control

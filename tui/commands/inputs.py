@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 EXIT_USAGE = 2
 
 
-def add_format_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+def add_format_option(parser: argparse.ArgumentParser, *for_ci: str) -> None:
+    """`--format text|json`, and the CI formats a command also writes (`junit`, `sarif`, `github`)."""
+    choices = ("text", "json", *for_ci)
+    parser.add_argument("--format", choices=choices, default="text", help=f"output format: {', '.join(choices)} (default text)")
 
 
 def add_images_option(parser: argparse.ArgumentParser) -> None:
@@ -112,16 +114,25 @@ def read_image_list(name: str) -> tuple[list[ImageEntry], str | None]:
 def read_images(arguments: list[str], images_file: str | None, *, empty_list_ok: bool = False) -> list[ImageEntry] | None:
     """The IMAGE arguments, then the `--images` list; None after saying why (exit 2), also
     when there are no images (`simulate` takes an empty list: `empty_list_ok`)."""
+    named = read_named_images(arguments, images_file, empty_list_ok=empty_list_ok)
+    return None if named is None else [entry for _, entry in named]
+
+
+def read_named_images(
+    arguments: list[str], images_file: str | None, *, empty_list_ok: bool = False
+) -> list[tuple[str | None, ImageEntry]] | None:
+    """As `read_images`, each entry with the list file that named it (None: an IMAGE argument
+    or standard input), for output that points at the line of the list (`verify --format github`)."""
     from pullguard.engine.images import ImageEntry
 
-    entries = [ImageEntry(image, source=None, line=None) for image in arguments]
+    named: list[tuple[str | None, ImageEntry]] = [(None, ImageEntry(image, source=None, line=None)) for image in arguments]
     if images_file:
         more, problem = read_image_list(images_file)
         if problem is not None:
             fail(problem)
             return None
-        entries += more
-    if not entries and not (empty_list_ok and images_file):
+        named += [(None if images_file == "-" else images_file, entry) for entry in more]
+    if not named and not (empty_list_ok and images_file):
         fail("no images given (pass IMAGE arguments or --images FILE)")
         return None
-    return entries
+    return named

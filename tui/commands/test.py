@@ -1,7 +1,8 @@
-"""`pullguard test TESTFILE... [--format text|json]`: run PolicyTest files like a test runner.
+"""`pullguard test TESTFILE... [--format text|json|junit]`: run PolicyTest files like a test runner.
 
 Exit 0 when every case passes, 1 when any fails, 2 when a test file (or the policy it names)
-is unreadable or invalid; those are reported as file:line:column diagnostics on stderr.
+is unreadable or invalid; those are reported as file:line:column diagnostics on stderr (and,
+with `--format junit`, as an `<error>` test case: tui/reports/junit.py).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TESTFILE",
         help="PolicyTest files, or folders holding them (every *.yaml with kind PolicyTest)",
     )
-    add_format_option(parser)
+    add_format_option(parser, "junit")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
         }
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
+    elif args.format == "junit":
+        from ..reports.junit import junit_xml, suites_from_results
+
+        sys.stdout.write(junit_xml(suites_from_results(results, problems)))
     else:
         from ..output import Painter
 

@@ -1,4 +1,4 @@
-"""`pullguard verify POLICY [IMAGE...] [--images FILE] [verify options] [--format text|json]`.
+"""`pullguard verify POLICY [IMAGE...] [--images FILE] [verify options] [--format text|json|github]`.
 
 Real verification (SPEC §1-§3). Exit 0 when every image is admitted (verified, skipped,
 allowed), 1 when any is failed, denied or error, 2 for usage errors, an unreadable policy, or a
@@ -10,6 +10,7 @@ SPEC §6). It is shown beside pullguard's: a TALOS column in the text table (`ve
 `unverified`, or `-` for an image the list says nothing about), with `!` where the node and
 pullguard disagree; in JSON, as the extra key `node_verified` (true, false or null) on every
 result, present only when the input had such labels, so other inputs keep the SPEC §2 keys.
+`--format github` prints GitHub Actions `::error`/`::warning` workflow commands (tui/reports/github.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import time
 
 from ..verify_options import add_verify_arguments, to_verify_kwargs
-from .inputs import add_format_option, add_images_option, fail, load_policy_or_refuse, read_images
+from .inputs import add_format_option, add_images_option, fail, load_policy_or_refuse, read_named_images
 
 # A live counter is drawn on a terminal; otherwise one summary line, and only for long runs.
 _LONG_RUN = 10
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", metavar="IMAGE", nargs="*", help="image references to verify")
     add_images_option(parser)
     add_verify_arguments(parser)
-    add_format_option(parser)
+    add_format_option(parser, "github")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_policy_or_refuse(args.policy)
     if loaded is None:
         return 2
-    entries = read_images(args.images, args.images_file)
-    if entries is None:
+    named = read_named_images(args.images, args.images_file)
+    if named is None:
         return 2
+    entries = [entry for _, entry in named]
     images = [e.image for e in entries]
     # The node's verdict per image (None: unknown), aligned with `images`.
     node_verdicts = [e.node_verified for e in entries]
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
             "summary": summary(results),
         }
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    elif args.format == "github":
+        _print_github(args.policy, loaded, results, named)
     else:
         _print_text(args.policy, results, summary(results), node_verdicts if with_node else None)
     return 0 if all(r.admitted for r in results) else 1
@@ -111,6 +115,22 @@ def disagrees(node_verified: bool | None, outcome: str) -> bool:
 def _node_cell(node_verified: bool | None, outcome: str) -> str:
     word = "-" if node_verified is None else ("verified" if node_verified else "unverified")
     return word + " !" if disagrees(node_verified, outcome) else word
+
+
+def _print_github(policy: str, loaded, results, named) -> None:
+    """GitHub Actions workflow commands: an annotation per image not admitted (at its line of the
+    image list, or at the rule that decided it) and per policy warning, then the summary."""
+    from pullguard.engine.display import escape_control
+    from pullguard.engine.verify import summary
+
+    from ..reports.github import verify_annotations
+
+    rule_lines = {item.index: item.line for item in loaded.policy.outline()}
+    places = [(file, entry.line) if file is not None and entry.line is not None else None for file, entry in named]
+    for line in verify_annotations(policy, results, places, rule_lines, loaded.diagnostics):
+        print(line)
+    counts = summary(results)
+    print(", ".join(f"{n} {name}" for name, n in counts.items() if n) + f"  ({escape_control(policy)})")
 
 
 def _print_text(policy: str, results, counts: dict[str, int], node_verdicts: list | None = None) -> None:
