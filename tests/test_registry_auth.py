@@ -120,8 +120,8 @@ def test_parse_challenge(header, scheme, params):
 
 def test_store_adapter_maps_errors_for_discovery(registry):
     """The discovery view (`RegistryStore`): not found vs faults, contexts split correctly."""
-    from pullguard.engine.signatures import discovery
     from pullguard.engine.registry.store import RegistryStore
+    from pullguard.engine.signatures import discovery
     from tests.support.push import push_image
     from tests.support.registry import free_port
 
