@@ -13,6 +13,7 @@ import pytest
 from pullguard.engine.policy import load_policy
 from pullguard.engine.policy.ivpol import IvpolPolicySet, IvpolRequirements
 from pullguard.engine.policy.ivpol.expressions import CelRuntimeError, compile_expression, match_env, policy_env
+from pullguard.engine.policy.ivpol.verification import AttestorCheck, attestors_to_check, run
 
 KEY = """-----BEGIN PUBLIC KEY-----
 MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEVgGZ74ta5OT2AWZPH5iB/wVu4OcK
@@ -257,3 +258,81 @@ def test_cli_check_and_simulate(tmp_path) -> None:  # type: ignore[no-untyped-de
                           "--format", "json"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert [r["action"] for r in json.loads(run.stdout)["results"]] == ["verify", "allow"]
+
+
+# --- verification, from attestor checks (engine.verify makes the checks against the registry) ---
+
+
+DIGEST = "@sha256:" + "a" * 64
+
+
+def _requirements(text: str, image: str) -> IvpolRequirements:
+    loaded = load_policy(text, "p.yaml")
+    assert loaded.errors == 0, loaded.diagnostics
+    assert loaded.policy is not None
+    requirements = loaded.policy.evaluate(image).requirements
+    assert isinstance(requirements, IvpolRequirements)
+    return requirements
+
+
+def _checks(requirements: IvpolRequirements, check: AttestorCheck) -> dict[tuple[int, str], AttestorCheck]:
+    return {(p.index, name): check for p, name in attestors_to_check(requirements)}
+
+
+SIGNED = AttestorCheck(True, "verified via bundle", evidence="evidence")
+UNSIGNED = AttestorCheck(False, "no valid signature found")
+FAULT = AttestorCheck(False, "registry ghcr.io: connection refused", fault=True)
+NO_DIGEST_CHECK = "  validationConfigurations:\n    mutateDigest: false\n"
+
+# (extra spec, validations (None: the default), image, check, outcome, words of the message)
+VERDICTS = [
+    ("", None, "ghcr.io/acme/app:v1", SIGNED, "verified", "verified: 1 validation of check-images true"),
+    ("", None, "ghcr.io/acme/app:v1", UNSIGNED, "failed", "check-images: failed the image signature verification"),
+    ("", None, "ghcr.io/acme/app:v1", FAULT, "error", "connection refused"),
+    ("", "  validations:\n    - expression: images.containers.all(i, verifyImageSignatures(i, [attestors.cosign]) > 0)\n"
+         "      messageExpression: \"'unsigned: ' + images.containers[0]\"\n",
+     "ghcr.io/acme/app:v1", UNSIGNED, "failed", "check-images: unsigned: ghcr.io/acme/app:v1"),
+    ("", "  validations:\n    - expression: \"false\"\n", "ghcr.io/acme/app:v1", SIGNED, "failed",
+     "CEL expression validation failed at index 0"),
+    ("", "  validations:\n    - expression: images.containers[3] == 'x'\n", "ghcr.io/acme/app:v1", SIGNED, "error",
+     "validation 0 (line 24)"),
+    ("", "  attestations:\n    - name: sbom\n      intoto: {type: https://cyclonedx.org/bom}\n"
+         "  validations:\n    - expression: images.containers.all(i, verifyAttestationSignatures(i, attestations.sbom,"
+         " [attestors.cosign]) > 0)\n", "ghcr.io/acme/app:v1", SIGNED, "error", "not verified by pullguard: attestation"),
+    # an answer that does not depend on the unknown count is CEL's, as in Kyverno
+    ("", "  validations:\n    - expression: images.containers.all(i, verifyAttestationSignatures(i, attestations.sbom,"
+         " [attestors.cosign]) > 0 || true)\n  attestations:\n    - name: sbom\n      intoto: {type: x}\n",
+     "ghcr.io/acme/app:v1", UNSIGNED, "verified", "verified"),
+    # verifyDigest without mutateDigest: a tag reference fails as Kyverno's checkDigests fails it
+    (NO_DIGEST_CHECK, None, "ghcr.io/acme/app:v1", SIGNED, "failed", "image ghcr.io/acme/app:v1 does not have a digest"),
+    (NO_DIGEST_CHECK, None, "ghcr.io/acme/app" + DIGEST, SIGNED, "verified", "verified"),
+    ("  variables:\n    - name: signed\n      expression: images.containers.all(i, verifyImageSignatures(i, [attestors.cosign]) > 0)\n",
+     "  validations:\n    - expression: variables.signed\n      message: not signed\n",
+     "ghcr.io/acme/app:v1", UNSIGNED, "failed", "check-images: not signed"),
+]
+
+
+@pytest.mark.parametrize(("extra", "validations", "image", "check", "outcome", "words"), VERDICTS)
+def test_verdicts(extra: str, validations: str | None, image: str, check: AttestorCheck, outcome: str, words: str) -> None:
+    requirements = _requirements(policy(extra, validations=validations), image)
+    verdict = run(requirements, _checks(requirements, check), has_digest="@" in image)
+    assert (verdict.outcome, words in verdict.message) == (outcome, True), verdict
+    if outcome == "verified" and check is SIGNED and "verifyAttestation" not in (validations or ""):
+        assert verdict.evidence == "evidence"
+
+
+def test_an_attestor_pullguard_cannot_verify_is_an_error_not_a_count() -> None:
+    text = policy().replace("      cosign:\n        key:\n", "      cosign:\n        source: {repository: ghcr.io/sigs}\n        key:\n")
+    requirements = _requirements(text, "ghcr.io/acme/app:v1")
+    verdict = run(requirements, _checks(requirements, SIGNED), has_digest=False)
+    assert verdict.outcome == "error"
+    assert "not verified by pullguard: attestor 'cosign': cosign.source" in verdict.message
+
+
+def test_every_applying_policy_must_pass() -> None:
+    text = policy(name="first", globs=("ghcr.io/*",)) + "---\n" + policy(
+        name="second", globs=("*/acme/*",), validations="  validations:\n    - expression: \"false\"\n      message: no\n")
+    requirements = _requirements(text, "ghcr.io/acme/app:v1")
+    verdict = run(requirements, _checks(requirements, SIGNED), has_digest=False)
+    assert (verdict.outcome, verdict.message) == ("failed", "second: no")
+    assert [(t.policy, t.value) for t in verdict.trials] == [("first", True), ("second", False)]
