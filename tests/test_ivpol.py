@@ -336,3 +336,26 @@ def test_every_applying_policy_must_pass() -> None:
     verdict = run(requirements, _checks(requirements, SIGNED), has_digest=False)
     assert (verdict.outcome, verdict.message) == ("failed", "second: no")
     assert [(t.policy, t.value) for t in verdict.trials] == [("first", True), ("second", False)]
+
+
+def test_kyvernos_cluster_libraries_are_a_warning_and_an_error_only_when_needed() -> None:
+    """resource.get, globalContext.get, http and image.GetMetadata reach the cluster or the network:
+    a policy using them checks (as in Kyverno), and verification says pullguard cannot answer."""
+    text = policy("  variables:\n    - name: cm\n      expression: resource.get('v1', 'configmaps', 'default', 'keys')\n",
+                  validations="  validations:\n    - expression: variables.cm.data.ok == 'true'\n")
+    loaded = load_policy(text, "p.yaml")
+    assert loaded.errors == 0, loaded.diagnostics
+    assert [d.code for d in loaded.diagnostics if d.severity == "warning"] == ["ivpol-cel-library"]
+    requirements = _requirements(text, "ghcr.io/acme/app:v1")
+    verdict = run(requirements, _checks(requirements, SIGNED), has_digest=False)
+    assert verdict.outcome == "error" and "not verified by pullguard: Kyverno's resource library" in verdict.message
+    # a real mistake next to a library call is still an error
+    assert any(c == "ivpol-cel" for c, *_ in errors(policy(
+        validations="  validations:\n    - expression: resource.get('v1', 'pods', 'a', 'b') != null && nope\n")))
+
+
+def test_a_json_mode_policy_needs_no_match_constraints() -> None:
+    text = policy("  evaluation:\n    mode: JSON\n").replace("  matchConstraints:\n    resourceRules:\n"
+                                                             "      - apiGroups: ['']\n        apiVersions: [v1]\n"
+                                                             "        operations: [CREATE, UPDATE]\n        resources: [pods]\n", "")
+    assert errors(text) == []

@@ -175,11 +175,15 @@ class CelProblem:
 @dataclass(frozen=True)
 class Compiled:
     text: str
-    program: Any
+    program: Any  # None when the expression needs a library pullguard does not have (`unavailable`)
     output: Any  # cel.Type
+    unavailable: tuple[str, ...] = ()
 
     def evaluate(self, data: Mapping[str, Any]) -> Any:
         """The value as plain Python data; CelRuntimeError when the expression fails."""
+        if self.program is None:
+            raise CelRuntimeError(f"not verified by pullguard: Kyverno's {', '.join(self.unavailable)} "
+                                  f"librar{'ies' if len(self.unavailable) > 1 else 'y'} (cluster and network lookups)")
         try:
             value = self.program.eval(data=dict(data))
         except Exception as error:  # the library raises for what its evaluator cannot start
@@ -190,6 +194,12 @@ class Compiled:
 
 
 _LOCATED = re.compile(r"ERROR: <input>:(\d+):(\d+): ")
+_UNDECLARED = re.compile(r"ERROR: <input>:\d+:\d+: undeclared reference to '([^']*)'")
+# Kyverno's libraries that reach the cluster or the network (kyverno/sdk extensions/cel/libs):
+# the variable each one declares, and the member functions called on it.
+LIBRARIES = {"resource": "resource", "globalContext": "globalContext", "http": "http", "image": "imagedata"}
+_LIBRARY_MEMBERS = frozenset({"get", "list", "post", "put", "delete", "apply", "update", "Get", "Post", "Client",
+                              "GetMetadata"})
 _TYPE_NAMES = {"BOOL": "bool", "STRING": "string"}
 
 
@@ -213,11 +223,24 @@ def _problem(text: str) -> CelProblem:
     return CelProblem(" ".join(message_lines), int(found.group(1)), int(found.group(2)))
 
 
+def _libraries_only(text: str) -> tuple[str, ...]:
+    """The Kyverno libraries named, when every compile error is an undeclared reference to one of
+    them or to a function called on one (no other error); () otherwise."""
+    errors = len(_LOCATED.findall(text))
+    names = _UNDECLARED.findall(text)
+    if not names or len(names) != errors or not all(n in LIBRARIES or n in _LIBRARY_MEMBERS for n in names):
+        return ()
+    return tuple(dict.fromkeys(LIBRARIES[n] for n in names if n in LIBRARIES))
+
+
 def compile_expression(env: Any, text: str, expected: Expected) -> Compiled | CelProblem:
     """Compile and type-check as Kyverno does, including its output-type check."""
     try:
         compiled = env.compile(text)
     except Exception as error:  # RuntimeError with absl status text
+        libraries = _libraries_only(str(error))
+        if libraries:
+            return Compiled(text, None, T.DYN, libraries)
         return _problem(str(error))
     output = compiled.return_type()
     if expected != "any" and output != (T.BOOL if expected == "bool" else T.STRING):

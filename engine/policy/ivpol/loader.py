@@ -103,6 +103,11 @@ class _Loader:
         if isinstance(result, CelProblem):
             self.cel_problem(obj, key, path, text, result)
             return None
+        if result.program is None:
+            self.diag("warning", "ivpol-cel-library",
+                      f"{_join(path, key)}: pullguard does not evaluate Kyverno's {', '.join(result.unavailable)} library "
+                      "(cluster and network lookups); an image whose verdict needs this expression is an error at "
+                      "verification", obj.value_pos(key))
         return result
 
     def cel_problem(self, obj: Obj, key: str, path: str, text: str, problem: CelProblem) -> None:
@@ -172,6 +177,8 @@ class _Loader:
             if variable is not None:
                 variables.append(variable)
                 types.append((variable.name, variable.expression.output))
+            elif item.get("name"):  # reported; later expressions may still use it
+                types.append((str(item.get("name")), expressions.T.DYN))
         env = expressions.policy_env(tuple(types))
         for i, item in enumerate(seq_items(spec.get("images"))):
             if isinstance(item, Obj):
@@ -227,7 +234,8 @@ class _Loader:
                               tuple(seq_items(r.get("operations"))))
                  for r in seq_items(constraints.get("resourceRules") if constraints is not None else None)
                  if isinstance(r, Obj)]
-        if not rules:  # Kyverno's evaluator.Validate
+        evaluation = spec.obj("evaluation")
+        if not rules and not (evaluation is not None and evaluation.get("mode") == "JSON"):  # Kyverno's evaluator.Validate
             self.diag("error", "ivpol-match-constraints",
                       "spec.matchConstraints: Required value: a matchConstraints with at least one resource rule is required",
                       spec.key_pos("matchConstraints") if constraints is not None else spec.start,
