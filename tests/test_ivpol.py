@@ -286,7 +286,7 @@ NO_DIGEST_CHECK = "  validationConfigurations:\n    mutateDigest: false\n"
 
 # (extra spec, validations (None: the default), image, check, outcome, words of the message)
 VERDICTS = [
-    ("", None, "ghcr.io/acme/app:v1", SIGNED, "verified", "verified: 1 validation of check-images true"),
+    ("", None, "ghcr.io/acme/app:v1", SIGNED, "verified", "verified via bundle; 1 validation of check-images true"),
     ("", None, "ghcr.io/acme/app:v1", UNSIGNED, "failed", "check-images: failed the image signature verification"),
     ("", None, "ghcr.io/acme/app:v1", FAULT, "error", "connection refused"),
     ("", "  validations:\n    - expression: images.containers.all(i, verifyImageSignatures(i, [attestors.cosign]) > 0)\n"

@@ -4,7 +4,8 @@ Every image is simulated first; `skip`, `deny` and `allow` decisions need no net
 `verify` the image digest is resolved (a reference that already names a digest is used as is, as
 Talos does: the image manifest is never fetched then), signatures are discovered in Talos's order
 (`engine.signatures.discovery`) and checked (`engine.signatures`). The strategy is chosen by the
-type of the decision's requirements: none (Talos, one verifier) or Kyverno's attestor sets.
+type of the decision's requirements: none (Talos, one verifier), Kyverno's attestor sets, or an
+ImageValidatingPolicy's validations.
 
 Failure messages always start `image verification failed: no valid signature found: ` (the
 SPEC §3 wording) followed by Talos's own error chain; where Talos itself stops at a failing
@@ -22,12 +23,13 @@ from collections.abc import Callable, Hashable
 
 from pullguard.engine.artifacts import ArtifactNotFound, ArtifactStore, RegistryFault
 from pullguard.engine.policy import LoadedPolicy
+from pullguard.engine.policy.ivpol import IvpolRequirements
 from pullguard.engine.policy.kyverno.requirements import Requirements as KyvernoRequirements
 from pullguard.engine.reference import Reference, parse_reference
 from pullguard.engine.signatures.discovery import ImageBudget, discover
 from pullguard.engine.vocabulary import Decision, Outcome
 
-from . import kyverno
+from . import ivpol, kyverno
 from .cache import VerifyCache, cache_key
 from .checkers import Checkers
 from .mirrors import merge_mirrors
@@ -165,6 +167,8 @@ async def _verify_one(
     image_store: ArtifactStore = ImageBudget(store)
     if isinstance(req, KyvernoRequirements):
         result = await kyverno.verify_kyverno(decision, req, digest, ref, image_store, checkers)
+    elif isinstance(req, IvpolRequirements):
+        result = await ivpol.verify_ivpol(decision, req, digest, ref, image_store, checkers)
     elif req is None:
         result = await _verify_talos(decision, digest, ref, image_store, checkers)
     else:

@@ -106,10 +106,11 @@ class _Answers:
                 raise _Unanswerable(f"attestor {name!r} was not checked")
             if check.fault:
                 raise _Unanswerable(f"attestor {name!r}: {check.message}")
-            self.notes.append(f"{name}: {check.message}")
             if check.verified:
                 count += 1
                 self.verified_by.append(check)
+            else:  # SPEC §2 `errors`: what made a signature fail, never what verified
+                self.notes.append(f"{name}: {check.message}")
         return count
 
     def verify_attestation_signatures(self, image: str, attestation: str, attestors: Sequence[Any]) -> int:
@@ -146,7 +147,7 @@ def run(requirements: IvpolRequirements, checks: Mapping[tuple[int, str], Attest
     """The image's outcome under every applying policy, from its attestors' checks."""
     image = requirements.image
     trials: list[ValidationTrial] = []
-    evidence = None
+    first: AttestorCheck | None = None
     errors: list[str] = []
     for applying in requirements.applying:
         policy = applying.policy
@@ -179,12 +180,13 @@ def run(requirements: IvpolRequirements, checks: Mapping[tuple[int, str], Attest
             message = f"{policy.name}: {_cause(error)}"
             return Verdict("error", message, trials, None, errors + [message])
         errors += answers.notes
-        if evidence is None and answers.verified_by:
-            evidence = answers.verified_by[0].evidence
+        if first is None and answers.verified_by:
+            first = answers.verified_by[0]
     count = len(trials)
     names = ", ".join(a.policy.name for a in requirements.applying)
-    return Verdict("verified", f"verified: {count} validation{'s' if count != 1 else ''} of {names} true",
-                   trials, evidence, errors)
+    how = f"{first.message}; " if first is not None else "verified: "
+    return Verdict("verified", f"{how}{count} validation{'s' if count != 1 else ''} of {names} true",
+                   trials, first.evidence if first is not None else None, errors)
 
 
 def _cause(error: CelRuntimeError) -> str:

@@ -1,0 +1,61 @@
+"""Kyverno ImageValidatingPolicy: every attestor of the applying policies is checked against the
+image (one signature search each, in Talos's discovery order; artifacts fetched once per image and
+shared between attestors), then the policies' validations run from those checks
+(`engine.policy.ivpol.verification`): `verified` when every validation of every applying policy
+is true, `failed` with the validation's message, `error` for what pullguard cannot answer."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pullguard.engine.artifacts import ArtifactStore
+from pullguard.engine.policy.ivpol import IvpolRequirements
+from pullguard.engine.policy.ivpol.model import Attestor
+from pullguard.engine.policy.ivpol.verification import AttestorCheck, attestors_to_check, run
+from pullguard.engine.reference import Reference
+from pullguard.engine.signatures.discovery import discover
+from pullguard.engine.vocabulary import Decision
+
+from .checkers import Checkers
+from .results import VerifyResult
+from .stores import MemoStore
+
+
+async def _check(attestor: Attestor, store: ArtifactStore, context: str, digest: str, checkers: Checkers) -> AttestorCheck:
+    """The attestor verifies when a signature satisfies any of its verifiers (keyless: any identity)."""
+    failures: list[str] = []
+    fault = False
+    for verifier in attestor.verifiers:
+        found = await discover(store, context, digest, checkers.checker(verifier), run_check=checkers.run)
+        if found.verified:
+            evidence = found.evidence
+            if evidence is not None and found.format and evidence.format != found.format:
+                evidence = dataclasses.replace(evidence, format=found.format)
+            return AttestorCheck(True, found.message, evidence)
+        failures.append(found.message.replace("\n", "; "))
+        fault = fault or bool(found.faults)
+    return AttestorCheck(False, "; ".join(failures) or "no verifier", fault=fault)
+
+
+async def verify_ivpol(
+    decision: Decision, req: IvpolRequirements, digest: str, ref: Reference, store: ArtifactStore, checkers: Checkers
+) -> VerifyResult:
+    if decision.error is not None:  # a matchImageReferences entry could not say (Kyverno's error)
+        return VerifyResult(decision, digest, "error", decision.error, errors=[decision.error])
+    try:
+        checkers.root()
+    except Exception as exc:
+        msg = f"failed to load the trusted root: {exc}"
+        return VerifyResult(decision, digest, "error", msg, errors=[msg])
+    memo = MemoStore(store)
+    checks: dict[tuple[int, str], AttestorCheck] = {}
+    try:
+        for policy, name in attestors_to_check(req):
+            attestor = next(a for a in policy.attestors if a.name == name)
+            if attestor.unsupported or not attestor.verifiers:
+                continue  # answered as an error where an expression needs it
+            checks[(policy.index, name)] = await _check(attestor, memo, ref.context, digest, checkers)
+    finally:
+        memo.settle()
+    verdict = run(req, checks, has_digest=ref.digest is not None)
+    return VerifyResult(decision, digest, verdict.outcome, verdict.message, verdict.evidence, verdict.errors)

@@ -1,0 +1,126 @@
+"""ImageValidatingPolicy verification end to end: real signatures in a real docker-registry on
+loopback, and the bundled samples offline (the converted policy reaches the ClusterPolicy's
+verdicts)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from devtools.private_sigstore import public_pem
+from tests.support.samples import PROMISED
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def verify(*args: str, cwd: Path | None = None) -> tuple[int, dict]:
+    proc = subprocess.run([sys.executable, "-m", "pullguard.tui.cli", "verify", *args, "--format", "json"],
+                          capture_output=True, text=True, cwd=cwd)
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_the_converted_sample_reaches_the_cluster_policys_verdicts_offline(tmp_path: Path) -> None:
+    outcomes = {}
+    for name in ("cluster-policy.yaml", "image-validating-policy.yaml"):
+        code, report = verify(str(SAMPLES / "kyverno" / name), "--images", str(SAMPLES / "images" / "images.txt"),
+                              "--trusted-root", str(SAMPLES / "trusted_root.json"), cwd=tmp_path)
+        assert code == 1
+        outcomes[name] = {r["image"]: r["outcome"] for r in report["results"]}
+    # skipImageReferences skips what the converted policy does not take: both admit without a check
+    admitted_alike = {image: ("allowed" if outcome == "skipped" else outcome)
+                      for image, outcome in outcomes["cluster-policy.yaml"].items()}
+    assert outcomes["image-validating-policy.yaml"] == admitted_alike
+    assert admitted_alike == {image: ("allowed" if kyverno == "skipped" else kyverno) for image, _, kyverno in PROMISED}
+
+
+def _policy(host: str, key, validations: str, extra_attestors: str = "") -> str:
+    pem = textwrap.indent(public_pem(key).strip(), " " * 12)
+    return f"""apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata:
+  name: loopback
+spec:
+  validationConfigurations:
+    mutateDigest: true
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: [v1]
+        operations: [CREATE]
+        resources: [pods]
+  matchImageReferences:
+    - glob: "{host}/app/*"
+  attestors:
+    - name: ours
+      cosign:
+        key:
+          data: |
+{pem}
+        ctlog:
+          insecureIgnoreTlog: true
+{extra_attestors}  validations:
+{validations}"""
+
+
+ONE = ("    - expression: images.containers.all(i, verifyImageSignatures(i, [attestors.ours]) > 0)\n"
+       "      messageExpression: \"'not signed by us: ' + images.containers[0]\"\n")
+TWO = ("    - expression: images.containers.all(i, verifyImageSignatures(i, [attestors.ours, attestors.theirs]) >= 2)\n"
+       "      message: needs both signatures\n")
+ANY = ("    - expression: images.containers.all(i, verifyImageSignatures(i, [attestors.ours, attestors.theirs]) >= 1)\n"
+       "      message: needs one signature\n")
+
+
+def _theirs(key) -> str:
+    pem = textwrap.indent(public_pem(key).strip(), " " * 12)
+    return f"""    - name: theirs
+      cosign:
+        key:
+          data: |
+{pem}
+        ctlog:
+          insecureIgnoreTlog: true
+"""
+
+
+@pytest.mark.parametrize(("validations", "with_theirs", "expected"), [
+    (ONE, False, {"app/signed": "verified", "app/wrongkey": "failed", "app/unsigned": "failed"}),
+    (TWO, True, {"app/signed": "failed", "app/wrongkey": "failed", "app/unsigned": "failed"}),
+    (ANY, True, {"app/signed": "verified", "app/wrongkey": "verified", "app/unsigned": "failed"}),
+])
+def test_signatures_in_a_real_registry(signed_world, tmp_path: Path, validations: str, with_theirs: bool,
+                                       expected: dict[str, str]) -> None:
+    from tests.support.signing import fixed_key
+
+    host = signed_world["host"]
+    other = fixed_key(0x5EED_0002)  # the key app/wrongkey is signed with (tests.support.worlds)
+    policy = tmp_path / "ivpol.yaml"
+    policy.write_text(_policy(host, signed_world["key"], validations, _theirs(other) if with_theirs else ""))
+    images = [f"{host}/{name}:v1" for name in expected] + ["quay.io/elsewhere/app:v1"]
+    code, report = verify(str(policy), *images)
+    outcomes = {r["image"].split("/", 1)[1].rsplit(":", 1)[0]: r for r in report["results"]}
+    assert {name: outcomes[name]["outcome"] for name in expected} == expected
+    assert outcomes["elsewhere/app"]["outcome"] == "allowed"  # not taken: no request made for it
+    signed = outcomes["app/signed"]
+    if signed["outcome"] == "verified":
+        assert signed["signature"]["format"] == "legacy" and signed["digest"] == signed_world["digests"]["app/signed"]
+        assert signed["message"].startswith("verified via legacy signature")
+    if validations is ONE:
+        assert outcomes["app/unsigned"]["message"] == f"loopback: not signed by us: {host}/app/unsigned:v1"
+    assert code == 1
+
+
+def test_an_attestor_pullguard_does_not_verify_is_an_error(signed_world, tmp_path: Path) -> None:
+    host = signed_world["host"]
+    text = _policy(host, signed_world["key"], ONE).replace("        ctlog:\n", "        source: {repository: x/sigs}\n        ctlog:\n")
+    policy = tmp_path / "ivpol.yaml"
+    policy.write_text(text)
+    code, report = verify(str(policy), f"{host}/app/signed:v1")
+    result = report["results"][0]
+    assert (code, result["outcome"]) == (1, "error")
+    assert "not verified by pullguard: attestor 'ours': cosign.source" in result["message"]
