@@ -121,6 +121,34 @@ async def test_enter_verifies_only_the_selected_image(tmp_path, signed_world):
         assert got[f"{signed_world['host']}/app/wrongkey:v1"] == "unverified"
 
 
+@pytest.mark.parametrize("key", ["f5", "enter"])
+async def test_a_tag_moved_to_an_unsigned_image_is_resolved_again(tmp_path, signed_world, registry, key):
+    """Issue 11 #2: re-running a verification resolves tags again; only a digest's result is
+    reused. Before, the session kept tag -> digest and showed `verified` with no request."""
+    from devtools.private_sigstore import PrivateSigstore
+    from tests.support.push import Pusher
+
+    repo = f"moving/{key}"
+    push = Pusher(registry.url)
+    signed = push.push_image(repo, "v1", content=f"pullguard {repo} signed".encode())
+    push.attach_legacy(repo, signed, [PrivateSigstore().sign_legacy(signed, key=signed_world["key"], tlog=False)])
+    image = f"{signed_world['host']}/{repo}:v1"
+    app = make_app(tmp_path, signed_world, [image, "nginx:1.25"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f3")
+        app.table.move_cursor(row=0)
+        await pilot.press(key)
+        await settle(app, pilot)
+        assert outcomes(app)[image] == "verified"
+        push.push_image(repo, "v1", content=f"pullguard {repo} unsigned".encode())  # the tag moves
+        push.close()
+        await pilot.press(key)
+        await settle(app, pilot)
+        assert outcomes(app)[image] == "failed"
+        assert "outcome   failed" in app.query_one(DetailPane).plain
+
+
 async def test_verifying_a_policy_with_errors_is_refused(tmp_path, signed_world):
     app = make_app(tmp_path, signed_world, images(signed_world))
     app.initial_text = app.session.saved_text = app.initial_text.replace("    deny: true\n", "    deny: true\n    skip: true\n")
