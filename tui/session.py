@@ -2,7 +2,8 @@
 
 Plain Python, no Textual: the app owns the widgets and asks the session what to show. A verdict
 is shown for an image only while the image's decision still asks for the same verification
-(`shown_result`): editing an unrelated rule keeps it, changing the image's rule drops it.
+(`shown_result`, keyed as the engine's verify cache keys its results): editing an unrelated
+rule keeps it, changing the image's rule drops it.
 """
 
 from __future__ import annotations
@@ -20,16 +21,6 @@ if TYPE_CHECKING:
 
 # The outcome column before verification: what the simulated action leads to.
 SIMULATED_OUTCOME = {"allow": "allowed", "skip": "skipped", "deny": "denied", "verify": "unverified"}
-
-
-def decision_key(decision: Decision) -> Hashable:
-    """What a verification result depends on: a result stays shown while this is equal."""
-    return (
-        decision.action,
-        decision.match_subject,
-        decision.verifier,
-        repr(getattr(decision, "requirements", None)),
-    )
 
 
 class Session:
@@ -108,10 +99,18 @@ class Session:
             self._decision_map = (analysis, {decision.image: decision for decision in analysis.decisions})
         return self._decision_map[1]
 
+    def result_key(self, decision: Decision) -> Hashable:
+        """What a verdict depends on: the action and the engine's `result_key` (the rule's
+        verifier or the dialect's requirements, and the trusted root)."""
+        from pullguard.engine.verify.cache import result_key  # light: no verification stack
+
+        return (decision.action, result_key(decision, self.verify_options.get("trusted_root")))
+
     def shown_result(self, image: str, decision: Decision | None) -> Any:
-        """The session's verdict for `image`, if it still holds for `decision`."""
+        """The session's verdict for `image`, if it still holds for `decision`: editing an
+        unrelated rule keeps it, changing what the image's rule asks for drops it."""
         result = self.results.get(image)
-        if result is None or decision is None or decision_key(result.decision) != decision_key(decision):
+        if result is None or decision is None or self.result_key(result.decision) != self.result_key(decision):
             return None
         return result
 
