@@ -6,7 +6,9 @@
   calls): `*` any run, `?` exactly one character, `/` included, anchored at both ends.
 - `FirstMatch`: the index of the first of many globs that matches, for simulating a whole
   policy over a fleet; `AllMatches` the same for Kyverno, which wants every match;
-  `PatternMasks` the subjects each pattern (go-glob or go-wildcard) matches, as bitmasks kept across edits.
+  `PatternMasks` the subjects each pattern (go-glob or go-wildcard) matches, as bitmasks kept
+  across edits. All three find candidates through `literalindex.LiteralIndex`, so their cost
+  does not grow with the number of patterns.
 - `glob_subsumes`: decides exactly whether one glob matches everything another one matches.
 - `glob_never_matches`: why a glob can never match a normalized Talos match subject.
 """
@@ -16,8 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable, Literal, Sequence
+from typing import Callable, Iterable, Literal
 
+from .literalindex import LiteralIndex, literal_pieces
 from .reference import DEFAULT_REGISTRY, InvalidReference, parse_reference, registry_problem
 
 # --- matching ------------------------------------------------------------------------------
@@ -118,83 +121,38 @@ def literal_prefix(pattern: str, specials: str = "*?") -> str:
     return pattern[:cut]
 
 
-class _PrefixIndex:
-    """Candidate patterns for a subject by their literal prefix (the text before the first
-    wildcard). Real policies name hosts and organisations literally, so a subject has few
-    candidates; each is then checked in rule order with the single-pattern matcher."""
-
-    def __init__(self, patterns: Sequence[str], specials: str):
-        by_prefix: dict[str, list[int]] = {}
-        exact: dict[str, int] = {}
-        for index, pattern in enumerate(patterns):
-            prefix = literal_prefix(pattern, specials)
-            if prefix == pattern:
-                exact.setdefault(pattern, index)  # an exact pattern: one dict lookup
-            else:
-                by_prefix.setdefault(prefix, []).append(index)
-        self.exact = exact
-        self.by_prefix = by_prefix
-        # Longest first, so the loop can stop once a prefix is longer than the subject.
-        self.lengths = sorted({len(p) for p in by_prefix}, reverse=True)
-
-    def candidates(self, subject: str) -> list[int]:
-        """Indices of the non-exact patterns whose prefix the subject starts with (unsorted)."""
-        found: list[int] = []
-        n = len(subject)
-        by_prefix = self.by_prefix
-        for length in self.lengths:
-            if length > n:
-                continue
-            hit = by_prefix.get(subject[:length])
-            if hit is not None:
-                found.extend(hit)
-        return found
-
-
 class FirstMatch:
     """The first of an ordered list of go-glob patterns that matches a subject.
 
-    Built once per policy (see `first_match`) and memoized per subject, since fleets run the
-    same images on many nodes and the editor re-simulates the same list on every keystroke.
+    Candidates come from a `LiteralIndex` (one automaton scan of the subject, whatever the
+    number of patterns); the exact check runs on them in rule order and stops at the first
+    match, or at the first all-star pattern, which matches everything. Built once per policy
+    (see `first_match`) and memoized per subject, since fleets run the same images on many
+    nodes and the editor re-simulates the same list on every keystroke.
     """
 
     def __init__(self, patterns: Iterable[str]):
         self.patterns: tuple[str, ...] = tuple(patterns)
-        self._index = _PrefixIndex(self.patterns, "*")
-        # Per pattern: (prefix length, middle pieces, last piece, longest piece). The index has
-        # already checked the prefix; the longest piece is a cheap `in` test before the walk.
-        self._compiled: list[tuple[int, tuple[str, ...], str, str]] = []
-        for pattern in self.patterns:
-            parts = pattern.split("*")
-            self._compiled.append((len(parts[0]), tuple(p for p in parts[1:-1] if p), parts[-1],
-                                   max(parts[1:], key=len) if len(parts) > 1 else ""))
+        self._index = LiteralIndex(self.patterns, "*")
+        self._exact = {subject: indices[0] for subject, indices in self._index.exact.items()}
+        self._catch_all = self._index.always[0] if self._index.always else None
         self._memo: dict[str, int | None] = {}
 
     def first(self, subject: str) -> int | None:
         memo = self._memo
         if subject in memo:
             return memo[subject]
-        best = self._index.exact.get(subject)
-        candidates = self._index.candidates(subject)
-        if candidates:
-            candidates.sort()
-            compiled = self._compiled
-            n = len(subject)
-            for index in candidates:
-                if best is not None and index > best:
-                    break
-                pos, middles, last, needle = compiled[index]
-                if needle not in subject:
-                    continue
-                for piece in middles:  # leftmost, in order, without overlap (go-glob)
-                    found = subject.find(piece, pos)
-                    if found < 0:
-                        break
-                    pos = found + len(piece)
-                else:
-                    if n - len(last) >= pos and subject.endswith(last):
-                        best = index
-                        break
+        best = self._exact.get(subject)
+        catch_all = self._catch_all
+        if catch_all is not None and (best is None or catch_all < best):
+            best = catch_all
+        patterns = self.patterns
+        for index in self._index.candidates(subject):
+            if best is not None and index > best:
+                break
+            if glob_match(patterns[index], subject):
+                best = index
+                break
         if len(memo) < 1_000_000:  # a bound, so a stream of distinct images cannot grow it forever
             memo[subject] = best
         return best
@@ -204,15 +162,14 @@ class FirstMatch:
 
 
 class AllMatches:
-    """Every go-wildcard pattern (Kyverno `imageReferences`) that matches, in list order."""
+    """Every go-wildcard pattern (Kyverno `imageReferences`) that matches, in list order.
+
+    Candidates from a `LiteralIndex` over the pieces between `*` and `?`; patterns with no
+    literal piece (`*`, `?*`) are checked for every subject."""
 
     def __init__(self, patterns: Iterable[str]):
         self.patterns: tuple[str, ...] = tuple(patterns)
-        self._index = _PrefixIndex(self.patterns, "*?")
-        self._exact_all: dict[str, list[int]] = {}
-        for index, pattern in enumerate(self.patterns):
-            if "*" not in pattern and "?" not in pattern:
-                self._exact_all.setdefault(pattern, []).append(index)
+        self._index = LiteralIndex(self.patterns, "*?")
         self._memo: dict[str, tuple[int, ...]] = {}
 
     def all(self, subject: str) -> tuple[int, ...]:
@@ -220,10 +177,11 @@ class AllMatches:
         hit = memo.get(subject)
         if hit is not None:
             return hit
-        found = list(self._exact_all.get(subject, ()))
+        index = self._index
         patterns = self.patterns
-        found.extend(i for i in self._index.candidates(subject)
-                     if wildcard_match(patterns[i], subject))
+        found = list(index.exact.get(subject, ()))
+        found.extend(i for i in index.always if wildcard_match(patterns[i], subject))
+        found.extend(i for i in index.candidates(subject) if wildcard_match(patterns[i], subject))
         result = tuple(sorted(found))
         if len(memo) < 1_000_000:
             memo[subject] = result
@@ -236,10 +194,11 @@ class AllMatches:
 class PatternMasks:
     """Sorted distinct subjects and, per pattern, the bitmask of those it matches.
 
-    `syntax` is "glob" (go-glob, Talos) or "wildcard" (go-wildcard, Kyverno). A pattern's
-    candidates are the subjects that start with its literal prefix (a range of the sorted
-    list). Masks are kept per pattern text across policies: after a one-character edit the
-    editor matches only the edited pattern again (see `pattern_masks`).
+    `syntax` is "glob" (go-glob, Talos) or "wildcard" (go-wildcard, Kyverno). Masks are kept
+    per pattern text across policies: after a one-character edit the editor matches only the
+    edited pattern again (see `pattern_masks`). `prepare` computes the masks of a whole policy
+    in one pass over the subjects (a `LiteralIndex` over its patterns); `mask` one pattern
+    alone, over the subjects that start with its literal prefix and contain its pieces.
     """
 
     def __init__(self, subjects: Iterable[str], syntax: Literal["glob", "wildcard"] = "wildcard"):
@@ -253,6 +212,12 @@ class PatternMasks:
         if self.syntax == "glob":
             return lambda subject: glob_match(pattern, subject)
         return _wildcard_regex(pattern).fullmatch
+
+    def _keep(self, pattern: str, value: int) -> int:
+        if len(self.masks) > 20_000:  # edits leave old patterns behind; start over now and then
+            self.masks.clear()
+        self.masks[pattern] = value
+        return value
 
     def mask(self, pattern: str) -> int:
         found = self.masks.get(pattern)
@@ -274,13 +239,46 @@ class PatternMasks:
                 value = ((1 << (hi - lo)) - 1) << lo
             else:
                 matches = self._matcher(pattern)
-                for i in range(lo, hi):
-                    if matches(subjects[i]):
-                        value |= 1 << i
-        if len(self.masks) > 20_000:  # edits leave old patterns behind; start over now and then
-            self.masks.clear()
-        self.masks[pattern] = value
-        return value
+                pieces = literal_pieces(pattern[len(prefix):], self._specials)
+                needle = max(pieces, key=len) if pieces else ""  # a C-speed `in` before the matcher
+                value = _bits(i for i in range(lo, hi) if needle in subjects[i] and matches(subjects[i]))
+        return self._keep(pattern, value)
+
+    def prepare(self, patterns: Iterable[str]) -> None:
+        """Compute the masks of every pattern not yet known, in one pass over the subjects."""
+        missing = list(dict.fromkeys(p for p in patterns if p not in self.masks))
+        if len(missing) < 8:  # an edit: one pattern alone is cheaper than an automaton
+            for pattern in missing:
+                self.mask(pattern)
+            return
+        index = LiteralIndex(missing, self._specials)
+        matchers = [self._matcher(p) for p in missing]
+        hits: list[list[int]] = [[] for _ in missing]
+        for indices in index.exact.values():
+            for j in indices:
+                self.mask(missing[j])
+        for j in index.always:
+            self.mask(missing[j])
+        candidates = index.candidates
+        for i, subject in enumerate(self.subjects):
+            for j in candidates(subject):
+                if matchers[j](subject):
+                    hits[j].append(i)
+        for j, pattern in enumerate(missing):
+            if pattern not in self.masks:
+                self._keep(pattern, _bits(hits[j]))
+
+
+def _bits(positions: Iterable[int]) -> int:
+    """The mask with the given bit positions set (a bytearray: OR-ing big ints one bit at a
+    time is quadratic)."""
+    out = bytearray()
+    for i in positions:
+        byte = i >> 3
+        if byte >= len(out):
+            out.extend(bytes(byte + 1 - len(out)))
+        out[byte] |= 1 << (i & 7)
+    return int.from_bytes(out, "little")
 
 
 class WildcardMasks(PatternMasks):

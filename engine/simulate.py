@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
+from .gcpause import gc_paused
 from .policy import LoadedPolicy
 from .vocabulary import Decision
 
@@ -20,7 +23,21 @@ def simulate(loaded: LoadedPolicy, images: list[str]) -> list[Decision]:
     """
     if loaded.policy is None:
         raise PolicyNotUsable(f"{loaded.path}: no policy to simulate")
-    return loaded.policy.evaluate_many(list(images))
+    with gc_paused():  # one Decision per image, no cycles
+        return loaded.policy.evaluate_many(list(images))
+
+
+def simulate_chunks(loaded: LoadedPolicy, images: Iterable[str], size: int = 50_000) -> Iterator[list[Decision]]:
+    """`simulate` over a stream of images, `size` at a time, so a fleet's decisions can be
+    written out as they come instead of all being held at once (the policy's memo of match
+    subjects is shared by every chunk)."""
+    if loaded.policy is None:
+        raise PolicyNotUsable(f"{loaded.path}: no policy to simulate")
+    stream = iter(images)
+    while chunk := list(islice(stream, size)):
+        with gc_paused():  # not across the yield: the caller's own work collects as usual
+            decisions = loaded.policy.evaluate_many(chunk)
+        yield decisions
 
 
 def simulate_json(loaded: LoadedPolicy, decisions: list[Decision]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pullguard.engine.patterns import (
     AllMatches,
     FirstMatch,
     NeverMatches,
+    PatternMasks,
     all_matches,
     first_match,
     glob_can_match_normalized,
@@ -18,6 +19,7 @@ from pullguard.engine.patterns import (
     glob_never_matches,
     glob_subsumes,
     glob_to_regex,
+    mask_bits,
     wildcard_match,
     wildcard_subsumes,
 )
@@ -456,3 +458,97 @@ def test_pathological_patterns_finish(what, code, expected):
         pytest.fail(f"{what}: still matching after 20 s (backtracking on a user pattern)")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == expected
+
+
+# --- the candidate index (engine/literalindex.py) against the single-pattern matchers -------
+# Alphabets with the characters that matter: the wildcards, '/', '.', and pieces that occur in
+# several patterns, so that candidates overlap, nest and repeat.
+
+_HOSTISH = st.text(alphabet="ab.-/*", min_size=0, max_size=10)
+_HOSTISH_WILD = st.text(alphabet="ab.-/*?", min_size=0, max_size=10)
+_SUBJECTS = st.lists(st.text(alphabet="ab.-/", max_size=12), max_size=12)
+
+
+def _mirror_patterns(rng: random.Random, n: int) -> list[str]:
+    """Policies of the shapes fleets use, leading `*` host patterns among them."""
+    shapes = ["*.mirror-{i}.internal/*/base", "reg-{i}.example.com/team/*", "ghcr.io/org-{i}/*",
+              "*/vendor-{i}/app-*", "reg-{i}.example.com/team/svc", "*", "*-{i}*", "ghcr.io/*/app{i}"]
+    return [rng.choice(shapes).format(i=rng.randrange(12)) for _ in range(n)]
+
+
+def _mirror_subjects(rng: random.Random, n: int) -> list[str]:
+    shapes = ["eu.mirror-{i}.internal/p{j}/base", "eu.mirror-{i}.internal/base", "reg-{i}.example.com/team/svc",
+              "reg-{i}.example.com/team/x{j}", "ghcr.io/org-{i}/x", "quay.io/vendor-{i}/app-{j}",
+              "ghcr.io/o{j}/app{i}", "index.docker.io/library/a-{i}"]
+    return [rng.choice(shapes).format(i=rng.randrange(12), j=rng.randrange(3)) for _ in range(n)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_HOSTISH, max_size=10), _SUBJECTS)
+def test_first_match_agrees_with_glob_match(patterns, subjects):
+    fm = FirstMatch(patterns)
+    for s in subjects:
+        assert fm.first(s) == _first_by_loop(patterns, s), (patterns, s)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_HOSTISH_WILD, max_size=10), _SUBJECTS)
+def test_all_matches_agrees_with_wildcard_match(patterns, subjects):
+    am = AllMatches(patterns)
+    for s in subjects:
+        assert am.all(s) == tuple(i for i, p in enumerate(patterns) if wildcard_match(p, s)), (patterns, s)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_HOSTISH_WILD, max_size=12), _SUBJECTS, st.sampled_from(["glob", "wildcard"]))
+def test_pattern_masks_prepare_agrees_with_one_pattern_at_a_time(patterns, subjects, syntax):
+    match = glob_match if syntax == "glob" else wildcard_match
+    if syntax == "glob":
+        patterns = [p.replace("?", "a") for p in patterns]
+    batch = PatternMasks(subjects, syntax)
+    batch.prepare(patterns * 2)  # enough patterns for the automaton, repeats included
+    alone = PatternMasks(subjects, syntax)
+    for p in patterns:
+        expected = sum(1 << i for i, s in enumerate(batch.subjects) if match(p, s))
+        assert batch.mask(p) == expected, (p, batch.subjects)
+        assert alone.mask(p) == expected, (p, alone.subjects)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_leading_star_host_policies_agree_with_the_loop(seed):
+    rng = random.Random(seed)
+    patterns = _mirror_patterns(rng, rng.randint(1, 60))
+    subjects = _mirror_subjects(rng, 200)
+    fm, am = FirstMatch(patterns), AllMatches(patterns)
+    masks = PatternMasks(subjects, "glob")
+    masks.prepare(patterns)
+    for s in subjects:
+        assert fm.first(s) == _first_by_loop(patterns, s), (patterns, s)
+        assert am.all(s) == tuple(i for i, p in enumerate(patterns) if wildcard_match(p, s))
+    for p in patterns:
+        assert mask_bits(masks.mask(p)) == [i for i, s in enumerate(masks.subjects) if glob_match(p, s)]
+
+
+# (patterns, subject, FirstMatch, AllMatches): a piece shared by many patterns, a piece that
+# occurs twice in the subject, the catch-all before or after a better candidate, `?`-only.
+CANDIDATE_CASES = [
+    (["ghcr.io/*/app1", "ghcr.io/*/app2", "ghcr.io/*"], "ghcr.io/o/app2", 1, (1, 2)),
+    (["*.mirror-1.internal/*/base", "*.mirror-12.internal/*/base"], "eu.mirror-12.internal/p/base", 1, (1,)),
+    (["*a*a*", "*aa*"], "xaxa", 0, (0,)),
+    (["*", "ghcr.io/*"], "ghcr.io/x", 0, (0, 1)),
+    (["ghcr.io/*", "*"], "quay.io/x", 1, (1,)),
+    (["???", "?*", "**"], "abc", 0, (0, 1, 2)),
+    (["", "*"], "", 0, (0, 1)),
+    (["a/b", "a/b", "a/*"], "a/b", 0, (0, 1, 2)),
+]
+
+
+@pytest.mark.parametrize("patterns, subject, first, every", CANDIDATE_CASES,
+                         ids=[f"{c[0]}~{c[1]}" for c in CANDIDATE_CASES])
+def test_candidate_index_cases(patterns, subject, first, every):
+    glob_patterns = [p for p in patterns if "?" not in p]
+    expected_first = _first_by_loop(glob_patterns, subject)
+    assert FirstMatch(glob_patterns).first(subject) == expected_first
+    if glob_patterns == patterns:
+        assert expected_first == first
+    assert AllMatches(patterns).all(subject) == every

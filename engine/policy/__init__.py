@@ -13,6 +13,7 @@ import os.path
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic, count
+from ..gcpause import gc_paused
 from ..vocabulary import DialectName
 from ..yamlschema import duplicate_keys, problem_diagnostic
 from ..yamlsource import Document, compose
@@ -74,6 +75,11 @@ class LoadedPolicy:
 
 def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
     """Parse, validate and lint a policy held in memory. Never touches the disk."""
+    with gc_paused():  # YAML nodes, rules, diagnostics: many objects, no cycles
+        return _load_policy(text, path)
+
+
+def _load_policy(text: str, path: str) -> LoadedPolicy:
     docs, problem = compose(text)
     syntax_error = problem_diagnostic(problem) if problem is not None else None
     diagnostics: list[Diagnostic] = [syntax_error] if syntax_error else []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 
 from .inputs import add_format_option, add_images_option, load_policy_or_refuse, read_images
 
@@ -19,37 +20,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_format_option(parser)
 
 
-def write_json_results(doc: dict, decisions: list, stream=None) -> None:
+def write_json_results(doc: dict, decisions: Iterable, stream=None) -> None:
     """The SPEC §2 document with one result a line: readable, and fast on a fleet.
 
-    json's `indent=` switches to its pure-Python encoder (10x slower on 50,000 results), so
-    each result is encoded alone; images that share a match subject share a decision, so the
-    part after `"image"` is encoded once per subject.
+    Written as the decisions come (a fleet's output is never held whole). json's `indent=`
+    switches to its pure-Python encoder (10x slower on 50,000 results), so each result is
+    encoded alone; images decided alike share everything after `"match_subject"`, encoded
+    once, and the two strings before it go through json's C string encoder.
     """
     import json
+    from json.encoder import encode_basestring_ascii as quote
 
     stream = stream or sys.stdout
     head = json.dumps({k: v for k, v in doc.items() if k != "results"})[:-1]
     encoded: dict[tuple, str] = {}
-    lines = []
+    lines: list[str] = []
+    separator = ', "results": [\n  '
     for d in decisions:
         key = None
-        if d.rules is None and d.requirements is None:
-            key = (d.match_subject, d.rule_index, d.action, d.message)
+        if d.rules is None and d.requirements is None and d.match_subject is not None:
+            key = (d.rule_index, d.action, d.message)
             tail = encoded.get(key)
         else:
             tail = None
         if tail is None:
             rest = d.to_json()
-            del rest["image"]
+            del rest["image"], rest["match_subject"]
             tail = json.dumps(rest)[1:]
             if key is not None:
                 encoded[key] = tail
-        lines.append('{"image": ' + json.dumps(d.image) + ", " + tail)
+        subject = "null" if d.match_subject is None else quote(d.match_subject)
+        lines.append(f'{{"image": {quote(d.image)}, "match_subject": {subject}, {tail}')
+        if len(lines) >= 10_000:
+            stream.write(head + separator + ",\n  ".join(lines))
+            head, separator, lines = "", ",\n  ", []
     if lines:
-        stream.write(head + ', "results": [\n  ' + ",\n  ".join(lines) + "\n]}\n")
-    else:
-        stream.write(head + ', "results": []}\n')
+        stream.write(head + separator + ",\n  ".join(lines))
+        head, separator = "", ",\n  "
+    stream.write(head + ', "results": []}\n' if head else "\n]}\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,13 +68,15 @@ def run(args: argparse.Namespace) -> int:
     if entries is None:
         return 2
 
-    from pullguard.engine.simulate import simulate, simulate_json
-
-    decisions = simulate(loaded, [e.image for e in entries])
+    from pullguard.engine.simulate import simulate, simulate_chunks, simulate_json
 
     if args.format == "json":
-        write_json_results(simulate_json(loaded, []), decisions)
+        from itertools import chain
+
+        chunks = simulate_chunks(loaded, (e.image for e in entries))
+        write_json_results(simulate_json(loaded, []), chain.from_iterable(chunks))
         return 0
+    decisions = simulate(loaded, [e.image for e in entries])
 
     from ..output import Painter, plural, table, terminal_width
     from ..styles import ACTION_STYLE, NO_ACTION_STYLE

@@ -81,6 +81,7 @@ class KyvernoPolicySet:
         """_matches for a whole image list through per-pattern bitmasks over its distinct
         strings; the masks outlive the policy, so after an edit only changed patterns match."""
         table = wildcard_masks(strings)
+        table.prepare(p for e in self.entries for p in (*e.image_references, *e.skip_image_references))
         per_subject: dict[int, list[tuple[int, str, str | None]]] = {}
         for e in self.entries:
             refs = 0

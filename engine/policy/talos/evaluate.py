@@ -122,6 +122,7 @@ class TalosPolicy:
 
     def _decide_by_masks(self, distinct: list[str]) -> None:
         table = pattern_masks(tuple(distinct), "glob")  # subjects sorted and distinct: same bit order
+        table.prepare(rule.pattern for rule in self.rules if rule.pattern)
         remaining = (1 << len(distinct)) - 1
         memo = self._memo
         for rule in self.rules:

@@ -143,10 +143,8 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
         )
 
     first_by_pattern: dict[str, TalosRule] = {}
-    # Earlier rules by the literal text before their first '*': a rule can only cover a later
-    # one whose own literal prefix starts with it, so each rule checks a handful, not all.
-    by_prefix: dict[str, list[TalosRule]] = {}
-    prefix_lengths: set[int] = set()
+    covering = _Covering(rules)
+    position_of = {id(rule): n for n, rule in enumerate(rules)}
     for rule in rules:
         i = rule.index
         image_pos = rule.pos("image", value=True)
@@ -190,7 +188,7 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
             )
         else:
             first_by_pattern[rule.pattern] = rule
-            prior = _first_subsuming(rule, by_prefix, prefix_lengths)
+            prior = covering.first_subsuming(position_of[id(rule)])
             if prior is not None:
                 add(
                     "warning",
@@ -201,9 +199,6 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
                     i,
                     f"move rule {i} above rule {prior.index}, or remove it",
                 )
-            prefix = rule.pattern.split("*", 1)[0]
-            by_prefix.setdefault(prefix, []).append(rule)
-            prefix_lengths.add(len(prefix))
 
         never = _safe_never(rule.pattern)
         if never is not None:
@@ -237,22 +232,30 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
     return out
 
 
-def _first_subsuming(rule: TalosRule, by_prefix: dict[str, list[TalosRule]], prefix_lengths: set[int]) -> TalosRule | None:
-    """The earliest earlier rule whose pattern matches everything `rule`'s pattern matches."""
-    from ...patterns import glob_subsumes
+class _Covering:
+    """The earliest earlier rule whose pattern matches everything a rule's pattern matches.
 
-    own = rule.pattern.split("*", 1)[0]
-    candidates: list[TalosRule] = []
-    for length in prefix_lengths:
-        if length <= len(own):
-            candidates.extend(by_prefix.get(own[:length], ()))
-    for prior in sorted(candidates, key=lambda r: r.index):
-        try:
-            if glob_subsumes(prior.pattern, rule.pattern):
-                return prior
-        except Exception:  # a lint must never take `check` down
-            continue
-    return None
+    `glob_subsumes(earlier, later)` is `glob_match(earlier, W)` where W is `later` with each
+    star as a letter no pattern holds; so the earliest covering rule is the first match of W
+    over the whole rule list (a `FirstMatch`, whose cost does not grow with the rules), when
+    that comes before the rule itself (W always matches its own pattern).
+    """
+
+    def __init__(self, rules: list[TalosRule]):
+        from ...patterns import first_match
+
+        self.rules = rules
+        patterns = tuple(rule.pattern for rule in rules)
+        fresh = "\x00"
+        while any(fresh in pattern for pattern in patterns):
+            fresh = chr(ord(fresh) + 1)
+        self.fresh = fresh
+        self.matcher = first_match(patterns)
+
+    def first_subsuming(self, position: int) -> TalosRule | None:
+        word = self.rules[position].pattern.replace("*", self.fresh)
+        found = self.matcher.first(word)
+        return self.rules[found] if found is not None and found < position else None
 
 
 def _safe_never(pattern: str) -> tuple[str, str | None] | None:

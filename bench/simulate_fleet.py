@@ -1,0 +1,166 @@
+"""Benchmark: `pullguard simulate --format json` on fleet-shaped Talos policies (issue 16).
+
+Rules in the shapes real policies use, a quarter of them leading-`*` host patterns
+(`*.mirror-N.internal/*/base`), and images that each hit a uniformly random rule, so nearly every
+image has its own match subject and no literal prefix narrows the search. For each size the whole
+process (start-up, YAML, validation, lints, reference parsing, matching, JSON out) is measured
+against a plain per-rule regex loop in this process (each image normalized with the same parser,
+every rule's glob as a compiled regex tried in order until the first fullmatch), with the peak
+RSS of the pullguard process. Prints the times, the ratios and whether the targets hold:
+>= 5x the loop at 1,000 x 50,000; 10,000 rules within 1.5x of 100 rules (50,000 images);
+peak RSS < 250 MB at 200,000 images.
+
+    python bench/simulate_fleet.py [--sizes 1000x50000,1000x200000,4000x50000,100x50000,10000x50000]
+                                   [--no-baseline-over 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_SIZES = "1000x50000,1000x200000,4000x50000,100x50000,10000x50000"
+ISSUER = "https://token.actions.githubusercontent.com"
+
+
+def rule_pattern(i: int) -> str:
+    shape = i % 4
+    if shape == 0:
+        return f"*.mirror-{i}.internal/*/base"
+    if shape == 1:
+        return f"registry-{i}.example.com/team/*"
+    if shape == 2:
+        return f"ghcr.io/org-{i}/*"
+    return f"*/vendor-{i}/app-*"
+
+
+def make_policy(n_rules: int) -> tuple[str, list[str]]:
+    """n_rules - 1 rules of the four shapes (verify, skip, deny in turn), then a catch-all deny."""
+    patterns: list[str] = []
+    lines = ["apiVersion: v1alpha1", "kind: ImageVerificationConfig", "rules:"]
+    for i in range(n_rules - 1):
+        pattern = rule_pattern(i)
+        patterns.append(pattern)
+        lines.append(f"  - image: '{pattern}'")
+        if i % 3 == 0:
+            lines += ["    keyless:", f"      issuer: {ISSUER}", f"      subjectRegex: ^https://github\\.com/org-{i}/"]
+        elif i % 3 == 1:
+            lines.append("    skip: true")
+        else:
+            lines.append("    deny: true")
+    patterns.append("*")
+    lines += ["  - image: '*'", "    deny: true"]
+    return "\n".join(lines) + "\n", patterns
+
+
+def make_image(i: int, rng: random.Random) -> str:
+    """An image that rule i matches (and no earlier rule of another number does)."""
+    n = rng.randrange(1_000_000)
+    shape = i % 4
+    if shape == 0:
+        image = f"eu{n % 7}.mirror-{i}.internal/proj{n}/base"
+    elif shape == 1:
+        image = f"registry-{i}.example.com/team/svc{n}"
+    elif shape == 2:
+        image = f"ghcr.io/org-{i}/x{n}"
+    else:
+        image = f"quay.io/vendor-{i}/app-{n}"
+    tag = rng.choice([":v1.2.3", ":latest", f":{n % 1000}", "@sha256:" + f"{rng.getrandbits(256):064x}"])
+    return image + tag
+
+
+def make_images(n_images: int, n_rules: int, rng: random.Random) -> list[str]:
+    # One in twenty hits no numbered rule (only the catch-all).
+    return [make_image(rng.randrange(n_rules - 1), rng) if rng.random() >= 0.05
+            else f"docker.io/library/app{rng.randrange(10_000)}:1" for _ in range(n_images)]
+
+
+def baseline(images: list[str], patterns: list[str]) -> tuple[float, list[int | None]]:
+    """The plain per-rule regex loop, in this process (no start-up cost counted)."""
+    from pullguard.engine.reference import parse_reference
+
+    parse_reference.cache_clear()
+    start = time.perf_counter()
+    compiled = [re.compile(".*".join(re.escape(p) for p in pattern.split("*")), re.S) for pattern in patterns]
+    results: list[int | None] = []
+    for image in images:
+        subject = parse_reference(image).context
+        hit = None
+        for index, regex in enumerate(compiled):
+            if regex.fullmatch(subject):
+                hit = index
+                break
+        results.append(hit)
+    return time.perf_counter() - start, results
+
+
+def pullguard(policy: Path, image_file: Path) -> tuple[float, float, list[int | None]]:
+    """(seconds, peak RSS in MB, rule_index per image) of one whole `pullguard simulate` process."""
+    start = time.perf_counter()
+    out = policy.with_suffix(".json")
+    with open(out, "w") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from pullguard.tui.cli import main; sys.exit(main())",
+             "simulate", str(policy), "--images", str(image_file), "--format", "json"],
+            stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    if status != 0:
+        sys.exit(f"pullguard simulate failed ({status}):\n{stderr[-2000:]}")
+    doc = json.loads(out.read_text())
+    return elapsed, usage.ru_maxrss / 1024, [r["rule_index"] for r in doc["results"]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="RULESxIMAGES,... (default: %(default)s)")
+    parser.add_argument("--no-baseline-over", type=int, default=4000,
+                        help="skip the per-rule loop above this many rules (it takes minutes)")
+    args = parser.parse_args()
+
+    measured: dict[tuple[int, int], float] = {}
+    print(f"{'rules x images':>18} {'distinct':>9} {'pullguard':>10} {'peak RSS':>9} {'per-rule loop':>14} {'ratio':>6}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes.split(","):
+            n_rules, n_images = (int(x) for x in size.split("x"))
+            rng = random.Random(n_rules * 1_000_003 + n_images)
+            text, patterns = make_policy(n_rules)
+            images = make_images(n_images, n_rules, rng)
+            policy = Path(tmp) / f"policy-{size}.yaml"
+            policy.write_text(text)
+            image_file = Path(tmp) / f"images-{size}.txt"
+            image_file.write_text("\n".join(images) + "\n")
+            ours, rss, got = pullguard(policy, image_file)
+            measured[(n_rules, n_images)] = ours
+            if n_rules <= args.no_baseline_over:
+                base, expected = baseline(images, patterns)
+                if got != expected:
+                    wrong = sum(1 for a, b in zip(got, expected, strict=True) if a != b)
+                    sys.exit(f"{size}: results differ from the per-rule loop on {wrong} images")
+                loop, ratio = f"{base:12.2f} s", f"{base / ours:5.1f}x"
+            else:
+                loop, ratio = f"{'(skipped)':>14}", f"{'-':>6}"
+            distinct = len({i.split('@')[0].rsplit(':', 1)[0] for i in images})
+            print(f"{n_rules:>8,} x {n_images:<7,} {distinct:>9,} {ours:8.2f} s {rss:6.0f} MB {loop} {ratio}", flush=True)
+            if (n_rules, n_images) == (1000, 200_000):
+                print(f"{'':>18} peak RSS target < 250 MB: {'met' if rss < 250 else 'MISSED'}")
+    few, many = measured.get((100, 50_000)), measured.get((10_000, 50_000))
+    if few and many:
+        print(f"10,000 rules / 100 rules (50,000 images): {many / few:.2f}x "
+              f"(target <= 1.5x: {'met' if many / few <= 1.5 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()
