@@ -181,7 +181,7 @@ def test_simulate_decisions(globs: tuple[str, ...], image: str, action: str) -> 
                                        "images.containers.map(image, verifyImageSignatures(image, [attestors.cosign]))"
                                        ".all(e, e > 0)"]}]
         assert isinstance(decision.requirements, IvpolRequirements)
-        assert decision.verifier is None  # the validations verify, not one verifier
+        assert decision.verifier is not None and decision.verifier.to_json()["type"] == "public_key"
     else:
         assert decision.message == "no matched policy" and decision.rules == []
 

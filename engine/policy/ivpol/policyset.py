@@ -15,7 +15,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...vocabulary import AppliedRule, Decision, OutlineItem, RuleTrial
+from ...vocabulary import AppliedRule, Decision, OutlineItem, RuleTrial, Verifier
 from .model import ImageMatch, ImageValidatingPolicy, MatchError
 
 
@@ -81,10 +81,10 @@ class IvpolPolicySet:
         count = len(first.policy.validations)
         message = (f"verification required by {first.policy.name}" + (f" and {more} more" if more else "")
                    + f": {count} validation{'s' if count != 1 else ''}")
-        # `verifier` stays None: what verifies an image is its policies' validations, never one
-        # verifier alone (a verification that only knew the verifier would pass too much).
+        # `verifier` is shown (the first attestor's); verification runs the validations, chosen by
+        # the requirements' type (engine.verify), never this verifier alone.
         return Decision(image, image, "verify", first.policy.index, first.policy.rule_id,
-                        first.entry.text if first.entry else None, None, message,
+                        first.entry.text if first.entry else None, _first_verifier(first.policy), message,
                         rules=rules, requirements=requirements)
 
     def evaluate_many(self, images: Sequence[str]) -> list[Decision]:
@@ -118,3 +118,9 @@ class IvpolPolicySet:
 def _patterns(policy: ImageValidatingPolicy) -> str:
     return ", ".join(entry.text for entry in policy.matches) or "*"
 
+
+def _first_verifier(policy: ImageValidatingPolicy) -> Verifier | None:
+    for attestor in policy.attestors:
+        if attestor.verifiers:
+            return attestor.verifiers[0]
+    return None
