@@ -416,6 +416,17 @@ def write_image_validating_policy(out: Path) -> None:
     (out / "kyverno" / "image-validating-policy.yaml").write_text(IVPOL_HEADER + conversion.text)
 
 
+def talosctl_tuf_trusted_roots(trusted_root: str) -> str:
+    """`talosctl -n 172.20.0.5 get tuftrustedroots -o yaml` of the sample node, whose root is the
+    samples' own (talosctl's yaml output: `node:`, the resource's metadata, `spec.jsonData`)."""
+    chomp = "|" if trusted_root.endswith("\n") else "|-"
+    return ("node: 172.20.0.5\nmetadata:\n    namespace: security\n    type: TUFTrustedRoots.security.talos.dev\n"
+            "    id: trusted_root.json\n    version: 1\n    owner: security.TUFTrustedRootController\n"
+            "    phase: running\n    created: 2026-01-12T08:04:02Z\n    updated: 2026-01-12T08:04:02Z\n"
+            f"spec:\n    lastRefreshTime: 2026-01-12T08:04:02.512093117Z\n    jsonData: {chomp}\n"
+            + _indent(trusted_root.rstrip("\n"), 8) + "\n")
+
+
 def generate(out: Path = SAMPLES) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for generated in ("registry", "talos", "kyverno", "images"):
@@ -428,11 +439,15 @@ def generate(out: Path = SAMPLES) -> None:
     write_image_validating_policy(out)
     write_image_lists(out, built)
     # samples/tests/ holds hand-written PolicyTest files that pin the demo's outcomes, and
-    # samples/troubleshooting/ pasted pull errors for `pullguard explain`: they are inputs, not
-    # generated, so a copy goes along with samples written elsewhere.
+    # samples/troubleshooting/ pasted pull errors for `pullguard explain` and a node's `talosctl get`
+    # outputs: they are inputs, not generated, so a copy goes along with samples written elsewhere.
+    # The node's trusted root is the samples' own, written from trusted_root.json.
     if out.resolve() != SAMPLES.resolve():
         for written_by_hand in ("tests", "troubleshooting"):
             shutil.copytree(SAMPLES / written_by_hand, out / written_by_hand, dirs_exist_ok=True)
+    (out / "troubleshooting").mkdir(exist_ok=True)
+    (out / "troubleshooting" / "talosctl-tuftrustedroots.yaml").write_text(
+        talosctl_tuf_trusted_roots((out / "trusted_root.json").read_text()))
 
 
 def main(argv: list[str] | None = None) -> int:

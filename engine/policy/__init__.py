@@ -20,6 +20,7 @@ from ..yamlsource import Document, compose
 from . import talos
 from .detect import is_image_validating_policy, is_kyverno
 from .dialect import Dialect, PolicyModel
+from .talos import talosctl
 from .talos.mirrors import DeclaredMirrors, read_mirrors
 
 
@@ -83,6 +84,11 @@ def _load_policy(text: str, path: str) -> LoadedPolicy:
     docs, problem = compose(text)
     syntax_error = problem_diagnostic(problem) if problem is not None else None
     diagnostics: list[Diagnostic] = [syntax_error] if syntax_error else []
+    nodes: list[talosctl.NodeView] = []
+    if talosctl.is_talosctl_output(docs):  # `talosctl get machineconfig|imageverificationrules -o yaml`
+        nodes, found = talosctl.unwrap(docs, text)
+        diagnostics.extend(found)
+        docs = nodes[0].documents()
     dialect = next((d for d in DIALECTS if any(d.detect(doc) for doc in docs)), None)
     if dialect is None and not docs and syntax_error:
         dialect = _TALOS  # nothing parsed at all: an empty Talos policy, the error says why
@@ -99,6 +105,8 @@ def _load_policy(text: str, path: str) -> LoadedPolicy:
     elif not syntax_error:
         # With a syntax error the policy may lie after it: say only what is certain.
         diagnostics.append(_nothing_found(docs))
+    if len(nodes) > 1:
+        diagnostics.extend(_other_nodes(nodes, path))
     mirrors, mirror_diagnostics = read_mirrors(docs)
     diagnostics.extend(mirror_diagnostics)
     if not path.startswith("<"):  # `oci:../registry` in a file means next to that file
@@ -106,6 +114,19 @@ def _load_policy(text: str, path: str) -> LoadedPolicy:
         mirrors = {host: DeclaredMirrors(tuple(e.with_layout_under(directory) for e in spec.endpoints), spec.skip_fallback)
                    for host, spec in mirrors.items()}
     return LoadedPolicy(path, dialect.name if dialect is not None else None, policy, diagnostics, mirrors)
+
+
+def _other_nodes(nodes: list[talosctl.NodeView], path: str) -> list[Diagnostic]:
+    """Several nodes in one talosctl output: the first node's rules are the policy; every other
+    node's own findings, and each rule where its rule set differs from the first's."""
+    first, base_diags = talos.load(nodes[0].documents(), path)
+    seen = {(d.code, d.message, d.line, d.column) for d in base_diags}
+    out: list[Diagnostic] = []
+    for node in nodes[1:]:
+        policy, diags = talos.load(node.documents(), path)
+        out.extend(d for d in diags if (d.code, d.message, d.line, d.column) not in seen)
+        out.extend(talosctl.compare_nodes(nodes[0].name or "?", first.rules, node.name or "?", policy.rules))
+    return out
 
 
 def _nothing_found(docs: list[Document]) -> Diagnostic:
