@@ -5,6 +5,7 @@ document). The fixtures in tests/talosctl/ follow talosctl's yaml output (`node:
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -187,3 +188,14 @@ def test_the_sample_node_files_offline(node_file, argv, stdin, code, expect):
     done = run_cli(*(a.format(f=node_file) for a in argv), stdin=stdin)
     assert done.returncode == code, done.stderr
     assert expect in done.stdout
+
+
+def test_the_sample_node_verifies_offline_with_its_own_trusted_root():
+    """The node's talosctl outputs alone: its machine config (rules and mirrors) and its TUF root.
+    The rotated-out partner key fails the partner's good image too."""
+    done = run_cli("verify", "troubleshooting/talosctl-machineconfig.yaml", "--images", "images/images.txt",
+                   "--trusted-root", "troubleshooting/talosctl-tuftrustedroots.yaml", "--format", "json")
+    report = json.loads(done.stdout)
+    assert report["summary"] == {"verified": 3, "failed": 4, "skipped": 1, "denied": 1, "allowed": 2, "error": 0}
+    outcomes = {r["image"]: r["outcome"] for r in report["results"]}
+    assert outcomes["quay.io/partner/agent:v5.2.0"] == "failed"
