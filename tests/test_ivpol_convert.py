@@ -171,3 +171,35 @@ def test_kept_globs_agree_with_the_normalized_wildcard_over_a_fleet(pattern: str
     regex = re.compile(wildcard_regex(pattern))
     for image in _fleet(random.Random(7), 2000):
         assert glob.match(image) == bool(regex.match(kyverno_image_string(image))), image
+
+
+def test_names_from_the_source_cannot_write_yaml_of_their_own() -> None:
+    """A rule name or namespace holding a line break and YAML: one comment line, one quoted value."""
+    text = f"""apiVersion: kyverno.io/v1
+kind: Policy
+metadata:
+  name: p
+  namespace: "team\\nkind: ClusterRole"
+spec:
+  rules:
+    - name: "r\\nspec: {{}}\\n---\\nkind: Secret"
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        - imageReferences: ["ghcr.io/acme/*"]
+          mutateDigest: false
+          attestors:
+            - entries:
+                - keys:
+                    publicKeys: |-
+                      {KEY}
+"""
+    loaded = load_policy(text, "p.yaml")
+    assert isinstance(loaded.policy, KyvernoPolicySet)
+    conversion = convert(loaded.policy, text, "p.yaml")
+    checked = load_policy(conversion.text, "out.yaml")
+    assert checked.errors == 0, checked.diagnostics
+    assert "\n---\n" not in conversion.text and "kind: Secret" not in conversion.text.replace("\\nkind: Secret", "")
+    assert '  namespace: "team\\nkind: ClusterRole"' in conversion.text

@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from ...display import escape_control
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier
 from ...yamlsource import MappingNode, Node, ScalarNode, SequenceNode, compose, map_get, position
 from ..detect import is_kyverno
@@ -184,12 +185,15 @@ class _Writer:
     def entry(self, converted: Converted) -> str:
         entry = converted.entry
         kind, namespace, _line = self.kinds.get(entry.policy, ("ClusterPolicy", None, entry.line))
-        lines = [f"# {kind} {entry.policy}, rule {entry.rule}, verifyImages[{entry.entry}] ({self.path}:{entry.line})",
+        # names and paths from the source, on one comment line: escaped, so a line break in a name
+        # cannot start a YAML key of its own
+        lines = [f"# {escape_control(f'{kind} {entry.policy}, rule {entry.rule}, verifyImages[{entry.entry}]')}"
+                 f" ({escape_control(self.path)}:{entry.line})",
                  "apiVersion: policies.kyverno.io/v1",
                  f"kind: {'NamespacedImageValidatingPolicy' if kind == 'Policy' else 'ImageValidatingPolicy'}",
                  "metadata:", f"  name: {converted.name}"]
         if kind == "Policy" and namespace:
-            lines.append(f"  namespace: {namespace}")
+            lines.append(f"  namespace: {_q(namespace)}")
         lines += ["spec:", f"  validationActions: [{'Audit' if entry.failure_action == 'Audit' else 'Deny'}]",
                   "  validationConfigurations:", f"    required: {_bool(entry.required)}",
                   f"    mutateDigest: {_bool(entry.mutate_digest)}", f"    verifyDigest: {_bool(entry.verify_digest)}"]
