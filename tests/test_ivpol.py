@@ -294,15 +294,27 @@ VERDICTS = [
      "ghcr.io/acme/app:v1", UNSIGNED, "failed", "check-images: unsigned: ghcr.io/acme/app:v1"),
     ("", "  validations:\n    - expression: \"false\"\n", "ghcr.io/acme/app:v1", SIGNED, "failed",
      "CEL expression validation failed at index 0"),
+    # validationConfigurations.required (default true): Kyverno's EnforceRequired after the validations
+    ("", "  validations:\n    - expression: \"true\"\n", "ghcr.io/acme/app:v1", SIGNED, "failed",
+     "image ghcr.io/acme/app:v1 is not verified: no policy performed a signature or attestation check on it"),
+    ("", "  validations:\n    - expression: images.containers.all(i, verifyImageSignatures(i, [attestors.cosign]) >= 0)\n",
+     "ghcr.io/acme/app:v1", UNSIGNED, "failed", "image ghcr.io/acme/app:v1 failed signature or attestation verification"),
+    ("  validationConfigurations:\n    required: false\n", "  validations:\n    - expression: \"true\"\n",
+     "ghcr.io/acme/app:v1", SIGNED, "verified", "verified: 1 validation of check-images true"),
     ("", "  validations:\n    - expression: images.containers[3] == 'x'\n", "ghcr.io/acme/app:v1", SIGNED, "error",
      "validation 0 (line 24)"),
     ("", "  attestations:\n    - name: sbom\n      intoto: {type: https://cyclonedx.org/bom}\n"
          "  validations:\n    - expression: images.containers.all(i, verifyAttestationSignatures(i, attestations.sbom,"
          " [attestors.cosign]) > 0)\n", "ghcr.io/acme/app:v1", SIGNED, "error", "not verified by pullguard: attestation"),
-    # an answer that does not depend on the unknown count is CEL's, as in Kyverno
+    # an answer that does not depend on the unknown count is CEL's, as in Kyverno; but `required`
+    # then needs the check that pullguard could not answer
+    ("  validationConfigurations:\n    required: false\n",
+     "  validations:\n    - expression: images.containers.all(i, verifyAttestationSignatures(i, attestations.sbom,"
+     " [attestors.cosign]) > 0 || true)\n  attestations:\n    - name: sbom\n      intoto: {type: x}\n",
+     "ghcr.io/acme/app:v1", UNSIGNED, "verified", "verified"),
     ("", "  validations:\n    - expression: images.containers.all(i, verifyAttestationSignatures(i, attestations.sbom,"
          " [attestors.cosign]) > 0 || true)\n  attestations:\n    - name: sbom\n      intoto: {type: x}\n",
-     "ghcr.io/acme/app:v1", UNSIGNED, "verified", "verified"),
+     "ghcr.io/acme/app:v1", UNSIGNED, "error", "validationConfigurations.required: not verified by pullguard: attestation"),
     # verifyDigest without mutateDigest: a tag reference fails as Kyverno's checkDigests fails it
     (NO_DIGEST_CHECK, None, "ghcr.io/acme/app:v1", SIGNED, "failed", "image ghcr.io/acme/app:v1 does not have a digest"),
     (NO_DIGEST_CHECK, None, "ghcr.io/acme/app" + DIGEST, SIGNED, "verified", "verified"),
@@ -317,7 +329,7 @@ def test_verdicts(extra: str, validations: str | None, image: str, check: Attest
     requirements = _requirements(policy(extra, validations=validations), image)
     verdict = run(requirements, _checks(requirements, check), has_digest="@" in image)
     assert (verdict.outcome, words in verdict.message) == (outcome, True), verdict
-    if outcome == "verified" and check is SIGNED and "verifyAttestation" not in (validations or ""):
+    if outcome == "verified" and check is SIGNED and "verifyImageSignatures" in (validations or "verifyImageSignatures"):
         assert verdict.evidence == "evidence"
 
 

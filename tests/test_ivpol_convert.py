@@ -203,3 +203,48 @@ spec:
     assert checked.errors == 0, checked.diagnostics
     assert "\n---\n" not in conversion.text and "kind: Secret" not in conversion.text.replace("\\nkind: Secret", "")
     assert '  namespace: "team\\nkind: ClusterRole"' in conversion.text
+
+
+def _entry_policy(attestors: str) -> str:
+    return f"""apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: p
+spec:
+  rules:
+    - name: r
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        - imageReferences: ["ghcr.io/acme/*"]
+          mutateDigest: false
+{attestors}"""
+
+
+def test_an_entry_without_attestors_admits_unchecked_as_the_cluster_policy_does() -> None:
+    text = _entry_policy("")
+    loaded = load_policy(text, "p.yaml")
+    assert isinstance(loaded.policy, KyvernoPolicySet)
+    conversion = convert(loaded.policy, text, "p.yaml")
+    assert "    required: false\n" in conversion.text and "  validations: []\n" in conversion.text
+    assert load_policy(conversion.text, "out.yaml").errors == 0
+
+
+def test_an_attestor_set_that_cannot_be_converted_fails_every_image_rather_than_none() -> None:
+    text = _entry_policy("""          attestors:
+            - entries:
+                - certificates:
+                    cert: |-
+                      -----BEGIN CERTIFICATE-----
+                      MIIB
+                      -----END CERTIFICATE-----
+""")
+    loaded = load_policy(text, "p.yaml")
+    assert isinstance(loaded.policy, KyvernoPolicySet)
+    conversion = convert(loaded.policy, text, "p.yaml")
+    assert any("certificates attestors are not carried over" in w.message for w in conversion.warnings)
+    assert '    - expression: "false"\n      message: "p/r#0 attestors[0] needs 1 attestors and only 0 could be converted' \
+        in conversion.text
+    assert load_policy(conversion.text, "out.yaml").errors == 0

@@ -185,6 +185,7 @@ class _Writer:
     def entry(self, converted: Converted) -> str:
         entry = converted.entry
         kind, namespace, _line = self.kinds.get(entry.policy, ("ClusterPolicy", None, entry.line))
+        attestor_lines, validations = self.checks(entry)
         # names and paths from the source, on one comment line: escaped, so a line break in a name
         # cannot start a YAML key of its own
         lines = [f"# {escape_control(f'{kind} {entry.policy}, rule {entry.rule}, verifyImages[{entry.entry}]')}"
@@ -194,11 +195,20 @@ class _Writer:
                  "metadata:", f"  name: {converted.name}"]
         if kind == "Policy" and namespace:
             lines.append(f"  namespace: {_q(namespace)}")
+        # With no validation nothing checks a signature, and `required` would fail every image
+        # (Kyverno's EnforceRequired), where the ClusterPolicy entry admits it unchecked.
+        required = entry.required and bool(validations)
         lines += ["spec:", f"  validationActions: [{'Audit' if entry.failure_action == 'Audit' else 'Deny'}]",
-                  "  validationConfigurations:", f"    required: {_bool(entry.required)}",
+                  "  validationConfigurations:", f"    required: {_bool(required)}",
                   f"    mutateDigest: {_bool(entry.mutate_digest)}", f"    verifyDigest: {_bool(entry.verify_digest)}"]
         text = "\n".join(lines) + "\n" + _RESOURCE_RULES
         text += "  matchImageReferences:\n" + "".join(f"    - {line}\n" for line in self.references(entry))
+        text += "  attestors:" + ("\n" + "\n".join(attestor_lines) if attestor_lines else " []") + "\n"
+        text += "  validations:" + ("\n" + "\n".join(validations) if validations else " []") + "\n"
+        return text
+
+    def checks(self, entry: VerifyEntry) -> tuple[list[str], list[str]]:
+        """The attestors and validations lines of an entry's attestor sets."""
         attestor_lines: list[str] = []
         validations: list[str] = []
         counter = 0
@@ -211,10 +221,13 @@ class _Writer:
                 counter += 1
                 if self.attestor(name, req, entry, attestor_lines):
                     names.append(name)
-            if not names:
+            required = aset.required
+            if len(names) < required:  # never weaker than the original: such a set fails every image
+                message = (f"{entry.rule_id} attestors[{n}] needs {required} attestors and only {len(names)} could be "
+                           "converted: write the others by hand")
+                validations += ['    - expression: "false"', f"      message: {_q(message)}"]
                 continue
             listed = ", ".join(f"attestors.{name}" for name in names)
-            required = aset.required
             message = (f"image signature verification failed ({entry.rule_id} attestors[{n}]): "
                        f"fewer than {required} of {len(names)} attestors verified")
             validations += [
@@ -224,9 +237,7 @@ class _Writer:
             self.lossy(entry.line, f"{entry.rule_id}: attestations[{j}] (type, attestors and JMESPath conditions) "
                        "are not carried over; write them as attestations and verifyAttestationSignatures/extractPayload "
                        "validations")
-        text += "  attestors:" + ("\n" + "\n".join(attestor_lines) if attestor_lines else " []") + "\n"
-        text += "  validations:" + ("\n" + "\n".join(validations) if validations else " []") + "\n"
-        return text
+        return attestor_lines, validations
 
     def _flat(self, aset: AttestorSetReq, entry: VerifyEntry) -> Iterator[AttestorReq]:
         for req in aset.entries:

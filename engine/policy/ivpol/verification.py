@@ -4,7 +4,8 @@ Kyverno evaluates each applying policy's validations in order over the resource
 (`pkg/image/verification/evaluator/policy.go`); the first that is false fails the policy with its
 message (messageExpression first, then message, then `CEL expression validation failed at index
 N`), an expression that errors is an error. An image is `verified` when every validation of
-every applying policy is true (SPEC §4b).
+every applying policy is true (SPEC §4b) and, where a policy has `required` (the default), a
+signature check on the image verified (Kyverno's EnforceRequired, with its words).
 
 Signature checks need the registry, CEL does not: verification first checks every attestor the
 applying policies declare against the image (`AttestorCheck`, done by engine.verify), then the
@@ -66,13 +67,25 @@ def attestors_to_check(requirements: IvpolRequirements) -> list[tuple[ImageValid
     return [(a.policy, attestor.name) for a in requirements.applying for attestor in a.policy.attestors]
 
 
+class _Record:
+    """Kyverno's ImageVerificationResults for the image, shared by every policy of the request:
+    was a signature check attempted, and did one verify (validationConfigurations.required)."""
+
+    def __init__(self) -> None:
+        self.attempted = False
+        self.verified = False
+        self.unknown: str | None = None  # a check pullguard could not answer (CEL may not need it)
+
+
 class _Answers:
     """The verification functions for one policy, answered from the attestor checks."""
 
-    def __init__(self, policy: ImageValidatingPolicy, image: str, checks: Mapping[tuple[int, str], AttestorCheck]):
+    def __init__(self, policy: ImageValidatingPolicy, image: str, checks: Mapping[tuple[int, str], AttestorCheck],
+                 record: _Record):
         self.policy = policy
         self.image = image
         self.checks = checks
+        self.record = record
         self.verified_by: list[AttestorCheck] = []
         self.notes: list[str] = []
 
@@ -86,6 +99,13 @@ class _Answers:
         return names
 
     def verify_image_signatures(self, image: str, attestors: Sequence[Any]) -> int:
+        try:
+            return self._verify_image_signatures(image, attestors)
+        except _Unanswerable as error:
+            self.record.unknown = self.record.unknown or str(error)
+            raise
+
+    def _verify_image_signatures(self, image: str, attestors: Sequence[Any]) -> int:
         names = self._names(attestors)
         if image != self.image:
             raise _Unanswerable(f"verifyImageSignatures for {image!r}, which is not the image being verified")
@@ -111,10 +131,15 @@ class _Answers:
                 self.verified_by.append(check)
             else:  # SPEC §2 `errors`: what made a signature fail, never what verified
                 self.notes.append(f"{name}: {check.message}")
+        if names:  # Kyverno records a check only when attestors were listed
+            self.record.attempted = True
+            self.record.verified = self.record.verified or count > 0
         return count
 
     def verify_attestation_signatures(self, image: str, attestation: str, attestors: Sequence[Any]) -> int:
-        raise _Unanswerable(f"not verified by pullguard: attestation {attestation!r} (verifyAttestationSignatures)")
+        reason = f"not verified by pullguard: attestation {attestation!r} (verifyAttestationSignatures)"
+        self.record.unknown = self.record.unknown or reason
+        raise _Unanswerable(reason)
 
     def extract_payload(self, image: str, attestation: str) -> Any:
         raise _Unanswerable(f"not verified by pullguard: attestation {attestation!r} (extractPayload)")
@@ -149,12 +174,13 @@ def run(requirements: IvpolRequirements, checks: Mapping[tuple[int, str], Attest
     trials: list[ValidationTrial] = []
     first: AttestorCheck | None = None
     errors: list[str] = []
+    record = _Record()
     for applying in requirements.applying:
         policy = applying.policy
         if policy.verify_digest and not policy.mutate_digest and not has_digest:
             message = f"image {image} does not have a digest"  # Kyverno's checkDigests
             return Verdict("failed", f"{policy.name}: {message}", trials, None, [message])
-        answers = _Answers(policy, image, checks)
+        answers = _Answers(policy, image, checks, record)
         data = _data(policy, image)
         try:
             with verifying(answers):
@@ -182,6 +208,14 @@ def run(requirements: IvpolRequirements, checks: Mapping[tuple[int, str], Attest
         errors += answers.notes
         if first is None and answers.verified_by:
             first = answers.verified_by[0]
+    for applying in requirements.applying:  # Kyverno's EnforceRequired, once every policy passed
+        if applying.policy.required and not record.verified:
+            if record.unknown is not None:  # the check that could have verified it is unanswered
+                message = f"{applying.policy.name}: validationConfigurations.required: {record.unknown}"
+                return Verdict("error", message, trials, None, errors + [message])
+            message = (f"image {image} failed signature or attestation verification" if record.attempted
+                       else f"image {image} is not verified: no policy performed a signature or attestation check on it")
+            return Verdict("failed", f"{applying.policy.name}: {message}", trials, None, errors + [message])
     count = len(trials)
     names = ", ".join(a.policy.name for a in requirements.applying)
     how = f"{first.message}; " if first is not None else "verified: "
