@@ -371,3 +371,19 @@ def test_a_json_mode_policy_needs_no_match_constraints() -> None:
                                                              "      - apiGroups: ['']\n        apiVersions: [v1]\n"
                                                              "        operations: [CREATE, UPDATE]\n        resources: [pods]\n", "")
     assert errors(text) == []
+
+
+# Kyverno's output-type checks beyond validations: (spec lines, words)
+OUTPUT_TYPES = [
+    ("  auditAnnotations:\n    - key: k\n      valueExpression: '1'\n",
+     "spec.auditAnnotations[0].valueExpression: Invalid value: \"1\": output is expected to be either of type string or null_type"),
+    ("  images:\n    - name: x\n      expression: '1'\n",
+     "spec.images[0].expression: Invalid value: \"1\": output is expected to be of type list(string)"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), OUTPUT_TYPES)
+def test_output_types(extra: str, message: str) -> None:
+    assert [m for c, m, _, _ in errors(policy(extra)) if c == "ivpol-cel"] == [message]
+    fine = extra.replace("'1'", "\"'text'\"" if "audit" in extra else "\"['ghcr.io/a']\"")
+    assert errors(policy(fine)) == []

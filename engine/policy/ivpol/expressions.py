@@ -31,7 +31,7 @@ from cel_expr_python.ext import ext_bindings, ext_encoders, ext_math, ext_option
 from ...reference import InvalidReference, parse_reference
 
 T = cel.Type
-Expected = Literal["bool", "string", "any"]
+Expected = Literal["bool", "string", "any", "audit", "images"]
 
 
 class Verification(Protocol):
@@ -243,7 +243,18 @@ def compile_expression(env: Any, text: str, expected: Expected) -> Compiled | Ce
             return Compiled(text, None, T.DYN, libraries)
         return _problem(str(error))
     output = compiled.return_type()
-    if expected != "any" and output != (T.BOOL if expected == "bool" else T.STRING):
-        # Kyverno: `output is expected to be of type bool` (cel-go's type name), at the expression
-        return CelProblem(f"output is expected to be of type {expected}", 1, 1)
+    problem = _output_problem(expected, output)
+    if problem is not None:  # Kyverno's words (cel-go's type names), at the expression
+        return CelProblem(problem, 1, 1)
     return Compiled(text, compiled, output)
+
+
+def _output_problem(expected: Expected, output: Any) -> str | None:
+    if expected in ("bool", "string"):
+        return None if output == (T.BOOL if expected == "bool" else T.STRING) else f"output is expected to be of type {expected}"
+    if expected == "audit":  # CompileAuditAnnotation
+        return None if output in (T.STRING, T.NULL) else "output is expected to be either of type string or null_type"
+    if expected == "images":  # CompileImageExtractors
+        return (None if output in (T.List(T.STRING), T.DYN, T.List(T.DYN))
+                else "output is expected to be of type list(string)")
+    return None

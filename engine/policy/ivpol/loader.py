@@ -182,11 +182,11 @@ class _Loader:
         env = expressions.policy_env(tuple(types))
         for i, item in enumerate(seq_items(spec.get("images"))):
             if isinstance(item, Obj):
-                self.compile(env, item, "expression", f"spec.images[{i}]", "any")
+                self.compile(env, item, "expression", f"spec.images[{i}]", "images")
         validations = tuple(self.validations(env, spec))
         for i, item in enumerate(seq_items(spec.get("auditAnnotations"))):
             if isinstance(item, Obj):
-                self.compile(env, item, "valueExpression", f"spec.auditAnnotations[{i}]", "any")
+                self.compile(env, item, "valueExpression", f"spec.auditAnnotations[{i}]", "audit")
         attestors = tuple(self.attestors(env, spec))
         attestations = tuple(self.attestations(spec))
         self.references(spec, {a.name for a in attestors}, {a.name for a in attestations})
