@@ -248,3 +248,19 @@ def test_an_attestor_set_that_cannot_be_converted_fails_every_image_rather_than_
     assert '    - expression: "false"\n      message: "p/r#0 attestors[0] needs 1 attestors and only 0 could be converted' \
         in conversion.text
     assert load_policy(conversion.text, "out.yaml").errors == 0
+
+
+@pytest.mark.parametrize(("url", "lossy"), [("https://rekor.sigstore.dev", False), ("https://rekor.example.com", True)])
+def test_a_keys_attestors_own_rekor_is_a_warning(url: str, lossy: bool) -> None:
+    text = _entry_policy(f"""          attestors:
+            - entries:
+                - keys:
+                    publicKeys: |-
+                      {KEY}
+                    rekor:
+                      url: {url}
+""")
+    loaded = load_policy(text, "p.yaml")
+    assert isinstance(loaded.policy, KyvernoPolicySet)
+    warnings = [w.message for w in convert(loaded.policy, text, "p.yaml").warnings]
+    assert warnings == (["p/r#0: 'attestors[0].entries[0].keys.rekor.url' is not carried over"] if lossy else [])

@@ -282,7 +282,7 @@ def _bool(value: bool) -> str:
 # --- keys the conversion carries, relative to a verifyImages entry -----------------------------
 
 _ATTESTOR_CARRIED = {
-    "keys", "keys.publicKeys", "keys.rekor", "keys.rekor.url", "keys.rekor.pubkey", "keys.rekor.ignoreTlog",
+    "keys", "keys.publicKeys", "keys.rekor", "keys.rekor.pubkey", "keys.rekor.ignoreTlog",
     "keys.ctlog", "keys.ctlog.ignoreSCT", "keys.ctlog.pubkey",
     "keyless", "keyless.issuer", "keyless.subject", "keyless.issuerRegExp", "keyless.subjectRegExp", "keyless.roots",
     "keyless.rekor", "keyless.rekor.url", "keyless.rekor.pubkey", "keyless.rekor.ignoreTlog",
@@ -291,6 +291,7 @@ _ATTESTOR_CARRIED = {
 _ENTRY_CARRIED = {"imageReferences", "skipImageReferences", "required", "mutateDigest", "verifyDigest", "failureAction",
                   "useCache", "type", "repository", "attestors", "image"}
 _SET_CARRIED = {"count", "entries"}
+_DEFAULT_REKOR = "https://rekor.sigstore.dev"
 _REPORTED_ELSEWHERE = {"attestations", "attestor", "certificates"}  # said once by _Writer
 
 
@@ -326,6 +327,8 @@ def _attestor_uncarried(node: Node, prefix: str) -> Iterator[tuple[str, Node]]:
             if path == "certificates":
                 yield path, key_node
             continue
+        if path == "keys.rekor.url" and isinstance(value, ScalarNode) and value.value == _DEFAULT_REKOR:
+            continue  # the default: nothing to carry
         if path not in _ATTESTOR_CARRIED:
             yield path, key_node
         elif isinstance(value, MappingNode):
