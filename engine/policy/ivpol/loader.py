@@ -18,6 +18,7 @@ from typing import Any
 
 from ...diagnostics import Diagnostic, Severity
 from ...gobglob import GlobError, compile_glob
+from ...goregexp import compile_error
 from ...keys import KeyFormatError, load_public_key_pem
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
 from ...yamlschema import Obj, Seq, Walker, close_key, seq_items
@@ -190,6 +191,7 @@ class _Loader:
         attestors = tuple(self.attestors(env, spec))
         attestations = tuple(self.attestations(spec))
         self.references(spec, {a.name for a in attestors}, {a.name for a in attestations})
+        self.usage_lints(spec, _flag(spec.obj("validationConfigurations"), "required"))
         config = spec.obj("validationConfigurations")
         broken = any(d.severity == "error" and d.rule_index == self.policy_index for d in self.diagnostics)
         return ImageValidatingPolicy(
@@ -203,6 +205,7 @@ class _Loader:
             validation_actions=tuple(seq_items(spec.get("validationActions"))) or ("Deny",), broken=broken)
 
     def image_matches(self, spec: Obj) -> Iterator[ImageMatch]:
+        seen: set[str] = set()
         for i, item in enumerate(seq_items(spec.get("matchImageReferences"))):
             if not isinstance(item, Obj):
                 continue
@@ -210,6 +213,7 @@ class _Loader:
             line = item.start[0]
             if item.get("glob"):
                 pattern = item.get("glob")
+                self.glob_lints(item, pattern, path, seen)
                 try:
                     glob = compile_glob(pattern)
                 except GlobError as error:
@@ -227,6 +231,19 @@ class _Loader:
             else:  # Kyverno CompileMatchImageReference's words (the schema's oneOf is reported too)
                 self.diag("error", "ivpol-glob", f"{path}: Invalid value: \"object\": either glob or expression must be set",
                           item.start)
+
+    def glob_lints(self, item: Obj, pattern: str, path: str, seen: set[str]) -> None:
+        if pattern in seen:
+            self.diag("warning", "duplicate-pattern", f"{path}.glob '{pattern}' is written twice", item.value_pos("glob"),
+                      "remove one of them")
+        seen.add(pattern)
+        host, slash, rest = pattern.partition("/")
+        if slash and host in ("docker.io", "index.docker.io"):
+            short = rest[len("library/"):] if rest.startswith("library/") else rest
+            self.diag("warning", "ivpol-docker-hub-glob",
+                      f"{path}.glob '{pattern}' is matched against the image as written: Docker Hub images written "
+                      f"without '{host}/' (nginx, library/nginx) do not match it", item.value_pos("glob"),
+                      f"add a glob for the short spelling too, e.g. '{short}'" + (f" and '{rest}'" if short != rest else ""))
 
     def resource_rules(self, spec: Obj) -> tuple[ResourceRule, ...]:
         constraints = spec.obj("matchConstraints")
@@ -335,6 +352,12 @@ class _Loader:
                     continue
                 if identity.get("subjectExpression"):
                     unsupported.append(f"cosign.keyless.identities[{j}].subjectExpression")
+                for field in ("subjectRegExp", "issuerRegExp"):
+                    reason = compile_error(str(identity.get(field))) if identity.get(field) else None
+                    if reason is not None:  # cosign compiles it with Go's regexp at verification
+                        self.diag("error", "invalid-regex", f"{path}.keyless.identities[{j}].{field} is not a valid "
+                                  f"RE2 regular expression: {reason}", identity.value_pos(field),
+                                  "RE2 has no lookaround or backreferences; escape literal '.' '(' '[' with '\\'")
                 verifiers.append(KeylessVerifier(
                     issuer=identity.get("issuer") or None, subject=identity.get("subject") or None,
                     subject_regex=identity.get("subjectRegExp") or None, issuer_regex=identity.get("issuerRegExp") or None,
@@ -346,6 +369,24 @@ class _Loader:
             self.diag("error", "ivpol-cosign-verifier", f"{path}: one of key, keyless or certificate must be set",
                       cosign.start, "add 'key: {data: …}' or 'keyless: {identities: [{issuer: …, subject: …}]}'")
         return Attestor(name, tuple(verifiers), tuple(unsupported), line)
+
+    # -- what the expressions use ------------------------------------------------------------
+
+    def usage_lints(self, spec: Obj, required: bool) -> None:
+        texts = " ".join(str(obj.get(key)) for obj, key, _ in _expressions(spec) if obj.get(key))
+        used = {m.group(2) or m.group(3) for m in _REFERENCE.finditer(texts) if m.group(1) == "attestors"}
+        for item in seq_items(spec.get("attestors")):
+            if isinstance(item, Obj) and item.get("name") and item.get("name") not in used:
+                self.diag("warning", "ivpol-unused-attestor", f"attestor '{item.get('name')}' is not used by any expression",
+                          item.value_pos("name"), f"pass attestors.{item.get('name')} to verifyImageSignatures, or remove it")
+        checks = re.search(r"\bverify(ImageSignatures|AttestationSignatures)\s*\(", texts) is not None
+        if required and spec.has("validations") and not checks:
+            self.diag("warning", "ivpol-required-without-check",
+                      "no expression calls verifyImageSignatures or verifyAttestationSignatures: with "
+                      "validationConfigurations.required (the default) Kyverno then refuses every image it takes "
+                      "('is not verified: no policy performed a signature or attestation check on it')",
+                      spec.key_pos("validations"), "call verifyImageSignatures in a validation, or set "
+                      "validationConfigurations.required: false")
 
     # -- names used by expressions -----------------------------------------------------------
 
