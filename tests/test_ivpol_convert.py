@@ -264,3 +264,12 @@ def test_a_keys_attestors_own_rekor_is_a_warning(url: str, lossy: bool) -> None:
     assert isinstance(loaded.policy, KyvernoPolicySet)
     warnings = [w.message for w in convert(loaded.policy, text, "p.yaml").warnings]
     assert warnings == (["p/r#0: 'attestors[0].entries[0].keys.rekor.url' is not carried over"] if lossy else [])
+
+
+def test_the_policys_failure_policy_and_webhook_timeout_are_carried_over() -> None:
+    text = _entry_policy("").replace("spec:\n  rules:", "spec:\n  failurePolicy: Ignore\n  webhookTimeoutSeconds: 15\n  rules:")
+    loaded = load_policy(text, "p.yaml")
+    assert isinstance(loaded.policy, KyvernoPolicySet)
+    converted = convert(loaded.policy, text, "p.yaml").text
+    assert "spec:\n  failurePolicy: Ignore\n  webhookConfiguration:\n    timeoutSeconds: 15\n" in converted
+    assert load_policy(converted, "out.yaml").errors == 0

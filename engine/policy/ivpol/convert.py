@@ -56,6 +56,16 @@ KYVERNO_STRING = (
 
 
 @dataclass(frozen=True)
+class _Source:
+    """What a source policy document says beside its rules."""
+
+    kind: str  # ClusterPolicy or Policy
+    namespace: str | None
+    failure_policy: str | None  # spec.failurePolicy (Ignore or Fail), carried as written
+    timeout: str | None  # spec.webhookTimeoutSeconds
+
+
+@dataclass(frozen=True)
 class Lossy:
     """What could not be carried over, at its line in the source policy."""
 
@@ -125,7 +135,7 @@ def dns_name(*parts: str) -> str:
 
 
 class _Writer:
-    def __init__(self, path: str, kinds: dict[str, tuple[str, str | None, int]]):
+    def __init__(self, path: str, kinds: dict[str, _Source]):
         self.path = path
         self.kinds = kinds
         self.warnings: list[Lossy] = []
@@ -184,7 +194,8 @@ class _Writer:
 
     def entry(self, converted: Converted) -> str:
         entry = converted.entry
-        kind, namespace, _line = self.kinds.get(entry.policy, ("ClusterPolicy", None, entry.line))
+        source = self.kinds.get(entry.policy, _Source("ClusterPolicy", None, None, None))
+        kind, namespace = source.kind, source.namespace
         attestor_lines, validations = self.checks(entry)
         # names and paths from the source, on one comment line: escaped, so a line break in a name
         # cannot start a YAML key of its own
@@ -198,7 +209,12 @@ class _Writer:
         # With no validation nothing checks a signature, and `required` would fail every image
         # (Kyverno's EnforceRequired), where the ClusterPolicy entry admits it unchecked.
         required = entry.required and bool(validations)
-        lines += ["spec:", f"  validationActions: [{'Audit' if entry.failure_action == 'Audit' else 'Deny'}]",
+        lines += ["spec:"]
+        if source.failure_policy in ("Ignore", "Fail"):
+            lines.append(f"  failurePolicy: {source.failure_policy}")
+        if source.timeout is not None and source.timeout.isdigit():
+            lines += ["  webhookConfiguration:", f"    timeoutSeconds: {source.timeout}"]
+        lines += [f"  validationActions: [{'Audit' if entry.failure_action == 'Audit' else 'Deny'}]",
                   "  validationConfigurations:", f"    required: {_bool(required)}",
                   f"    mutateDigest: {_bool(entry.mutate_digest)}", f"    verifyDigest: {_bool(entry.verify_digest)}"]
         text = "\n".join(lines) + "\n" + _RESOURCE_RULES
@@ -335,12 +351,12 @@ def _attestor_uncarried(node: Node, prefix: str) -> Iterator[tuple[str, Node]]:
             yield from _attestor_uncarried(value, path + ".")
 
 
-def _entry_nodes(text: str) -> tuple[dict[tuple[str, str, int], Node], dict[str, tuple[str, str | None, int]], list[str]]:
-    """verifyImages entry nodes by (policy, rule, index); each policy's kind, namespace and line;
+def _entry_nodes(text: str) -> tuple[dict[tuple[str, str, int], Node], dict[str, _Source], list[str]]:
+    """verifyImages entry nodes by (policy, rule, index); what each policy says beside its rules;
     the text of every document that is not a Kyverno policy."""
     docs, _ = compose(text)
     nodes: dict[tuple[str, str, int], Node] = {}
-    kinds: dict[str, tuple[str, str | None, int]] = {}
+    kinds: dict[str, _Source] = {}
     others: list[str] = []
     for doc in docs:
         root = doc.root
@@ -354,9 +370,13 @@ def _entry_nodes(text: str) -> tuple[dict[tuple[str, str, int], Node], dict[str,
         namespace = map_get(metadata, "namespace") if metadata is not None else None
         kind = map_get(root, "kind")
         policy = name.value if isinstance(name, ScalarNode) else ""
-        kinds[policy] = (kind.value if isinstance(kind, ScalarNode) else "ClusterPolicy",
-                         namespace.value if isinstance(namespace, ScalarNode) else None, position(root)[0])
-        rules = map_get(map_get(root, "spec"), "rules")
+        spec = map_get(root, "spec")
+        failure, timeout = map_get(spec, "failurePolicy"), map_get(spec, "webhookTimeoutSeconds")
+        kinds[policy] = _Source(kind.value if isinstance(kind, ScalarNode) else "ClusterPolicy",
+                                namespace.value if isinstance(namespace, ScalarNode) else None,
+                                failure.value if isinstance(failure, ScalarNode) else None,
+                                timeout.value if isinstance(timeout, ScalarNode) else None)
+        rules = map_get(spec, "rules")
         for rule in rules.value if isinstance(rules, SequenceNode) else []:
             rule_name = map_get(rule, "name")
             entries = map_get(rule, "verifyImages")
