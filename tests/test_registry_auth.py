@@ -39,7 +39,8 @@ def test_keys_are_normalized(tmp_path, key, lookup):
     [
         ({"auth": _b64("user:pa:ss")}, Credential("user", "pa:ss")),  # password may hold ':'
         ({"username": "user", "password": "pw"}, Credential("user", "pw")),
-        ({"identitytoken": "opaque"}, None),  # no basic credentials: anonymous
+        ({"identitytoken": "opaque"}, Credential("", "", "opaque")),  # an OAuth2 refresh token
+        ({"username": "u", "password": "p", "identitytoken": "t"}, Credential("u", "p", "t")),
         ({}, None),
     ],
 )

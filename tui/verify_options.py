@@ -45,7 +45,7 @@ def _positive_float(value: str) -> float:
 
 
 def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--trusted-root`, `--mirror`, `--insecure-registry`, `--concurrency`, `--timeout`."""
+    """`--trusted-root`, `--mirror`, `--insecure-registry`, `--pull-secret`, `--concurrency`, `--timeout`."""
     group = parser.add_argument_group("verify options")
     group.add_argument(
         "--trusted-root",
@@ -66,6 +66,13 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         help="allow plain HTTP to this registry (repeatable; loopback is always allowed)",
+    )
+    group.add_argument(
+        "--pull-secret",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="registry credentials: a kubernetes.io/dockerconfigjson Secret manifest or a config.json (repeatable)",
     )
     group.add_argument("--concurrency", metavar="N", type=_positive_int, default=8, help="parallel verifications (default 8)")
     group.add_argument(
@@ -89,4 +96,5 @@ def to_verify_kwargs(args: argparse.Namespace) -> dict:
         "insecure": list(args.insecure_registry or []),
         "concurrency": args.concurrency,
         "timeout": args.timeout,
+        "pull_secrets": list(args.pull_secret or []),
     }

@@ -22,6 +22,7 @@ from .detect import is_image_validating_policy, is_kyverno
 from .dialect import Dialect, PolicyModel
 from .talos import talosctl
 from .talos.mirrors import DeclaredMirrors, read_mirrors
+from .talos.registryauth import DeclaredAuth, read_registry_auths
 
 
 def _load_kyverno(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:
@@ -54,6 +55,9 @@ class LoadedPolicy:
     # overridePath) and skipFallback. A relative `oci:PATH` is resolved against the policy
     # file's directory.
     mirror_specs: dict[str, DeclaredMirrors] = field(default_factory=dict)
+    # Registry credentials declared in the same file (Talos `RegistryAuthConfig`,
+    # `machine.registries.config.<host>.auth`); their secrets never show in a repr.
+    registry_auths: list[DeclaredAuth] = field(default_factory=list)
 
     @property
     def mirrors(self) -> dict[str, list[str]]:
@@ -109,11 +113,13 @@ def _load_policy(text: str, path: str) -> LoadedPolicy:
         diagnostics.extend(_other_nodes(nodes, path))
     mirrors, mirror_diagnostics = read_mirrors(docs)
     diagnostics.extend(mirror_diagnostics)
+    auths, auth_diagnostics = read_registry_auths(docs)
+    diagnostics.extend(auth_diagnostics)
     if not path.startswith("<"):  # `oci:../registry` in a file means next to that file
         directory = os.path.dirname(path)
         mirrors = {host: DeclaredMirrors(tuple(e.with_layout_under(directory) for e in spec.endpoints), spec.skip_fallback)
                    for host, spec in mirrors.items()}
-    return LoadedPolicy(path, dialect.name if dialect is not None else None, policy, diagnostics, mirrors)
+    return LoadedPolicy(path, dialect.name if dialect is not None else None, policy, diagnostics, mirrors, auths)
 
 
 def _other_nodes(nodes: list[talosctl.NodeView], path: str) -> list[Diagnostic]:

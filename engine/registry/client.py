@@ -338,9 +338,11 @@ class RegistryClient:
         if ans.status == 404:
             return NotFoundError(text, **kw)
         if ans.status in (401, 403):
-            cred = self.tokens.credential(t)
-            hint = "" if cred else f" (no credentials for {t.cred_host or t.label} in the docker config)"
-            return AuthenticationError(text + hint, **kw)
+            try:
+                cred = self.tokens.credential(t)
+            except RegistryError as exc:  # the helper that failed is the reason
+                return AuthenticationError(f"{text} ({exc})", **kw)
+            return AuthenticationError(text + self.tokens.refusal_hint(t, cred), **kw)
         if ans.status in RETRY_STATUSES and ans.attempts > 1:
             text += f" (after {ans.attempts} attempts)"
         if ans.gave_up:

@@ -3,8 +3,10 @@
 As docker does: the first 401 from an origin teaches its challenge, and from then on requests to
 that origin carry the header up front (a new repository costs one token fetch, not an extra
 round trip). Bearer tokens come from the challenge's realm, scoped `repository:<name>:pull`,
-with the docker-config credentials (if any) as basic auth; concurrent requests share one token,
-and a token the registry refuses is fetched again once.
+with the host's credentials (if any) as basic auth; concurrent requests share one token, and a
+token the registry refuses is fetched again once. An identity token (docker's `identitytoken`, an
+OAuth2 refresh token) is exchanged as docker's registry client does: a POST to the realm with
+`grant_type=refresh_token`, `refresh_token`, `service`, `scope` and `client_id`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .transport import Answer, Target, Transport, url_for_message
 
 # A token answer is a small JSON document.
 MAX_TOKEN_ANSWER = 64 * 1024
+CLIENT_ID = "pullguard"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,21 @@ class TokenFlow:
     def credential(self, t: Target) -> Credential | None:
         return self.credentials.get(t.cred_host) if t.cred_host else None
 
+    async def _credential(self, t: Target) -> Credential | None:
+        """As `credential`, in a thread the first time: a credential helper may take a while."""
+        if not t.cred_host or self.credentials.known(t.cred_host):
+            return self.credential(t)
+        return await asyncio.to_thread(self.credential, t)
+
+    def refusal_hint(self, t: Target, cred: Credential | None) -> str:
+        """Which credentials a 401/403 answered: their source, or every source looked at."""
+        host = t.cred_host or t.label
+        if cred is not None:
+            return f" (credentials for {host} from {cred.source or 'the credential store'})"
+        if not t.cred_host:
+            return ""
+        return f" (no credentials for {host}; looked at: {self.credentials.looked_at(t.cred_host)})"
+
     def learn(self, t: Target, answer: Answer) -> Challenge | None:
         """Keep the challenge of a 401 answer from `t` (a ping, or any request)."""
         challenge = parse_challenge(answer.headers.get("www-authenticate", "")) if answer.status == 401 else None
@@ -97,9 +115,9 @@ class TokenFlow:
         known = self._challenges.get(origin(t.api_base))
         if known is None:
             return {}
-        cred = self.credential(t)
+        cred = await self._credential(t)
         if known.scheme == "basic":
-            return {"Authorization": cred.basic_header()} if cred else {}
+            return {"Authorization": cred.basic_header()} if cred and cred.username else {}
         if known.scheme == "bearer":
             token = await self._token(t, repository, known, cred, rejected.removeprefix("Bearer "))
             return {"Authorization": f"Bearer {token}"} if token else {}
@@ -126,21 +144,30 @@ class TokenFlow:
                 params["service"] = challenge.params["service"]
             if scope:
                 params["scope"] = scope
-            url = realm + ("&" if "?" in realm else "?") + urlencode(params) if params else realm
-            headers = {"Authorization": cred.basic_header()} if cred else {}
-            ans = await self.transport.exchange(t, "GET", url, headers, max_size=MAX_TOKEN_ANSWER, what="token")
+            if cred is not None and cred.identity_token:
+                method, url = "POST", realm
+                form = {**params, "grant_type": "refresh_token", "refresh_token": cred.identity_token,
+                        "client_id": CLIENT_ID}
+                ans = await self.transport.exchange(
+                    t, "POST", realm, {"Content-Type": "application/x-www-form-urlencoded"},
+                    max_size=MAX_TOKEN_ANSWER, what="token", content=urlencode(form).encode())
+            else:
+                method = "GET"
+                url = realm + ("&" if "?" in realm else "?") + urlencode(params) if params else realm
+                headers = {"Authorization": cred.basic_header()} if cred else {}
+                ans = await self.transport.exchange(t, "GET", url, headers, max_size=MAX_TOKEN_ANSWER, what="token")
             where = f"token service {url_for_message(realm)} for {t.label}/{repository}"
             if ans.status in (401, 403):
-                hint = "" if cred else f" (no credentials for {t.cred_host or t.label} in the docker config)"
                 code = error_code(ans.body)
+                what = ("the identity token" if cred.identity_token else "the credentials") if cred else "anonymous access"
                 raise AuthenticationError(
-                    f"GET {url_for_message(realm)}: {ans.status} {code or 'UNAUTHORIZED'}: "
-                    f"{where} refused {'the credentials' if cred else 'anonymous access'}{hint}",
+                    f"{method} {url_for_message(realm if method == 'POST' else url)}: {ans.status} {code or 'UNAUTHORIZED'}: "
+                    f"{where} refused {what}{self.refusal_hint(t, cred)}",
                     host=t.label, repository=repository, status=ans.status, code=code,
                 )
             if ans.status != 200:
                 raise AuthenticationError(
-                    f"GET {url_for_message(realm)}: {ans.status}: {where} failed",
+                    f"{method} {url_for_message(realm if method == 'POST' else url)}: {ans.status}: {where} failed",
                     host=t.label, repository=repository, status=ans.status,
                 )
             token, ttl = _read_token(ans.body)

@@ -160,15 +160,18 @@ class Transport:
 
     async def exchange(
         self, t: Target, method: str, url: str, headers: dict[str, str], *, max_size: int, what: str = "response",
+        content: bytes | None = None,
     ) -> Answer:
-        """One logical request within `timeout`, its retries and their waits included."""
+        """One logical request within `timeout`, its retries and their waits included (`content`:
+        a request body, which like the Authorization header never follows a redirect elsewhere)."""
         deadline = self.clock() + self.timeout
         attempt = 0
         while True:
             attempt += 1
             left = deadline - self.clock()
             try:
-                ans = await self._attempt(t, method, url, headers, max_size=max_size, what=what, within=left)
+                ans = await self._attempt(t, method, url, headers, max_size=max_size, what=what, within=left,
+                                          content=content)
             except _Retryable as exc:
                 wait = self._backoff_wait(attempt, None)
                 if attempt < self.max_attempts and wait < deadline - self.clock():
@@ -209,6 +212,7 @@ class Transport:
 
     async def _attempt(
         self, t: Target, method: str, url: str, headers: dict[str, str], *, max_size: int, what: str, within: float,
+        content: bytes | None = None,
     ) -> Answer:
         if within <= 0:
             raise self._timed_out(t, method, url)
@@ -220,7 +224,7 @@ class Transport:
                 for _ in range(_MAX_REDIRECTS + 1):
                     self._check_scheme(t, url)
                     client = self._client_for(t, url)  # per hop: a redirect may leave the proxy's scope
-                    request = client.build_request(method, url, headers=headers)
+                    request = client.build_request(method, url, headers=headers, content=content)
                     self.request_count += 1
                     response = await client.send(request, stream=True)
                     try:
@@ -229,9 +233,11 @@ class Transport:
                             if origin(nxt) != request_origin:
                                 # Storage redirects (S3, CDN) must never see registry credentials.
                                 headers.pop("Authorization", None)
+                                content = None  # a token request's body holds a secret too
                                 request_origin = origin(nxt)
                             if response.status_code == 303:
                                 method = "GET" if method != "HEAD" else "HEAD"
+                                content = None
                             url = nxt
                             continue
                         limit = max_size if response.status_code == 200 else MAX_ERROR_BODY

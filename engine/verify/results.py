@@ -19,6 +19,8 @@ class VerifyOptions:
     insecure: list[str] = field(default_factory=list)
     concurrency: int = 8
     timeout: float = 10.0
+    # `--pull-secret FILE` (repeatable): dockerconfigjson Secret manifests or bare config.json files.
+    pull_secrets: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -101,7 +101,8 @@ async def verify_images(
 
     if pending:
         checkers.root()  # an unreadable --trusted-root stops the run before any request
-        own = open_store(options, merge_mirrors(loaded.mirror_specs, options.mirrors)) if store is None else None
+        own = (open_store(options, merge_mirrors(loaded.mirror_specs, options.mirrors), loaded.registry_auths)
+               if store is None else None)
         run_store = RunStore(own if own is not None else store)  # type: ignore[arg-type]  # one of them is set
         semaphore = asyncio.Semaphore(max(1, options.concurrency))
         checkers.start_pool(options.concurrency)

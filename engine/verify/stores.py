@@ -4,10 +4,11 @@ per-image memo that lets several Kyverno attestors share one set of fetches (`Me
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from pullguard.engine.artifacts import ArtifactStore, Fetched
+from pullguard.engine.registry.credentials import DeclaredAuth
 from pullguard.engine.registry.mirrors import MirrorConfig
 
 from .results import VerifyOptions
@@ -25,14 +26,17 @@ class ClosableStore(ImageStore, Protocol):
     async def aclose(self) -> None: ...
 
 
-def open_store(options: VerifyOptions, mirrors: MirrorConfig) -> ClosableStore:
-    """The registry client for one run, with a connection pool sized for its concurrency."""
+def open_store(options: VerifyOptions, mirrors: MirrorConfig, declared: Sequence[DeclaredAuth] = ()) -> ClosableStore:
+    """The registry client for one run, with a connection pool sized for its concurrency, and
+    credentials from the pull secrets, the policy file's `declared` ones and the user's files."""
     from pullguard.engine.registry.client import connection_pool_size
+    from pullguard.engine.registry.credentials import CredentialStore
     from pullguard.engine.registry.store import RegistryStore
 
+    credentials = CredentialStore.load(pull_secrets=options.pull_secrets, declared=declared)
     store: ClosableStore = RegistryStore.open(
         mirrors=mirrors, insecure=options.insecure, timeout=options.timeout,
-        max_connections=connection_pool_size(options.concurrency),
+        max_connections=connection_pool_size(options.concurrency), credentials=credentials,
     )
     return store
 

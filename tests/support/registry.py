@@ -183,6 +183,8 @@ class TokenServer:
     public_prefix: str = "public/"
     token_field: str = "token"
     requests: list[tuple[str, dict, bool]] = field(default_factory=list)
+    # OAuth2 refresh tokens (docker's identity tokens) -> user, for POST grant_type=refresh_token.
+    refresh_tokens: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from cryptography import x509
@@ -279,6 +281,19 @@ class TokenServer:
                     return
                 token = server._sign(user or "", access)
                 self._send(200, {server.token_field: token, "expires_in": 300})
+
+            def do_POST(self):
+                # docker's registry client with an identity token: an OAuth2 refresh-token grant.
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode())
+                server.requests.append((urlsplit(self.path).path, form, False))
+                user = server.refresh_tokens.get((form.get("refresh_token") or [""])[0])
+                if (form.get("grant_type") or [""])[0] != "refresh_token" or user is None:
+                    self._send(401, {"errors": [{"code": "UNAUTHORIZED", "message": "bad refresh token"}]})
+                    return
+                scopes = [s for value in form.get("scope", []) for s in value.split(" ")]
+                token = server._sign(user, server._grant(user, scopes))
+                self._send(200, {"access_token": token, "expires_in": 300})
 
             def _send(self, status, doc):
                 body = json.dumps(doc).encode()
