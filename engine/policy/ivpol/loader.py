@@ -32,7 +32,6 @@ from .model import (
     ImageMatch,
     ImageValidatingPolicy,
     NamedExpression,
-    ResourceRule,
     Validation,
 )
 from .positions import expression_position
@@ -165,10 +164,11 @@ class _Loader:
         if credentials is not None:
             self.enum(credentials, "providers", "spec.credentials.providers", schema.CREDENTIAL_PROVIDERS)
         matches = tuple(self.image_matches(spec))
-        rules = self.resource_rules(spec)
+        self.match_constraints(spec)
         env = expressions.policy_env()
-        conditions = tuple(self.named(env, item, f"spec.matchConditions[{i}]", "bool")
-                           for i, item in enumerate(seq_items(spec.get("matchConditions"))) if isinstance(item, Obj))
+        for i, item in enumerate(seq_items(spec.get("matchConditions"))):
+            if isinstance(item, Obj):
+                self.compile(env, item, "expression", f"spec.matchConditions[{i}]", "bool")
         variables: list[NamedExpression] = []
         types: list[tuple[str, Any]] = []
         for i, item in enumerate(seq_items(spec.get("variables"))):
@@ -198,7 +198,6 @@ class _Loader:
             index=len(self.policies), name=name, kind="NamespacedImageValidatingPolicy"
             if kind == "NamespacedImageValidatingPolicy" else "ImageValidatingPolicy",
             namespace=namespace, line=document.start[0], end_line=document.end[0], matches=matches,
-            resource_rules=rules, match_conditions=tuple(c for c in conditions if c is not None),
             variables=tuple(variables), validations=validations, attestors=attestors, attestations=attestations,
             required=_flag(config, "required"), mutate_digest=_flag(config, "mutateDigest"),
             verify_digest=_flag(config, "verifyDigest"),
@@ -245,11 +244,9 @@ class _Loader:
                       f"without '{host}/' (nginx, library/nginx) do not match it", item.value_pos("glob"),
                       f"add a glob for the short spelling too, e.g. '{short}'" + (f" and '{rest}'" if short != rest else ""))
 
-    def resource_rules(self, spec: Obj) -> tuple[ResourceRule, ...]:
+    def match_constraints(self, spec: Obj) -> None:
         constraints = spec.obj("matchConstraints")
-        rules = [ResourceRule(tuple(seq_items(r.get("apiGroups"))), tuple(seq_items(r.get("resources"))),
-                              tuple(seq_items(r.get("operations"))))
-                 for r in seq_items(constraints.get("resourceRules") if constraints is not None else None)
+        rules = [r for r in seq_items(constraints.get("resourceRules") if constraints is not None else None)
                  if isinstance(r, Obj)]
         evaluation = spec.obj("evaluation")
         if not rules and not (evaluation is not None and evaluation.get("mode") == "JSON"):  # Kyverno's evaluator.Validate
@@ -258,7 +255,6 @@ class _Loader:
                       spec.key_pos("matchConstraints") if constraints is not None else spec.start,
                       "add matchConstraints.resourceRules, e.g. {apiGroups: [''], apiVersions: [v1], operations: [CREATE],"
                       " resources: [pods]}")
-        return tuple(rules)
 
     def named(self, env: Any, item: Obj, path: str, expected: Expected) -> NamedExpression | None:
         compiled = self.compile(env, item, "expression", path, expected)

@@ -2,13 +2,12 @@
 
 Matching (Kyverno `pkg/cel/matching.MatchImage` over `matchImageReferences`): the image string as
 written in the resource, no normalization; an entry is a gobwas glob or a CEL expression over
-`ref`; no entry takes every image. A bare image list is read as the containers of a Pod, so
-`matchConstraints` must take pods and `matchConditions` are evaluated over that Pod.
+`ref`; no entry takes every image. matchConstraints and matchConditions select resources; a bare
+image has none, so they are checked when the policy is loaded but do not take part here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -55,7 +54,7 @@ class ImageMatch:
 
 @dataclass(frozen=True)
 class NamedExpression:
-    """A matchCondition or a variable."""
+    """A variable (its name, compiled expression and line)."""
 
     name: str
     expression: Compiled
@@ -105,18 +104,6 @@ class Attestation:
 
 
 @dataclass(frozen=True)
-class ResourceRule:
-    api_groups: tuple[str, ...]
-    resources: tuple[str, ...]
-    operations: tuple[str, ...]
-
-    def takes_pods(self) -> bool:
-        return (("*" in self.api_groups or "" in self.api_groups)
-                and ("*" in self.resources or "pods" in self.resources)
-                and (not self.operations or "*" in self.operations or "CREATE" in self.operations))
-
-
-@dataclass(frozen=True)
 class ImageValidatingPolicy:
     index: int  # in file order, among the file's ImageValidatingPolicies
     name: str
@@ -125,8 +112,6 @@ class ImageValidatingPolicy:
     line: int
     end_line: int
     matches: tuple[ImageMatch, ...]
-    resource_rules: tuple[ResourceRule, ...]
-    match_conditions: tuple[NamedExpression, ...]
     variables: tuple[NamedExpression, ...]
     validations: tuple[Validation, ...]
     attestors: tuple[Attestor, ...]
@@ -154,21 +139,6 @@ class ImageValidatingPolicy:
             if entry.matches(image):
                 return entry
         return None
-
-    def takes_pods(self) -> bool:
-        return any(rule.takes_pods() for rule in self.resource_rules)
-
-    def conditions_hold(self, pod: Mapping[str, Any]) -> tuple[bool, str | None]:
-        """matchConditions over the Pod: (all true, the name of the first that is not)."""
-        for condition in self.match_conditions:
-            try:
-                value = condition.expression.evaluate({"object": pod, "oldObject": None, "request": None,
-                                                       "namespaceObject": None})
-            except CelRuntimeError as error:
-                raise MatchError(f"matchCondition '{condition.name}': {error}") from None
-            if value is not True:
-                return False, condition.name
-        return True, None
 
     def to_json(self) -> dict[str, Any]:
         return {

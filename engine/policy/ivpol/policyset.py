@@ -11,7 +11,7 @@ Every applying policy is evaluated (no first match); `rule_index`, `rule_id`, `p
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,14 +48,11 @@ class IvpolPolicySet:
     def __init__(self, policies: Sequence[ImageValidatingPolicy]):
         self.policies = tuple(policies)
 
-    def _applying(self, image: str, resource: Mapping[str, Any] | None = None) -> tuple[list[Applying], str | None]:
-        """The policies that take `image` (of `resource`, a Pod), and the first matching error
-        (Kyverno stops there)."""
+    def _applying(self, image: str) -> tuple[list[Applying], str | None]:
+        """The policies that take `image`, and the first matching error (Kyverno stops there)."""
         out: list[Applying] = []
         for policy in self.policies:
             try:
-                if resource is not None and (not policy.takes_pods() or not policy.conditions_hold(resource)[0]):
-                    continue
                 entry = policy.first_match(image)
             except MatchError as error:
                 return out, f"{policy.name}: {error}"
