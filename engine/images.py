@@ -78,6 +78,8 @@ class ImageEntry:
     node_verified: bool | None = None  # talosctl: the `talos.dev/verified` label; else None
     node: str | None = None  # talosctl: the node that reported the image
     node_message: str | None = None  # talosctl: the label's value (Talos's verification message)
+    pod: str | None = None  # kubectl pods and Pod manifests: the pod's name (a workload has none)
+    namespace: str | None = None  # kubectl pods and manifests: metadata.namespace, when written
 
 
 # Only a space or a tab separates references and only a newline (CRLF too) ends a line: Python's
@@ -330,7 +332,8 @@ def _walk_node_object(node: Node, origin: str, out: list[ImageEntry], top: bool 
     if path is None:
         return  # Services, ConfigMaps... hold no images
     metadata = map_get(node, "metadata")
-    name = _text(map_get(metadata, "name")) or "?"
+    pod_name = _text(map_get(metadata, "name"))
+    name = pod_name or "?"
     namespace = _text(map_get(metadata, "namespace"))
     spec: Node | None = node
     for key in path:
@@ -357,7 +360,8 @@ def _walk_node_object(node: Node, origin: str, out: list[ImageEntry], top: bool 
                 raise ImageListError(origin, f"'image' must be a string, found "
                                      f"{yamlsource.kind_name(image)}", line, column)
             cname = _text(map_get(container, "name")) or "?"
-            out.append(ImageEntry(value.strip(_BLANKS), f"{prefix}/{cname}", line))
+            out.append(ImageEntry(value.strip(_BLANKS), f"{prefix}/{cname}", line,
+                                  pod=pod_name if kind == "Pod" else None, namespace=namespace))
 
 
 # Plain Python data (JSON that only the json module reads; no positions)
@@ -413,7 +417,8 @@ def _walk_plain_object(data: Any, origin: str, out: list[ImageEntry], where: _Js
                 raise ImageListError(origin, f"'image' must be a string, found {_json_kind(image)}",
                                      line, column)
             cname = container.get("name") if isinstance(container.get("name"), str) else "?"
-            out.append(ImageEntry(image.strip(_BLANKS), f"{prefix}/{cname}", line))
+            out.append(ImageEntry(image.strip(_BLANKS), f"{prefix}/{cname}", line,
+                                  pod=name if kind == "Pod" else None, namespace=namespace))
 
 
 def _json_kind(value: Any) -> str:

@@ -20,13 +20,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_format_option(parser)
 
 
-def write_json_results(doc: dict, decisions: Iterable, stream=None) -> None:
+def pod_cell(entry) -> str:
+    """`namespace/pod` for the text tables (a workload manifest gives its namespace only)."""
+    return "/".join(p for p in (entry.namespace, entry.pod) if p) or "-"
+
+
+def has_pods(entries) -> bool:
+    """Did the list say where images run (kubectl pods, manifests)? Then results carry `pod`/`namespace`."""
+    return any(e.pod is not None or e.namespace is not None for e in entries)
+
+
+def write_json_results(doc: dict, decisions: Iterable, stream=None, entries: list | None = None) -> None:
     """The SPEC §2 document with one result a line: readable, and fast on a fleet.
 
     Written as the decisions come (a fleet's output is never held whole). json's `indent=`
     switches to its pure-Python encoder (10x slower on 50,000 results), so each result is
     encoded alone; images decided alike share everything after `"match_subject"`, encoded
-    once, and the two strings before it go through json's C string encoder.
+    once, and the two strings before it go through json's C string encoder. With `entries`
+    (aligned with the decisions), each result ends with that entry's `pod` and `namespace`.
     """
     import json
     from json.encoder import encode_basestring_ascii as quote
@@ -36,6 +47,7 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None) -> None:
     encoded: dict[tuple, str] = {}
     lines: list[str] = []
     separator = ', "results": [\n  '
+    where = iter(entries) if entries is not None else None
     for d in decisions:
         key = None
         if d.rules is None and d.requirements is None and d.match_subject is not None:
@@ -50,6 +62,9 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None) -> None:
             if key is not None:
                 encoded[key] = tail
         subject = "null" if d.match_subject is None else quote(d.match_subject)
+        if where is not None:
+            entry = next(where)
+            tail = tail[:-1] + f', "pod": {json.dumps(entry.pod)}, "namespace": {json.dumps(entry.namespace)}}}'
         lines.append(f'{{"image": {quote(d.image)}, "match_subject": {subject}, {tail}')
         if len(lines) >= 10_000:
             stream.write(head + separator + ",\n  ".join(lines))
@@ -74,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         from itertools import chain
 
         chunks = simulate_chunks(loaded, (e.image for e in entries))
-        write_json_results(simulate_json(loaded, []), chain.from_iterable(chunks))
+        write_json_results(simulate_json(loaded, []), chain.from_iterable(chunks),
+                           entries=entries if has_pods(entries) else None)
         return 0
     decisions = simulate(loaded, [e.image for e in entries])
 
@@ -83,11 +99,14 @@ def run(args: argparse.Namespace) -> int:
 
     paint = Painter.for_stream(sys.stdout)
     with_node = any(getattr(e, "node_verified", None) is not None for e in entries)
-    headers = ["IMAGE", "MATCH SUBJECT", "RULE", "ACTION"] + (["TALOS"] if with_node else []) + ["MESSAGE"]
+    with_pods = has_pods(entries)
+    headers = (["IMAGE"] + (["POD"] if with_pods else []) + ["MATCH SUBJECT", "RULE", "ACTION"]
+               + (["TALOS"] if with_node else []) + ["MESSAGE"])
     rows, styles = [], []
     for entry, d in zip(entries, decisions, strict=True):
-        row = [d.image, d.match_subject or "-", d.rule_id or "-", d.action or "invalid"]
-        style = [None, "dim", None, ACTION_STYLE[d.action] if d.action else NO_ACTION_STYLE]
+        row = [d.image] + ([pod_cell(entry)] if with_pods else []) + [d.match_subject or "-", d.rule_id or "-",
+                                                                       d.action or "invalid"]
+        style = [None] + (["dim"] if with_pods else []) + ["dim", None, ACTION_STYLE[d.action] if d.action else NO_ACTION_STYLE]
         if with_node:
             node = getattr(entry, "node_verified", None)
             row.append("-" if node is None else ("verified" if node else "unverified"))

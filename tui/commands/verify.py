@@ -21,6 +21,7 @@ import time
 
 from ..verify_options import add_verify_arguments, to_verify_kwargs
 from .inputs import add_format_option, add_images_option, fail, load_policy_or_refuse, read_named_images
+from .simulate import has_pods, pod_cell
 
 # A live counter is drawn on a terminal; otherwise one summary line, and only for long runs.
 _LONG_RUN = 10
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     # The node's verdict per image (None: unknown), aligned with `images`.
     node_verdicts = [e.node_verified for e in entries]
     with_node = any(v is not None for v in node_verdicts)
+    pods = entries if has_pods(entries) else None  # results then say where each image runs
 
     from pullguard.engine.verify import VerifyOptions, summary, verify_images
 
@@ -67,14 +69,15 @@ def run(args: argparse.Namespace) -> int:
         out = {
             "policy": args.policy,
             "dialect": loaded.dialect,
-            "results": [_result_json(r, node, with_node) for r, node in zip(results, node_verdicts, strict=True)],
+            "results": [_result_json(r, node, with_node, e if pods else None)
+                        for r, node, e in zip(results, node_verdicts, entries, strict=True)],
             "summary": summary(results),
         }
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     elif args.format == "github":
         _print_github(args.policy, loaded, results, named)
     else:
-        _print_text(args.policy, results, summary(results), node_verdicts if with_node else None)
+        _print_text(args.policy, results, summary(results), node_verdicts if with_node else None, pods)
     return 0 if all(r.admitted for r in results) else 1
 
 
@@ -98,10 +101,12 @@ class _Progress:
             print(f"pullguard: {self.count} images checked in {elapsed:.1f}s", file=sys.stderr)
 
 
-def _result_json(result, node_verified: bool | None, with_node: bool) -> dict:
+def _result_json(result, node_verified: bool | None, with_node: bool, entry=None) -> dict:
     out = result.to_json()
     if with_node:
         out["node_verified"] = node_verified
+    if entry is not None:
+        out["pod"], out["namespace"] = entry.pod, entry.namespace
     return out
 
 
@@ -133,19 +138,21 @@ def _print_github(policy: str, loaded, results, named) -> None:
     print(", ".join(f"{n} {name}" for name, n in counts.items() if n) + f"  ({escape_control(policy)})")
 
 
-def _print_text(policy: str, results, counts: dict[str, int], node_verdicts: list | None = None) -> None:
+def _print_text(policy: str, results, counts: dict[str, int], node_verdicts: list | None = None,
+                pods: list | None = None) -> None:
     from pullguard.engine.display import escape_control
 
     from ..output import Painter, plural, table, terminal_width, use_color
     from ..styles import OUTCOME_STYLE
 
     paint = Painter(use_color(sys.stdout))
-    headers = ["IMAGE", "RULE", "OUTCOME"] + (["TALOS"] if node_verdicts is not None else []) + ["MESSAGE"]
+    headers = (["IMAGE"] + (["POD"] if pods is not None else []) + ["RULE", "OUTCOME"]
+               + (["TALOS"] if node_verdicts is not None else []) + ["MESSAGE"])
     rows, styles = [], []
     differing = 0
     for i, r in enumerate(results):
-        row = [r.decision.image, r.decision.rule_id or "-", r.outcome]
-        style = [None, None, OUTCOME_STYLE.get(r.outcome)]
+        row = [r.decision.image] + ([pod_cell(pods[i])] if pods is not None else []) + [r.decision.rule_id or "-", r.outcome]
+        style = [None] + (["dim"] if pods is not None else []) + [None, OUTCOME_STYLE.get(r.outcome)]
         if node_verdicts is not None:
             node = node_verdicts[i]
             row.append(_node_cell(node, r.outcome))
