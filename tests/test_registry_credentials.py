@@ -38,6 +38,8 @@ case "$host" in 127.0.0.1:*) printf '{{"ServerURL":"%s","Username":"{USER}","Sec
     "flood": """head -c 200000 /dev/zero""",
     "notjson": """echo 'Username: me'""",
     "hang": """sleep 30""",
+    # Fails, but prints what looks like credentials (and the secret on stderr): neither is shown.
+    "leaky": f"""echo '{{"Username":"{USER}","Secret":"{PASSWORD}"}}'; echo "{PASSWORD}" >&2; exit 1""",
 }
 
 
@@ -99,6 +101,7 @@ def test_a_helper_runs_once_per_host_with_the_host_on_stdin(helpers, tmp_path):
                "gpg: decryption failed: the pass store is locked"),
     ("flood", "credential helper docker-credential-flood printed more than 65536 bytes"),
     ("notjson", "credential helper docker-credential-notjson did not answer with JSON for 127.0.0.1:5000"),
+    ("leaky", "credential helper docker-credential-leaky failed for 127.0.0.1:5000 (exit status 1)"),
 ])
 def test_a_helper_that_fails_is_named(helpers, tmp_path, helper, message):
     cfg = config(tmp_path, {"credsStore": helper})
@@ -343,3 +346,61 @@ def test_talos_registry_auth_documents(doc, auths, errors):
     assert [(a.host, a.username) for a in loaded.registry_auths] == auths
     assert [d.message for d in loaded.diagnostics if d.code == "talos-registry-auth"] == errors
     assert PASSWORD not in repr(loaded)
+
+
+def test_the_refresh_token_never_follows_a_redirect_to_another_origin(tmp_path):
+    """A token realm that redirects the POST elsewhere: the other origin gets neither the form
+    (it holds the refresh token) nor an Authorization header."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, bytes, str | None]] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append((self.path, body, self.headers.get("Authorization")))
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+
+    class Registry(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_HEAD(self):
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", f'Bearer realm="http://127.0.0.1:{self.server.server_address[1]}/token",'
+                                                 'service="r"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{other.server_address[1]}/steal")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_HEAD
+
+    registry = ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    for server in (other, registry):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"127.0.0.1:{registry.server_address[1]}"
+        store = CredentialStore.load([config(tmp_path, {"auths": {host: {"identitytoken": "r3fresh-T0ken"}}})])
+        with pytest.raises(AuthenticationError):
+            _resolve(host, "private/app", store)
+    finally:
+        for server in (other, registry):
+            server.shutdown()
+            server.server_close()
+    assert seen and all(b"r3fresh" not in body and auth is None for _path, body, auth in seen)
