@@ -199,3 +199,27 @@ def test_the_sample_node_verifies_offline_with_its_own_trusted_root():
     assert report["summary"] == {"verified": 3, "failed": 4, "skipped": 1, "denied": 1, "allowed": 2, "error": 0}
     outcomes = {r["image"]: r["outcome"] for r in report["results"]}
     assert outcomes["quay.io/partner/agent:v5.2.0"] == "failed"
+
+
+@pytest.mark.parametrize("second,error", [
+    (None, None),
+    ("same", None),  # several nodes with one root: that root
+    ("other", "nodes 172.20.0.5, 172.20.0.6 have different trusted roots; pass one node's output"),
+])
+def test_tuftrustedroots_of_several_nodes(tmp_path, second, error):
+    from pullguard.engine.signatures.errors import TrustedRootError
+    from pullguard.engine.signatures.trust import parse_trusted_root
+
+    one = (SAMPLES / "troubleshooting/talosctl-tuftrustedroots.yaml").read_text()
+    text = one
+    if second is not None:
+        other = one.replace("172.20.0.5", "172.20.0.6")
+        if second == "other":
+            other = other.replace('"tlogs": [', '"tlogs": [], "unused": [', 1)
+        text = one + "---\n" + other
+    if error is None:
+        root = parse_trusted_root(text.encode(), "roots.yaml")
+        assert root.document == json.loads((SAMPLES / "trusted_root.json").read_text())
+    else:
+        with pytest.raises(TrustedRootError, match=error):
+            parse_trusted_root(text.encode(), "roots.yaml")

@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pullguard.engine.display import escape_control
 from pullguard.engine.signatures.errors import TrustedRootError
 
 if TYPE_CHECKING:
@@ -253,9 +254,9 @@ def _parse_log(entry: dict[str, Any], where: str) -> LogKey:
     )
 
 
-def _talosctl_json_data(data: bytes) -> str | None:
-    """The root JSON in `talosctl get tuftrustedroots -o yaml` output: `spec.jsonData` of the
-    first document that has it (a node's own root; several nodes print several documents)."""
+def _talosctl_json_data(data: bytes, source: str) -> str | None:
+    """The root JSON in `talosctl get tuftrustedroots -o yaml` output: `spec.jsonData` (a node's
+    own root; several nodes print several documents, which must hold the same root)."""
     from pullguard.engine.yamlsource import compose, map_get, scalar_str
 
     try:
@@ -265,12 +266,17 @@ def _talosctl_json_data(data: bytes) -> str | None:
     docs, problem = compose(text)
     if problem is not None:
         return None
+    roots: dict[str, str] = {}  # root JSON -> the first node that has it
     for doc in docs:
         node = map_get(map_get(doc.root, "spec"), "jsonData")
         found = scalar_str(node) if node is not None else None
         if found:
-            return found
-    return None
+            name = map_get(doc.root, "node")
+            roots.setdefault(found, (scalar_str(name) if name is not None else None) or "?")
+    if len(roots) > 1:
+        nodes = ", ".join(escape_control(n) for n in roots.values())
+        raise TrustedRootError(f"{source}: nodes {nodes} have different trusted roots; pass one node's output")
+    return next(iter(roots), None)
 
 
 def parse_trusted_root(data: bytes, source: str) -> TrustRoot:
@@ -280,7 +286,7 @@ def parse_trusted_root(data: bytes, source: str) -> TrustRoot:
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        from_talos = _talosctl_json_data(data)
+        from_talos = _talosctl_json_data(data, source)
         if from_talos is None:
             raise TrustedRootError(f"{source}: not JSON: {exc}") from None
         try:
