@@ -5,12 +5,20 @@ with keys of its own."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from devtools.private_sigstore import PrivateSigstore
 from tests.support.registry import REGISTRY_USER, TokenServer, htpasswd_auth, need_registry_binary, start_registry
 from tests.support.signing import trusted_root
 from tests.support.worlds import build_signed_world
+
+# Loopback only, for this process and every Python process a test starts (tests/support/hermetic).
+_HERMETIC = Path(__file__).parent / "support" / "hermetic"
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(_HERMETIC), os.environ.get("PYTHONPATH", "")) if p)
+import tests.support.hermetic.sitecustomize  # noqa: E402,F401  (installs the guard here)
 
 
 @pytest.fixture(scope="session")
