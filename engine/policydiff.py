@@ -10,12 +10,19 @@ verifier content are compared.
 Kinds of change, checked in this order (the first that holds names the change):
 
 - `newly-denied`: the new policy denies the image, the old one did not.
-- `newly-verified`: the new policy requires verification, the old one did not (it skipped,
-  allowed or denied the image).
+- `newly-requires-verification`: the new policy requires verification, the old one did not (it
+  skipped, allowed or denied the image; nothing was verified).
 - `newly-unverified`: the new policy admits the image without verification (skip or allow),
   the old one verified or denied it.
+- `verifier-weakened` / `verifier-strengthened` / `verifier-changed`: both verify, by the same
+  rule (Talos: the same pattern; Kyverno: the same applying entries, by the patterns that made
+  them apply; across dialects: any), and its verifier now accepts a superset of the signers it
+  accepted / a subset / neither or not decidable (engine/verifierorder.py).
 - `other-rule`: the image is handled the same way but by a rule of different content — the same
   action with another pattern or verifier, or skip <-> allow (both admit without verification).
+
+`KINDS` is the order they are listed in: a weakened verifier first, as it is the change a
+review must not miss (every signer the old rule took still passes, and others too).
 
 An image whose reference a dialect cannot parse (action None) counts as denied by that policy:
 it would not be admitted.
@@ -28,16 +35,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .verifierorder import Order, combine, compare
 from .vocabulary import Decision, KeylessVerifier, PublicKeyVerifier, Verifier
 
 if TYPE_CHECKING:
     from .policy.dialect import PolicyModel
+    from .policy.kyverno.requirements import AttestorReq, AttestorSetReq, VerifyEntry
     from .policy.kyverno.requirements import Requirements as KyvernoRequirements
 
 # A rule's content as a hashable value (compared, never read).
 Key = tuple[object, ...]
 
-KINDS = ("newly-denied", "newly-unverified", "newly-verified", "other-rule")
+KINDS = ("verifier-weakened", "newly-denied", "newly-unverified", "newly-requires-verification",
+         "verifier-changed", "verifier-strengthened", "other-rule")
+_RANK = {kind: rank for rank, kind in enumerate(KINDS)}
+_VERIFIER_KINDS: dict[Order, str] = {"weaker": "verifier-weakened", "stronger": "verifier-strengthened",
+                                     "changed": "verifier-changed", "same": "verifier-changed"}
 
 _UNVERIFIED = ("skip", "allow")
 
@@ -159,17 +172,100 @@ def _content(value: object) -> object:
     return value
 
 
-def classify(old: Decision, new: Decision) -> str:
+def classify(old: Decision, new: Decision, *, cross_dialect: bool = False) -> str:
     """The kind of change between two decisions known to differ (see the module docstring)."""
     old_action = old.action or "deny"
     new_action = new.action or "deny"
     if new_action == "deny" and old_action != "deny":
         return "newly-denied"
     if new_action == "verify" and old_action != "verify":
-        return "newly-verified"
+        return "newly-requires-verification"
     if new_action in _UNVERIFIED and old_action not in _UNVERIFIED:
         return "newly-unverified"
+    if new_action == "verify":
+        order = verifier_order(old, new, cross_dialect=cross_dialect)
+        if order is not None:
+            return _VERIFIER_KINDS[order]
     return "other-rule"
+
+
+def verifier_order(old: Decision, new: Decision, *, cross_dialect: bool = False) -> Order | None:
+    """How the verification of the same rule changed between two verify decisions; None when
+    another rule decides (another pattern, other Kyverno entries apply)."""
+    old_req, new_req = old.requirements, new.requirements
+    if not cross_dialect and old_req is not None and new_req is not None:
+        kyverno = _kyverno_requirements()
+        if isinstance(old_req, kyverno) and isinstance(new_req, kyverno):
+            return _requirements_order(old_req, new_req)
+        return None
+    if old.verifier is None or new.verifier is None:
+        return None
+    if not cross_dialect and old.pattern != new.pattern:
+        return None
+    return compare(old.verifier, new.verifier, cross_dialect=cross_dialect)
+
+
+def _requirements_order(old: KyvernoRequirements, new: KyvernoRequirements) -> Order | None:
+    """Kyverno: the same entries apply (paired by the pattern that made each apply) and skip."""
+    old_verify = sorted(old.verify, key=lambda item: item[1])
+    new_verify = sorted(new.verify, key=lambda item: item[1])
+    if [p for _, p in old_verify] != [p for _, p in new_verify]:
+        return None
+    if sorted(p for _, p in old.skipped) != sorted(p for _, p in new.skipped):
+        return None
+    orders: list[Order] = []
+    if (old.digest_required, old.missing_digest) != (new.digest_required, new.missing_digest):
+        orders.append("changed")
+    orders += [_entry_order(a, b) for (a, _), (b, _) in zip(old_verify, new_verify, strict=True)]
+    return combine(orders)
+
+
+_ATTESTOR_FIELDS = frozenset({"attestor_sets", "attestations"})
+
+
+def _entry_order(old: VerifyEntry, new: VerifyEntry) -> Order:
+    """An entry requires every attestor set (and attestation): their orders combine."""
+    rest = [(f.name, _content(getattr(old, f.name)), _content(getattr(new, f.name)))
+            for f in dataclasses.fields(old) if f.name not in _POSITION_FIELDS | _ATTESTOR_FIELDS]
+    if any(a != b for _, a, b in rest):
+        return "changed"
+    if len(old.attestor_sets) != len(new.attestor_sets) or _content(old.attestations) != _content(new.attestations):
+        return "changed"
+    return combine([_set_order(a, b) for a, b in zip(old.attestor_sets, new.attestor_sets, strict=True)])
+
+
+def _set_order(old: AttestorSetReq, new: AttestorSetReq) -> Order:
+    """An attestor set holds when `required` of its entries verify. Fewer required, more entries
+    to choose from (the same number required) or weaker entries: weaker; and the reverse."""
+    if len(old.entries) == len(new.entries):
+        parts = [_attestor_order(a, b) for a, b in zip(old.entries, new.entries, strict=True)]
+        parts.append(_count_order(old.required, new.required))
+        return combine(parts)
+    old_keys = [e.cache_key() for e in old.entries]
+    new_keys = [e.cache_key() for e in new.entries]
+    if old.required != new.required:
+        return "changed"
+    if len(old_keys) < len(new_keys) and all(new_keys.count(k) >= old_keys.count(k) for k in old_keys):
+        return "weaker"  # an added key (or identity) that may count towards `required`
+    if len(old_keys) > len(new_keys) and all(old_keys.count(k) >= new_keys.count(k) for k in new_keys):
+        return "stronger"
+    return "changed"
+
+
+def _count_order(old_required: int, new_required: int) -> Order:
+    if old_required == new_required:
+        return "same"
+    return "weaker" if new_required < old_required else "stronger"
+
+
+def _attestor_order(old: AttestorReq, new: AttestorReq) -> Order:
+    if old.kind != new.kind or old.detail != new.detail:
+        return "changed"
+    if old.nested is not None or new.nested is not None:
+        if old.nested is None or new.nested is None:
+            return "changed"
+        return _set_order(old.nested, new.nested)
+    return compare(old.verifier, new.verifier)
 
 
 def unique_images(images: Iterable[str]) -> list[str]:
@@ -190,7 +286,8 @@ def diff_decisions(old: list[Decision], new: list[Decision], *, cross_dialect: b
             result.unchanged += 1
             continue
         # The action or the deciding rule's content differs: name the kind of change.
-        result.changes.append(Change(after.image, classify(before, after), before, after))
+        result.changes.append(Change(after.image, classify(before, after, cross_dialect=cross_dialect), before, after))
+    result.changes.sort(key=lambda change: _RANK[change.kind])  # by kind (KINDS), then image order
     return result
 
 

@@ -10,6 +10,7 @@ KEY_A_REFORMATTED = PublicKeyVerifier(pem="-----BEGIN PUBLIC KEY-----\r\nAAAA\r\
 KEY_B = PublicKeyVerifier(pem="-----BEGIN PUBLIC KEY-----\nBBBB\n-----END PUBLIC KEY-----\n", fingerprint="sha256:bb")
 GH = KeylessVerifier(issuer="https://token.actions.githubusercontent.com", subject="https://github.com/org/app/.github/workflows/release.yaml@refs/heads/main")
 GH_WILDCARD = KeylessVerifier(issuer=GH.issuer, subject=GH.subject, match="wildcard")
+GH_WIDE_REGEX = KeylessVerifier(issuer=GH.issuer, subject_regex=r"^https://github\.com/org/")
 GH_OTHER_SUBJECT = KeylessVerifier(issuer=GH.issuer, subject="https://github.com/org/other/.github/workflows/release.yaml@refs/heads/main")
 
 
@@ -34,13 +35,14 @@ CASES = [
      "newly-unverified"),
     ("verify rule removed", decision("verify", 0, "ghcr.io/org/*", KEY_A), ALLOW, "newly-unverified"),
     ("deny lifted to allow", decision("deny", 0, "ghcr.io/*"), ALLOW, "newly-unverified"),
-    ("verify added for allowed image", ALLOW, decision("verify", 0, "ghcr.io/org/*", GH), "newly-verified"),
-    ("deny replaced by verify", decision("deny", 0, "ghcr.io/*"), decision("verify", 0, "ghcr.io/*", GH), "newly-verified"),
-    ("public key changed", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("verify", 0, "ghcr.io/org/*", KEY_B), "other-rule"),
+    ("verify added for allowed image", ALLOW, decision("verify", 0, "ghcr.io/org/*", GH), "newly-requires-verification"),
+    ("deny replaced by verify", decision("deny", 0, "ghcr.io/*"), decision("verify", 0, "ghcr.io/*", GH), "newly-requires-verification"),
+    ("public key changed", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("verify", 0, "ghcr.io/org/*", KEY_B),
+     "verifier-changed"),
     ("keyless subject changed", decision("verify", 0, "ghcr.io/org/*", GH), decision("verify", 0, "ghcr.io/org/*", GH_OTHER_SUBJECT),
-     "other-rule"),
+     "verifier-changed"),
     ("public key replaced by keyless", decision("verify", 0, "ghcr.io/org/*", KEY_A), decision("verify", 0, "ghcr.io/org/*", GH),
-     "other-rule"),
+     "verifier-changed"),
     ("narrower pattern, same verifier", decision("verify", 0, "ghcr.io/*", KEY_A), decision("verify", 0, "ghcr.io/org/*", KEY_A),
      "other-rule"),
     ("skip becomes allow", decision("skip", 0, "ghcr.io/*"), ALLOW, "other-rule"),
@@ -65,7 +67,9 @@ CROSS = [
     ("same key, other pattern spelling", decision("verify", 0, "index.docker.io/org/*", KEY_A),
      decision("verify", 0, "docker.io/org/*", KEY_A), None),
     ("exact vs wildcard identity", decision("verify", 0, "ghcr.io/*", GH), decision("verify", 0, "ghcr.io/*", GH_WILDCARD), None),
-    ("verifier differs", decision("verify", 0, "ghcr.io/*", KEY_A), decision("verify", 0, "ghcr.io/*", KEY_B), "other-rule"),
+    ("verifier differs", decision("verify", 0, "ghcr.io/*", KEY_A), decision("verify", 0, "ghcr.io/*", KEY_B), "verifier-changed"),
+    ("narrower identity in the rewrite", decision("verify", 0, "ghcr.io/*", GH_WIDE_REGEX),
+     decision("verify", 0, "ghcr.io/*", GH_WILDCARD), "verifier-strengthened"),
     ("action differs", decision("verify", 0, "ghcr.io/*", KEY_A), ALLOW, "newly-unverified"),
 ]
 
@@ -77,9 +81,10 @@ def test_cross_dialect_compares_action_and_verifier(name, old, new, kind):
 
 
 def test_same_dialect_pattern_and_match_mode_count():
-    # Without cross_dialect the pattern and the identity match mode are part of the rule.
+    # Without cross_dialect the pattern and the identity match mode are part of the rule: the
+    # same rule's verifier is written differently (it accepts the same signers).
     old = decision("verify", 0, "ghcr.io/*", GH)
-    assert [c.kind for c in diff_decisions([old], [decision("verify", 0, "ghcr.io/*", GH_WILDCARD)]).changes] == ["other-rule"]
+    assert [c.kind for c in diff_decisions([old], [decision("verify", 0, "ghcr.io/*", GH_WILDCARD)]).changes] == ["verifier-changed"]
 
 
 @pytest.mark.parametrize(
@@ -88,9 +93,9 @@ def test_same_dialect_pattern_and_match_mode_count():
         ("allow", "deny", "newly-denied"),
         ("skip", "deny", "newly-denied"),
         ("verify", "deny", "newly-denied"),
-        ("allow", "verify", "newly-verified"),
-        ("skip", "verify", "newly-verified"),
-        ("deny", "verify", "newly-verified"),
+        ("allow", "verify", "newly-requires-verification"),
+        ("skip", "verify", "newly-requires-verification"),
+        ("deny", "verify", "newly-requires-verification"),
         ("verify", "skip", "newly-unverified"),
         ("verify", "allow", "newly-unverified"),
         ("deny", "skip", "newly-unverified"),
@@ -114,7 +119,8 @@ def test_json_shape_lists_changes_only_and_counts_every_kind():
     doc = diff_decisions(old, new).to_json()
     assert set(doc) == {"changes", "counts", "unchanged"}
     assert doc["unchanged"] == 2
-    assert doc["counts"] == {"newly-denied": 1, "newly-unverified": 0, "newly-verified": 0, "other-rule": 0}
+    assert doc["counts"] == {"verifier-weakened": 0, "newly-denied": 1, "newly-unverified": 0, "newly-requires-verification": 0,
+                             "verifier-changed": 0, "verifier-strengthened": 0, "other-rule": 0}
     assert set(doc["counts"]) == set(KINDS)
     (change,) = doc["changes"]
     assert change["image"] == "b:1" and change["kind"] == "newly-denied"

@@ -34,6 +34,17 @@ def keyless_rule(pattern: str, subject: str) -> str:
     )
 
 
+def regex_rule(pattern: str, subject_regex: str) -> str:
+    return (
+        f"  - image: \"{pattern}\"\n    keyless:\n      issuer: https://token.actions.githubusercontent.com\n"
+        f"      subjectRegex: '{subject_regex}'\n"
+    )
+
+
+RELEASE_TAGS = r"^https://github\.com/org/app/\.github/workflows/release\.yaml@refs/tags/v"
+ORGANISATION = r"^https://github\.com/org/"
+
+
 def skip_rule(pattern: str) -> str:
     return f"  - image: \"{pattern}\"\n    skip: true\n"
 
@@ -55,11 +66,21 @@ PAIRS = [
     ("catch-all deny appended", BASE, BASE + [deny_rule("*")], {"quay.io/other/db:1": "newly-denied"}),
     ("skip added in front of a verify", BASE, [skip_rule("ghcr.io/org/app")] + BASE, {"ghcr.io/org/app:v1": "newly-unverified"}),
     ("verify rule removed", BASE, BASE[1:], {"ghcr.io/org/app:v1": "newly-unverified", "ghcr.io/org/tool:v2": "newly-unverified"}),
-    ("skip replaced by verify", BASE, [BASE[0], key_rule("registry.k8s.io/*", KEY_A)], {"registry.k8s.io/pause:3.10": "newly-verified"}),
+    ("skip replaced by verify", BASE, [BASE[0], key_rule("registry.k8s.io/*", KEY_A)],
+     {"registry.k8s.io/pause:3.10": "newly-requires-verification"}),
     ("verifier key changed", BASE, [key_rule("ghcr.io/org/*", KEY_B), BASE[1]],
-     {"ghcr.io/org/app:v1": "other-rule", "ghcr.io/org/tool:v2": "other-rule"}),
+     {"ghcr.io/org/app:v1": "verifier-changed", "ghcr.io/org/tool:v2": "verifier-changed"}),
     ("public key replaced by keyless", BASE, [keyless_rule("ghcr.io/org/*", SUBJECT), BASE[1]],
-     {"ghcr.io/org/app:v1": "other-rule", "ghcr.io/org/tool:v2": "other-rule"}),
+     {"ghcr.io/org/app:v1": "verifier-changed", "ghcr.io/org/tool:v2": "verifier-changed"}),
+    ("subjectRegex loosened from release tags to the organisation", [regex_rule("ghcr.io/org/*", RELEASE_TAGS), BASE[1]],
+     [regex_rule("ghcr.io/org/*", ORGANISATION), BASE[1]],
+     {"ghcr.io/org/app:v1": "verifier-weakened", "ghcr.io/org/tool:v2": "verifier-weakened"}),
+    ("subjectRegex narrowed to release tags", [regex_rule("ghcr.io/org/*", ORGANISATION), BASE[1]],
+     [regex_rule("ghcr.io/org/*", RELEASE_TAGS), BASE[1]],
+     {"ghcr.io/org/app:v1": "verifier-strengthened", "ghcr.io/org/tool:v2": "verifier-strengthened"}),
+    ("exact subject widened to a subjectRegex that admits it", [keyless_rule("ghcr.io/org/*", SUBJECT), BASE[1]],
+     [regex_rule("ghcr.io/org/*", ORGANISATION), BASE[1]],
+     {"ghcr.io/org/app:v1": "verifier-weakened", "ghcr.io/org/tool:v2": "verifier-weakened"}),
     ("same key, narrower rule in front", BASE, [key_rule("ghcr.io/org/app", KEY_A)] + BASE, {"ghcr.io/org/app:v1": "other-rule"}),
     ("rules reordered, first match changes", [skip_rule("ghcr.io/*"), deny_rule("ghcr.io/org/*")],
      [deny_rule("ghcr.io/org/*"), skip_rule("ghcr.io/*")], {"ghcr.io/org/app:v1": "newly-denied", "ghcr.io/org/tool:v2": "newly-denied"}),
@@ -100,7 +121,8 @@ def test_json_change_carries_both_simulate_results(files, capsys):
     _, out, _ = run(capsys, old, new, *IMAGES, "--format", "json")
     doc = json.loads(out)
     assert set(doc) >= {"changes", "counts", "unchanged"}
-    assert doc["counts"] == {"newly-denied": 1, "newly-unverified": 0, "newly-verified": 0, "other-rule": 0}
+    assert doc["counts"] == {"verifier-weakened": 0, "newly-denied": 1, "newly-unverified": 0, "newly-requires-verification": 0,
+                             "verifier-changed": 0, "verifier-strengthened": 0, "other-rule": 0}
     (change,) = doc["changes"]
     assert change["old"]["action"] == "verify" and change["old"]["rule_index"] == 0
     assert change["old"]["verifier"]["type"] == "public_key"
@@ -129,11 +151,11 @@ def test_text_groups_by_kind_with_counts(files, capsys):
         "newly unverified (admitted without verification) (1):",
         f"  ghcr.io/org/app:v1: verify by rule 0 (0000) ghcr.io/org/* [public key {fp_a}] -> skip by rule 1 (0001) ghcr.io/org/app",
         "",
-        "newly verified (1):",
+        "newly requires verification (1):",
         "  registry.k8s.io/pause:3.10: skip by rule 1 (0001) registry.k8s.io/* -> "
         f"verify by rule 3 (0003) registry.k8s.io/* [public key {fp_b}]",
         "",
-        "3 changed (1 newly-denied, 1 newly-unverified, 1 newly-verified), 1 unchanged",
+        "3 changed (1 newly-denied, 1 newly-unverified, 1 newly-requires-verification), 1 unchanged",
     ]
 
 
@@ -211,3 +233,21 @@ def test_fleet_from_kubectl_json_counts_each_image_once(files, capsys, tmp_path)
     assert code == 1
     assert [c["image"] for c in doc["changes"]] == ["quay.io/other/db:1"]
     assert doc["unchanged"] == 2
+
+
+def test_weakened_verifier_is_listed_first(files, capsys):
+    # Rule 0000's subjectRegex loosened from release tags to the whole organisation, and a
+    # deny added for another image: the weakening comes first, in text and in JSON.
+    old, new = files([regex_rule("ghcr.io/org/*", RELEASE_TAGS), BASE[1]],
+                     [deny_rule("quay.io/other/*"), regex_rule("ghcr.io/org/*", ORGANISATION), BASE[1]])
+    code, out, _ = run(capsys, old, new, *IMAGES)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "verifier weakened (accepts every signer it accepted, and more) (2):"
+    assert lines[1].startswith("  ghcr.io/org/app:v1: verify by rule 0 (0000) ghcr.io/org/* [keyless ")
+    assert "newly denied (1):" in lines
+    assert lines[-1] == "3 changed (2 verifier-weakened, 1 newly-denied), 1 unchanged"
+    _, out, _ = run(capsys, old, new, *IMAGES, "--format", "json")
+    doc = json.loads(out)
+    assert list(doc["counts"])[0] == "verifier-weakened"
+    assert [c["kind"] for c in doc["changes"]][:2] == ["verifier-weakened", "verifier-weakened"]

@@ -9,6 +9,7 @@ from pullguard.tui.cli import main
 ISSUER = "https://token.actions.githubusercontent.com"
 APP = "https://github.com/org/app/.github/workflows/release.yaml@refs/heads/main"
 OTHER = "https://github.com/org/other/.github/workflows/release.yaml@refs/heads/main"
+ORG_WILDCARD = "https://github.com/org/*"
 IMAGES = ["ghcr.io/org/app:v1", "ghcr.io/org/tool:v1", "quay.io/org/db:1", "nginx:1.25"]
 
 
@@ -45,14 +46,20 @@ KYVERNO_PAIRS = [
     ("rule inserted before",
      kyverno(rule("quay", entry(["example.com/*"])), rule("verify-org", entry(["ghcr.io/org/*"], skip=["ghcr.io/org/tool*"]))), {}),
     ("subject changed", kyverno(rule("verify-org", entry(["ghcr.io/org/*"], subject=OTHER, skip=["ghcr.io/org/tool*"]))),
-     {"ghcr.io/org/app:v1": "other-rule"}),
-    ("skip removed", kyverno(rule("verify-org", entry(["ghcr.io/org/*"]))), {"ghcr.io/org/tool:v1": "newly-verified"}),
+     {"ghcr.io/org/app:v1": "verifier-changed"}),
+    ("subject widened to a wildcard",
+     kyverno(rule("verify-org", entry(["ghcr.io/org/*"], subject=ORG_WILDCARD, skip=["ghcr.io/org/tool*"]))),
+     {"ghcr.io/org/app:v1": "verifier-weakened"}),
+    ("subject wildcard on another organisation",
+     kyverno(rule("verify-org", entry(["ghcr.io/org/*"], subject="https://github.com/other/*", skip=["ghcr.io/org/tool*"]))),
+     {"ghcr.io/org/app:v1": "verifier-changed"}),
+    ("skip removed", kyverno(rule("verify-org", entry(["ghcr.io/org/*"]))), {"ghcr.io/org/tool:v1": "newly-requires-verification"}),
     ("skip widened", kyverno(rule("verify-org", entry(["ghcr.io/org/*"], skip=["ghcr.io/org/*"]))),
      {"ghcr.io/org/app:v1": "newly-unverified", "ghcr.io/org/tool:v1": "other-rule"}),
     ("second rule also applies",
      kyverno(rule("verify-org", entry(["ghcr.io/org/*"], skip=["ghcr.io/org/tool*"])),
              rule("quay", entry(["quay.io/*", "ghcr.io/org/app*"], subject=OTHER))),
-     {"ghcr.io/org/app:v1": "other-rule", "quay.io/org/db:1": "newly-verified"}),
+     {"ghcr.io/org/app:v1": "other-rule", "quay.io/org/db:1": "newly-requires-verification"}),
 ]
 
 
@@ -98,10 +105,14 @@ rules:
 CROSS = [
     ("faithful rewrite", BASE, {}),
     ("rewrite with another subject", kyverno(rule("verify-org", entry(["ghcr.io/org/*"], subject=OTHER, skip=["ghcr.io/org/tool*"]))),
-     {"ghcr.io/org/app:v1": "other-rule"}),
-    ("rewrite forgets the skip", kyverno(rule("verify-org", entry(["ghcr.io/org/*"]))), {"ghcr.io/org/tool:v1": "newly-verified"}),
+     {"ghcr.io/org/app:v1": "verifier-changed"}),
+    ("rewrite with a wildcard subject",
+     kyverno(rule("verify-org", entry(["ghcr.io/org/*"], subject=ORG_WILDCARD, skip=["ghcr.io/org/tool*"]))),
+     {"ghcr.io/org/app:v1": "verifier-weakened"}),
+    ("rewrite forgets the skip", kyverno(rule("verify-org", entry(["ghcr.io/org/*"]))),
+     {"ghcr.io/org/tool:v1": "newly-requires-verification"}),
     ("rewrite covers quay too", kyverno(rule("verify-org", entry(["ghcr.io/org/*", "quay.io/*"], skip=["ghcr.io/org/tool*"]))),
-     {"quay.io/org/db:1": "newly-verified"}),
+     {"quay.io/org/db:1": "newly-requires-verification"}),
 ]
 
 
@@ -128,7 +139,7 @@ def test_kyverno_change_names_the_applying_rules(write, capsys):
     out, _ = capsys.readouterr()
     assert code == 1
     assert out.splitlines()[:2] == [
-        "decided by another rule (1):",
+        "verifier changed (neither wider nor narrower) (1):",
         f"  ghcr.io/org/app:v1: verify by check-images/verify-org [keyless {ISSUER} {APP}] -> "
         f"verify by check-images/verify-org [keyless {ISSUER} {OTHER}]",
     ]

@@ -13,9 +13,12 @@ from pullguard.engine.display import escape_control
 
 # The kinds of change in the order they are listed (see engine/policydiff.py).
 CHANGE_TITLES: dict[str, str] = {
+    "verifier-weakened": "verifier weakened (accepts every signer it accepted, and more)",
     "newly-denied": "newly denied",
     "newly-unverified": "newly unverified (admitted without verification)",
-    "newly-verified": "newly verified",
+    "newly-requires-verification": "newly requires verification",
+    "verifier-changed": "verifier changed (neither wider nor narrower)",
+    "verifier-strengthened": "verifier strengthened (accepts fewer signers)",
     "other-rule": "decided by another rule",
 }
 

@@ -17,11 +17,17 @@ from .inputs import add_format_option, add_images_option, load_policy_or_refuse,
 _EPILOG = """\
 kinds of change (an image changes when its action or the content of its deciding rule
 changes; a rule moved by an insertion is the same rule):
-  newly-denied      the new policy denies the image, the old one did not
-  newly-verified    the new policy verifies the image, the old one skipped, allowed or denied it
-  newly-unverified  the new policy skips or allows the image, the old one verified or denied it
-  other-rule        handled the same way by a rule of different content (pattern or
-                    verifier), or skip <-> allow
+  verifier-weakened            the same rule verifies the image with a verifier that accepts
+                               every signer it accepted, and more (listed first)
+  newly-denied                 the new policy denies the image, the old one did not
+  newly-unverified             the new policy skips or allows the image, the old one verified
+                               or denied it
+  newly-requires-verification  the new policy verifies the image, the old one skipped,
+                               allowed or denied it
+  verifier-changed             the same rule verifies with a verifier neither wider nor narrower
+  verifier-strengthened        the same rule verifies with a verifier that accepts fewer signers
+  other-rule                   handled the same way by a rule of different content (pattern or
+                               verifier), or skip <-> allow
 across dialects (Talos against Kyverno) rules are compared by action and verifier only.
 exit status: 0 no change, 1 changes, 2 usage error, unreadable file or policy with errors"""
 
