@@ -420,7 +420,16 @@ def _normalized_suggestion(pattern: str) -> str | None:
     try:
         return parse_reference(pattern).context
     except InvalidReference:
-        return None
+        pass
+    # `index.docker.io/library/<name>` with a 248-255 character name does not parse itself, yet
+    # it is the match subject of the tag reference `<name>`: the limit applies before `library/`.
+    head = f"{DEFAULT_REGISTRY}/library/"
+    if pattern.startswith(head) and "/" not in pattern[len(head):]:
+        try:
+            return parse_reference(pattern[len(head):]).context
+        except InvalidReference:
+            return None
+    return None
 
 
 def glob_never_matches(pattern: str) -> NeverMatches | None:

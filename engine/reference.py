@@ -2,8 +2,9 @@
 
 Talos matches rules against go-containerregistry's `name.ParseReference(ref).Context().String()`
 (default options: weak validation, registry `index.docker.io`, tag `latest`). This module follows
-go-containerregistry v0.21.6, the version Talos v1.13 builds with; later versions also accept
-one-character repositories and treat `localhost/x` as a registry (noted where it matters).
+go-containerregistry v0.21.6, the version Talos v1.13 builds with; later versions treat
+`localhost/x` as a registry, and a commit after v0.21.9 (in no tagged release yet) accepts
+one-character repositories (noted where it matters).
 
 Kyverno matches against the string `pkg/utils/image.GetImageInfo` builds with
 `github.com/distribution/reference`: Docker Hub images get `docker.io/` but no `library/`, the tag
@@ -26,7 +27,8 @@ _DEFAULT_NAMESPACE = "library"
 
 _REPOSITORY_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-./"
 _TAG_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-.ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-# go-containerregistry v0.21.6 requires two characters; v0.21.9+ allows one (not yet in Talos).
+# go-containerregistry v0.21.6 requires two characters, and so does v0.21.9 (only a later, untagged
+# commit allows one).
 _REPOSITORY_MIN = 2
 _REPOSITORY_MAX = 255
 _TAG_MAX = 128
@@ -225,6 +227,16 @@ def _new_digest(name: str) -> tuple[str, str, str | None, str]:
             tag = None
         except _Bad:
             raise tag_error from None
+    else:
+        # NewDigest parses the tag's normalized name (`tag.Repository.Name()`) again, so the
+        # 255-character limit applies to `library/<name>` on Docker Hub: `a{248}@sha256:…` is
+        # refused although the tag reference `a{248}` is not.
+        normalized = f"{registry}/{repo}"
+        try:
+            _new_repository(normalized, 0)
+        except _Bad as err:
+            raise _Bad(f"{err.reason} (go-containerregistry checks a digest reference's normalized "
+                       f"name, where Docker Hub adds '{_DEFAULT_NAMESPACE}/')", None) from None
     return registry, repo, tag, digest
 
 
@@ -313,7 +325,10 @@ def _distribution_parse(s: str) -> tuple[str, str, str, str]:
             raise _Bad("repository name must be lowercase", upper)
         raise _Bad("invalid reference format", None)
     name, tag, digest = m.group(1), m.group(2) or "", m.group(3) or ""
-    if len(name) > _NAME_TOTAL_LENGTH_MAX:
+    nm = _ANCHORED_NAME_RE.fullmatch(name)
+    assert nm is not None  # the reference regexp already matched this name
+    # v0.6.0 (Kyverno's pin) limits the path, not domain and path together, before the digest.
+    if len(nm.group(2)) > _NAME_TOTAL_LENGTH_MAX:
         raise _Bad(f"repository name must not be more than {_NAME_TOTAL_LENGTH_MAX} characters",
                    None)
     if digest:
@@ -328,8 +343,6 @@ def _distribution_parse(s: str) -> tuple[str, str, str, str]:
             raise _Bad("invalid checksum digest length", at + len(algorithm) + 1)
         if not re.fullmatch(r"[a-f0-9]+", encoded):
             raise _Bad("invalid checksum digest format", at + len(algorithm) + 1)
-    nm = _ANCHORED_NAME_RE.fullmatch(name)
-    assert nm is not None  # the reference regexp already matched this name
     return nm.group(1) or "", nm.group(2), tag, digest
 
 

@@ -332,6 +332,10 @@ NEVER = [
     ("ghcr.io:*", None, None),  # the ':' can be a port
     ("*:5000/app", None, None),
     ("ghcr.io/org/app", None, None),
+    # the tag reference `a{248}` has this subject, though the name does not parse by itself
+    ("index.docker.io/library/" + "a" * 248, None, None),
+    ("index.docker.io/library/" + "a" * 255, None, None),
+    ("index.docker.io/library/" + "a" * 256, "not a valid image name", None),
 ]
 
 

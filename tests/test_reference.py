@@ -81,6 +81,13 @@ GOOD = [
     # a registry alone is read as a repository with a tag
     ("localhost:5000", "index.docker.io/library/localhost", "5000", None,
      "index.docker.io/library/localhost:5000"),
+    # the 255-character limit: a tag reference is checked before `library/` is added, a digest
+    # reference after (NewDigest parses the tag's normalized name again); elsewhere no difference
+    ("a" * 248, "index.docker.io/library/" + "a" * 248, "latest", None, "index.docker.io/library/" + "a" * 248 + ":latest"),
+    ("a" * 247 + "@" + D, "index.docker.io/library/" + "a" * 247, None, D, "index.docker.io/library/" + "a" * 247 + "@" + D),
+    ("ghcr.io/" + "a" * 255 + "@" + D, "ghcr.io/" + "a" * 255, None, D, "ghcr.io/" + "a" * 255 + "@" + D),
+    ("index.docker.io/" + "a" * 255, "index.docker.io/library/" + "a" * 255, "latest", None,
+     "index.docker.io/library/" + "a" * 255 + ":latest"),
 ]
 
 
@@ -130,6 +137,12 @@ BAD = [
     # go-containerregistry v0.21.6 wants two characters in a repository
     ("ghcr.io/a", "repository must be between 2 and 255 characters", 9),
     ("gcr.io/" + "a" * 256, "repository must be between 2 and 255 characters", 8),
+    # v0.21.9 still wants two (a later, untagged commit allows one), after localhost:5000 too
+    ("localhost:5000/a", "repository must be between 2 and 255 characters", 16),
+    # a digest reference's normalized name `index.docker.io/library/<name>` is checked again
+    ("a" * 248 + "@" + D, "checks a digest reference's normalized name", None),
+    ("index.docker.io/" + "a" * 255 + "@" + D, "repository must be between 2 and 255 characters", None),
+    ("docker.io/" + "a" * 248 + ":v1@" + D, "checks a digest reference's normalized name", None),
 ]
 
 
@@ -177,6 +190,13 @@ KYVERNO = [
     # a first part with capitals is not prefixed, so distribution/reference reads it as a host
     ("Registry/app", "app", "app", "Registry", "latest", "", "Registry/app:latest",
      "Registry/app:latest"),
+    # distribution/reference v0.6.0 limits the path to 255 characters, not domain and path
+    ("a" * 246, "a" * 246, "a" * 246, "docker.io", "latest", "", "docker.io/" + "a" * 246 + ":latest",
+     "docker.io/" + "a" * 246 + ":latest"),
+    ("ghcr.io/" + "a" * 248, "a" * 248, "a" * 248, "ghcr.io", "latest", "", "ghcr.io/" + "a" * 248 + ":latest",
+     "ghcr.io/" + "a" * 248 + ":latest"),
+    ("ghcr.io/" + "a" * 255, "a" * 255, "a" * 255, "ghcr.io", "latest", "", "ghcr.io/" + "a" * 255 + ":latest",
+     "ghcr.io/" + "a" * 255 + ":latest"),
 ]
 
 
@@ -212,7 +232,9 @@ def test_kyverno_image_info_config(text, default, mutation, registry, string):
     ("nginx@md5:" + "a" * 32, "unsupported digest algorithm"),
     ("nginx@sha256:" + "a" * 40, "invalid checksum digest length"),
     ("nginx@sha256:" + "A" * 64, "invalid checksum digest format"),
-    ("ghcr.io/" + "a" * 250, "must not be more than 255 characters"),
+    ("ghcr.io/" + "a" * 256, "must not be more than 255 characters"),
+    ("a" * 256, "must not be more than 255 characters"),
+    ("ghcr.io/" + "a" * 256 + "@md5:" + "a" * 32, "must not be more than 255 characters"),  # before the digest
 ])
 def test_kyverno_image_info_errors(text, words):
     with pytest.raises(InvalidReference) as info:
