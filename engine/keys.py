@@ -36,7 +36,9 @@ def fingerprint_der(der: bytes) -> str:
 
 
 def load_public_key_pem(text: str) -> PublicKey:
-    """Parse one PEM `PUBLIC KEY` block, as Talos's `publicKey.certificate` holds.
+    """Parse one PEM public key block, as Talos's `publicKey.certificate` and Kyverno's
+    `publicKeys` hold: a `PUBLIC KEY` (SubjectPublicKeyInfo) or, as sigstore's
+    `cryptoutils.UnmarshalPEMToPublicKey` also reads, an `RSA PUBLIC KEY` (PKCS#1).
 
     Raises KeyFormatError with code `certificate-not-public-key` for a `CERTIFICATE` block
     (Talos rejects those at verification time) and `invalid-public-key` otherwise.
@@ -54,14 +56,20 @@ def load_public_key_pem(text: str) -> PublicKey:
             "a CERTIFICATE block is not accepted here: Talos needs the PEM 'PUBLIC KEY' of the signer "
             "(extract it with 'openssl x509 -pubkey -noout')",
         )
-    if label != "PUBLIC KEY":
+    if label not in ("PUBLIC KEY", "RSA PUBLIC KEY"):
         raise KeyFormatError(
             "invalid-public-key", f"PEM block is '{label}', expected 'PUBLIC KEY'"
         )
     if len(blocks) > 1:
         raise KeyFormatError("invalid-public-key", "more than one PEM block; expected exactly one 'PUBLIC KEY'")
     der = _block_der(blocks[0][1])
-    if _is_pkcs1_rsa(der):  # cryptography takes it; Go's x509.ParsePKIXPublicKey does not
+    if label == "RSA PUBLIC KEY":  # x509.ParsePKCS1PublicKey: an RSAPublicKey and nothing else
+        if not _is_pkcs1_rsa(der):
+            raise KeyFormatError(
+                "invalid-public-key",
+                "the RSA PUBLIC KEY block does not hold a PKCS#1 RSA key (SEQUENCE of modulus and exponent); "
+                "a SubjectPublicKeyInfo belongs in a 'PUBLIC KEY' block")
+    elif _is_pkcs1_rsa(der):  # cryptography takes it; Go's x509.ParsePKIXPublicKey does not
         raise KeyFormatError(
             "invalid-public-key",
             "the PUBLIC KEY block holds a PKCS#1 RSA key, not a SubjectPublicKeyInfo, and Talos refuses it; "

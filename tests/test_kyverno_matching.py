@@ -179,7 +179,6 @@ def test_skip_when_every_matching_entry_skips(image, action, rule_id):
         ("[Deployment]", "", "Deployment", True),
         ("[apps/v1/Deployment]", "", "Deployment", True),
         ("[batch/v1/Deployment]", "", "Deployment", False),
-        ("['*']", "", None, True),
         ("[Pod, Deployment]", "", "StatefulSet", False),  # mixed kinds: no autogen
         ("[ConfigMap]", "", None, False),
     ],
@@ -190,6 +189,14 @@ def test_rules_selected_by_kind(kinds, annotations, source, applies):
     assert (d.action == "verify") is applies
     trial = p.explain("ghcr.io/org/app:v1", kind=source)[0]
     assert trial.matched is applies
+
+
+def test_wildcard_kind_is_refused_and_still_simulated():
+    # Kyverno refuses `kinds: ["*"]` on a verifyImages rule (validateWildcard); the editor still
+    # shows what the rule would select.
+    lp = load_policy(kyverno_policy(entry('["ghcr.io/*"]'), kinds="['*']"), "p.yaml")
+    assert [d.code for d in lp.diagnostics if d.severity == "error"] == ["kyverno-wildcard-kinds"]
+    assert lp.policy.evaluate("ghcr.io/org/app:v1").action == "verify"
 
 
 def test_exclude_by_kind_and_unknowable_conditions():

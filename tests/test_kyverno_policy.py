@@ -121,7 +121,7 @@ def test_mutate_digest_with_audit(spec_action, entries, errors_at):
     found = [d for d in diags(text) if d.code == "kyverno-mutate-digest-audit"]
     assert [d.rule_index for d in found] == errors_at
     for d in found:
-        assert d.message == "mutateDigest must be set to false for 'Audit' failure action"
+        assert d.message == "mutateDigest must be set to false for ‘Audit’ failure action"
         assert d.fix and "mutateDigest: false" in d.fix
 
 

@@ -685,7 +685,7 @@ def test_kyverno_every_applying_rule_and_entry_is_listed(capsys, monkeypatch, tm
 KYVERNO_MESSAGES = [
     # (policy text builder args, exact message)
     (("        - imageReferences: ['ghcr.io/*']\n          attestors: [" + KEYLESS + "]\n", "Audit"),
-     "mutateDigest must be set to false for 'Audit' failure action"),
+     "mutateDigest must be set to false for ‘Audit’ failure action"),
     ((_entry(["ghcr.io/*"], attestors="{count: 2, entries: [{keyless: {issuer: https://i, subject: s, "
              "rekor: {url: https://rekor.sigstore.dev}}}]}"), "Enforce"),
      "Count cannot exceed length of entries"),

@@ -125,6 +125,12 @@ def key_material_kind(text: str) -> str:
     return "pem"
 
 
+# Kyverno admits a policy whatever its publicKeys hold; cosign parses the key per image. A key
+# pullguard cannot read is refused here, by pullguard alone, and the message says what Kyverno does.
+KYVERNO_READS_KEY_LATE = ("pullguard refuses it, Kyverno accepts the policy and reads the key only to verify: "
+                          "every image this entry verifies would fail")
+
+
 @lru_cache(maxsize=4096)  # the editor re-reads the same keys on every keystroke
 def pem_key_finding(field: str, pem: str) -> tuple[Finding | None, PublicKey | None]:
     """(finding or None, PublicKey or None) for one PEM public key."""
@@ -140,4 +146,4 @@ def pem_key_finding(field: str, pem: str) -> tuple[Finding | None, PublicKey | N
         else:
             message = f"{field}: {exc}"
             fix = "paste the signer's PEM block from '-----BEGIN PUBLIC KEY-----' to '-----END PUBLIC KEY-----'"
-        return ("error", exc.code, message, fix), None
+        return ("error", exc.code, f"{message}; {KYVERNO_READS_KEY_LATE}", fix), None

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from ...diagnostics import Diagnostic, Severity
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier
 from ...yamlschema import Obj, Seq, Walker, seq_items, string_map
-from ...yamlsource import Document, end_position, position
+from ...yamlsource import Document, MappingNode, ScalarNode, SequenceNode, end_position, map_get, mapping_items, position
 from ..detect import KYVERNO_KINDS, is_kyverno
 from . import lints as lint
 from .evaluate import KyvernoPolicySet
@@ -45,7 +45,16 @@ KINDS = KYVERNO_KINDS
 TYPES = ("Cosign", "SigstoreBundle", "Notary")
 DEFAULT_REKOR_URL = "https://rekor.sigstore.dev"
 SIGNATURE_ALGORITHMS = ("", "sha224", "sha256", "sha384", "sha512")
-AUDIT_MUTATE_DIGEST = "mutateDigest must be set to false for 'Audit' failure action"
+# Kyverno's words, typographic quotes included (api/kyverno/v1/image_verification_types.go).
+AUDIT_MUTATE_DIGEST = "mutateDigest must be set to false for \u2018Audit\u2019 failure action"
+# pkg/validation/policy/validate.go validateWildcard, for a kinds list holding "*" (the first
+# of the three that holds; the background text ends with a space in Kyverno, dropped here).
+WILDCARD_BACKGROUND = ("wildcard policy not allowed in background mode. Set spec.background=false to disable "
+                       "background mode for this policy rule")
+WILDCARD_MANY_KINDS = "wildcard policy can not deal with more than one kind"
+WILDCARD_RULE_TYPE = "wildcard policy does not support rule type"
+# validate.go validateRuleImageExtractorsJMESPath
+EXTRACTOR_JMESPATH = "jmespath may not be used in an image extractor when mutating digests with verify images"
 
 Pos = tuple[int, int]
 
@@ -66,6 +75,7 @@ class _Loader:
         self.rules: list[RuleInfo] = []
         # The fields of the entry being read that pullguard does not check (VerifyEntry.unsupported).
         self.unsupported: list[str] = []
+        self.background = True  # the policy's spec.background (BackgroundProcessingEnabled)
 
     def diag(self, severity: Severity, code: str, message: str, pos: Pos | None, fix: str | None = None,
              end: Pos | None = None) -> None:
@@ -116,6 +126,8 @@ class _Loader:
                       "Validation failure actions enforce/audit are deprecated, use Enforce/Audit instead.",
                       spec.value_pos("validationFailureAction"), f"write '{vfa.capitalize()}'")
         spec_audit = vfa not in ("Enforce", "enforce")  # CRD default Audit; Audit() is !Enforce()
+        # BackgroundProcessingEnabled(): a null or absent spec.background is true
+        self.background = bool(spec.get("background")) if spec.has("background") else True
         rules = seq_items(spec.get("rules"))
         autogen = self._autogen(spec, rules, annotations)
         names: set[str] = set()
@@ -242,6 +254,8 @@ class _Loader:
                       rule.key_pos("match"), "add 'kinds: [Pod]' under match resources")
         match_kinds = [k for f in match_filters for k in f.kinds]
         exclude_kinds = [k for f in exclude_filters for k in f.kinds]
+        self._wildcard_kinds(match, exclude)
+        self._extractor_jmespath(rule)
         rule_autogen = autogen if contains_pod(match_kinds) and (not exclude_kinds or contains_pod(exclude_kinds)) else frozenset()
         info = RuleInfo(policy, rname, match_any, match_filters, exclude_any, exclude_filters, rule_autogen,
                         rule.has("preconditions"))
@@ -264,6 +278,41 @@ class _Loader:
             info.entries.append(built)
             self.entry_count += 1
             self.current_entry = None
+
+    def _wildcard_kinds(self, match: Obj | None, exclude: Obj | None) -> None:
+        """validateWildcard over every kinds list of match and exclude (this rule verifies images)."""
+        for block in (match, exclude):
+            if block is None:
+                continue
+            resources = [block.get("resources")] if block.has("resources") else []
+            for key in ("any", "all"):
+                resources += [f.get("resources") for f in seq_items(block.get(key)) if f.has("resources")]
+            for res in resources:
+                kinds = list(seq_items(res.get("kinds"))) if isinstance(res, Obj) else []
+                if "*" not in kinds:
+                    continue
+                if self.background:
+                    message, fix = WILDCARD_BACKGROUND, "set 'spec.background: false', or name the kinds (Pod)"
+                elif len(kinds) > 1:
+                    message, fix = WILDCARD_MANY_KINDS, "keep '*' alone, or name the kinds without it"
+                else:
+                    message, fix = WILDCARD_RULE_TYPE, "name the kinds the rule verifies images of: 'kinds: [Pod]'"
+                self.diag("error", "kyverno-wildcard-kinds", message, res.value_pos("kinds"), fix)
+
+    def _extractor_jmespath(self, rule: Obj) -> None:
+        """validateRuleImageExtractorsJMESPath: a jmesPath extractor and a digest-mutating entry."""
+        extractors = rule.get("imageExtractors") if rule.has("imageExtractors") else None
+        if not isinstance(extractors, MappingNode):
+            return
+        if not any(e.get("mutateDigest") if e.has("mutateDigest") else True for e in seq_items(rule.get("verifyImages"))):
+            return
+        for _, _, configs in mapping_items(extractors):
+            for config in configs.value if isinstance(configs, SequenceNode) else ():
+                jmes = map_get(config, "jmesPath")
+                if isinstance(jmes, ScalarNode) and jmes.value:
+                    self.diag("error", "kyverno-extractor-jmespath", EXTRACTOR_JMESPATH, position(jmes),
+                              "set 'mutateDigest: false' on the rule's verifyImages entries, or drop the jmesPath")
+                    return
 
     def entry(self, e: Obj, policy: str, rname: str, i: int, rule_key: int, is_audit: bool) -> VerifyEntry:
         d = self.diag

@@ -28,6 +28,12 @@ from .rules import Pos, TalosRule
 SHARED_REGISTRIES = ("index.docker.io", "docker.io", "ghcr.io", "quay.io", "gcr.io", "registry.gitlab.com", "public.ecr.aws")
 
 
+# Talos validates only that a key is present; it parses it when an image is pulled. A key
+# pullguard cannot read is refused here, by pullguard alone, and the message says what Talos does.
+TALOS_READS_KEY_LATE = ("pullguard refuses it, Talos accepts the file and reads the key only to verify: "
+                        "every pull this rule decides would fail")
+
+
 @lru_cache(maxsize=512)
 def _check_key(pem: str) -> tuple[str | None, str | None, str | None]:
     """(fingerprint, error code, error message) for a PEM text; cached, the editor re-reads it often."""
@@ -169,7 +175,8 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
                     if code == "certificate-not-public-key"
                     else "paste the signer's PEM block (cosign.pub), from '-----BEGIN PUBLIC KEY-----' to '-----END PUBLIC KEY-----'"
                 )
-                add("error", code, f"rule {i}: publicKey.certificate: {message}", rule.pos("publicKey.certificate", value=True), i, fix)
+                add("error", code, f"rule {i}: publicKey.certificate: {message}; {TALOS_READS_KEY_LATE}",
+                    rule.pos("publicKey.certificate", value=True), i, fix)
 
         if not rule.pattern:
             continue
