@@ -404,3 +404,32 @@ def test_the_refresh_token_never_follows_a_redirect_to_another_origin(tmp_path):
             server.shutdown()
             server.server_close()
     assert seen and all(b"r3fresh" not in body and auth is None for _path, body, auth in seen)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_dashboard_never_shows_the_secrets(tmp_path, basic_auth_registry, private_image, anyio_backend):
+    """f5 in the TUI with a pull secret whose password the registry refuses: the error and the
+    source are shown, the password (and its base64) nowhere on screen or in the detail pane."""
+    from pullguard.tui.app import PullguardApp
+    from pullguard.tui.imagelist import ImageItem
+    from pullguard.tui.widgets.detail import DetailPane
+
+    wrong = "wr0ng-" + PASSWORD
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    options = {"pull_secrets": [_regcred(tmp_path, basic_auth_registry.host, wrong)], "timeout": 10.0}
+    app = PullguardApp(str(path), None, [ImageItem(f"{basic_auth_registry.host}/private/app:v1")], options,
+                       validate_delay=0.0)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("f5")
+        for _ in range(3):
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        detail = app.query_one(DetailPane).plain
+        screen = app.export_screenshot()
+    assert f"--pull-secret {tmp_path / 'regcred.yaml'}" in detail
+    for secret in (*SECRETS, wrong, base64.b64encode(f"{USER}:{wrong}".encode()).decode()):
+        assert secret not in detail and secret not in screen
