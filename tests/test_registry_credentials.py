@@ -433,3 +433,14 @@ async def test_the_dashboard_never_shows_the_secrets(tmp_path, basic_auth_regist
     assert f"--pull-secret {tmp_path / 'regcred.yaml'}" in detail
     for secret in (*SECRETS, wrong, base64.b64encode(f"{USER}:{wrong}".encode()).decode()):
         assert secret not in detail and secret not in screen
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_check_never_shows_a_declared_password(tmp_path, fmt):
+    (tmp_path / "p.yaml").write_text(POLICY + "---\napiVersion: v1alpha1\nkind: RegistryAuthConfig\n"
+                                     f"username: {USER}\npassword: {PASSWORD}\nidentityToken: r3fresh-T0ken\n")
+    done = subprocess.run([sys.executable, "-c", "import sys; from pullguard.tui.cli import main; sys.exit(main())",
+                           "check", str(tmp_path / "p.yaml"), "--format", fmt],
+                          capture_output=True, text=True, cwd=REPO, timeout=120, env=dict(os.environ, NO_COLOR="1"))
+    assert done.returncode == 1 and "name must be specified" in done.stdout + done.stderr
+    assert all(s not in done.stdout + done.stderr for s in SECRETS)
