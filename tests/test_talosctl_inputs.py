@@ -223,3 +223,15 @@ def test_tuftrustedroots_of_several_nodes(tmp_path, second, error):
     else:
         with pytest.raises(TrustedRootError, match=error):
             parse_trusted_root(text.encode(), "roots.yaml")
+
+
+def test_explain_points_at_the_nodes_stale_key_inside_its_machine_config():
+    """The partner's image fails on the sample node: explain on the node's own output finds the
+    rule, the line of its key inside the talosctl file, and says what to change."""
+    done = run_cli("explain", "troubleshooting/talosctl-machineconfig.yaml", "--format", "json",
+                   stdin=(SAMPLES / "troubleshooting/kubelet-agent.txt").read_bytes())
+    assert done.returncode == 0, done.stderr
+    (entry,) = json.loads(done.stdout)["explanations"]
+    assert (entry["image"], entry["decision"]["rule_id"], entry["agrees"]) == ("quay.io/partner/agent:v5.2.0", "0001", True)
+    assert "troubleshooting/talosctl-machineconfig.yaml:33" in entry["suggestion"]
+    assert "rotated its key" in entry["suggestion"]
