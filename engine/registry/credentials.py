@@ -153,7 +153,7 @@ class CredentialStore:
     def looked_at(self, host: str) -> str:
         """Which sources were asked for `host` and what each had: for a 401/403 message."""
         _cred, notes, _error = self._lookup(normalize_host(host))
-        return "; ".join(notes) if notes else "no credential sources"
+        return "; ".join(notes)
 
     def _lookup(self, host: str) -> tuple[Credential | None, list[str], CredentialsError | None]:
         with self._lock:

@@ -85,7 +85,10 @@ class TokenFlow:
             return f" (credentials for {host} from {cred.source or 'the credential store'})"
         if not t.cred_host:
             return ""
-        return f" (no credentials for {host}; looked at: {self.credentials.looked_at(t.cred_host)})"
+        looked_at = self.credentials.looked_at(t.cred_host)
+        if not looked_at:
+            return f" (no credentials for {host}: no credential source was given)"
+        return f" (no credentials for {host}; looked at: {looked_at})"
 
     def learn(self, t: Target, answer: Answer) -> Challenge | None:
         """Keep the challenge of a 401 answer from `t` (a ping, or any request)."""
