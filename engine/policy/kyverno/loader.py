@@ -27,17 +27,31 @@ is decided by kinds alone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from ...diagnostics import Diagnostic, Severity
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier
 from ...yamlschema import Obj, Seq, Walker, seq_items, string_map
-from ...yamlsource import Document, MappingNode, ScalarNode, SequenceNode, end_position, map_get, mapping_items, position
+from ...yamlsource import (
+    Document,
+    MappingNode,
+    Node,
+    ScalarNode,
+    SequenceNode,
+    end_position,
+    is_null,
+    map_get,
+    mapping_items,
+    position,
+)
 from ..detect import KYVERNO_KINDS, is_kyverno
 from . import lints as lint
+from .conditions import Condition, ConditionBlock, check_template
 from .evaluate import KyvernoPolicySet
 from .match import AUTOGEN_ANNOTATION, AUTOGEN_CONTROLLERS, Filter, RuleInfo, contains_pod
-from .requirements import AttestorReq, AttestorSetReq, VerifyEntry
+from .operators import DEPRECATED, canonical
+from .requirements import AttestationReq, AttestorReq, AttestorSetReq, VerifyEntry
 from .schema import POLICY
 
 API_VERSIONS = ("kyverno.io/v1", "kyverno.io/v2beta1")
@@ -381,7 +395,8 @@ class _Loader:
                      for k, s in enumerate(seq_items(a.get("attestors")))]
             if e.get("key") or e.get("issuer") or e.get("annotations"):
                 asets.append(self.legacy_attestor(e))
-            attestations.append((atype, asets))
+            blocks = self.conditions(a, f"attestations[{j}]")
+            attestations.append(AttestationReq(f"attestations[{j}]", a.get("name"), atype or "", asets, blocks))
         if vtype == "Notary":
             for s in seq_items(e.get("attestors")):
                 for entry in seq_items(s.get("entries")):
@@ -403,6 +418,117 @@ class _Loader:
             attestor_sets=sets, attestations=attestations, line=start[0], column=start[1], end_line=end_line,
             unsupported=tuple(dict.fromkeys(self.unsupported)),
         )
+
+    # -- attestation conditions ------------------------------------------------------------
+
+    def conditions(self, a: Obj, path: str) -> tuple[ConditionBlock, ...]:
+        blocks: list[ConditionBlock] = []
+        for n, block in enumerate(seq_items(a.get("conditions"))):
+            where = f"{path}.conditions[{n}]"
+            any_of = None
+            if block.has("any"):
+                any_of = tuple(self.condition(c, f"{where}.any[{i}]") for i, c in enumerate(seq_items(block.get("any"))))
+            all_of = tuple(self.condition(c, f"{where}.all[{i}]") for i, c in enumerate(seq_items(block.get("all"))))
+            if not block.has("any") and not block.has("all"):
+                self.diag("warning", "kyverno-condition-empty", f"{where} has neither 'all' nor 'any': it checks nothing",
+                          block.start, "add 'all: [{key: ..., operator: Equals, value: ...}]'")
+            blocks.append(ConditionBlock(any_of, all_of))
+        return tuple(blocks)
+
+    def condition(self, c: Obj, path: str) -> Condition:
+        d = self.diag
+        written = c.get("operator")
+        operator = canonical(written) if written else None
+        if not c.has("operator"):
+            d("error", "kyverno-condition-operator", f"{path}: operator is required", c.start,
+              "add 'operator: Equals' (or AnyIn, GreaterThan, ...)")
+        elif operator is None:
+            d("error", "kyverno-condition-operator",
+              f"{path}: entered value of `operator` is invalid: '{written}' is not a Kyverno condition operator",
+              c.value_pos("operator"), "use one of Equals, NotEquals, AnyIn, AllIn, AnyNotIn, AllNotIn, "
+              "GreaterThan, GreaterThanOrEquals, LessThan, LessThanOrEquals")
+        elif operator in DEPRECATED:
+            d("warning", "kyverno-deprecated-operator", f"{path}: operator {operator} is deprecated",
+              c.value_pos("operator"), f"use {DEPRECATED[operator]}")
+        key_node = self._field_node(c, "key")
+        value_node = self._field_node(c, "value")
+        if key_node is None:
+            d("error", "kyverno-condition-key", f"{path}: key is required", c.start, "add 'key: \"{{ buildType }}\"'")
+        key = _json_value(key_node)
+        value = _json_value(value_node)
+        for node, text_path in ((key_node, f"{path}.key"), (value_node, f"{path}.value")):
+            if node is not None:
+                self._templates(node, text_path)
+        if operator is not None:
+            self._operand_types(operator, key, key_node, value, value_node, c, path)
+        return Condition(key, operator or written or "", value, c.get("message"), path)
+
+    @staticmethod
+    def _field_node(c: Obj, key: str) -> Node | None:
+        if isinstance(c.node, MappingNode):
+            for k, v in c.node.value:
+                if isinstance(k, ScalarNode) and k.value == key:
+                    found: Node = v
+                    return found
+        return None
+
+    def _templates(self, node: Node, path: str) -> None:
+        """Every JMESPath in the strings under `node`, checked where it is written."""
+        stack = [node]
+        seen: set[int] = set()
+        while stack:
+            item = stack.pop()
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, ScalarNode):
+                if "{{" not in item.value:
+                    continue
+                line, column = position(item)
+                shift = 1 if item.style in ("'", '"') else 0
+                same_line = item.style in ("'", '"', "", None) and "\n" not in item.value
+                for problem in check_template(item.value):
+                    col = column + shift + problem.offset if same_line else column
+                    self.diag("warning" if problem.severity == "warning" else "error",
+                              "kyverno-condition-jmespath", f"{path}: {problem.message}", (line, col))
+            elif isinstance(item, SequenceNode):
+                stack.extend(item.value)
+            elif isinstance(item, MappingNode):
+                for k, v in item.value:
+                    stack.extend((k, v))
+
+    def _operand_types(self, operator: str, key: object, key_node: Node | None, value: object,
+                       value_node: Node | None, c: Obj, path: str) -> None:
+        """Operands Kyverno's operator can never hold true for: an error here, not a silent false."""
+        def bad(node: Node | None, what: str, seen: object, expected: str) -> None:
+            where = position(node) if node is not None else c.start
+            self.diag("error", "kyverno-condition-value-type",
+                      f"{path}: {operator} needs {expected} as {what}, not {_kind(seen)}", where,
+                      f"write the {what} as {expected}")
+
+        def templated(v: object) -> bool:  # decided at run time, after substitution
+            return isinstance(v, str) and "{{" in v
+
+        if operator in ("GreaterThan", "GreaterThanOrEquals", "LessThan", "LessThanOrEquals"):
+            for what, v, node in (("key", key, key_node), ("value", value, value_node)):
+                if not (templated(v) or (isinstance(v, (int, float, str)) and not isinstance(v, bool))):
+                    bad(node, what, v, "a number, quantity, duration or version")
+        elif operator.startswith("Duration"):
+            from .operators import parse_go_duration
+
+            for what, v, node in (("key", key, key_node), ("value", value, value_node)):
+                if templated(v):
+                    continue
+                if isinstance(v, str) and parse_go_duration(v) is None:
+                    bad(node, what, v, "a duration such as '1h30m' or a number of seconds")
+                elif not isinstance(v, (int, float, str)) or isinstance(v, bool):
+                    bad(node, what, v, "a duration such as '1h30m' or a number of seconds")
+        elif operator in ("In", "NotIn", "AnyIn", "AllIn", "AnyNotIn", "AllNotIn"):
+            if not (templated(value) or isinstance(value, (list, str)) or
+                    (operator in ("AnyIn", "AnyNotIn") and isinstance(value, (int, float)))):
+                bad(value_node, "value", value, "a list (or a JSON list in a string)")
+            if isinstance(key, dict):
+                bad(key_node, "key", key, "a string, a number or a list")
 
     def not_checked(self, obj: Obj, key: str, field_path: str, detail: str = "") -> None:
         """A field that changes Kyverno's verdict and that pullguard does not check: the entry's
@@ -653,3 +779,48 @@ def _attach_entry_index(diags: list[Diagnostic], entries: list[VerifyEntry]) -> 
                         break
         out.append(d)
     return out
+
+
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_TRUE = frozenset("y Y yes Yes YES true True TRUE on On ON".split())
+_FALSE = frozenset("n N no No NO false False FALSE off Off OFF".split())
+
+
+def _json_value(node: Node | None) -> object:
+    """A condition's key or value as Kubernetes turns the YAML into JSON (yaml.v2's plain
+    scalars: booleans, numbers, null; quoted scalars stay strings)."""
+    if node is None or is_null(node):
+        return None
+    if isinstance(node, SequenceNode):
+        return [_json_value(item) for item in node.value]
+    if isinstance(node, MappingNode):
+        return {str(k.value) if isinstance(k, ScalarNode) else "": _json_value(v) for k, v in node.value}
+    text: str = node.value
+    if isinstance(node, ScalarNode) and node.style:
+        return text
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    plain = text.replace("_", "")
+    try:
+        return int(plain, 0)
+    except ValueError:
+        pass
+    if _FLOAT.fullmatch(plain):
+        return float(plain)
+    return text
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return f"'{value}'"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
+from .conditions import Condition, ConditionBlock, cache_text
 
 AttestorKind = Literal["keys", "keyless", "certificates", "kms", "secret", "nested", "none"]
 
@@ -93,6 +94,46 @@ class AttestorSetReq:
                 "entries": [e.to_json() for e in self.entries]}
 
 
+@dataclass
+class AttestationReq:
+    """One `verifyImages[].attestations[]` item: statements of `type` signed by its attestor sets
+    (none written: Kyverno's one empty attestor, any keyless signer of the trusted root), whose
+    predicate satisfies `conditions`."""
+
+    path: str  # attestations[0]
+    name: str
+    type: str  # the predicate type (`type`, else the deprecated `predicateType`); "" when missing
+    attestor_sets: list[AttestorSetReq]
+    conditions: tuple[ConditionBlock, ...] = ()
+
+    def describe(self) -> str:
+        text = f"attestation {self.type or '?'}"
+        if self.attestor_sets:
+            text += " by " + "; ".join(s.describe() for s in self.attestor_sets)
+        if self.conditions:
+            count = sum(len(b.all) + len(b.any or ()) for b in self.conditions)
+            text += f" with {count} condition{'s' if count != 1 else ''}"
+        return text
+
+    def cache_key(self) -> Hashable:
+        return (self.name, self.type, tuple(s.cache_key() for s in self.attestor_sets), cache_text(self.conditions))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name or None, "type": self.type or None,
+            "attestors": [s.to_json() for s in self.attestor_sets],
+            "conditions": [
+                {"any": None if b.any is None else [_condition_json(c) for c in b.any],
+                 "all": [_condition_json(c) for c in b.all]}
+                for b in self.conditions
+            ],
+        }
+
+
+def _condition_json(c: Condition) -> dict[str, Any]:
+    return {"key": c.key, "operator": c.operator, "value": c.value, "message": c.message or None}
+
+
 NOTARY_UNSUPPORTED = "type Notary is not supported for verification by pullguard"
 
 
@@ -113,7 +154,7 @@ class VerifyEntry:
     failure_action: str  # effective: "Audit" or "Enforce"
     repository: str
     attestor_sets: list[AttestorSetReq]
-    attestations: list[tuple[str, list[AttestorSetReq]]]
+    attestations: list[AttestationReq]
     line: int
     column: int
     end_line: int
@@ -148,7 +189,7 @@ class VerifyEntry:
 
         if self.type == "Notary":
             return None
-        return walk(self.attestor_sets) or walk([s for _, sets in self.attestations for s in sets])
+        return walk(self.attestor_sets) or walk([s for a in self.attestations for s in a.attestor_sets])
 
     def describe(self) -> str:
         if self.type == "Notary":
@@ -158,8 +199,8 @@ class VerifyEntry:
         parts = []
         for s in self.attestor_sets:
             parts.append(s.describe())
-        for name, sets in self.attestations:
-            parts.append(f"attestation {name or '?'}" + (" by " + "; ".join(s.describe() for s in sets) if sets else ""))
+        for attestation in self.attestations:
+            parts.append(attestation.describe())
         return " + ".join(parts) if parts else "no attestors: no signature check"
 
     def cache_key(self) -> Hashable:
@@ -167,7 +208,7 @@ class VerifyEntry:
         return (
             self.type, self.unsupported,
             tuple(s.cache_key() for s in self.attestor_sets),
-            tuple((name, tuple(s.cache_key() for s in sets)) for name, sets in self.attestations),
+            tuple(a.cache_key() for a in self.attestations),
         )
 
     def to_json(self, action: str, pattern: str | None) -> dict[str, Any]:
@@ -178,7 +219,7 @@ class VerifyEntry:
             "mutate_digest": self.mutate_digest, "failure_action": self.failure_action,
             "repository": self.repository or None,
             "attestors": [s.to_json() for s in self.attestor_sets],
-            "attestations": [{"type": t, "attestors": [s.to_json() for s in sets]} for t, sets in self.attestations],
+            "attestations": [a.to_json() for a in self.attestations],
         }
 
 

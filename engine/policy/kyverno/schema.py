@@ -30,8 +30,11 @@ ATTESTOR = Schema("attestor entry", {
 })
 ATTESTOR_SET = Schema("attestors item", {"count": INT, "entries": listof(ATTESTOR)})
 ATTESTOR.fields["attestor"] = ATTESTOR_SET  # a nested attestor set (apiextensions JSON)
+CONDITION = Schema("condition", {"key": ANY, "operator": STR, "value": ANY, "message": STR})
+ANY_ALL_CONDITIONS = Schema("conditions item", {"any": listof(CONDITION), "all": listof(CONDITION)})
 ATTESTATION = Schema("attestation", {
-    "name": NAME, "predicateType": STR, "type": STR, "attestors": listof(ATTESTOR_SET), "conditions": ANY,
+    "name": NAME, "predicateType": STR, "type": STR, "attestors": listof(ATTESTOR_SET),
+    "conditions": listof(ANY_ALL_CONDITIONS),
 })
 CREDENTIALS = Schema("imageRegistryCredentials", {
     "allowInsecureRegistry": BOOL, "providers": STRLIST, "secrets": STRLIST,
