@@ -30,6 +30,7 @@ OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 
@@ -148,7 +149,20 @@ class OCILayoutWriter:
         doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.to_json(), "layers": layers}
         return self.manifest(doc, f"{repository_ref}:{tag_of(image_digest)}.sig").digest
 
-    def bundle_manifest(self, image_digest: str | None, image_size: int, bundle: bytes) -> Descriptor:
+    def legacy_attestation(self, repository_ref: str, image_digest: str, attestations: list[tuple[bytes, dict]]) -> str:
+        """cosign's legacy `sha256-<hex>.att` manifest: one DSSE envelope layer per (envelope, annotations)."""
+        layers = [self.blob(envelope, DSSE_ENVELOPE).to_json(annotations=annotations) for envelope, annotations in attestations]
+        config_doc = {
+            "architecture": "", "config": {}, "created": "0001-01-01T00:00:00Z",
+            "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
+            "rootfs": {"type": "layers", "diff_ids": [layer["digest"] for layer in layers]},
+        }
+        config = self.blob(canonical(config_doc), OCI_CONFIG)
+        doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.to_json(), "layers": layers}
+        return self.manifest(doc, f"{repository_ref}:{tag_of(image_digest)}.att").digest
+
+    def bundle_manifest(self, image_digest: str | None, image_size: int, bundle: bytes,
+                        predicate_type: str = COSIGN_SIGN_PREDICATE) -> Descriptor:
         """cosign v3's bundle manifest; with `image_digest` it is a referrer (`subject` set)."""
         empty = self.blob(b"{}", OCI_EMPTY)
         layer = self.blob(bundle, BUNDLE_V03)
@@ -157,16 +171,17 @@ class OCILayoutWriter:
             "config": empty.to_json(), "layers": [layer.to_json()],
             "annotations": {
                 "dev.sigstore.bundle.content": "dsse-envelope",
-                "dev.sigstore.bundle.predicateType": COSIGN_SIGN_PREDICATE,
+                "dev.sigstore.bundle.predicateType": predicate_type,
             },
         }
         if image_digest is not None:
             doc["subject"] = {"mediaType": OCI_MANIFEST, "digest": image_digest, "size": image_size}
         return self.manifest(doc)
 
-    def bundle_referrer(self, image_digest: str, image_size: int, bundle: bytes) -> str:
+    def bundle_referrer(self, image_digest: str, image_size: int, bundle: bytes,
+                        predicate_type: str = COSIGN_SIGN_PREDICATE) -> str:
         """A bundle found through the referrers API only (no tag)."""
-        return self.bundle_manifest(image_digest, image_size, bundle).digest
+        return self.bundle_manifest(image_digest, image_size, bundle, predicate_type).digest
 
     def bundle_tag(self, repository_ref: str, image_digest: str, bundles: list[bytes]) -> str:
         """The referrers fallback tag `sha256-<hex>`: an index of bundle manifests.

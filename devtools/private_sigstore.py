@@ -476,6 +476,54 @@ class PrivateSigstore:
             annotations["dev.sigstore.cosign/bundle"] = self.cosign_bundle_annotation(body, when, log_key)
         return payload, annotations
 
+    def attest_legacy(
+        self,
+        image_digest: str,
+        predicate_type: str,
+        predicate: dict,
+        *,
+        key: PrivateKey | None = None,
+        identity: Identity | None = None,
+        at: datetime | None = None,
+        integrated_at: datetime | None = None,
+        tlog: bool = True,
+        log_key: PrivateKey | None = None,
+        statement: bytes | None = None,
+        **cert_options,
+    ) -> tuple[bytes, dict]:
+        """`cosign attest` in the legacy format: (DSSE envelope layer, layer annotations) for the
+        `sha256-<hex>.att` tag, with an `intoto` v0.0.2 Rekor entry as cosign uploads it."""
+        if (key is None) == (identity is None):
+            raise ValueError("give exactly one of key= or identity=")
+        at = at or self.now
+        payload = statement if statement is not None else intoto_statement(image_digest, predicate_type, predicate)
+        annotations: dict[str, str] = {"dev.cosignproject.cosign/signature": "", "predicateType": predicate_type}
+        if identity is not None:
+            key, cert = self.issue_certificate(identity, at=at, **cert_options)
+            signer_pem = cert.public_bytes(serialization.Encoding.PEM)
+            annotations["dev.sigstore.cosign/certificate"] = signer_pem.decode()
+            annotations["dev.sigstore.cosign/chain"] = self.chain_pem()
+        else:
+            signer_pem = public_pem(key).encode()
+        signature = sign_bytes(key, pae(INTOTO_PAYLOAD_TYPE, payload))
+        envelope = json.dumps({"payloadType": INTOTO_PAYLOAD_TYPE, "payload": _b64(payload),
+                               "signatures": [{"keyid": "", "sig": _b64(signature)}]}, separators=(",", ":")).encode()
+        if tlog:
+            body = {
+                "apiVersion": "0.0.2",
+                "kind": "intoto",
+                "spec": {"content": {
+                    "envelope": {"payloadType": INTOTO_PAYLOAD_TYPE,
+                                 "signatures": [{"sig": _b64(_b64(signature).encode()), "publicKey": _b64(signer_pem)}]},
+                    "hash": {"algorithm": "sha256", "value": hashlib.sha256(envelope).hexdigest()},
+                    "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+                }},
+            }
+            when = int((integrated_at or at).timestamp())
+            annotations["dev.sigstore.cosign/bundle"] = self.cosign_bundle_annotation(
+                json.dumps(body, separators=(",", ":")).encode(), when, log_key)
+        return envelope, annotations
+
     @staticmethod
     def hashedrekord_body(payload: bytes, signature: bytes, signer_pem: bytes) -> bytes:
         body = {

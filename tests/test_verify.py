@@ -249,9 +249,10 @@ SLSA = "https://slsa.dev/provenance/v1"
 KYVERNO_EARLY = [
     ("notary", REFS + f"  type: Notary\n  attestors:\n    - entries:\n        - {CERT}\n",
      "error", "cannot verify: signed/check#0: type Notary is not supported for verification by pullguard"),
-    ("attestations", REFS + f"  attestors:\n    - entries:\n        - {KEYLESS}\n"
-                     f"  attestations:\n    - type: {SLSA}\n      attestors:\n        - entries:\n            - {KEYLESS}\n",
-     "error", "cannot verify: signed/check#0: attestations are not verified by pullguard"),
+    ("attestations by kms", REFS + f"  attestors:\n    - entries:\n        - {KEYLESS}\n"
+                            f"  attestations:\n    - type: {SLSA}\n      attestors:\n        - entries:\n            - {KMS}\n",
+     "error", "cannot verify: signed/check#0: attestations[0].attestors[0] needs 1 of 1 attestors and kms attestors "
+              "are not verified by pullguard"),
     ("certificates, all required", REFS + f"  attestors:\n    - entries:\n        - {CERT}\n",
      "error", f"{NEEDS} 1 of 1 attestors and certificates attestors are not verified by pullguard"),
     ("kms beside keyless, all required",
@@ -262,6 +263,9 @@ KYVERNO_EARLY = [
      "error", f"{NEEDS} 1 of 1 attestors and certificates attestors are not verified by pullguard"),
     ("missing digest", REFS + f"  mutateDigest: false\n  attestors:\n    - entries:\n        - {KEYLESS}\n",
      "failed", FAILED_PREFIX + "missing digest: verifyDigest requires the image to be referenced by digest"),
+    # Attestations by a keyless attestor are verified: the registry is asked.
+    ("attestations", REFS + f"  attestations:\n    - type: {SLSA}\n      attestors:\n        - entries:\n            - {KEYLESS}\n",
+     None, None),
     # One of two is enough: the keyless attestor can decide, so the registry is asked.
     ("certificates or keyless", REFS + f"  attestors:\n    - count: 1\n      entries:\n"
                                 f"        - {CERT}\n        - {KEYLESS}\n", None, None),

@@ -130,6 +130,7 @@ def _verify_with_key(
             raise SignatureError(f"DSSE payload type is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}")
         statement = check_statement(payload, image_digest)
         details["predicate_type"] = statement.get("predicateType")
+        details["statement"] = statement
 
         def logged(entry: RekorEntry) -> None:
             rekor.check_dsse(entry, payload, valid, key_der, False)
@@ -203,6 +204,7 @@ def _verify_keyless(
             raise SignatureError(f"DSSE payload type is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}")
         statement = check_statement(payload, image_digest)
         details["predicate_type"] = statement.get("predicateType")
+        details["statement"] = statement
     entry = bundle.log_entry._inner
     tlog = None
     if entry.integrated_time:

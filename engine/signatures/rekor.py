@@ -179,3 +179,47 @@ def check_hashedrekord(entry: RekorEntry, payload: bytes, signature: bytes, sign
     if _signer_der(logged_signer, signer_is_cert) != signer_pem_der:
         what = "certificate" if signer_is_cert else "public key"
         raise SignatureError(f"Rekor entry records a different {what} than the one that made the signature")
+
+
+def check_intoto(entry: RekorEntry, payload: bytes, signature: bytes, signer_der: bytes, signer_is_cert: bool) -> None:
+    """A logged `intoto` (v0.0.2, what `cosign attest` uploads) or `dsse` entry records this
+    envelope's payload, its signature and the key (or certificate) that made it."""
+    kind, spec = _body(entry)
+    if kind == "dsse":
+        check_dsse(entry, payload, signature, signer_der, signer_is_cert)
+        return
+    if kind != "intoto":
+        raise SignatureError(f"Rekor entry is a {kind!r} entry, expected 'intoto' or 'dsse' for an attestation")
+    try:
+        content = spec["content"]
+        payload_hash = content["payloadHash"]
+        logged = content["envelope"]["signatures"]
+    except (KeyError, TypeError) as exc:
+        raise SignatureError(f"Rekor intoto entry is incomplete: {exc}") from None
+    actual = hashlib.sha256(payload).hexdigest()
+    if not isinstance(payload_hash, dict) or payload_hash.get("algorithm") != "sha256" or \
+            str(payload_hash.get("value", "")).lower() != actual:
+        raise SignatureError(f"Rekor entry is for another payload: logged {payload_hash}, payload sha256 {actual}")
+
+    def decoded(text: object) -> list[bytes]:
+        # intoto v0.0.2 keeps the envelope's base64 signature base64-encoded once more
+        try:
+            once = base64.b64decode(str(text), validate=True)
+        except (binascii.Error, ValueError):
+            return []
+        try:
+            return [once, base64.b64decode(once, validate=True)]
+        except (binascii.Error, ValueError):
+            return [once]
+
+    for item in logged if isinstance(logged, list) else []:
+        if not isinstance(item, dict) or signature not in decoded(item.get("sig")):
+            continue
+        try:
+            signer = base64.b64decode(str(item.get("publicKey", "")), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if _signer_der(signer, signer_is_cert) == signer_der:
+            return
+    what = "certificate" if signer_is_cert else "public key"
+    raise SignatureError(f"Rekor entry does not record this signature made with this {what}")

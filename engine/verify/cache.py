@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+from pullguard.engine.signatures.attestation_discovery import FoundAttestation
 from pullguard.engine.signatures.evidence import SignatureEvidence
 from pullguard.engine.signatures.trust import TrustRoot
 from pullguard.engine.vocabulary import Decision
@@ -32,6 +33,7 @@ def cache_key(decision: Decision, trusted_root: str | None, root: TrustRoot) -> 
 class CachedSuccess:
     message: str
     signature: SignatureEvidence | None
+    attestations: tuple[FoundAttestation, ...] = ()
 
 
 class VerifyCache:
@@ -50,5 +52,6 @@ class VerifyCache:
     def get(self, key: Hashable, digest: str) -> CachedSuccess | None:
         return self._results.get((key, digest))
 
-    def put(self, key: Hashable, digest: str, message: str, signature: SignatureEvidence | None) -> None:
-        self._results[(key, digest)] = CachedSuccess(message, signature)
+    def put(self, key: Hashable, digest: str, message: str, signature: SignatureEvidence | None,
+            attestations: tuple[FoundAttestation, ...] = ()) -> None:
+        self._results[(key, digest)] = CachedSuccess(message, signature, attestations)

@@ -36,6 +36,13 @@ class Checker:
         annotations = raw if isinstance(raw, dict) else {}
         return verify_legacy([LegacyLayer(payload, annotations)], image_digest, self.verifier, self.trusted_root)
 
+    def attestation(self, layer: dict[str, Any], envelope: bytes, image_digest: str) -> SignatureEvidence:
+        from pullguard.engine.signatures.attestation import verify_legacy_attestation
+
+        raw = layer.get("annotations")
+        annotations = raw if isinstance(raw, dict) else {}
+        return verify_legacy_attestation(envelope, annotations, image_digest, self.verifier, self.trusted_root)
+
 
 class Checkers:
     """Per run: one trusted root (loaded once) and the threads signature checks run on.

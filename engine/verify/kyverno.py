@@ -8,9 +8,11 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from pullguard.engine.artifacts import ArtifactStore
-from pullguard.engine.policy.kyverno.requirements import AttestorReq, AttestorSetReq
+from pullguard.engine.policy.kyverno.conditions import evaluate_conditions
+from pullguard.engine.policy.kyverno.requirements import AttestationReq, AttestorReq, AttestorSetReq
 from pullguard.engine.policy.kyverno.requirements import Requirements as KyvernoRequirements
 from pullguard.engine.reference import Reference
+from pullguard.engine.signatures.attestation_discovery import FoundAttestation, discover_attestations
 from pullguard.engine.signatures.discovery import Discovery, discover
 from pullguard.engine.vocabulary import Decision, Outcome
 
@@ -48,12 +50,12 @@ def unsupported_requirements(req: KyvernoRequirements) -> list[str]:
         if not entry.supported:
             out.append(f"{entry.rule_id}: {entry.describe()}")
             continue
-        if entry.attestations:
-            out.append(f"{entry.rule_id}: attestations are not verified by pullguard")
-        for n, aset in enumerate(entry.attestor_sets):
+        sets = [(f"attestors[{n}]", aset) for n, aset in enumerate(entry.attestor_sets)]
+        sets += [(f"{a.path}.attestors[{n}]", aset) for a in entry.attestations for n, aset in enumerate(a.attestor_sets)]
+        for where, aset in sets:
             if not _checkable(aset):
                 kinds = sorted({a.kind for a in _unverifiable(aset)})
-                out.append(f"{entry.rule_id}: attestors[{n}] needs {aset.required} of {len(aset.entries)} attestors "
+                out.append(f"{entry.rule_id}: {where} needs {aset.required} of {len(aset.entries)} attestors "
                            f"and {' and '.join(kinds)} attestors are not verified by pullguard")
     return out
 
@@ -81,6 +83,54 @@ class _Search:
     errors: list[str] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     verified_by: list[tuple[str, Discovery]] = field(default_factory=list)
+    attested: list[FoundAttestation] = field(default_factory=list)
+
+    async def attestation(self, att: AttestationReq) -> str | None:
+        """None when the attestation passes (each of its sets has `required` attestors whose
+        attestations of the type verify and satisfy the conditions), else why not."""
+        if not att.type:
+            return f"{att.path}: missing type"
+        for k, aset in enumerate(att.attestor_sets):
+            verified, why = await self._attested_set(aset, att)
+            if verified < aset.required:
+                return (f"{att.path}.attestors[{k}]: image attestations verification failed, verifiedCount: {verified}, "
+                        f"requiredCount: {aset.required}, error: {'; '.join(why)}")
+        return None
+
+    async def _attested_set(self, aset: AttestorSetReq, att: AttestationReq) -> tuple[int, list[str]]:
+        verified = 0
+        why: list[str] = []
+        for a in aset.entries:
+            if a.nested is not None:
+                count, inner = await self._attested_set(a.nested, att)
+                ok = count >= a.nested.required
+                failure = "; ".join(inner)
+            else:
+                ok, failure = await self._attested_by(a, att)
+            if ok:
+                verified += 1
+                if verified >= aset.required:
+                    break
+            else:
+                why.append(failure)
+        return verified, why
+
+    async def _attested_by(self, a: AttestorReq, att: AttestationReq) -> tuple[bool, str]:
+        if a.verifier is None:
+            return False, f"{a.path}: {a.describe()} attestors are not verified by pullguard"
+        found = await discover_attestations(self.store, self.context, self.digest, self.checkers.checker(a.verifier),
+                                            att.type, run_check=self.checkers.run)
+        self.faults.extend(found.faults)
+        if not found.verified:
+            self.errors.extend(f"{a.path}: {e}" for e in found.errors)
+            return False, f"{a.path}: {found.message}"
+        for attestation in found.verified:
+            verdict = evaluate_conditions(att.conditions, attestation.statement, att.name)
+            if not verdict.passed:
+                return False, (f"{a.path}: attestation {att.type} ({attestation.format} {attestation.reference}) "
+                               f"fails its conditions: {verdict.message}")
+        self.attested.extend(found.verified)
+        return True, ""
 
     async def attestor_set(self, aset: AttestorSetReq) -> bool:
         passed = 0
@@ -128,18 +178,36 @@ async def verify_kyverno(
                         f"{entry.rule_id}: attestors[{n}]: fewer than {aset.required} of {len(aset.entries)} attestors verified"
                         + (f" ({'; '.join(why)})" if why else "")
                     )
+            for att in entry.attestations:
+                failure = await search.attestation(att)
+                if failure is not None:
+                    failed_entries.append(f"{entry.rule_id}: {failure}")
     finally:
         memo.settle()
     if failed_entries:
         outcome: Outcome = "error" if search.faults else "failed"
         return VerifyResult(decision, digest, outcome, FAILED_PREFIX + "; ".join(failed_entries), None, search.errors)
-    if not search.verified_by:
+    attested = _distinct_attestations(search.attested)
+    if not search.verified_by and not attested:
         # Entries with no attestors: Kyverno checks nothing, the image is admitted.
         return VerifyResult(decision, digest, "verified", "verified: no attestors to check", None, search.errors)
+    kinds = sorted({a.predicate_type for a in attested})
+    attested_text = f"verified attestation{'s' if len(kinds) > 1 else ''} {', '.join(kinds)}" if kinds else ""
+    if not search.verified_by:
+        first_att = attested[0]
+        message = f"{attested_text} ({first_att.format} {first_att.reference})"
+        return VerifyResult(decision, digest, "verified", message, first_att.evidence, search.errors, attestations=attested)
     _path, first = search.verified_by[0]
     evidence = first.evidence
     if evidence is not None and first.format and evidence.format != first.format:
         evidence = dataclasses.replace(evidence, format=first.format)
     count = len(search.verified_by)
     message = first.message if count == 1 else f"{first.message} ({count} attestors verified)"
-    return VerifyResult(decision, digest, "verified", message, evidence, search.errors)
+    if attested_text:
+        message += f"; {attested_text}"
+    return VerifyResult(decision, digest, "verified", message, evidence, search.errors, attestations=attested)
+
+
+def _distinct_attestations(found: list[FoundAttestation]) -> list[FoundAttestation]:
+    """Each attestation once (several attestors may verify the same one), in the order found."""
+    return list({(a.format, a.reference): a for a in reversed(found)}.values())[::-1]

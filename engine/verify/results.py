@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pullguard.engine.signatures.attestation_discovery import FoundAttestation
 from pullguard.engine.signatures.evidence import SignatureEvidence
 from pullguard.engine.vocabulary import ADMITTED, OUTCOMES, Decision, Outcome
 
@@ -37,6 +38,8 @@ class VerifyResult:
     errors: list[str] = field(default_factory=list)
     # True when the result came from the session cache (no signature was fetched).
     cached: bool = False
+    # Kyverno `attestations`: the attestations that verified and satisfied their conditions.
+    attestations: list[FoundAttestation] = field(default_factory=list)
 
     @property
     def admitted(self) -> bool:
@@ -53,6 +56,8 @@ class VerifyResult:
                 "errors": list(self.errors),
             }
         )
+        if self.attestations:
+            out["attestations"] = [a.to_json() for a in self.attestations]
         return out
 
 

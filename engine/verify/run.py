@@ -131,7 +131,8 @@ def _from_cache(
     hit = cache.get(_cache_key(decision, options, checkers), digest)
     if hit is None:
         return None
-    return VerifyResult(decision, digest, "verified", hit.message, hit.signature, [], cached=True)
+    return VerifyResult(decision, digest, "verified", hit.message, hit.signature, [], cached=True,
+                        attestations=list(hit.attestations))
 
 
 async def _resolve(decision: Decision, ref: Reference, store: RunStore) -> str | VerifyResult:
@@ -176,7 +177,8 @@ async def _verify_one(
         msg = f"not verified by pullguard: requirements of type {type(req).__name__}"
         result = VerifyResult(decision, digest, "error", msg, errors=[msg])
     if cache is not None and result.outcome == "verified" and result.signature is not None:
-        cache.put(_cache_key(decision, options, checkers), digest, result.message, result.signature)
+        cache.put(_cache_key(decision, options, checkers), digest, result.message, result.signature,
+                  tuple(result.attestations))
     return result
 
 

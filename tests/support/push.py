@@ -27,6 +27,7 @@ import httpx
 from devtools.oci_layout_writer import (
     BUNDLE_V03,
     COSIGN_SIGN_PREDICATE,
+    DSSE_ENVELOPE,
     OCI_CONFIG,
     OCI_EMPTY,
     OCI_INDEX,
@@ -246,7 +247,19 @@ class Pusher:
         doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers}
         return self.manifest(repo, tag_of(image_digest) + ".sig", doc)["digest"]
 
-    def referrer_manifest(self, repo: str, image_digest: str, bundle: bytes) -> dict:
+    def attach_att(self, repo: str, image_digest: str, attestations: list[tuple[bytes, dict]]) -> str:
+        """`sha256-<hex>.att`: one DSSE envelope layer per (envelope, annotations), as `cosign attest` pushes."""
+        layers = [dict(self.blob(repo, e), mediaType=DSSE_ENVELOPE, annotations=a) for e, a in attestations]
+        config_doc = {
+            "architecture": "", "created": "0001-01-01T00:00:00Z", "history": [{"created": "0001-01-01T00:00:00Z"}],
+            "os": "", "rootfs": {"type": "layers", "diff_ids": [layer["digest"] for layer in layers]}, "config": {},
+        }
+        config = dict(self.blob(repo, compact_json(config_doc)), mediaType=OCI_CONFIG)
+        doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers}
+        return self.manifest(repo, tag_of(image_digest) + ".att", doc)["digest"]
+
+    def referrer_manifest(self, repo: str, image_digest: str, bundle: bytes,
+                          predicate_type: str = COSIGN_SIGN_PREDICATE) -> dict:
         """A cosign v3 bundle referrer manifest (pushed by digest); returns its descriptor."""
         empty = dict(self.blob(repo, b"{}"), mediaType=OCI_EMPTY)
         layer = dict(self.blob(repo, bundle), mediaType=BUNDLE_V03)
@@ -254,7 +267,7 @@ class Pusher:
             "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE_V03, "config": empty,
             "layers": [layer],
             "subject": {"mediaType": OCI_MANIFEST, "digest": image_digest, "size": 0},
-            "annotations": {"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": COSIGN_SIGN_PREDICATE},
+            "annotations": {"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": predicate_type},
         }
         desc = self.manifest(repo, sha256(compact_json(doc)), doc)
         return dict(desc, artifactType=BUNDLE_V03)

@@ -395,6 +395,12 @@ class _Loader:
                      for k, s in enumerate(seq_items(a.get("attestors")))]
             if e.get("key") or e.get("issuer") or e.get("annotations"):
                 asets.append(self.legacy_attestor(e))
+            if not asets:
+                # Kyverno adds one empty attestor to fetch and check attestations: any keyless signer
+                # of the trusted root (cosign with no identity to match)
+                asets = [AttestorSetReq(None, [AttestorReq(
+                    "keyless", f"attestations[{j}].attestors[0].entries[0]",
+                    KeylessVerifier(match="wildcard", rekor_url=DEFAULT_REKOR_URL), detail="(any keyless signer)")])]
             blocks = self.conditions(a, f"attestations[{j}]")
             attestations.append(AttestationReq(f"attestations[{j}]", a.get("name"), atype or "", asets, blocks))
         if vtype == "Notary":
