@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from devtools.private_sigstore import intoto_statement, public_pem
 from pullguard.engine.policy import load_policy
 from pullguard.engine.verify import VerifyOptions, verify_images
 from tests.support.push import Pusher
+from tests.support.realworld import REAL_WORLD
 from tests.support.signing import ALICE, ISSUER, MALLORY, fixed_key
 
 SLSA = "https://slsa.dev/provenance/v0.2"
@@ -30,7 +30,6 @@ PROVENANCE = {
 BOM = {"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"name": "openssl", "licenses": [{"expression": "Apache-2.0"}]}]}
 KEY = fixed_key(0xA77E_0001)
 OTHER_KEY = fixed_key(0xA77E_0002)
-REAL_WORLD = Path(os.environ.get("PULLGUARD_REAL_WORLD", Path(__file__).resolve().parents[2] / "shared" / "real-world"))
 
 
 @pytest.fixture(scope="module")
