@@ -18,7 +18,9 @@ def _mirror(value: str) -> tuple[str, str]:
     if not sep or not host or not endpoint:
         raise argparse.ArgumentTypeError(f"expected HOST=ENDPOINT, got {redact_userinfo(value)!r}")
     try:
-        parse_endpoint(endpoint, where=f"mirror endpoint for {host}")
+        # An `oci:` layout that is not there is the user's to fix now (exit 2 naming it), not a
+        # mirror silently passed over at verification time.
+        parse_endpoint(endpoint, where=f"mirror endpoint for {host}", check_layout=True)
     except EndpointError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return host, endpoint
@@ -78,6 +80,27 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--timeout", metavar="SECONDS", type=_positive_float, default=10.0, help="per-request timeout (default 10)"
     )
+
+
+def unreadable_trusted_root(args: argparse.Namespace) -> str | None:
+    """Why the `--trusted-root` given cannot be read (`cannot read trusted root X: reason`), or
+    None. Checked before anything runs, so the file is refused (exit 2) also when no image
+    needs it; reading and checking its content is the engine's. Only stat: opening a FIFO blocks."""
+    import os
+    import stat
+
+    path = args.trusted_root
+    if path is None:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return f"cannot read trusted root {path}: {exc.strerror or exc}"
+    if not stat.S_ISREG(info.st_mode):
+        return f"cannot read trusted root {path}: not a regular file"
+    if not os.access(path, os.R_OK):
+        return f"cannot read trusted root {path}: Permission denied"
+    return None
 
 
 def mirrors_from_args(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:

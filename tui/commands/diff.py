@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("old", metavar="OLD", help="the policy as it is now")
     parser.add_argument("new", metavar="NEW", help="the policy as it would be")
-    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image references")
+    parser.add_argument("images", nargs="*", default=[], metavar="IMAGE", help="image references")
     add_images_option(parser)
     add_format_option(parser)
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     new = load_policy_or_refuse(args.new) if old is not None else None
     if old is None or new is None or old.policy is None or new.policy is None:  # refused (said why)
         return 2
-    entries = read_images(args.images, args.images_file)
+    entries = read_images(args.images, args.images_files)
     if entries is None:
         return 2
     images = [entry.image for entry in entries]

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..verify_options import add_verify_arguments, to_verify_kwargs
+from ..verify_options import add_verify_arguments, to_verify_kwargs, unreadable_trusted_root
 from .inputs import add_images_option
 
 # The bundled sample lives next to the packages (installed with them, SPEC §8).
@@ -71,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..app import PullguardApp
 
+    problem = unreadable_trusted_root(args)
+    if problem is not None:
+        print(f"pullguard: error: {escape_control(problem)}", file=sys.stderr)
+        return 2
     path = Path(args.policy)
     try:
         if path.is_dir():
@@ -86,11 +90,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"pullguard: cannot read policy {escape_control(str(exc))}", file=sys.stderr)
         return 2
     images = []
-    if args.images_file:
+    for images_file in args.images_files:  # repeatable: the lists in the order given
         try:
-            images = _read_images(args.images_file)
+            images += _read_images(images_file)
         except OSError as exc:
-            print(f"pullguard: {escape_control(f'{args.images_file}: {exc.strerror or exc}')}", file=sys.stderr)
+            print(f"pullguard: {escape_control(f'{images_file}: {exc.strerror or exc}')}", file=sys.stderr)
             return 2
         except ValueError as exc:
             print(f"pullguard: {escape_control(str(exc))}", file=sys.stderr)

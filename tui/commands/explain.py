@@ -14,9 +14,13 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("words", metavar="[POLICY] TEXT", nargs="*",
+    parser.add_argument("words", metavar="[POLICY] TEXT", nargs="*", default=[],
                         help="a policy file (optional), then the pasted error; standard input when no text is given")
-    parser.add_argument("-o", "--format", choices=("text", "json"), default="text", help="output format (default text)")
+    parser.add_argument("--format", "-o", choices=("text", "json"), default="text", help="output format (default text)")
+
+
+# A first argument ending so names a policy file, never a word of a pasted error.
+_POLICY_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def _fail(message: str) -> int:
@@ -39,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
     policy_path = None
     if words and os.path.isfile(words[0]) and os.access(words[0], os.R_OK):
         policy_path = words.pop(0)
+    elif words and words[0].endswith(_POLICY_SUFFIXES) and not any(c.isspace() for c in words[0]):
+        # A policy file that cannot be read, not a pasted error: exit 2 with its path and reason (SPEC §1).
+        from .inputs import fail, read_policy
+
+        _, problem = read_policy(words[0])
+        return fail(problem or f"cannot read policy {words[0]}")
     loaded = None
     if policy_path is not None:
         from pullguard.engine.policy import load_policy

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,16 +24,20 @@ EXIT_USAGE = 2
 def add_format_option(parser: argparse.ArgumentParser, *for_ci: str) -> None:
     """`--format text|json`, and the CI formats a command also writes (`junit`, `sarif`, `github`)."""
     choices = ("text", "json", *for_ci)
-    parser.add_argument("--format", choices=choices, default="text", help=f"output format: {', '.join(choices)} (default text)")
+    parser.add_argument("--format", "-o", choices=choices, default="text", help=f"output format: {', '.join(choices)} (default text)")
 
 
 def add_images_option(parser: argparse.ArgumentParser) -> None:
-    """`--images FILE` (as `args.images_file`): any SPEC §6 list format; '-' reads standard input."""
+    """`--images FILE`, repeatable (as `args.images_files`, in the order given): any SPEC §6 list
+    format; '-' reads standard input."""
     parser.add_argument(
         "--images",
-        dest="images_file",
+        dest="images_files",
         metavar="FILE",
-        help="image list: plain text, kubectl get pods -o json, Kubernetes YAML or talosctl image ls; '-' reads stdin",
+        action="append",
+        default=[],
+        help="image list: plain text, kubectl get pods -o json, Kubernetes YAML or talosctl image ls; '-' reads stdin "
+        "(repeatable: the lists are read in order)",
     )
 
 
@@ -111,28 +115,28 @@ def read_image_list(name: str) -> tuple[list[ImageEntry], str | None]:
         return [], str(exc)
 
 
-def read_images(arguments: list[str], images_file: str | None, *, empty_list_ok: bool = False) -> list[ImageEntry] | None:
-    """The IMAGE arguments, then the `--images` list; None after saying why (exit 2), also
-    when there are no images (`simulate` takes an empty list: `empty_list_ok`)."""
-    named = read_named_images(arguments, images_file, empty_list_ok=empty_list_ok)
+def read_images(arguments: list[str], images_files: Sequence[str], *, empty_list_ok: bool = False) -> list[ImageEntry] | None:
+    """The IMAGE arguments, then every `--images` list in order; None after saying why (exit 2),
+    also when there are no images (`simulate` takes an empty list: `empty_list_ok`)."""
+    named = read_named_images(arguments, images_files, empty_list_ok=empty_list_ok)
     return None if named is None else [entry for _, entry in named]
 
 
 def read_named_images(
-    arguments: list[str], images_file: str | None, *, empty_list_ok: bool = False
+    arguments: list[str], images_files: Sequence[str], *, empty_list_ok: bool = False
 ) -> list[tuple[str | None, ImageEntry]] | None:
     """As `read_images`, each entry with the list file that named it (None: an IMAGE argument
     or standard input), for output that points at the line of the list (`verify --format github`)."""
     from pullguard.engine.images import ImageEntry
 
     named: list[tuple[str | None, ImageEntry]] = [(None, ImageEntry(image, source=None, line=None)) for image in arguments]
-    if images_file:
+    for images_file in images_files:
         more, problem = read_image_list(images_file)
         if problem is not None:
             fail(problem)
             return None
         named += [(None if images_file == "-" else images_file, entry) for entry in more]
-    if not named and not (empty_list_ok and images_file):
+    if not named and not (empty_list_ok and images_files):
         fail("no images given (pass IMAGE arguments or --images FILE)")
         return None
     return named

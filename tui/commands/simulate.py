@@ -15,7 +15,7 @@ from .inputs import add_format_option, add_images_option, load_policy_or_refuse,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY", help="Talos ImageVerificationConfig or Kyverno policy file")
-    parser.add_argument("images", metavar="IMAGE", nargs="*", help="image references")
+    parser.add_argument("images", metavar="IMAGE", nargs="*", default=[], help="image references")
     add_images_option(parser)
     add_format_option(parser)
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_policy_or_refuse(args.policy)
     if loaded is None:
         return 2
-    entries = read_images(args.images, args.images_file, empty_list_ok=True)
+    entries = read_images(args.images, args.images_files, empty_list_ok=True)
     if entries is None:
         return 2
 

@@ -19,7 +19,7 @@ import argparse
 import sys
 import time
 
-from ..verify_options import add_verify_arguments, to_verify_kwargs
+from ..verify_options import add_verify_arguments, to_verify_kwargs, unreadable_trusted_root
 from .inputs import add_format_option, add_images_option, fail, load_policy_or_refuse, read_named_images
 from .simulate import has_pods, pod_cell
 
@@ -29,7 +29,7 @@ _LONG_RUN = 10
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY", help="Talos ImageVerificationConfig or Kyverno policy file")
-    parser.add_argument("images", metavar="IMAGE", nargs="*", help="image references to verify")
+    parser.add_argument("images", metavar="IMAGE", nargs="*", default=[], help="image references to verify")
     add_images_option(parser)
     add_verify_arguments(parser)
     add_format_option(parser, "github")
@@ -41,7 +41,10 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_policy_or_refuse(args.policy)
     if loaded is None:
         return 2
-    named = read_named_images(args.images, args.images_file)
+    problem = unreadable_trusted_root(args)
+    if problem is not None:
+        return fail(problem)
+    named = read_named_images(args.images, args.images_files)
     if named is None:
         return 2
     entries = [entry for _, entry in named]
