@@ -417,3 +417,44 @@ def test_an_identity_regexp_re2_refuses_is_an_error() -> None:
     found = [e for e in errors(text) if e[0] == "invalid-regex"]
     assert found and "spec.attestors[0].cosign.keyless.identities[0].subjectRegExp is not a valid RE2" in found[0][1]
     assert found[0][2] == 20
+
+
+SBOM = ("  attestations:\n    - name: sbom\n      intoto: {type: https://cyclonedx.org/bom}\n")
+SBOM_VALIDATIONS = (
+    "  validations:\n"
+    "    - expression: images.containers.all(i, verifyAttestationSignatures(i, attestations.sbom, [attestors.cosign]) > 0)\n"
+    "      message: no signed SBOM\n"
+    "    - expression: images.containers.all(i, extractPayload(i, attestations.sbom).bomFormat == 'CycloneDX')\n"
+    "      message: not a CycloneDX SBOM\n")
+
+
+@pytest.mark.parametrize(("attested", "payload", "outcome", "words"), [
+    (True, {"bomFormat": "CycloneDX"}, "verified", "2 validations of check-images true"),
+    (True, {"bomFormat": "SPDX"}, "failed", "check-images: not a CycloneDX SBOM"),
+    (False, None, "failed", "check-images: no signed SBOM"),
+])
+def test_attestations_from_their_checks(attested: bool, payload: object, outcome: str, words: str) -> None:
+    from pullguard.engine.policy.ivpol.verification import attestations_to_check
+
+    requirements = _requirements(policy(SBOM, validations=SBOM_VALIDATIONS), "ghcr.io/acme/app:v1")
+    checks = {(p.index, attestor, a.name): AttestorCheck(attested, "verified attestation" if attested else "none found",
+                                                         evidence="evidence", payload=payload)
+              for p, a, attestor in attestations_to_check(requirements)}
+    assert list(checks) == [(0, "cosign", "sbom")]
+    verdict = run(requirements, checks, has_digest=False)
+    assert (verdict.outcome, words in verdict.message) == (outcome, True), verdict
+
+
+def test_a_payload_of_an_attestation_not_verified_is_an_error() -> None:
+    validations = "  validations:\n    - expression: images.containers.all(i, extractPayload(i, attestations.sbom).x == 1)\n"
+    requirements = _requirements(policy(SBOM, validations=validations), "ghcr.io/acme/app:v1")
+    verdict = run(requirements, {}, has_digest=False)
+    assert verdict.outcome == "error" and "failed to get payload: attestation 'sbom'" in verdict.message
+
+
+def test_a_referrer_attestation_is_not_verified_by_pullguard() -> None:
+    extra = "  attestations:\n    - name: sbom\n      referrer: {type: sbom/cyclone-dx}\n"
+    requirements = _requirements(policy(extra, validations=SBOM_VALIDATIONS), "ghcr.io/acme/app:v1")
+    verdict = run(requirements, {}, has_digest=False)
+    assert verdict.outcome == "error" and "not verified by pullguard: attestation 'sbom' (referrer sbom/cyclone-dx)" \
+        in verdict.message

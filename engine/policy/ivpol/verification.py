@@ -9,11 +9,13 @@ signature check on the image verified (Kyverno's EnforceRequired, with its words
 
 Signature checks need the registry, CEL does not: verification first checks every attestor the
 applying policies declare against the image (`AttestorCheck`, done by engine.verify), then the
-expressions run here with `verifyImageSignatures` answered from those checks: the number of
-listed attestors that verified, 0 for an image the policy's matchImageReferences do not take (as
-Kyverno). What pullguard cannot answer is an error, never a count: an attestor with a field it
-does not verify, a registry fault, attestations (`verifyAttestationSignatures`,
-`extractPayload`), or an image other than the one being verified.
+expressions run here with `verifyImageSignatures` and `verifyAttestationSignatures` answered
+from those checks: the number of listed attestors that verified (the signature, or an in-toto
+attestation of the type with their signature), 0 for an image the policy's matchImageReferences
+do not take (as Kyverno); `extractPayload` gives the predicate of a verified attestation. What
+pullguard cannot answer is an error, never a count: an attestor with a field it does not verify,
+a registry fault, a check that was not made (attestations where the verifier has no attestation
+search), `referrer` attestations, or an image other than the one being verified.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .expressions import CelRuntimeError, verifying
-from .model import ImageValidatingPolicy, MatchError, pod_for
+from .model import Attestation, ImageValidatingPolicy, MatchError, pod_for
 from .policyset import IvpolRequirements
 
 
@@ -35,6 +37,7 @@ class AttestorCheck:
     message: str  # what verified it, or why not
     evidence: Any = None  # the signature evidence when verified
     fault: bool = False  # the registry could not answer (an error, not a failed check)
+    payload: Any = None  # an attestation check: the verified in-toto statement's predicate
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,16 @@ class _Unanswerable(Exception):
 
 
 def attestors_to_check(requirements: IvpolRequirements) -> list[tuple[ImageValidatingPolicy, str]]:
-    """(policy, attestor name) for every attestor of every applying policy, in order."""
+    """(policy, attestor name) for every attestor of every applying policy, in order: the
+    signature checks, keyed (policy index, attestor name)."""
     return [(a.policy, attestor.name) for a in requirements.applying for attestor in a.policy.attestors]
+
+
+def attestations_to_check(requirements: IvpolRequirements) -> list[tuple[ImageValidatingPolicy, Attestation, str]]:
+    """(policy, in-toto attestation, attestor name) for every pair of every applying policy: the
+    attestation checks, keyed (policy index, attestor name, attestation name)."""
+    return [(a.policy, attestation, attestor.name) for a in requirements.applying
+            for attestation in a.policy.attestations if attestation.kind == "intoto" for attestor in a.policy.attestors]
 
 
 class _Record:
@@ -80,7 +91,7 @@ class _Record:
 class _Answers:
     """The verification functions for one policy, answered from the attestor checks."""
 
-    def __init__(self, policy: ImageValidatingPolicy, image: str, checks: Mapping[tuple[int, str], AttestorCheck],
+    def __init__(self, policy: ImageValidatingPolicy, image: str, checks: Mapping[tuple[Any, ...], AttestorCheck],
                  record: _Record):
         self.policy = policy
         self.image = image
@@ -88,6 +99,7 @@ class _Answers:
         self.record = record
         self.verified_by: list[AttestorCheck] = []
         self.notes: list[str] = []
+        self.payloads: dict[str, Any] = {}  # attestation name -> the first verified predicate
 
     def _names(self, attestors: Sequence[Any]) -> list[str]:
         names = []
@@ -106,9 +118,13 @@ class _Answers:
             raise
 
     def _verify_image_signatures(self, image: str, attestors: Sequence[Any]) -> int:
+        return self._count("verifyImageSignatures", image, attestors, None)
+
+    def _count(self, function: str, image: str, attestors: Sequence[Any], attestation: Attestation | None) -> int:
+        """How many listed attestors verified (their signature, or the attestation with their signature)."""
         names = self._names(attestors)
         if image != self.image:
-            raise _Unanswerable(f"verifyImageSignatures for {image!r}, which is not the image being verified")
+            raise _Unanswerable(f"{function} for {image!r}, which is not the image being verified")
         try:
             if self.policy.first_match(image) is None:
                 return 0  # Kyverno: an image the policy does not take counts no attestor
@@ -121,14 +137,18 @@ class _Answers:
                 raise _Unanswerable(f"attestor {name!r} is not declared in spec.attestors")
             if declared.unsupported:
                 raise _Unanswerable(f"not verified by pullguard: attestor {name!r}: {', '.join(declared.unsupported)}")
-            check = self.checks.get((self.policy.index, name))
+            key: tuple[Any, ...] = (self.policy.index, name) if attestation is None else (self.policy.index, name, attestation.name)
+            check = self.checks.get(key)
             if check is None:
-                raise _Unanswerable(f"attestor {name!r} was not checked")
+                what = f"attestation {attestation.name!r} by attestor {name!r}" if attestation else f"attestor {name!r}"
+                raise _Unanswerable(f"not verified by pullguard: {what} ({function})")
             if check.fault:
                 raise _Unanswerable(f"attestor {name!r}: {check.message}")
             if check.verified:
                 count += 1
                 self.verified_by.append(check)
+                if attestation is not None:
+                    self.payloads.setdefault(attestation.name, check.payload)
             else:  # SPEC §2 `errors`: what made a signature fail, never what verified
                 self.notes.append(f"{name}: {check.message}")
         if names:  # Kyverno records a check only when attestors were listed
@@ -136,13 +156,29 @@ class _Answers:
             self.record.verified = self.record.verified or count > 0
         return count
 
+    def _attestation(self, name: str) -> Attestation:
+        declared = next((a for a in self.policy.attestations if a.name == name), None)
+        if declared is None:
+            raise _Unanswerable(f"attestation not found in policy: {name}")  # Kyverno's words
+        if declared.kind != "intoto":
+            raise _Unanswerable(f"not verified by pullguard: attestation {name!r} (referrer {declared.type})")
+        return declared
+
     def verify_attestation_signatures(self, image: str, attestation: str, attestors: Sequence[Any]) -> int:
-        reason = f"not verified by pullguard: attestation {attestation!r} (verifyAttestationSignatures)"
-        self.record.unknown = self.record.unknown or reason
-        raise _Unanswerable(reason)
+        try:
+            return self._count("verifyAttestationSignatures", image, attestors, self._attestation(attestation))
+        except _Unanswerable as error:
+            self.record.unknown = self.record.unknown or str(error)
+            raise
 
     def extract_payload(self, image: str, attestation: str) -> Any:
-        raise _Unanswerable(f"not verified by pullguard: attestation {attestation!r} (extractPayload)")
+        self._attestation(attestation)
+        if image != self.image:
+            raise _Unanswerable(f"extractPayload for {image!r}, which is not the image being verified")
+        if attestation not in self.payloads:  # Kyverno: only a verified statement has a payload
+            raise _Unanswerable(f"failed to get payload: attestation {attestation!r} of {image} is not verified "
+                                "(call verifyAttestationSignatures first)")
+        return self.payloads[attestation]
 
 
 def _data(policy: ImageValidatingPolicy, image: str) -> dict[str, Any]:
@@ -168,7 +204,7 @@ def _with_variables(policy: ImageValidatingPolicy, data: dict[str, Any]) -> None
                 raise CelRuntimeError(f"variable '{variable.name}' (line {variable.line}): {error}") from None
 
 
-def run(requirements: IvpolRequirements, checks: Mapping[tuple[int, str], AttestorCheck], *, has_digest: bool) -> Verdict:
+def run(requirements: IvpolRequirements, checks: Mapping[tuple[Any, ...], AttestorCheck], *, has_digest: bool) -> Verdict:
     """The image's outcome under every applying policy, from its attestors' checks."""
     image = requirements.image
     trials: list[ValidationTrial] = []
