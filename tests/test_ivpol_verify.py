@@ -124,3 +124,22 @@ def test_an_attestor_pullguard_does_not_verify_is_an_error(signed_world, tmp_pat
     result = report["results"][0]
     assert (code, result["outcome"]) == (1, "error")
     assert "not verified by pullguard: attestor 'ours': cosign.source" in result["message"]
+
+
+def test_policy_test_files_run_on_the_third_dialect(tmp_path: Path) -> None:
+    """`pullguard test` on a PolicyTest for the converted sample: decisions by policy name, verdicts offline."""
+    test = tmp_path / "ivpol-test.yaml"
+    test.write_text(f"""apiVersion: pullguard.dev/v1alpha1
+kind: PolicyTest
+policy: {SAMPLES / "kyverno" / "image-validating-policy.yaml"}
+trustedRoot: {SAMPLES / "trusted_root.json"}
+cases:
+  - {{image: ghcr.io/acme/api:v1.4.0, action: verify, rule: verify-image-signatures-acme-release-builds}}
+  - {{image: "registry.acme.internal:5000/tools/debug:2026.01", action: allow}}
+  - {{image: ghcr.io/acme/web:v2.1.0, verify: true, outcome: verified, message: "verified via bundle referrer"}}
+  - {{image: quay.io/partner/exporter:v1.0.3, verify: true, outcome: failed}}
+""")
+    proc = subprocess.run([sys.executable, "-m", "pullguard.tui.cli", "test", str(test)], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4 passed, 0 failed" in proc.stdout
