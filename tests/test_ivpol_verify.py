@@ -143,3 +143,49 @@ cases:
                           cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "4 passed, 0 failed" in proc.stdout
+
+
+SBOM_TYPE = "https://cyclonedx.org/bom"
+BOM = {"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"name": "openssl"}]}
+
+
+@pytest.fixture(scope="module")
+def attested(registry, sigstore):  # type: ignore[no-untyped-def]
+    """att/sbom: a key-signed CycloneDX SBOM (legacy .att, not logged); att/spdx: another format;
+    att/none: no attestation; all signed with the same key."""
+    from tests.support.push import Pusher
+    from tests.support.signing import fixed_key
+
+    key = fixed_key(0x1F00_0001)
+    push = Pusher(registry.url)
+    host = registry.url.split("://", 1)[1]
+    digests = {}
+    for name, predicate in (("sbom", BOM), ("spdx", {"bomFormat": "SPDX"}), ("none", None)):
+        digest = push.push_image(f"ivatt/{name}", "v1", content=f"ivpol attested {name}".encode())
+        push.attach_legacy(f"ivatt/{name}", digest, [sigstore.sign_legacy(digest, key=key, tlog=False)])
+        if predicate is not None:
+            push.attach_att(f"ivatt/{name}", digest, [sigstore.attest_legacy(digest, SBOM_TYPE, predicate, key=key, tlog=False)])
+        digests[name] = digest
+    push.close()
+    return {"host": host, "key": key, "digests": digests}
+
+
+SBOM_CHECKS = (
+    "    - expression: images.containers.all(i, verifyAttestationSignatures(i, attestations.sbom, [attestors.ours]) > 0)\n"
+    "      message: no signed SBOM\n"
+    "    - expression: images.containers.all(i, extractPayload(i, attestations.sbom).bomFormat == 'CycloneDX')\n"
+    "      message: not a CycloneDX SBOM\n")
+
+
+def test_attestations_in_a_real_registry(attested, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host = attested["host"]
+    text = _policy(host, attested["key"], SBOM_CHECKS).replace("    - glob: \"" + host + "/app/*\"", f"    - glob: \"{host}/ivatt/*\"")
+    text = text.replace("  validations:\n", f"  attestations:\n    - name: sbom\n      intoto: {{type: {SBOM_TYPE}}}\n  validations:\n")
+    policy = tmp_path / "ivpol.yaml"
+    policy.write_text(text)
+    code, report = verify(str(policy), *(f"{host}/ivatt/{name}:v1" for name in ("sbom", "spdx", "none")))
+    outcomes = {r["image"].rsplit("/", 1)[1]: (r["outcome"], r["message"]) for r in report["results"]}
+    assert outcomes["sbom:v1"][0] == "verified", outcomes
+    assert outcomes["spdx:v1"] == ("failed", "loopback: not a CycloneDX SBOM")
+    assert outcomes["none:v1"] == ("failed", "loopback: no signed SBOM")
+    assert code == 1

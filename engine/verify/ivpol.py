@@ -1,6 +1,7 @@
 """Kyverno ImageValidatingPolicy: every attestor of the applying policies is checked against the
-image (one signature search each, in Talos's discovery order; artifacts fetched once per image and
-shared between attestors), then the policies' validations run from those checks
+image (one signature search each, in Talos's discovery order, and one attestation search for each
+in-toto attestation the policy declares; artifacts fetched once per image and shared between
+attestors), then the policies' validations run from those checks
 (`engine.policy.ivpol.verification`): `verified` when every validation of every applying policy
 is true, `failed` with the validation's message, `error` for what pullguard cannot answer."""
 
@@ -11,8 +12,9 @@ import dataclasses
 from pullguard.engine.artifacts import ArtifactStore
 from pullguard.engine.policy.ivpol import IvpolRequirements
 from pullguard.engine.policy.ivpol.model import Attestor
-from pullguard.engine.policy.ivpol.verification import AttestorCheck, attestors_to_check, run
+from pullguard.engine.policy.ivpol.verification import AttestorCheck, attestations_to_check, attestors_to_check, run
 from pullguard.engine.reference import Reference
+from pullguard.engine.signatures.attestation_discovery import discover_attestations
 from pullguard.engine.signatures.discovery import discover
 from pullguard.engine.vocabulary import Decision
 
@@ -37,6 +39,22 @@ async def _check(attestor: Attestor, store: ArtifactStore, context: str, digest:
     return AttestorCheck(False, "; ".join(failures) or "no verifier", fault=fault)
 
 
+async def _attest(attestor: Attestor, predicate_type: str, store: ArtifactStore, context: str, digest: str,
+                  checkers: Checkers) -> AttestorCheck:
+    """The attestor attests when an in-toto attestation of the type verifies with one of its verifiers."""
+    failures: list[str] = []
+    fault = False
+    for verifier in attestor.verifiers:
+        found = await discover_attestations(store, context, digest, checkers.checker(verifier), predicate_type,
+                                            run_check=checkers.run)
+        if found.verified:
+            first = found.verified[0]
+            return AttestorCheck(True, found.message, first.evidence, payload=first.statement.get("predicate"))
+        failures.append(found.message.replace("\n", "; "))
+        fault = fault or bool(found.faults)
+    return AttestorCheck(False, "; ".join(failures) or "no verifier", fault=fault)
+
+
 async def verify_ivpol(
     decision: Decision, req: IvpolRequirements, digest: str, ref: Reference, store: ArtifactStore, checkers: Checkers
 ) -> VerifyResult:
@@ -48,13 +66,19 @@ async def verify_ivpol(
         msg = f"failed to load the trusted root: {exc}"
         return VerifyResult(decision, digest, "error", msg, errors=[msg])
     memo = MemoStore(store)
-    checks: dict[tuple[int, str], AttestorCheck] = {}
+    checks: dict[tuple[str | int, ...], AttestorCheck] = {}
     try:
         for policy, name in attestors_to_check(req):
             attestor = next(a for a in policy.attestors if a.name == name)
             if attestor.unsupported or not attestor.verifiers:
                 continue  # answered as an error where an expression needs it
             checks[(policy.index, name)] = await _check(attestor, memo, ref.context, digest, checkers)
+        for policy, attestation, name in attestations_to_check(req):
+            attestor = next(a for a in policy.attestors if a.name == name)
+            if attestor.unsupported or not attestor.verifiers:
+                continue
+            checks[(policy.index, name, attestation.name)] = await _attest(attestor, attestation.type, memo, ref.context,
+                                                                            digest, checkers)
     finally:
         memo.settle()
     verdict = run(req, checks, has_digest=ref.digest is not None)
