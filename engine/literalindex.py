@@ -28,14 +28,17 @@ def _splitter(specials: str) -> re.Pattern[str]:
     return re.compile("[" + re.escape(specials) + "]")
 
 
-def literal_pieces(pattern: str, specials: str) -> list[str]:
+@lru_cache(maxsize=65536)  # the editor rebuilds the index on every keystroke, one pattern changed
+def literal_pieces(pattern: str, specials: str) -> tuple[str, ...]:
     """The non-empty pieces of `pattern` between the characters of `specials`."""
-    return [piece for piece in _splitter(specials).split(pattern) if piece]
+    return tuple(piece for piece in _splitter(specials).split(pattern) if piece)
 
 
-def _key_piece(pieces: list[str], shared: Counter[str]) -> str:
+def _key_piece(pieces: tuple[str, ...], shared: Counter[str]) -> str:
     """The piece to index a pattern by: one that few other patterns use (so it selects few
     subjects; `ghcr.io/` in `ghcr.io/*/app7` would select them all), long rather than short."""
+    if len(pieces) == 1:
+        return pieces[0]
     return max(pieces, key=lambda piece: (len(piece) >= 3, -shared[piece], len(piece)))
 
 
@@ -47,7 +50,10 @@ class LiteralIndex:
         self.exact: dict[str, list[int]] = {}
         self.always: list[int] = []
         split = [literal_pieces(p, specials) if any(c in p for c in specials) else None for p in patterns]
-        shared: Counter[str] = Counter(piece for pieces in split if pieces for piece in set(pieces))
+        # How many patterns hold each piece; only a choice among several pieces needs it.
+        shared: Counter[str] = Counter()
+        if any(pieces is not None and len(pieces) > 1 for pieces in split):
+            shared.update(piece for pieces in split if pieces for piece in set(pieces))
         owners: dict[str, list[int]] = {}
         for index, (pattern, pieces) in enumerate(zip(patterns, split, strict=True)):
             if pieces is None:

@@ -264,3 +264,28 @@ def test_every_lint_has_a_fix_and_a_position():
     lints = [d for d in loaded.diagnostics if not d.code.startswith("talos-")]
     assert {d.code for d in lints} >= {"risky-skip", "never-matches", "shadowed-rule", "duplicate-pattern"}
     assert all(d.fix and d.line and d.column for d in lints)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("limit", [10**9, 0], ids=["by-prefix", "automaton"])
+def test_shadowed_rule_agrees_with_glob_subsumes_either_way(seed, limit, monkeypatch):
+    # Few leading-'*' patterns: earlier rules by literal prefix; many: one FirstMatch over words
+    # with a fresh letter for each star. Both name the earliest rule glob_subsumes finds.
+    import random
+
+    from pullguard.engine.patterns import glob_subsumes
+    from pullguard.engine.policy.talos import lints as talos_lints
+
+    monkeypatch.setattr(talos_lints._Covering, "_PAIRWISE_LIMIT", limit)
+    rng = random.Random(seed)
+    pieces = ["*", "ghcr.io/", "a", "b/", "*.mirror.internal/", "x", "*"]
+    patterns = list(dict.fromkeys("".join(rng.choice(pieces) for _ in range(rng.randint(1, 4))) for _ in range(40)))
+    rules = "".join(f"  - image: '{p}'\n    deny: true\n" for p in patterns)
+    found, _ = lint(rules, "shadowed-rule")
+    got = {d.rule_index: int(d.message.split("rule ")[2].split(" ")[0]) for d in found}
+    expected = {}
+    for i, later in enumerate(patterns):
+        prior = next((j for j in range(i) if glob_subsumes(patterns[j], later)), None)
+        if prior is not None:
+            expected[i] = prior
+    assert got == expected

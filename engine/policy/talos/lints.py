@@ -21,6 +21,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ...diagnostics import Diagnostic, Severity
+from ...patterns import FirstMatch, first_match, glob_subsumes
 from ...yamlsource import Document, position
 from .rules import Pos, TalosRule
 
@@ -245,24 +246,42 @@ class _Covering:
     `glob_subsumes(earlier, later)` is `glob_match(earlier, W)` where W is `later` with each
     star as a letter no pattern holds; so the earliest covering rule is the first match of W
     over the whole rule list (a `FirstMatch`, whose cost does not grow with the rules), when
-    that comes before the rule itself (W always matches its own pattern).
+    that comes before the rule itself (W always matches its own pattern). A policy with few
+    patterns that start with `*` checks the earlier rules whose literal prefix the rule's own
+    starts with instead: a handful each, and no automaton to build on every keystroke.
     """
 
-    def __init__(self, rules: list[TalosRule]):
-        from ...patterns import first_match
+    _PAIRWISE_LIMIT = 50_000  # leading-star patterns x rules: above this, the automaton
 
+    def __init__(self, rules: list[TalosRule]):
         self.rules = rules
         patterns = tuple(rule.pattern for rule in rules)
         fresh = "\x00"
         while any(fresh in pattern for pattern in patterns):
             fresh = chr(ord(fresh) + 1)
         self.fresh = fresh
-        self.matcher = first_match(patterns)
+        self.matcher: FirstMatch | None = None
+        self.by_prefix: dict[str, list[int]] = {}
+        unprefixed = sum(1 for pattern in patterns if pattern.startswith("*"))
+        if unprefixed * len(patterns) > self._PAIRWISE_LIMIT:
+            self.matcher = first_match(patterns)
+            return
+        for at, pattern in enumerate(patterns):
+            self.by_prefix.setdefault(pattern.split("*", 1)[0], []).append(at)
+        self.lengths = sorted({len(prefix) for prefix in self.by_prefix})
 
     def first_subsuming(self, position: int) -> TalosRule | None:
-        word = self.rules[position].pattern.replace("*", self.fresh)
-        found = self.matcher.first(word)
-        return self.rules[found] if found is not None and found < position else None
+        pattern = self.rules[position].pattern
+        if self.matcher is not None:
+            found = self.matcher.first(pattern.replace("*", self.fresh))
+            return self.rules[found] if found is not None and found < position else None
+        own = pattern.split("*", 1)[0]
+        candidates = sorted(earlier for length in self.lengths if length <= len(own)
+                            for earlier in self.by_prefix.get(own[:length], ()) if earlier < position)
+        for earlier in candidates:
+            if glob_subsumes(self.rules[earlier].pattern, pattern):
+                return self.rules[earlier]
+        return None
 
 
 def _safe_never(pattern: str) -> tuple[str, str | None] | None:
