@@ -12,7 +12,8 @@ Everything the demo (`pullguard` with no arguments) shows is made here, offline:
   `sha256-<hex>` fallback tag), including the broken ones the demo is meant to show;
 - `talos/policy.yaml` and `kyverno/cluster-policy.yaml` over those images, and
   `kyverno/image-validating-policy.yaml`, `pullguard convert`'s output for the ClusterPolicy;
-- `images/` with the same image list in every format `--images` reads.
+- `images/` with the same image list in every format `--images` reads;
+- `partner.pub`, the partner's public key (`pullguard verify IMAGE --key partner.pub`).
 
 Image contents, timestamps and file layout are fixed, so a rerun changes only what must change:
 signatures, certificates and the partner's public key (EC keys cannot be seeded).
@@ -438,6 +439,9 @@ def generate(out: Path = SAMPLES) -> None:
     write_policies(out, built)
     write_image_validating_policy(out)
     write_image_lists(out, built)
+    # The partner's public key as `cosign generate-key-pair` writes cosign.pub, for
+    # `pullguard verify IMAGE --key partner.pub` (cosign's flags, no policy file).
+    (out / "partner.pub").write_text(built.partner_key_pem.strip() + "\n")
     # samples/tests/ holds hand-written PolicyTest files that pin the demo's outcomes, and
     # samples/troubleshooting/ pasted pull errors for `pullguard explain` and a node's `talosctl get`
     # outputs: they are inputs, not generated, so a copy goes along with samples written elsewhere.

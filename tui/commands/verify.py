@@ -1,4 +1,7 @@
-"""`pullguard verify POLICY [IMAGE...] [--images FILE] [verify options] [--format text|json|github]`.
+"""`pullguard verify POLICY [IMAGE...] [--images FILE] [verify options] [--format text|json|github]`,
+and `pullguard verify IMAGE... (--key FILE | --certificate-identity[-regexp] X
+--certificate-oidc-issuer[-regexp] Y) [--insecure-ignore-tlog]`: ad hoc, cosign's flags, no policy
+file; every positional is then an image (tui/cosign_options.py). JSON `policy` and `dialect` are null then.
 
 Real verification (SPEC §1-§3). Exit 0 when every image is admitted (verified, skipped,
 allowed), 1 when any is failed, denied or error, 2 for usage errors, an unreadable policy, or a
@@ -19,6 +22,7 @@ import argparse
 import sys
 import time
 
+from ..cosign_options import add_cosign_arguments, adhoc_given, adhoc_policy, usage_error
 from ..verify_options import add_verify_arguments, to_verify_kwargs, unreadable_trusted_root
 from .inputs import add_format_option, add_images_option, fail, load_policy_or_refuse, read_named_images
 from .simulate import has_pods, pod_cell
@@ -28,22 +32,38 @@ _LONG_RUN = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("policy", metavar="POLICY", help="Talos ImageVerificationConfig or Kyverno policy file")
+    parser.add_argument("policy", metavar="POLICY", nargs="?",
+                        help="Talos ImageVerificationConfig or Kyverno policy file (an image with --key or --certificate-*)")
     parser.add_argument("images", metavar="IMAGE", nargs="*", default=[], help="image references to verify")
     add_images_option(parser)
     add_verify_arguments(parser)
+    add_cosign_arguments(parser)
     add_format_option(parser, "github")
 
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    loaded = load_policy_or_refuse(args.policy)
+    adhoc = adhoc_given(args)
+    if adhoc:
+        args.images = ([args.policy] if args.policy is not None else []) + list(args.images or [])
+        loaded = adhoc_policy(args)
+    elif args.policy is None:
+        usage_error(args, "the following arguments are required: POLICY (or --key / --certificate-* and IMAGE...)")
+        return 2
+    elif args.insecure_ignore_tlog:
+        usage_error(args, "--insecure-ignore-tlog goes with --key or the --certificate-* flags (a policy says what it requires)")
+        return 2
+    else:
+        loaded = load_policy_or_refuse(args.policy)
     if loaded is None:
         return 2
     problem = unreadable_trusted_root(args)
     if problem is not None:
         return fail(problem)
+    # The policy file, or (ad hoc) None in JSON and the flags as typed after the text summary.
+    shown_policy = None if adhoc else args.policy
+    label = args.policy if not adhoc else loaded.path.strip("<>")
     named = read_named_images(args.images, args.images_files)
     if named is None:
         return 2
@@ -70,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         import json
 
         out = {
-            "policy": args.policy,
+            "policy": shown_policy,
             "dialect": loaded.dialect,
             "results": [_result_json(r, node, with_node, e if pods else None)
                         for r, node, e in zip(results, node_verdicts, entries, strict=True)],
@@ -78,9 +98,9 @@ def run(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     elif args.format == "github":
-        _print_github(args.policy, loaded, results, named)
+        _print_github(shown_policy, label, loaded, results, named)
     else:
-        _print_text(args.policy, results, summary(results), node_verdicts if with_node else None, pods)
+        _print_text(label, results, summary(results), node_verdicts if with_node else None, pods)
     return 0 if all(r.admitted for r in results) else 1
 
 
@@ -125,7 +145,7 @@ def _node_cell(node_verified: bool | None, outcome: str) -> str:
     return word + " !" if disagrees(node_verified, outcome) else word
 
 
-def _print_github(policy: str, loaded, results, named) -> None:
+def _print_github(policy: str | None, label: str, loaded, results, named) -> None:
     """GitHub Actions workflow commands: an annotation per image not admitted (at its line of the
     image list, or at the rule that decided it) and per policy warning, then the summary."""
     from pullguard.engine.display import escape_control
@@ -133,12 +153,13 @@ def _print_github(policy: str, loaded, results, named) -> None:
 
     from ..reports.github import verify_annotations
 
-    rule_lines = {item.index: item.line for item in loaded.policy.outline()}
+    # Ad hoc (no policy file): an annotation points at the image list, or nowhere.
+    rule_lines = {item.index: item.line for item in loaded.policy.outline()} if policy is not None else {}
     places = [(file, entry.line) if file is not None and entry.line is not None else None for file, entry in named]
     for line in verify_annotations(policy, results, places, rule_lines, loaded.diagnostics):
         print(line)
     counts = summary(results)
-    print(", ".join(f"{n} {name}" for name, n in counts.items() if n) + f"  ({escape_control(policy)})")
+    print(", ".join(f"{n} {name}" for name, n in counts.items() if n) + f"  ({escape_control(label)})")
 
 
 def _print_text(policy: str, results, counts: dict[str, int], node_verdicts: list | None = None,

@@ -55,7 +55,7 @@ def command(
 
 
 def verify_annotations(
-    policy: str,
+    policy: str | None,
     results: Sequence[VerifyResult],
     places: Sequence[Place],
     rule_lines: Mapping[int, int],
