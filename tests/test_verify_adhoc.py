@@ -176,12 +176,13 @@ def test_same_results_as_a_one_rule_policy(capsys, world, kind, policy):
             assert mine[key] == theirs[key], (mine["image"], key)
 
 
-@pytest.mark.parametrize("options_first", [True, False])
-def test_every_positional_is_an_image(capsys, world, options_first):
-    # The first positional is no policy once --key is given.
+@pytest.mark.parametrize("where", ["first", "last", "between"])
+def test_every_positional_is_an_image(capsys, world, where):
+    # The first positional is no policy once --key is given, wherever the options come.
     a, b = world.images["key-logged"], world.images["unsigned"]
     options = ("--key", str(world.key_file), "--trusted-root", world.root)
-    code, out, err = run(capsys, *options, a, b) if options_first else run(capsys, a, b, *options)
+    argv = {"first": (*options, a, b), "last": (a, b, *options), "between": (a, *options, b)}[where]
+    code, out, err = run(capsys, *argv)
     assert code == 1, err
     assert a in out and b in out
     assert out.rstrip().endswith(f"(--key {world.key_file})")
