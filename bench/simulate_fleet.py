@@ -11,7 +11,7 @@ Prints the times, the ratios and whether the targets hold: >= 5x the loop at 1,0
 10,000 rules within 1.5x of 100 rules (50,000 images); peak RSS < 250 MB at 200,000 images.
 
     python bench/simulate_fleet.py [--sizes 1000x50000,1000x200000,4000x50000,100x50000,10000x50000]
-                                   [--no-baseline-over 4000]
+                                   [--no-baseline-over 4000] [--dialect talos|kyverno]
 """
 
 from __future__ import annotations
@@ -61,6 +61,23 @@ def make_policy(n_rules: int) -> tuple[str, list[str]]:
             lines.append("    deny: true")
     patterns.append("*")
     lines += ["  - image: '*'", "    deny: true"]
+    return "\n".join(lines) + "\n", patterns
+
+
+def make_kyverno_policy(n_entries: int) -> tuple[str, list[str]]:
+    """A ClusterPolicy with rules of 100 verifyImages entries each, the same four shapes as
+    go-wildcard patterns (Kyverno matches the whole `registry/path:tag` or `@digest` string)."""
+    lines = ["apiVersion: kyverno.io/v1", "kind: ClusterPolicy", "metadata: {name: fleet}", "spec:",
+             "  validationFailureAction: Enforce", "  rules:"]
+    patterns: list[str] = []
+    for i in range(n_entries):
+        if i % 100 == 0:
+            lines += [f"    - name: r{i // 100}", "      match: {any: [{resources: {kinds: [Pod]}}]}", "      verifyImages:"]
+        entry = [f"{rule_pattern(i)}:*", f"{rule_pattern(i)}@*"]
+        patterns.append("|".join(entry))
+        lines += [f"        - imageReferences: ['{entry[0]}', '{entry[1]}']",
+                  "          attestors: [{entries: [{keyless: {issuer: " + ISSUER
+                  + ", subject: 'https://github.com/org/*', rekor: {url: https://rekor.sigstore.dev}}}]}]"]
     return "\n".join(lines) + "\n", patterns
 
 
@@ -117,6 +134,22 @@ from pullguard.tui.cli import main
 sys.exit(main())"""
 
 
+def kyverno_baseline(images: list[str], entries: list[str]) -> tuple[float, list[int | None]]:
+    """CPU seconds of a per-entry loop over every entry (Kyverno applies every match), each
+    imageReferences pattern as a compiled regex; the first applying entry per image."""
+    from pullguard.engine.patterns import wildcard_to_regex
+    from pullguard.engine.reference import kyverno_image_string
+
+    start = time.process_time()
+    compiled = [[re.compile(wildcard_to_regex(p), re.S) for p in entry.split("|")] for entry in entries]
+    results: list[int | None] = []
+    for image in images:
+        string = kyverno_image_string(image)
+        applying = [index for index, regexes in enumerate(compiled) if any(r.fullmatch(string) for r in regexes)]
+        results.append(applying[0] if applying else None)
+    return time.process_time() - start, results
+
+
 def pullguard(policy: Path, image_file: Path) -> tuple[float, float, float, list[int | None]]:
     """(wall seconds, CPU seconds, peak RSS in MB, rule_index per image) of one whole
     `pullguard simulate` process."""
@@ -141,7 +174,10 @@ def main() -> None:
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help="RULESxIMAGES,... (default: %(default)s)")
     parser.add_argument("--no-baseline-over", type=int, default=4000,
                         help="skip the per-rule loop above this many rules (it takes minutes)")
+    parser.add_argument("--dialect", choices=("talos", "kyverno"), default="talos",
+                        help="kyverno: verifyImages entries (all-match) instead of Talos rules")
     args = parser.parse_args()
+    kyverno = args.dialect == "kyverno"
 
     measured: dict[tuple[int, int], float] = {}
     print("CPU seconds (wall seconds of the pullguard process in brackets: the machine may be shared)")
@@ -150,8 +186,8 @@ def main() -> None:
         for size in args.sizes.split(","):
             n_rules, n_images = (int(x) for x in size.split("x"))
             rng = random.Random(n_rules * 1_000_003 + n_images)
-            text, patterns = make_policy(n_rules)
-            images = make_images(n_images, n_rules, rng)
+            text, patterns = make_kyverno_policy(n_rules) if kyverno else make_policy(n_rules)
+            images = make_images(n_images, n_rules + kyverno, rng)
             policy = Path(tmp) / f"policy-{size}.yaml"
             policy.write_text(text)
             image_file = Path(tmp) / f"images-{size}.txt"
@@ -159,7 +195,7 @@ def main() -> None:
             wall, ours, rss, got = pullguard(policy, image_file)
             measured[(n_rules, n_images)] = ours
             if n_rules <= args.no_baseline_over:
-                base, expected = baseline(images, patterns)
+                base, expected = kyverno_baseline(images, patterns) if kyverno else baseline(images, patterns)
                 if got != expected:
                     wrong = sum(1 for a, b in zip(got, expected, strict=True) if a != b)
                     sys.exit(f"{size}: results differ from the per-rule loop on {wrong} images")
