@@ -189,3 +189,46 @@ def test_attestations_in_a_real_registry(attested, tmp_path: Path) -> None:  # t
     assert outcomes["spdx:v1"] == ("failed", "loopback: not a CycloneDX SBOM")
     assert outcomes["none:v1"] == ("failed", "loopback: no signed SBOM")
     assert code == 1
+
+
+def test_a_converted_cluster_policy_with_attestations_reaches_the_same_verdicts(attested, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    host = attested["host"]
+    pem = textwrap.indent(public_pem(attested["key"]).strip(), " " * 26)
+    cluster = tmp_path / "cluster-policy.yaml"
+    cluster.write_text(f"""apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: sboms
+spec:
+  rules:
+    - name: cyclonedx
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        - imageReferences: ["{host}/ivatt/*"]
+          mutateDigest: false
+          verifyDigest: false
+          attestations:
+            - type: {SBOM_TYPE}
+              attestors:
+                - entries:
+                    - keys:
+                        publicKeys: |-
+{pem}
+                        rekor:
+                          ignoreTlog: true
+""")
+    converted = subprocess.run([sys.executable, "-m", "pullguard.tui.cli", "convert", str(cluster), "--to", "kyverno-ivpol"],
+                               capture_output=True, text=True)
+    assert converted.returncode == 0, converted.stderr
+    assert "verifyAttestationSignatures(image, attestations.attestation0, [attestors.key0]) >= 1" in converted.stdout
+    ivpol = tmp_path / "ivpol.yaml"
+    ivpol.write_text(converted.stdout)
+    images = [f"{host}/ivatt/{name}:v1" for name in ("sbom", "spdx", "none")]
+    outcomes = {}
+    for policy in (cluster, ivpol):
+        _code, report = verify(str(policy), *images)
+        outcomes[policy.name] = [r["outcome"] for r in report["results"]]
+    assert outcomes["cluster-policy.yaml"] == outcomes["ivpol.yaml"] == ["verified", "verified", "failed"]

@@ -16,9 +16,14 @@ Each verifyImages entry becomes one ImageValidatingPolicy (a `Policy` one namesp
 - required, mutateDigest and verifyDigest go to validationConfigurations, failureAction to
   validationActions (Enforce: Deny), repository to cosign.source.repository.
 
-What cannot be carried over (attestations with JMESPath conditions, certificates, nested attestor
-sets, annotations, additionalExtensions, preconditions, kinds other than pods, any other key) is a
-warning with its source line. Documents that are not Kyverno policies (pullguard's registry
+- Attestations become in-toto attestations of their type, each attestor set a validation
+  `verifyAttestationSignatures(image, attestations.N, [its attestors]) >= count`.
+
+What cannot be carried over (attestation conditions, which are JMESPath over every statement,
+certificates, nested attestor sets, annotations, additionalExtensions, preconditions, kinds other
+than pods, any other key) is a warning with its source line; where dropping it would admit more
+(an attestor set or conditions), a validation that is false takes its place, so a lossy conversion
+denies rather than admits. Documents that are not Kyverno policies (pullguard's registry
 mirrors) are copied as written.
 """
 
@@ -196,7 +201,7 @@ class _Writer:
         entry = converted.entry
         source = self.kinds.get(entry.policy, _Source("ClusterPolicy", None, None, None))
         kind, namespace = source.kind, source.namespace
-        attestor_lines, validations = self.checks(entry)
+        attestor_lines, attestation_lines, validations = self.checks(entry)
         # names and paths from the source, on one comment line: escaped, so a line break in a name
         # cannot start a YAML key of its own
         lines = [f"# {escape_control(f'{kind} {entry.policy}, rule {entry.rule}, verifyImages[{entry.entry}]')}"
@@ -220,40 +225,64 @@ class _Writer:
         text = "\n".join(lines) + "\n" + _RESOURCE_RULES
         text += "  matchImageReferences:\n" + "".join(f"    - {line}\n" for line in self.references(entry))
         text += "  attestors:" + ("\n" + "\n".join(attestor_lines) if attestor_lines else " []") + "\n"
+        if attestation_lines:
+            text += "  attestations:\n" + "\n".join(attestation_lines) + "\n"
         text += "  validations:" + ("\n" + "\n".join(validations) if validations else " []") + "\n"
         return text
 
-    def checks(self, entry: VerifyEntry) -> tuple[list[str], list[str]]:
-        """The attestors and validations lines of an entry's attestor sets."""
+    def checks(self, entry: VerifyEntry) -> tuple[list[str], list[str], list[str]]:
+        """The attestors, attestations and validations lines of an entry's attestor sets and
+        attestations."""
         attestor_lines: list[str] = []
+        attestation_lines: list[str] = []
         validations: list[str] = []
-        counter = 0
+        counter = [0]
         if entry.type == "Notary":
             self.lossy(entry.line, f"{entry.rule_id}: type Notary is not carried over (notary attestors need their certificates)")
         for n, aset in enumerate(entry.attestor_sets):
-            names = []
-            for req in self._flat(aset, entry):
-                name = f"{'keyless' if isinstance(req.verifier, KeylessVerifier) else 'key'}{counter}"
-                counter += 1
-                if self.attestor(name, req, entry, attestor_lines):
-                    names.append(name)
-            required = aset.required
-            if len(names) < required:  # never weaker than the original: such a set fails every image
-                message = (f"{entry.rule_id} attestors[{n}] needs {required} attestors and only {len(names)} could be "
-                           "converted: write the others by hand")
-                validations += ['    - expression: "false"', f"      message: {_q(message)}"]
+            validations += self._set(entry, aset, f"attestors[{n}]", None, counter, attestor_lines)
+        for j, attestation in enumerate(entry.attestations):
+            where = f"{entry.rule_id} {attestation.path}"
+            if not attestation.type:
+                self.lossy(entry.line, f"{where}: an attestation without a type is not carried over")
+                validations += _refused(f"{where} has no type: write it by hand")
                 continue
-            listed = ", ".join(f"attestors.{name}" for name in names)
-            message = (f"image signature verification failed ({entry.rule_id} attestors[{n}]): "
-                       f"fewer than {required} of {len(names)} attestors verified")
-            validations += [
-                f"    - expression: >-\n        {_ALL_IMAGES}.all(image, verifyImageSignatures(image, [{listed}]) >= {required})",
+            name = f"attestation{j}"
+            attestation_lines += [f"    - name: {name}", "      intoto:", f"        type: {_q(attestation.type)}"]
+            if not attestation.attestor_sets:
+                self.lossy(entry.line, f"{where}: an attestation without attestors (any keyless signer) is not carried over")
+                validations += _refused(f"{where} has no attestors: write them by hand")
+            for k, aset in enumerate(attestation.attestor_sets):
+                validations += self._set(entry, aset, f"{attestation.path}.attestors[{k}]", name, counter, attestor_lines)
+            if attestation.conditions:  # JMESPath over every statement of the type: never dropped silently
+                self.lossy(entry.line, f"{where}: conditions are not carried over; write them as validations over "
+                           f"extractPayload(image, attestations.{name})")
+                validations += _refused(f"{where} conditions were not converted: write them by hand")
+        return attestor_lines, attestation_lines, validations
+
+    def _set(self, entry: VerifyEntry, aset: AttestorSetReq, path: str, attestation: str | None, counter: list[int],
+             attestor_lines: list[str]) -> list[str]:
+        """The validation of one attestor set (its attestors appended to `attestor_lines`)."""
+        names = []
+        for req in self._flat(aset, entry):
+            name = f"{'keyless' if isinstance(req.verifier, KeylessVerifier) else 'key'}{counter[0]}"
+            counter[0] += 1
+            if self.attestor(name, req, entry, attestor_lines):
+                names.append(name)
+        required = aset.required
+        if len(names) < required:  # never weaker than the original: such a set fails every image
+            return _refused(f"{entry.rule_id} {path} needs {required} attestors and only {len(names)} could be "
+                            "converted: write the others by hand")
+        listed = ", ".join(f"attestors.{name}" for name in names)
+        if attestation is None:
+            call = f"verifyImageSignatures(image, [{listed}])"
+            what = "image signature verification"
+        else:
+            call = f"verifyAttestationSignatures(image, attestations.{attestation}, [{listed}])"
+            what = "attestation verification"
+        message = f"{what} failed ({entry.rule_id} {path}): fewer than {required} of {len(names)} attestors verified"
+        return [f"    - expression: >-\n        {_ALL_IMAGES}.all(image, {call} >= {required})",
                 f"      message: {_q(message)}"]
-        for j, _attestation in enumerate(entry.attestations):
-            self.lossy(entry.line, f"{entry.rule_id}: attestations[{j}] (type, attestors and JMESPath conditions) "
-                       "are not carried over; write them as attestations and verifyAttestationSignatures/extractPayload "
-                       "validations")
-        return attestor_lines, validations
 
     def _flat(self, aset: AttestorSetReq, entry: VerifyEntry) -> Iterator[AttestorReq]:
         for req in aset.entries:
@@ -289,6 +318,11 @@ def _match_body(refs: list[str], skips: list[str]) -> str:
 
     taken = any_of(refs) or "false"
     return f"({taken}) && !({any_of(skips)})" if skips else taken
+
+
+def _refused(message: str) -> list[str]:
+    """A validation that is false: what could not be converted denies the image rather than admit it."""
+    return ['    - expression: "false"', f"      message: {_q(message)}"]
 
 
 def _bool(value: bool) -> str:
