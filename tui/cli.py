@@ -18,7 +18,7 @@ COMMANDS = {
     "check": "validate and lint a policy",
     "simulate": "show which rule every image hits (no network)",
     "verify": "verify image signatures against registries",
-    "test": "run PolicyTest files",
+    "test": "run PolicyTest and Kyverno CLI test files",
     "diff": "what changes between two policies over the same images",
     "explain": "explain a pasted pull error: the image, the rule, the cause and the fix",
     "convert": "rewrite a Kyverno verifyImages policy as ImageValidatingPolicy documents",

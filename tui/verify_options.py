@@ -48,6 +48,23 @@ def _positive_float(value: str) -> float:
 
 def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     """`--trusted-root`, `--mirror`, `--insecure-registry`, `--pull-secret`, `--concurrency`, `--timeout`."""
+    group = add_signature_sources(parser)
+    group.add_argument(
+        "--pull-secret",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="registry credentials: a kubernetes.io/dockerconfigjson Secret manifest or a config.json (repeatable)",
+    )
+    group.add_argument("--concurrency", metavar="N", type=_positive_int, default=8, help="parallel verifications (default 8)")
+    group.add_argument(
+        "--timeout", metavar="SECONDS", type=_positive_float, default=10.0, help="per-request timeout (default 10)"
+    )
+
+
+def add_signature_sources(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """`--trusted-root`, `--mirror`, `--insecure-registry`: where signatures are found and what
+    they are checked against (`pullguard test` takes these for Kyverno test files)."""
     group = parser.add_argument_group("verify options")
     group.add_argument(
         "--trusted-root",
@@ -69,17 +86,7 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="allow plain HTTP to this registry (repeatable; loopback is always allowed)",
     )
-    group.add_argument(
-        "--pull-secret",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="registry credentials: a kubernetes.io/dockerconfigjson Secret manifest or a config.json (repeatable)",
-    )
-    group.add_argument("--concurrency", metavar="N", type=_positive_int, default=8, help="parallel verifications (default 8)")
-    group.add_argument(
-        "--timeout", metavar="SECONDS", type=_positive_float, default=10.0, help="per-request timeout (default 10)"
-    )
+    return group
 
 
 def unreadable_trusted_root(args: argparse.Namespace) -> str | None:

@@ -159,7 +159,7 @@ def load_test_file(text: str, path: str | Path) -> TestFile:
                 result.policy_path = resolved
 
     if "mirrors" in fields:
-        result.mirrors = _read_mirrors(fields["mirrors"], base, walker)
+        result.mirrors = read_mirrors(fields["mirrors"], base, walker)
     if "trustedRoot" in fields:
         value = walker.string("trustedRoot", fields["trustedRoot"])
         if value is not None:
@@ -303,7 +303,7 @@ def _choice(node: Node | None, allowed: tuple[str, ...], what: str, diags: list[
     return None
 
 
-def _read_mirrors(node: Node, base: Path, walker: Walker) -> dict[str, list[str]]:
+def read_mirrors(node: Node, base: Path, walker: Walker) -> dict[str, list[str]]:
     if not isinstance(node, MappingNode):
         walker.report(
             test_error("test-wrong-type", f"'mirrors' must map a registry host to endpoints, found {kind_name(node)}", *position(node))

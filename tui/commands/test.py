@@ -11,7 +11,8 @@ import argparse
 import json
 import sys
 
-from .inputs import add_format_option
+from ..verify_options import add_signature_sources, mirrors_from_args, unreadable_trusted_root
+from .inputs import add_format_option, fail
 
 _EPILOG = """\
 a test file:
@@ -27,6 +28,10 @@ a test file:
       verify: true                      # real verification
       outcome: verified                 # verified | failed | skipped | denied | allowed | error
       message: verified via             # optional message prefix
+a Kyverno CLI test file (apiVersion: cli.kyverno.io/v1alpha1, kind: Test) runs offline too: its
+results[] (policy, rule, kind, resources, result: pass|fail|skip) are compared with pullguard's
+verification of each resource's images; signatures come from --mirror, --trusted-root and
+--insecure-registry, or from a 'pullguard:' block (mirrors, trustedRoot, insecureRegistries).
 exit status: 0 all pass, 1 any fails, 2 a test file or its policy is unreadable or invalid"""
 
 
@@ -37,20 +42,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "testfiles",
         nargs="+",
         metavar="TESTFILE",
-        help="PolicyTest files, or folders holding them (every *.yaml with kind PolicyTest)",
+        help="PolicyTest or Kyverno CLI test files (kyverno-test.yaml), or folders holding them",
     )
     add_format_option(parser, "junit")
+    add_signature_sources(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from pullguard.engine.display import escape_control
     from pullguard.engine.policytest.discover import discover
+    from pullguard.engine.policytest.kyvernotest import Overrides, run_kyverno_test
     from pullguard.engine.policytest.run import run_test_file
 
+    problem = unreadable_trusted_root(args)
+    if problem is not None:
+        return fail(problem)
     paths, problems = discover(args.testfiles)
     for problem in problems:
         print(f"pullguard: {escape_control(problem)}", file=sys.stderr)
-    results = [run_test_file(path) for path in paths]
+    overrides = Overrides(mirrors_from_args(args.mirror or []), args.trusted_root, tuple(args.insecure_registry or ()))
+    results = [run_kyverno_test(path, overrides) if _is_kyverno_test(path) else run_test_file(path) for path in paths]
 
     _report_diagnostics(results)
 
@@ -86,6 +97,16 @@ def run(args: argparse.Namespace) -> int:
     if problems or any(r.invalid for r in results):
         return 2
     return 1 if failed else 0
+
+
+def _is_kyverno_test(path) -> bool:
+    from pullguard.engine.policytest.kyvernotest import is_kyverno_test
+    from pullguard.engine.textfile import TextFileError, read_text
+
+    try:
+        return is_kyverno_test(read_text(path))
+    except (OSError, TextFileError):
+        return False  # the PolicyTest runner reports why it cannot be read
 
 
 def _report_diagnostics(results) -> None:
