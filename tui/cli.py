@@ -22,6 +22,7 @@ COMMANDS = {
     "diff": "what changes between two policies over the same images",
     "explain": "explain a pasted pull error: the image, the rule, the cause and the fix",
     "convert": "rewrite a Kyverno verifyImages policy as ImageValidatingPolicy documents",
+    "tree": "list the signatures, attestations and SBOMs attached to images (nothing is verified)",
     "completion": "print a shell completion script (bash, zsh or fish)",
 }
 

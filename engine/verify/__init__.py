@@ -3,7 +3,8 @@
 One concept per module: `results` (options, one result per image, the summary), `cache` (the
 session cache and `result_key`), `stores` (the registry as a run and an image see it),
 `checkers` (signature checks and their threads), `kyverno` (attestor sets), `mirrors` (merging
-the policy's and the command line's), `run` (`verify_images`).
+the policy's and the command line's), `run` (`verify_images`); `tree` lists what is attached to
+images over the same stores (`pullguard tree`, nothing verified).
 """
 
 from pullguard.engine.verify.cache import VerifyCache, cache_key, result_key
