@@ -157,7 +157,7 @@ def test_signatures_from_the_command_line(test_dir, capsys):
         ("{policy: p, rule: r, resources: [x], result: maybe}", "'result' must be one of pass, fail, skip, found 'maybe'"),
         ("{rule: r, resources: [x], result: pass}", "'policy' is required"),
         ("{policy: p, rule: r, result: pass}", "'resources' must name at least one resource"),
-        ("{policy: p, rule: r, resources: [x], result: pass, isImageValidatingPolicy: true}", "ImageValidatingPolicy results"),
+        ("{policy: p, resources: [x], result: pass}", "'rule' is required"),  # only an ImageValidatingPolicy row has none
     ],
 )
 def test_an_invalid_result_row_is_a_diagnostic(tmp_path, row, message):
@@ -176,3 +176,14 @@ def test_a_missing_resource_fails_the_row(test_dir, capsys):
     main(["test", str(path), "-o", "json"])
     last = json.loads(capsys.readouterr().out)["cases"][-1]
     assert not last["passed"] and last["reason"].startswith("no resource Pod/ghost")
+
+
+def test_image_validating_policy_rows_name_the_policy_alone(capsys):
+    """The bundled ImageValidatingPolicy sample as a Kyverno CLI test (isImageValidatingPolicy: true)."""
+    code = main(["test", str(SAMPLES / "tests" / "kyverno-cli-ivpol-test.yaml"), "-o", "json"])
+    cases = json.loads(capsys.readouterr().out)["cases"]
+    assert code == 0
+    assert [(c["image"], c["actual"]["outcome"]) for c in cases] == [
+        ("Pod/api", "pass"), ("Pod/shop/web", "pass"), ("Pod/billing", "fail"), ("Pod/agent", "skip"), ("Pod/nginx", "skip"),
+        ("Pod/agent", "pass"),
+    ]

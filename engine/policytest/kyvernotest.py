@@ -22,7 +22,8 @@ a field it does not verify, a registry it cannot reach) is `error`, which no exp
 matches: a check pullguard did not make never passes as a failure Kyverno would report.
 
 pullguard verifies an image against every entry that applies to it at once, so where several
-rules apply to one image, a failure is reported for each of them. Kyverno's `variables`,
+rules apply to one image, a failure is reported for each of them. An ImageValidatingPolicy row
+(`isImageValidatingPolicy: true`) names the policy without a rule. Kyverno's `variables`,
 `userinfo`, `exceptions`, `context` and `values` are not read (a warning says so).
 """
 
@@ -50,12 +51,13 @@ RESULT_KEYS = ("policy", "rule", "resource", "resources", "kind", "result", "sta
                "isImageValidatingPolicy", "isValidatingAdmissionPolicy", "isValidatingPolicy", "isMutatingPolicy",
                "patchedResources", "generatedResource", "cloneSourceResource")
 PULLGUARD_KEYS = ("mirrors", "trustedRoot", "insecureRegistries")
+POLICY_KINDS = ("ClusterPolicy", "Policy", "ImageValidatingPolicy", "NamespacedImageValidatingPolicy")
 
 
 @dataclass(frozen=True)
 class Expectation:
     policy: str
-    rule: str
+    rule: str | None  # None for an ImageValidatingPolicy
     kind: str | None
     resource: str  # `name` or `namespace/name`
     result: str
@@ -188,12 +190,10 @@ def _expectations(row: Node, number: int, walker: Walker, diags: list[Diagnostic
     values: dict[str, str | None] = {}
     for key in ("policy", "rule", "kind", "result", "status", "resource"):
         values[key] = walker.string(key, fields[key]) if key in fields else None
-    if "isImageValidatingPolicy" in fields:
-        diags.append(test_error("test-unsupported", f"{where}ImageValidatingPolicy results are not run by pullguard test yet",
-                                *position(fields["isImageValidatingPolicy"])))
-        return []
+    # An ImageValidatingPolicy has no rules: its row names the policy alone.
+    ivpol = "isImageValidatingPolicy" in fields and walker.boolean("isImageValidatingPolicy", fields["isImageValidatingPolicy"]) is True
     wanted = values["result"] or values["status"]  # `status` is the field's older name
-    problems = [key for key in ("policy", "rule") if not values[key]]
+    problems = [key for key in ("policy",) if not values[key]] + [key for key in ("rule",) if not values[key] and not ivpol]
     if wanted not in RESULTS:
         at = position(fields.get("result") or fields.get("status") or row)
         diags.append(test_error("test-wrong-value", f"{where}'result' must be one of {', '.join(RESULTS)}, found {wanted!r}", *at))
@@ -208,7 +208,7 @@ def _expectations(row: Node, number: int, walker: Walker, diags: list[Diagnostic
         names += walker.string_list("'resources'", fields["resources"], "'resources' entry")
     if not names:
         diags.append(test_error("test-missing-key", f"{where}'resources' must name at least one resource", line, column))
-    return [Expectation(values["policy"] or "", values["rule"] or "", values["kind"], name, wanted, line, column)
+    return [Expectation(values["policy"] or "", None if ivpol else values["rule"], values["kind"], name, wanted, line, column)
             for name in names]
 
 
@@ -271,7 +271,8 @@ def run_kyverno_test(path: str | Path, overrides: Overrides | None = None, *, ve
     outcomes: dict[tuple[int, str, str], tuple[str, str]] = {}  # (policy file, kind, image) -> (outcome, message)
     for expectation in test.expectations:
         case = TestCase(f"{expectation.kind or '*'}/{expectation.resource}", expectation.line, expectation.column,
-                        outcome=expectation.result, name=f"{expectation.policy}/{expectation.rule}")
+                        outcome=expectation.result,
+                        name=f"{expectation.policy}/{expectation.rule}" if expectation.rule else expectation.policy)
         matching = [r for r in resources if r.named(expectation.resource) and expectation.kind in (None, r.kind)]
         if not matching:
             result.cases.append(CaseResult(shown, case, {"outcome": None}, False,
@@ -293,7 +294,7 @@ def each_policy(text: str) -> list[tuple[tuple[str, ...], str]]:
     spans: list[tuple[tuple[str, ...], int, int]] = []
     for doc in docs:
         root = doc.root
-        if isinstance(root, MappingNode) and _text(map_get(root, "kind")) in ("ClusterPolicy", "Policy"):
+        if isinstance(root, MappingNode) and _text(map_get(root, "kind")) in POLICY_KINDS:
             metadata = map_get(root, "metadata")
             name, namespace = _text(map_get(metadata, "name")), _text(map_get(metadata, "namespace"))
             if name:
@@ -321,7 +322,7 @@ def _rule_result(
     policy_name = expectation.policy.rpartition("/")[2]  # a namespaced Policy is named `namespace/name`
     applying = []
     for image in resource.images:
-        decision = loaded.policy.evaluate_many([_Image(image, resource.kind)])[0]  # type: ignore[list-item]
+        decision = loaded.policy.evaluate_many([_subject(loaded, image, resource.kind)])[0]
         if any(r["policy"] == policy_name and r["rule"] == expectation.rule and r["action"] == "verify"
                for r in decision.rules or ()):
             applying.append(image)
@@ -330,7 +331,7 @@ def _rule_result(
     key = id(loaded)
     missing = [image for image in applying if (key, resource.kind, image) not in outcomes]
     if missing:
-        found = verify(loaded, [_Image(image, resource.kind) for image in missing], test, overrides)  # type: ignore[misc]
+        found = verify(loaded, [_subject(loaded, image, resource.kind) for image in missing], test, overrides)
         for image, verified in zip(missing, found, strict=True):
             outcomes[(key, resource.kind, image)] = verified
     for wanted in ("error", "fail"):  # an image pullguard could not decide outweighs a failure
@@ -353,6 +354,14 @@ def _result_of(outcome: str) -> str:
     if outcome in ("skipped", "allowed"):
         return "skip"
     return "error"
+
+
+def _subject(loaded: LoadedPolicy, image: str, kind: str) -> str:
+    """What the policy decides: for verifyImages, the image with its resource's kind (Kyverno
+    matches rules on kinds, autogen included); an ImageValidatingPolicy takes the reference."""
+    if loaded.dialect == "kyverno":
+        return _Image(image, kind)  # type: ignore[return-value]  # evaluate reads .reference and .kind
+    return image
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ a test file:
       outcome: verified                 # verified | failed | skipped | denied | allowed | error
       message: verified via             # optional message prefix
 a Kyverno CLI test file (apiVersion: cli.kyverno.io/v1alpha1, kind: Test) runs offline too: its
-results[] (policy, rule, kind, resources, result: pass|fail|skip) are compared with pullguard's
+results[] (policy, rule or isImageValidatingPolicy, kind, resources, result: pass|fail|skip) are compared with pullguard's
 verification of each resource's images; signatures come from --mirror, --trusted-root and
 --insecure-registry, or from a 'pullguard:' block (mirrors, trustedRoot, insecureRegistries).
 exit status: 0 all pass, 1 any fails, 2 a test file or its policy is unreadable or invalid"""
