@@ -348,3 +348,36 @@ def test_a_manifest_that_is_not_json_is_a_problem_not_a_crash():
     assert found.artifacts == []
     tag = tag_of(IMAGE)
     assert sorted(found.problems) == [f".sig tag {tag}.sig: not a JSON manifest", f"bundle tag {tag}: not a JSON manifest"]
+
+
+# (what the bundle tag's one bundle layer holds, kind, predicate type, a problem is reported)
+BUNDLE_LAYERS = [
+    ("missing", "attestation", SLSA, True),  # the blob is not there: the manifest's annotation says what it was
+    ("not json", "attestation", SLSA, False),
+    ("message signature", "signature", None, False),
+]
+
+
+@pytest.mark.parametrize("blob, kind, predicate, problem", BUNDLE_LAYERS)
+def test_an_unreadable_bundle_is_known_by_its_manifest(blob, kind, predicate, problem):
+    store = MemoryStore()
+    layer_digest = "sha256:" + "cd" * 32
+    if blob == "not json":
+        store.blobs[layer_digest] = b"\x00 not a bundle"
+    elif blob == "message signature":
+        store.blobs[layer_digest] = json.dumps({"messageSignature": {}, "verificationMaterial": {}}).encode()
+    named = {"dev.sigstore.bundle.predicateType": SLSA} if blob != "message signature" else {}
+    manifest = {"mediaType": OCI_MANIFEST, "annotations": named,
+                "layers": [{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "digest": layer_digest, "size": 10}]}
+    store.manifests[tag_of(IMAGE)] = (OCI_MANIFEST, canonical(manifest))
+    if blob == "missing":
+        store.blobs = _Missing()
+    found = asyncio.run(inventory(store, "r.example/app", IMAGE))
+    (artifact,) = found.artifacts
+    assert (artifact.kind, artifact.format, artifact.predicate_type) == (kind, "bundle", predicate)
+    assert bool(found.problems) == problem
+
+
+class _Missing(dict):
+    def __getitem__(self, key):
+        raise ArtifactNotFound(key)

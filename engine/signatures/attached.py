@@ -27,6 +27,8 @@ TreeFormat = Literal["legacy", "bundle", "bundle-referrer", "referrer"]
 COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
+# What cosign v3 writes on a bundle manifest (and its descriptor): the bundle's predicate type.
+BUNDLE_PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
 BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
 PREDICATE_ANNOTATION = "predicateType"  # cosign attest's layer annotation
 
@@ -63,6 +65,13 @@ class Attached:
             "identity": self.identity.to_json() if self.identity is not None else None,
             "key_fingerprint": self.key_fingerprint,
         }
+
+
+def kind_of_predicate(predicate: str | None) -> Kind | None:
+    """A DSSE bundle's kind from its predicate type (None: not known)."""
+    if predicate is None:
+        return None
+    return "signature" if predicate == COSIGN_SIGN_PREDICATE else "attestation"
 
 
 def kind_of_artifact_type(artifact_type: str) -> Kind | None:
@@ -178,9 +187,11 @@ def _predicate_of_envelope(envelope: object) -> str | None:
     return predicate if isinstance(predicate, str) else None
 
 
-def read_bundle(data: bytes, fmt: TreeFormat, reference: str, media_type: str | None = None) -> Attached:
+def read_bundle(data: bytes, fmt: TreeFormat, reference: str, media_type: str | None = None,
+                hint: str | None = None) -> Attached:
     """A Sigstore bundle: a signature (a message signature, or DSSE with cosign's signing
-    predicate) or an attestation (any other predicate), with its signer."""
+    predicate) or an attestation (any other predicate), with its signer. A bundle that does not
+    read as one is known only by `hint`, the predicate type its manifest names."""
     doc = _json(data) or {}
     material = doc.get("verificationMaterial")
     material = material if isinstance(material, dict) else {}
@@ -201,10 +212,12 @@ def read_bundle(data: bytes, fmt: TreeFormat, reference: str, media_type: str | 
                 if identity is not None or fingerprint is not None:
                     break
     predicate: str | None = None
-    kind: Kind = "signature"
+    kind: Kind | None = "signature"
     if "dsseEnvelope" in doc:
-        predicate = _predicate_of_envelope(doc.get("dsseEnvelope"))
-        kind = "signature" if predicate == COSIGN_SIGN_PREDICATE else "attestation"
+        predicate = _predicate_of_envelope(doc.get("dsseEnvelope")) or hint
+        kind = kind_of_predicate(predicate) or "attestation"
+    elif "messageSignature" not in doc:
+        predicate, kind = hint, kind_of_predicate(hint)
     return Attached(kind, fmt, reference, predicate, identity, fingerprint, media_type or doc.get("mediaType"))
 
 

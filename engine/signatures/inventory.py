@@ -18,12 +18,14 @@ from typing import Any, TypeVar
 
 from pullguard.engine.artifacts import ArtifactNotFound, ArtifactStore, Fetched, RegistryFault
 from pullguard.engine.signatures.attached import (
+    BUNDLE_PREDICATE_ANNOTATION,
     COSIGN_ATTESTATION_ARTIFACTS,
     COSIGN_SIGNATURE_ARTIFACT,
     Attached,
     Kind,
     TreeFormat,
     kind_of_artifact_type,
+    kind_of_predicate,
     needs_payload,
     read_bundle,
     read_cosign_layer,
@@ -66,6 +68,17 @@ def _capped(items: list[Json], what: str, found: Inventory) -> list[Json]:
     if len(items) > MAX_ENTRIES:
         found.problems.append(f"{len(items)} {what} exceed the {ENTRIES_LIMIT}; the first {MAX_ENTRIES} are listed")
     return items[:MAX_ENTRIES]
+
+
+def _predicate_hint(*docs: Json) -> str | None:
+    """The predicate type cosign v3 writes on a bundle manifest or its descriptor, for when the
+    bundle itself cannot be read."""
+    for doc in docs:
+        annotations = doc.get("annotations")
+        named = annotations.get(BUNDLE_PREDICATE_ANNOTATION) if isinstance(annotations, dict) else None
+        if isinstance(named, str):
+            return named
+    return None
 
 
 def _dicts(doc: Json, key: str) -> list[Json]:
@@ -137,14 +150,15 @@ async def _referrer(store: ImageBudget, repository: str, descriptor: Json) -> In
     fetched = await _attempt(store.manifest(repository, manifest_digest, MAX_MANIFEST), what, found)
     doc = _manifest_json(fetched, what, found) if fetched is not None else None
     if doc is None:
-        kind = cosign_kind or ("signature" if artifact_type.startswith(BUNDLE_MEDIA_PREFIX) else None)
+        hint = _predicate_hint(descriptor) if cosign_kind is None else None
         fmt: TreeFormat = "bundle-referrer" if cosign_kind is None else "legacy"
-        found.artifacts.append(Attached(kind, fmt, reference, media_type=artifact_type))
+        found.artifacts.append(Attached(cosign_kind or kind_of_predicate(hint), fmt, reference, hint, media_type=artifact_type))
         return found
     layers = _capped(_dicts(doc, "layers"), f"layers of {what}", found)
     if cosign_kind is None:  # a Sigstore bundle referrer: one bundle layer
         bundles = [la for la in layers if str(la.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)]
-        for part in await asyncio.gather(*(_bundle(store, repository, la, "bundle-referrer", reference) for la in bundles)):
+        hint = _predicate_hint(doc, descriptor)
+        for part in await asyncio.gather(*(_bundle(store, repository, la, "bundle-referrer", reference, hint) for la in bundles)):
             found.extend(part)
         return found
     for part in await asyncio.gather(*(_cosign_layer(store, repository, la, cosign_kind, "legacy", reference) for la in layers)):
@@ -152,15 +166,16 @@ async def _referrer(store: ImageBudget, repository: str, descriptor: Json) -> In
     return found
 
 
-async def _bundle(store: ImageBudget, repository: str, layer: Json, fmt: TreeFormat, reference: str) -> Inventory:
+async def _bundle(store: ImageBudget, repository: str, layer: Json, fmt: TreeFormat, reference: str,
+                  hint: str | None) -> Inventory:
     found = Inventory()
     layer_digest = str(layer.get("digest", ""))
     media_type = str(layer.get("mediaType", "")) or None
     data = await _attempt(store.blob(repository, layer_digest, MAX_BUNDLE), f"bundle {layer_digest}", found)
     if data is None:
-        found.artifacts.append(Attached("signature", fmt, reference, media_type=media_type))
+        found.artifacts.append(Attached(kind_of_predicate(hint), fmt, reference, hint, media_type=media_type))
     else:
-        found.artifacts.append(read_bundle(data, fmt, reference, media_type))
+        found.artifacts.append(read_bundle(data, fmt, reference, media_type, hint))
     return found
 
 
@@ -173,9 +188,9 @@ async def _bundle_tag(store: ImageBudget, repository: str, digest: str) -> Inven
     if fetched is None or doc is None:
         return found
     media_type = fetched.media_type or str(doc.get("mediaType", ""))
-    holders: list[tuple[Json, str]] = []  # (manifest, the reference that names it)
+    holders: list[tuple[Json, str, str | None]] = []  # (manifest, the reference that names it, predicate hint)
     if media_type == OCI_MANIFEST:
-        holders.append((doc, f"{repository}:{tag}"))
+        holders.append((doc, f"{repository}:{tag}", _predicate_hint(doc)))
     elif media_type == OCI_INDEX:
         entries = _capped([m for m in _dicts(doc, "manifests") if m.get("mediaType") == OCI_MANIFEST], f"entries of {what}", found)
         subs = await asyncio.gather(*(
@@ -184,11 +199,11 @@ async def _bundle_tag(store: ImageBudget, repository: str, digest: str) -> Inven
         for entry, sub in zip(entries, subs, strict=True):
             sub_doc = _manifest_json(sub, f"{what} entry {entry.get('digest')}", found) if sub is not None else None
             if sub_doc is not None:
-                holders.append((sub_doc, f"{repository}@{entry.get('digest')}"))
+                holders.append((sub_doc, f"{repository}@{entry.get('digest')}", _predicate_hint(sub_doc, entry)))
     jobs = []
-    for manifest, reference in holders:
+    for manifest, reference, hint in holders:
         layers = [la for la in _dicts(manifest, "layers") if str(la.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)]
-        jobs += [_bundle(store, repository, la, "bundle", reference) for la in _capped(layers, f"layers of {reference}", found)]
+        jobs += [_bundle(store, repository, la, "bundle", reference, hint) for la in _capped(layers, f"layers of {reference}", found)]
     for part in await asyncio.gather(*jobs):
         found.extend(part)
     return found
