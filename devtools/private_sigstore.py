@@ -287,6 +287,7 @@ class PrivateSigstore:
         tamper_sct: bool = False,
         code_signing: bool = True,
         issuer_extensions: tuple[str, ...] = ("v1", "v2"),
+        extensions: dict[str, str] | None = None,
     ) -> tuple[PrivateKey, x509.Certificate]:
         """A Fulcio-style leaf certificate valid for ten minutes from one minute before `at`.
 
@@ -335,6 +336,8 @@ class PrivateSigstore:
             builder = builder.add_extension(
                 x509.UnrecognizedExtension(_ISSUER_V2, _der_utf8string(identity.issuer)), critical=False
             )
+        for oid, value in (extensions or {}).items():  # raw-text Fulcio extensions, e.g. "1.3.6.1.4.1.57264.1.5"
+            builder = builder.add_extension(x509.UnrecognizedExtension(ObjectIdentifier(oid), value.encode()), critical=False)
         if not sct:
             return key, builder.sign(self.intermediate_key, hashes.SHA384())
 

@@ -41,6 +41,10 @@ class KeylessVerifier:
     ignore_tlog: bool = False
     ctlog_pubkey: str | None = None
     ignore_sct: bool = False
+    # Kyverno `certificates` with `certChain` and `cert`: the signing certificate must be this PEM.
+    certificate: str | None = None
+    # Kyverno `keyless.additionalExtensions`: (name, value) the Fulcio certificate must carry.
+    extensions: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -74,12 +74,9 @@ def test_the_baselines_verify():
 
 # (case, policy, image, the field named in the message)
 NOT_VERIFIED = [
-    *[(f"keyless.additionalExtensions.{ext}",
-       _policy(attestor=KEYLESS + f"  additionalExtensions: {{{ext}: {value}}}\n"), API_IMAGE,
-       f"attestors[0].entries[0].keyless.additionalExtensions ({ext})")
-      for ext, value in (("githubWorkflowRepository", "evil/notacme"), ("githubWorkflowTrigger", "workflow_dispatch"),
-                         ("githubWorkflowSha", "'0000000000000000000000000000000000000000'"),
-                         ("githubWorkflowName", "evil"), ("githubWorkflowRef", "refs/heads/evil"))],
+    ("keyless.additionalExtensions, an unknown one",
+     _policy(attestor=KEYLESS + "  additionalExtensions: {buildConfigURI: x}\n"), API_IMAGE,
+     "attestors[0].entries[0].keyless.additionalExtensions (buildConfigURI)"),
     ("attestor annotations", _policy(attestor=KEYLESS + "annotations: {env: prod}\n"), API_IMAGE,
      "attestors[0].entries[0].annotations (env)"),
     ("attestor repository", _policy(attestor=KEYLESS + "repository: ghcr.io/acme/signatures\n"), API_IMAGE,
@@ -123,6 +120,19 @@ def test_the_field_is_named_by_check_and_in_the_requirements(policy, image, fiel
     assert isinstance(requirements, Requirements)
     (line,) = requirements.unsupported
     assert line.startswith(f"p/r#0: not verified by pullguard: {field}")
+
+
+# keyless.additionalExtensions are compared with the certificate's Fulcio extensions (issue 12).
+EXTENSIONS = [("githubWorkflowRepository", "evil/notacme"), ("githubWorkflowTrigger", "workflow_dispatch"),
+              ("githubWorkflowSha", "'0000000000000000000000000000000000000000'"),
+              ("githubWorkflowName", "evil"), ("githubWorkflowRef", "refs/heads/evil")]
+
+
+@pytest.mark.parametrize("ext, value", EXTENSIONS, ids=[e for e, _ in EXTENSIONS])
+def test_additional_extensions_the_certificate_does_not_carry_fail(ext, value):
+    outcome, message = _verify(_policy(attestor=KEYLESS + f"  additionalExtensions: {{{ext}: {value}}}\n"), API_IMAGE)
+    assert outcome == "failed", message
+    assert f"certificate extension {ext} is" in message
 
 
 # --- #1: a keys attestor without `rekor.ignoreTlog: true` requires a transparency-log entry ---------

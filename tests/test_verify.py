@@ -238,7 +238,7 @@ spec:
 
 
 KEYLESS = "keyless: {issuer: https://issuer.example, subject: me@example.com, rekor: {url: https://rekor.sigstore.dev}}"
-CERT = "certificates: {cert: x}"
+CERT = "certificates: {cert: 'k8s://ns/secret'}"  # a certificate pullguard cannot read offline
 KMS = "keys: {kms: 'awskms:///k'}"
 
 REFS = "- imageReferences: ['registry.example/*']\n"

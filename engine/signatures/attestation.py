@@ -108,7 +108,7 @@ def verify_legacy_attestation(
         raise SignatureError(f"unsupported verifier {type(verifier).__name__}")
 
     from pullguard.engine.signatures import certs
-    from pullguard.engine.signatures.identity import certificate_identity, check_identity
+    from pullguard.engine.signatures.identity import certificate_identity, check_certificate_policy, check_identity
     from pullguard.engine.signatures.trust import now_utc
 
     cert_pem = annotations.get(CERTIFICATE_ANNOTATION)
@@ -134,6 +134,7 @@ def verify_legacy_attestation(
         certs.verify_sct(cert, chain, root)
     identity = certificate_identity(cert)
     check_identity(identity, verifier)
+    check_certificate_policy(cert, verifier)
     return SignatureEvidence(
         format="legacy",
         artifact_digest=image_digest,

@@ -173,6 +173,10 @@ def _verify_keyless(
     mat = doc.get("verificationMaterial") or {}
     if "publicKey" in mat and "certificate" not in mat and "x509CertificateChain" not in mat:
         raise SignatureError("bundle is signed with a key, but the rule needs a keyless (Fulcio certificate) signature")
+    if verifier.ignore_tlog or verifier.ignore_sct:
+        # sigstore's Verifier always wants a log entry and an SCT: the rest is checked here, as
+        # for legacy signatures
+        return _verify_keyless_offline(doc, image_digest, verifier, root)
     try:
         bundle = Bundle.from_json(bundle_bytes)
     except (SigstoreError, ValueError) as exc:
@@ -217,6 +221,79 @@ def _verify_keyless(
         bundle_verified=True,
         details=details,
     )
+
+
+def _bundle_certificates(doc: dict[str, Any]) -> list[bytes]:
+    mat = doc.get("verificationMaterial") or {}
+    if isinstance(mat.get("certificate"), dict):
+        return [_b64(mat["certificate"].get("rawBytes"), "bundle certificate")]
+    chain = (mat.get("x509CertificateChain") or {}).get("certificates") if isinstance(mat.get("x509CertificateChain"), dict) else None
+    if isinstance(chain, list) and chain:
+        return [_b64(c.get("rawBytes") if isinstance(c, dict) else None, "bundle certificate") for c in chain]
+    raise SignatureError("bundle has no signing certificate, and the rule needs a keyless (certificate) signature")
+
+
+def _verify_keyless_offline(
+    doc: dict[str, Any], image_digest: str, verifier: KeylessVerifier, root: TrustRoot
+) -> SignatureEvidence:
+    """A keyless bundle whose rule sets `rekor.ignoreTlog` or `ctlog.ignoreSCT`: the signature
+    with the certificate's key, the signed claim, the log entry (unless ignored), the chain at the
+    logged time (or now), code signing, the SCT (unless ignored), identity and extensions."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from pullguard.engine.signatures import certs, rekor
+    from pullguard.engine.signatures.identity import certificate_identity, check_certificate_policy, check_identity
+    from pullguard.engine.signatures.keyverify import signature_valid, signature_valid_prehashed
+
+    ders = _bundle_certificates(doc)
+    try:
+        cert = x509.load_der_x509_certificate(ders[0])
+        chain_given = [x509.load_der_x509_certificate(d) for d in ders[1:]]
+    except ValueError as exc:
+        raise SignatureError(f"bundle certificate does not parse: {exc}") from None
+    details: dict[str, Any] = {}
+    if "dsseEnvelope" in doc:
+        env = doc["dsseEnvelope"] or {}
+        payload_type = str(env.get("payloadType", ""))
+        payload = _b64(env.get("payload"), "DSSE payload")
+        sigs = [_b64(s.get("sig"), "DSSE signature") for s in env.get("signatures") or [] if isinstance(s, dict)]
+        message = pae(payload_type, payload)
+        valid = next((sig for sig in sigs if signature_valid(cert.public_key(), sig, message)), None)
+        if valid is None:
+            raise SignatureError("DSSE signature does not verify with the signing certificate's key (the envelope was altered)")
+        if payload_type != INTOTO_PAYLOAD_TYPE:
+            raise SignatureError(f"DSSE payload type is {payload_type!r}, expected {INTOTO_PAYLOAD_TYPE!r}")
+        statement = check_statement(payload, image_digest)
+        details.update({"predicate_type": statement.get("predicateType"), "statement": statement})
+
+        def logged(entry: RekorEntry) -> None:
+            rekor.check_dsse(entry, payload, valid, cert.public_bytes(serialization.Encoding.DER), True)
+    else:
+        digest = _check_message_digest(doc, image_digest)
+        signature = _b64((doc.get("messageSignature") or {}).get("signature"), "message signature")
+        if not signature_valid_prehashed(cert.public_key(), signature, digest):
+            raise SignatureError(f"message signature over {image_digest} does not verify with the signing certificate's key")
+
+        def logged(entry: RekorEntry) -> None:
+            rekor.check_hashedrekord(entry, b"", signature, cert.public_bytes(serialization.Encoding.DER), True,
+                                     artifact_sha256=digest.hex())
+    tlog = None
+    if verifier.ignore_tlog:
+        when = now_utc()
+    else:
+        entry = _logged_with_key(doc, root, logged)
+        tlog = TlogEntry(entry.log_index, entry.integrated_time)
+        when = entry.integrated_datetime
+    chain = certs.verify_chain(cert, chain_given, root, when)
+    certs.check_code_signing(cert)
+    if not verifier.ignore_sct:
+        certs.verify_sct(cert, chain, root)
+    identity = certificate_identity(cert)
+    check_identity(identity, verifier)
+    check_certificate_policy(cert, verifier)
+    return SignatureEvidence(format="bundle", artifact_digest=image_digest, identity=identity, tlog=tlog,
+                             bundle_verified=tlog is not None, details=details)
 
 
 def _check_log_known(bundle: Bundle, root: TrustRoot) -> None:

@@ -109,6 +109,50 @@ def check_identity(identity: Identity, verifier: KeylessVerifier) -> None:
         )
 
 
+# Fulcio's (v1) GitHub workflow extensions, as cosign's CheckOpts compares them (raw text values).
+WORKFLOW_EXTENSIONS = {
+    "githubWorkflowTrigger": "1.3.6.1.4.1.57264.1.2",
+    "githubWorkflowSha": "1.3.6.1.4.1.57264.1.3",
+    "githubWorkflowName": "1.3.6.1.4.1.57264.1.4",
+    "githubWorkflowRepository": "1.3.6.1.4.1.57264.1.5",
+    "githubWorkflowRef": "1.3.6.1.4.1.57264.1.6",
+}
+
+
+def _extension_text(cert: x509.Certificate, oid: str) -> str | None:
+    from cryptography import x509
+
+    try:
+        ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(oid))
+    except x509.ExtensionNotFound:
+        return None
+    if isinstance(ext.value, x509.UnrecognizedExtension):
+        return ext.value.value.decode("utf-8", "replace")
+    return None
+
+
+def check_certificate_policy(cert: x509.Certificate, verifier: KeylessVerifier) -> None:
+    """What a keyless rule asks of the certificate beyond the identity: Kyverno's
+    `additionalExtensions` (each equal to the certificate's Fulcio extension) and a `certificates`
+    attestor's own `cert` (the signing certificate must be that one)."""
+    for name, want in verifier.extensions:
+        got = _extension_text(cert, WORKFLOW_EXTENSIONS[name])
+        if got != want:
+            shown = "absent" if got is None else repr(got)
+            raise SignatureError(f"certificate extension {name} is {shown}, the rule's additionalExtensions require {want!r}")
+    if verifier.certificate:
+        from cryptography.hazmat.primitives import serialization
+
+        from pullguard.engine.signatures.certs import load_pem_certificate
+
+        pinned = load_pem_certificate(verifier.certificate, "the policy's certificates.cert")
+        if pinned.public_bytes(serialization.Encoding.DER) != cert.public_bytes(serialization.Encoding.DER):
+            raise SignatureError(
+                f"signing certificate (serial {cert.serial_number:x}) is not the policy's certificates.cert "
+                f"(serial {pinned.serial_number:x})"
+            )
+
+
 class IdentityPolicy:
     """sigstore-python `VerificationPolicy` adapter so its Verifier checks our rule."""
 
@@ -121,6 +165,7 @@ class IdentityPolicy:
 
         try:
             check_identity(certificate_identity(cert), self._verifier)
+            check_certificate_policy(cert, self._verifier)
         except SignatureError as exc:
             self.failure = exc
             raise VerificationError(str(exc)) from None

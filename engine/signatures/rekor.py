@@ -126,6 +126,11 @@ def _signer_der(logged_signer: bytes, signer_is_cert: bool) -> bytes:
     try:
         if signer_is_cert:
             return x509.load_pem_x509_certificate(logged_signer).public_bytes(serialization.Encoding.DER)
+        if b"BEGIN CERTIFICATE" in logged_signer:
+            # a key rule (Kyverno `certificates.cert` alone) over a signature logged with its certificate
+            return x509.load_pem_x509_certificate(logged_signer).public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
         return serialization.load_pem_public_key(logged_signer).public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )

@@ -58,6 +58,9 @@ API_VERSIONS = ("kyverno.io/v1", "kyverno.io/v2beta1")
 KINDS = KYVERNO_KINDS
 TYPES = ("Cosign", "SigstoreBundle", "Notary")
 DEFAULT_REKOR_URL = "https://rekor.sigstore.dev"
+# keyless.additionalExtensions Kyverno compares with the Fulcio certificate (cosign's CheckOpts)
+FULCIO_EXTENSIONS = ("githubWorkflowTrigger", "githubWorkflowSha", "githubWorkflowName", "githubWorkflowRepository",
+                     "githubWorkflowRef")
 SIGNATURE_ALGORITHMS = ("", "sha224", "sha256", "sha384", "sha512")
 # Kyverno's words, typographic quotes included (api/kyverno/v1/image_verification_types.go).
 AUDIT_MUTATE_DIGEST = "mutateDigest must be set to false for \u2018Audit\u2019 failure action"
@@ -619,14 +622,10 @@ class _Loader:
             if not c.get("cert") and not c.get("certChain"):
                 d("error", "kyverno-cert-required", "cert or certChain required", a.key_pos("certificates"),
                   "add 'cert: |' with the signer's PEM certificate")
-            if vtype != "Notary":
-                d("info", "kyverno-certificates-unsupported",
-                  "certificates attestors are not verified by pullguard (reported as requirements only)",
-                  a.key_pos("certificates"))
-            rekor = c.get("rekor") if c.has("rekor") else None
             self._check_rekor_ctlog(c)
-            out.append(AttestorReq("certificates", path, None, detail="(certificate)" if c.get("cert") else "(certificate chain)"))
-            _ = rekor
+            self._tsa_not_checked(c, f"{path}.certificates")
+            out.append(self.certificates(c, a, path) if vtype != "Notary" else
+                       AttestorReq("certificates", path, None, detail="(certificate)" if c.get("cert") else "(certificate chain)"))
         if a.has("keyless"):
             out.append(self.keyless(a.get("keyless"), a, path))
         if a.has("attestor"):
@@ -714,6 +713,46 @@ class _Loader:
             return [AttestorReq("secret", path, None, detail=f"k8s://{s.get('namespace')}/{s.get('name')}")]
         return [AttestorReq("none", path)]
 
+    def certificates(self, c: Obj, a: Obj, path: str) -> AttestorReq:
+        """cosign's --certificate / --certificate-chain: `cert` alone is the key that must have made
+        the signature; `certChain` is the trust anchor the signing certificate must chain to (and,
+        with `cert` too, that certificate it must be)."""
+        from ...keys import KeyFormatError, load_public_key_pem
+
+        cert, chain = c.get("cert") or "", c.get("certChain") or ""
+        detail = "(certificate)" if cert else "(certificate chain)"
+        url, rekor_pub, ignore_tlog = self._rekor(c)
+        if not cert and not chain:
+            return AttestorReq("certificates", path, None, detail=detail)
+        for key, text in (("cert", cert), ("certChain", chain)):
+            if text and (lint.key_material_kind(text) != "pem" or "-----BEGIN" not in text):
+                self.diag("info", "kyverno-key-reference", f"certificates.{key} is not a PEM certificate pullguard can read offline",
+                          c.value_pos(key))
+                return AttestorReq("certificates", path, None, detail=detail)
+            if text and _certificates_problem(text):
+                self.diag("error", "kyverno-certificate-invalid", f"certificates.{key}: {_certificates_problem(text)}",
+                          c.value_pos(key), "paste the PEM block from '-----BEGIN CERTIFICATE-----' to '-----END CERTIFICATE-----'")
+                return AttestorReq("certificates", path, None, detail=detail)
+        ctlog = c.obj("ctlog")
+        if chain:
+            v = KeylessVerifier(
+                match="wildcard", roots=chain, certificate=cert or None, rekor_url=url, rekor_pubkey=rekor_pub,
+                ignore_tlog=ignore_tlog, ctlog_pubkey=(ctlog.get("pubkey") or None) if ctlog else None,
+                ignore_sct=bool(ctlog.get("ignoreSCT")) if ctlog else False,
+            )
+            return AttestorReq("certificates", path, v, detail=detail)
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        public = x509.load_pem_x509_certificate(cert.encode()).public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        try:
+            fingerprint: str | None = load_public_key_pem(public).fingerprint
+        except KeyFormatError:
+            fingerprint = None
+        return AttestorReq("certificates", path, PublicKeyVerifier(pem=public.strip(), fingerprint=fingerprint,
+                                                                   ignore_tlog=ignore_tlog, rekor_pubkey=rekor_pub), detail=detail)
+
     def keyless(self, k: Obj, a: Obj, path: str) -> AttestorReq:
         d = self.diag
         if not k.has("rekor") and not k.get("roots"):
@@ -729,8 +768,9 @@ class _Loader:
                     d(f[0], f[1], f[2], k.value_pos(key), f[3])
         self._check_rekor_ctlog(k)
         extensions = string_map(k.get("additionalExtensions"))
-        if extensions:
-            self.not_checked(k, "additionalExtensions", f"{path}.keyless.additionalExtensions", ", ".join(extensions))
+        unknown = [name for name in extensions if name not in FULCIO_EXTENSIONS]
+        if unknown:
+            self.not_checked(k, "additionalExtensions", f"{path}.keyless.additionalExtensions", ", ".join(unknown))
         self._tsa_not_checked(k, f"{path}.keyless")
         url, rekor_pub, ignore_tlog = self._rekor(k) if k.has("rekor") else (DEFAULT_REKOR_URL, None, False)
         ctlog = k.get("ctlog") if k.has("ctlog") else None
@@ -740,6 +780,7 @@ class _Loader:
             match="wildcard", roots=k.get("roots") or None, rekor_url=url, rekor_pubkey=rekor_pub,
             ignore_tlog=ignore_tlog, ctlog_pubkey=(ctlog.get("pubkey") or None) if ctlog else None,
             ignore_sct=bool(ctlog.get("ignoreSCT")) if ctlog else False,
+            extensions=tuple((name, value) for name, value in extensions.items() if name in FULCIO_EXTENSIONS),
         )
         return AttestorReq("keyless", path, v)
 
@@ -816,6 +857,16 @@ def _json_value(node: Node | None) -> object:
     if _FLOAT.fullmatch(plain):
         return float(plain)
     return text
+
+
+def _certificates_problem(text: str) -> str | None:
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificates(text.encode())
+    except ValueError as exc:
+        return f"not a PEM certificate ({exc})"
+    return None
 
 
 def _kind(value: object) -> str:
