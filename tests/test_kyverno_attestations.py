@@ -282,3 +282,43 @@ def test_the_real_attestation_fails_against_another_root(real_attestation, world
     (result,) = asyncio.run(verify_images(load_policy(text, "real.yaml"), [f"registry.example/repo@{REAL_DIGEST}"], options))
     assert result.outcome == "failed", result.message
     assert "not in the trusted root" in result.message
+
+
+# --- the evidence in the faces -------------------------------------------------------------------
+
+
+def test_the_detail_pane_shows_the_attestation_with_its_predicate_folded(world):
+    from pullguard.tui.widgets.detail import PREDICATE_LINES, detail_text
+
+    text = policy(attestation(SLSA))
+    loaded = load_policy(text, "attest.yaml")
+    image = world["images"]["legacy"]
+    (result,) = asyncio.run(verify_images(loaded, [image], VerifyOptions(trusted_root=world["root"])))
+    decision = loaded.policy.evaluate(image)
+    folded = detail_text(image, decision, [], result.to_json(), fold=True).plain
+    whole = detail_text(image, decision, [], result.to_json(), fold=False).plain
+    assert f"type      {SLSA}" in folded and f"signer    {ALICE.subject} ({ISSUER})" in folded
+    assert "subject   sha256:" + image.rsplit(":", 1)[1] in folded
+    assert "more lines (e: unfold, c: copy)" in folded and "more lines" not in whole
+    assert len(json.dumps(PROVENANCE, indent=2).splitlines()) > PREDICATE_LINES
+    assert '"entryPoint": ".github/workflows/release.yml"' in whole
+
+
+def test_a_policy_test_case_expects_an_attestation_outcome(world, tmp_path, capsys):
+    from pullguard.tui.cli import main
+
+    (tmp_path / "policy.yaml").write_text(policy(attestation(SLSA, conditions=ENTRY_POINT_BAD)))
+    (tmp_path / "t.yaml").write_text(
+        "apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\npolicy: policy.yaml\n"
+        f"trustedRoot: {world['root']}\ninsecureRegistries: ['{world['host']}']\ncases:\n"
+        f"  - image: {world['images']['legacy']}\n    verify: true\n    outcome: failed\n"
+        "    message: 'image verification failed: no valid signature found: p/r#0: attestations[0].attestors[0]'\n"
+        f"  - image: {world['images']['keyed']}\n    verify: true\n    outcome: verified\n"
+    )
+    code = main(["test", str(tmp_path / "t.yaml"), "--format", "json"])
+    out, _err = capsys.readouterr()
+    cases = json.loads(out)["cases"]
+    # the keyed image's attestation is signed with a key, not by the keyless signer the policy trusts
+    assert [c["passed"] for c in cases] == [True, False], out
+    assert "the key is '.github/workflows/release.yml'" in cases[0]["actual"]["message"]
+    assert code == 1

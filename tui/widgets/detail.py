@@ -48,7 +48,7 @@ def verifier_lines(out: Text, verifier) -> None:
         _field(out, "key", data.get("key_fingerprint"))
 
 
-def result_lines(out: Text, result: dict) -> None:
+def result_lines(out: Text, result: dict, *, fold: bool = False) -> None:
     out.append("verification\n", style="bold")
     outcome = result.get("outcome")
     _field(out, "outcome", outcome, OUTCOME_STYLE.get(outcome or "", ""))
@@ -71,11 +71,43 @@ def result_lines(out: Text, result: dict) -> None:
             _field(out, "logged", tlog.get("integrated_time"))
         else:
             _field(out, "tlog", None)
+    attestation_lines(out, result.get("attestations") or [], fold=fold)
     errors = result.get("errors") or []
     if errors:
         out.append(f"errors ({len(errors)})\n", style=SEVERITY_STYLE["error"])
         for error in errors:
             out.append(f"- {escape_control(str(error))}\n")
+
+
+# Lines of a predicate shown in the pane; the copyable details (`c`) and `e` show it whole.
+PREDICATE_LINES = 6
+
+
+def attestation_lines(out: Text, attestations: list, *, fold: bool) -> None:
+    """Kyverno attestations that verified: predicate type, where and by whom, the statement's
+    subject, and the predicate itself (folded in the pane)."""
+    import json
+
+    for att in attestations:
+        out.append("attestation\n", style="bold")
+        _field(out, "type", att.get("predicate_type"))
+        _field(out, "format", f"{att.get('format')} {att.get('reference')}")
+        identity = att.get("identity")
+        if identity:
+            _field(out, "signer", f"{identity.get('subject')} ({identity.get('issuer')})")
+        else:
+            _field(out, "key", att.get("key_fingerprint"))
+        for subject in att.get("subject") or []:
+            digests = subject.get("digest") if isinstance(subject, dict) else None
+            named = ", ".join(f"{k}:{v}" for k, v in digests.items()) if isinstance(digests, dict) else subject
+            _field(out, "subject", named)
+        lines = json.dumps(att.get("predicate"), indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+        out.append("predicate\n", style="dim")
+        shown = lines[:PREDICATE_LINES] if fold and len(lines) > PREDICATE_LINES + 1 else lines
+        for line in shown:
+            out.append(f"  {escape_control(line)}\n")
+        if len(shown) < len(lines):
+            out.append(f"  … {len(lines) - len(shown)} more lines (e: unfold, c: copy)\n", style="dim")
 
 
 def detail_text(
@@ -104,7 +136,7 @@ def detail_text(
             line = f"{entry.get('policy')}/{entry.get('rule')} entry {entry.get('entry')}: {entry.get('action')}"
             out.append(f"{escape_control(line)}\n")
     if result is not None:  # after verification the evidence comes first
-        result_lines(out, result)
+        result_lines(out, result, fold=fold)
     verifier_lines(out, decision.verifier)
     out.append("rules tried, in order\n", style="bold")
     if not trials:
