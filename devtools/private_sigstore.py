@@ -117,7 +117,7 @@ def _der_octet_string(body: bytes) -> bytes:
     return bytes([0x04, 0x80 | n]) + len(body).to_bytes(n, "big") + body
 
 
-def simple_signing_payload(image_digest: str, docker_reference: str = "registry.local/app") -> bytes:
+def simple_signing_payload(image_digest: str, docker_reference: str = "registry.local/app", optional: dict | None = None) -> bytes:
     """The payload `cosign sign` (legacy format) signs, byte for byte as cosign marshals it."""
     doc = {
         "critical": {
@@ -125,7 +125,7 @@ def simple_signing_payload(image_digest: str, docker_reference: str = "registry.
             "image": {"docker-manifest-digest": image_digest},
             "type": "cosign container image signature",
         },
-        "optional": None,
+        "optional": optional,
     }
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -452,6 +452,7 @@ class PrivateSigstore:
         tlog: bool = True,
         docker_reference: str = "registry.local/app",
         log_key: PrivateKey | None = None,
+        optional: dict | None = None,
         **cert_options,
     ) -> tuple[bytes, dict]:
         """`cosign sign` in the legacy format: (simple-signing payload, layer annotations).
@@ -462,7 +463,7 @@ class PrivateSigstore:
         if (key is None) == (identity is None):
             raise ValueError("give exactly one of key= or identity=")
         at = at or self.now
-        payload = simple_signing_payload(image_digest, docker_reference)
+        payload = simple_signing_payload(image_digest, docker_reference, optional)
         annotations: dict[str, str] = {}
         if identity is not None:
             key, cert = self.issue_certificate(identity, at=at, **cert_options)

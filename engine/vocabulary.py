@@ -45,6 +45,8 @@ class KeylessVerifier:
     certificate: str | None = None
     # Kyverno `keyless.additionalExtensions`: (name, value) the Fulcio certificate must carry.
     extensions: tuple[tuple[str, str], ...] = ()
+    # Kyverno attestor `annotations`: (key, value) the signed payload's `optional` must hold.
+    annotations: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,8 @@ class PublicKeyVerifier:
     fingerprint: str | None
     ignore_tlog: bool = True
     rekor_pubkey: str | None = None
+    # Kyverno attestor `annotations`: (key, value) the signed payload's `optional` must hold.
+    annotations: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "public_key", "key_fingerprint": self.fingerprint}

@@ -63,6 +63,10 @@ def world(registry, sigstore, other_sigstore, tmp_path_factory):
     d = image("workflow")
     workflow = {REPO_EXT: "acme/app", TRIGGER_EXT: "push"}
     push.attach_legacy("cert/workflow", d, [sigstore.sign_legacy(d, identity=ALICE, extensions=workflow)])
+    d = image("annotated")  # cosign sign -a env=prod -a team=web
+    push.attach_legacy("cert/annotated", d, [sigstore.sign_legacy(d, identity=ALICE, optional={"env": "prod", "team": "web"})])
+    d = image("annotated-bundle")
+    push.attach_bundle_tag("cert/annotated-bundle", d, [sigstore.sign_bundle(d, identity=ALICE)])
     push.close()
     root = sigstore.write_trusted_root(tmp_path_factory.mktemp("cert-root") / "trusted_root.json")
     return {"images": images, "root": str(root), "key_cert": _pem(key_cert), "chain": own.chain_pem(),
@@ -138,6 +142,13 @@ def _cases(w):
         ("keyless bundle without SCT, ignoreSCT", "bundle-nosct", keyless("  ctlog: {ignoreSCT: true}\n"), "verified",
          "verified via bundle"),
         ("keyless bundle without SCT", "bundle-nosct", keyless(), "failed", "SCT"),
+        ("annotations the payload holds", "annotated", keyless() + "annotations: {env: prod}\n", "verified", "verified via legacy"),
+        ("annotations: another value", "annotated", keyless() + "annotations: {env: dev}\n", "failed",
+         "annotation env is 'prod', the rule's annotations require 'dev'"),
+        ("annotations: one the payload lacks", "annotated", keyless() + "annotations: {tier: gold}\n", "failed",
+         "signed payload has no annotation 'tier'"),
+        ("annotations on a bundle signature", "annotated-bundle", keyless() + "annotations: {env: prod}\n", "failed",
+         "this Sigstore bundle carries none"),
         ("additionalExtensions that hold", "workflow",
          keyless("  additionalExtensions: {githubWorkflowRepository: acme/app, githubWorkflowTrigger: push}\n"), "verified", "verified"),
         ("additionalExtensions: another repository", "workflow",

@@ -77,8 +77,6 @@ NOT_VERIFIED = [
     ("keyless.additionalExtensions, an unknown one",
      _policy(attestor=KEYLESS + "  additionalExtensions: {buildConfigURI: x}\n"), API_IMAGE,
      "attestors[0].entries[0].keyless.additionalExtensions (buildConfigURI)"),
-    ("attestor annotations", _policy(attestor=KEYLESS + "annotations: {env: prod}\n"), API_IMAGE,
-     "attestors[0].entries[0].annotations (env)"),
     ("attestor repository", _policy(attestor=KEYLESS + "repository: ghcr.io/acme/signatures\n"), API_IMAGE,
      "attestors[0].entries[0].repository"),
     ("attestor signatureAlgorithm", _policy(attestor=KEYS_ATTESTOR + "signatureAlgorithm: sha512\n",
@@ -133,6 +131,13 @@ def test_additional_extensions_the_certificate_does_not_carry_fail(ext, value):
     outcome, message = _verify(_policy(attestor=KEYLESS + f"  additionalExtensions: {{{ext}: {value}}}\n"), API_IMAGE)
     assert outcome == "failed", message
     assert f"certificate extension {ext} is" in message
+
+
+def test_attestor_annotations_are_checked_against_the_payload():
+    # the sample's signature payload has no `optional` annotations (cosign sign without -a)
+    outcome, message = _verify(_policy(attestor=KEYLESS + "annotations: {env: prod}\n"), API_IMAGE)
+    assert outcome == "failed", message
+    assert "signed payload has no annotation 'env'" in message
 
 
 # --- #1: a keys attestor without `rekor.ignoreTlog: true` requires a transparency-log entry ---------

@@ -79,6 +79,12 @@ def verify_legacy_attestation(
 
     from pullguard.engine.signatures.keyverify import crypto_key, rule_public_key, signature_valid
 
+    if verifier.annotations:
+        # cosign -a annotations live in a legacy signature's simple-signing payload; a DSSE
+        # statement carries none to compare
+        names = ", ".join(k for k, _ in verifier.annotations)
+        raise SignatureError(f"the rule's annotations ({names}) are checked in legacy signature payloads; "
+                             f"this attestation carries none")
     payload_type, payload, signatures = _envelope(envelope)
     message = pae(payload_type, payload)
     root = trusted_root if trusted_root is not None else load_trusted_root()

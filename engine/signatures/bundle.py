@@ -361,6 +361,12 @@ def verify_bundle(
     The caller sets `format = "bundle-referrer"` for bundles found through the referrers API.
     """
     doc = _parse(bundle_bytes)
+    if verifier.annotations:
+        # cosign -a annotations live in a legacy signature's simple-signing payload; a DSSE
+        # statement carries none to compare
+        names = ", ".join(k for k, _ in verifier.annotations)
+        raise SignatureError(f"the rule's annotations ({names}) are checked in legacy signature payloads; "
+                             f"this Sigstore bundle carries none")
     if isinstance(verifier, PublicKeyVerifier):
         return _verify_with_key(doc, image_digest, verifier, trusted_root)
     if isinstance(verifier, KeylessVerifier):

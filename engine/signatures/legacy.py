@@ -61,7 +61,7 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier: Verifier, tru
     from cryptography.hazmat.primitives import serialization
 
     from pullguard.engine.signatures.keyverify import crypto_key, rule_public_key, signature_valid
-    from pullguard.engine.signatures.payload import check_simple_signing
+    from pullguard.engine.signatures.payload import check_annotations, check_simple_signing
 
     sig_text = layer.annotations.get(SIGNATURE_ANNOTATION)
     if not sig_text:
@@ -83,7 +83,7 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier: Verifier, tru
                 f"signature does not verify with the rule's public key {public.fingerprint} "
                 "(signed by another key, or the payload or signature was altered)"
             )
-        check_simple_signing(layer.payload, image_digest)
+        check_annotations(check_simple_signing(layer.payload, image_digest), verifier.annotations)
         evidence = SignatureEvidence(format="legacy", artifact_digest=image_digest, key_fingerprint=public.fingerprint)
         if not verifier.ignore_tlog:
             der = crypto_key(public).public_bytes(
@@ -111,7 +111,7 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier: Verifier, tru
         raise SignatureError(
             "signature does not verify with the signing certificate's key (the payload or signature was altered)"
         )
-    check_simple_signing(layer.payload, image_digest)
+    check_annotations(check_simple_signing(layer.payload, image_digest), verifier.annotations)
     root = _root_for(verifier, trusted_root)
     entry: RekorEntry | None = None
     if verifier.ignore_tlog:

@@ -68,3 +68,16 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     """DSSE pre-authentication encoding: what a DSSE signature is computed over."""
     t = payload_type.encode()
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
+def check_annotations(doc: dict[str, Any], wanted: tuple[tuple[str, str], ...]) -> None:
+    """The signed payload's `optional` holds every annotation the rule asks for (cosign -a)."""
+    if not wanted:
+        return
+    optional = doc.get("optional")
+    given = optional if isinstance(optional, dict) else {}
+    for key, value in wanted:
+        if key not in given:
+            raise SignatureError(f"signed payload has no annotation {key!r} (the rule's annotations require {key}={value!r})")
+        if str(given[key]) != value:
+            raise SignatureError(f"signed payload's annotation {key} is {str(given[key])!r}, the rule's annotations require {value!r}")

@@ -27,6 +27,7 @@ is decided by kinds alone.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 
@@ -609,9 +610,7 @@ class _Loader:
               a.value_pos("signatureAlgorithm"), "use sha224, sha256, sha384 or sha512")
         elif a.has("keys") and a.get("signatureAlgorithm") not in ("", "sha256"):
             self.not_checked(a, "signatureAlgorithm", f"{path}.signatureAlgorithm", a.get("signatureAlgorithm"))
-        annotations = string_map(a.get("annotations"))
-        if annotations:
-            self.not_checked(a, "annotations", f"{path}.annotations", ", ".join(annotations))
+        annotations = tuple(sorted(string_map(a.get("annotations")).items()))
         if a.get("repository"):
             self.not_checked(a, "repository", f"{path}.repository", "signatures in another repository")
         out: list[AttestorReq] = []
@@ -633,6 +632,9 @@ class _Loader:
             out.append(AttestorReq("nested", path, None, nested))
         if not out:
             out.append(AttestorReq("none", path))
+        if annotations:  # checked against each signature's payload `optional`, as cosign -a does
+            out = [dataclasses.replace(r, verifier=dataclasses.replace(r.verifier, annotations=annotations))
+                   if r.verifier is not None else r for r in out]
         return out
 
     def _rekor(self, obj: Obj) -> tuple[str | None, str | None, bool]:
