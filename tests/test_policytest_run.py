@@ -268,3 +268,11 @@ def test_kyverno_policy_cases(project, capsys, case, passes):
     assert (code, out.splitlines()[-1]) == ((0, "1 passed, 0 failed") if passes else (1, "0 passed, 1 failed"))
     if not passes:
         assert "check-images/verify-org" in out  # the failure names the rule that did apply
+
+
+def test_a_missing_test_file_is_exit_2_naming_it_and_claims_no_result(project, capsys):
+    missing = project / "tests" / "missing.yaml"
+    code, out, err = run(capsys, missing)
+    assert code == 2
+    assert str(missing) in err
+    assert out == ""  # no "0 passed, 0 failed": nothing ran

@@ -91,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
                     where = f"{case.file}:{case.case.line}"
                     shown = escape_control(f"{where} {case.case.image}{name}: {case.reason}")
                     print(f"{paint('FAIL', 'bold red')} {shown}")
-        summary = f"{passed} passed, {failed} failed"
-        print(paint(summary, "bold red" if failed else "bold green"))
+        if results or not problems:  # nothing ran: the problems above are the whole answer
+            summary = f"{passed} passed, {failed} failed"
+            print(paint(summary, "bold red" if failed else "bold green"))
 
     if problems or any(r.invalid for r in results):
         return 2
