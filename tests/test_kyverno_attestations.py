@@ -322,3 +322,18 @@ def test_a_policy_test_case_expects_an_attestation_outcome(world, tmp_path, caps
     assert [c["passed"] for c in cases] == [True, False], out
     assert "the key is '.github/workflows/release.yml'" in cases[0]["actual"]["message"]
     assert code == 1
+
+
+def test_more_attestation_layers_than_the_entry_limit_is_an_error_naming_it(sigstore, tmp_path):
+    lay = OCILayoutWriter(tmp_path / "layout")
+    d = lay.image("ghcr.io/acme/many:v1", {"app": b"many"})
+    one = sigstore.attest_legacy(d, SLSA, PROVENANCE, key=KEY, tlog=False)  # small annotations: the manifest fits
+    # 65 distinct envelopes: one more than the limit
+    layers = [(one[0] + b" " * n, one[1]) for n in range(65)]
+    lay.legacy_attestation("ghcr.io/acme/many", d, layers)
+    lay.save()
+    root = sigstore.write_trusted_root(tmp_path / "trusted_root.json")
+    loaded = load_policy(policy(attestation(SLSA), "ghcr.io/acme/*") + _mirror("ghcr.io", lay.root), "attest.yaml")
+    (result,) = asyncio.run(verify_images(loaded, [f"ghcr.io/acme/many@{d}"], VerifyOptions(trusted_root=str(root))))
+    assert result.outcome == "error", result.message
+    assert "65 attestation layers exceed the 64-entry per-image limit" in result.message

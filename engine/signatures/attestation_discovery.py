@@ -173,6 +173,16 @@ def _keep(found: AttestationDiscovery, fmt: Format, reference: str, evidence: Si
         found.other_types.append(attestation.predicate_type or "(none)")
 
 
+def _over_entries(found: AttestationDiscovery, count: int, what: str) -> bool:
+    """More candidates than the per-image entry limit: an error naming it, nothing fetched."""
+    if count <= MAX_ENTRIES:
+        return False
+    msg = f"{count} {what} exceed the {ENTRIES_LIMIT}"
+    found.errors.append(msg)
+    found.faults.append(msg)
+    return True
+
+
 def _too_big(descriptor: Json, what: str) -> str | None:
     size = descriptor.get("size")
     if isinstance(size, int) and size > MAX_PAYLOAD:
@@ -197,10 +207,7 @@ async def _referrers(store: ArtifactStore, repository: str, digest: str, referre
         if isinstance(declared, str) and declared and declared != found.predicate_type:
             continue  # another predicate type: not fetched
         wanted.append(r)
-    if len(wanted) > MAX_ENTRIES:
-        msg = f"{len(wanted)} bundle referrers exceed the {ENTRIES_LIMIT}"
-        found.errors.append(msg)
-        found.faults.append(msg)
+    if _over_entries(found, len(wanted), "bundle referrers"):
         return
     fetches = [asyncio.ensure_future(_capture(_bundle_from_manifest(store, repository, str(r.get("digest", "")), found.faults)))
                for r in wanted]
@@ -237,10 +244,7 @@ async def _bundle_tag(store: ArtifactStore, repository: str, digest: str, fetche
         layers = [la for la in _descriptors(doc, "layers") if str(la.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)]
     elif media_type == OCI_INDEX:
         entries = [m for m in _descriptors(doc, "manifests") if m.get("mediaType") == OCI_MANIFEST]
-        if len(entries) > MAX_ENTRIES:
-            msg = f"{len(entries)} bundle index entries exceed the {ENTRIES_LIMIT}"
-            found.errors.append(msg)
-            found.faults.append(msg)
+        if _over_entries(found, len(entries), "bundle index entries"):
             return
         subs = await asyncio.gather(*(_capture(_get_manifest(store, repository, str(m.get("digest", "")), found.faults))
                                       for m in entries))
@@ -250,7 +254,10 @@ async def _bundle_tag(store: ArtifactStore, repository: str, digest: str, fetche
                 continue
             layers += [la for la in _descriptors(manifest, "layers")
                        if str(la.get("mediaType", "")).startswith(BUNDLE_MEDIA_PREFIX)]
-    for layer in _distinct(layers)[:MAX_ENTRIES]:
+    layers = _distinct(layers)
+    if _over_entries(found, len(layers), "bundle layers"):
+        return
+    for layer in layers:
         layer_digest = str(layer.get("digest", ""))
         big = _too_big(layer, f"bundle layer {layer_digest}")
         if big:
@@ -283,7 +290,10 @@ async def _att_tag(store: ArtifactStore, repository: str, digest: str, fetched: 
     if not layers:
         found.errors.append("no attestation layers under the .att tag")
         return
-    for i, layer in enumerate(_distinct(layers)[:MAX_ENTRIES]):
+    layers = _distinct(layers)
+    if _over_entries(found, len(layers), "attestation layers"):
+        return
+    for i, layer in enumerate(layers):
         layer_digest = str(layer.get("digest", ""))
         what = f"attestation layer {i} ({layer_digest})"
         big = _too_big(layer, what)
