@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pullguard.engine.samples import sample_images_path, sample_policy_path, sample_trusted_root
+from pullguard.tui.widgets.images import COLUMN_KEYS
 from tests.support.samples import PROMISED
 
 pytestmark = pytest.mark.anyio
@@ -33,7 +34,6 @@ async def test_f5_shows_every_promised_outcome(dialect, column):
         await app.workers.wait_for_complete()
         await pilot.pause()
         table = app.table
-        keys = [str(c.key.value) for c in table.columns.values()]
-        at = keys.index("outcome")
+        at = COLUMN_KEYS.index("outcome")
         shown = {str(row[0]): str(row[at]) for row in (table.get_row_at(i) for i in range(table.row_count))}
     assert shown == {row[0]: row[column] for row in PROMISED}

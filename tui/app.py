@@ -253,8 +253,7 @@ class PullguardApp(App[None]):
         else:
             retitle(table, "", "border_subtitle")
         changed = table.sync(session.rows())
-        if self._select_next is not None and self._select_next in table.rows:
-            table.move_cursor(row=table.get_row_index(self._select_next))
+        if self._select_next is not None and table.select(self._select_next):
             self._select_next = None
         return changed
 

@@ -17,6 +17,7 @@ class ImageItem:
     node_label: str | None = None
     node: str | None = None  # talosctl: the node that reported it
     node_message: str | None = None  # talosctl: Talos's verification message (the label's value)
+    place: str | None = None  # a cluster image: `namespace/pod` it runs in
 
     def node_text(self) -> str | None:
         if self.node_label is None:
@@ -38,3 +39,22 @@ def parse_images(text: str, origin: str) -> list[ImageItem]:
     from pullguard.engine.images import parse_image_list
 
     return [ImageItem(e.image, node_label_of(e), e.node, e.node_message) for e in parse_image_list(text, origin)]
+
+
+# Outcomes before verification that mean "the policy demands a signature".
+_PENDING = frozenset({"unverified", "verifying"})
+
+
+def node_disagrees(node_label: str, outcome: str) -> bool:
+    """The node's `talos.dev/verified` label and pullguard's verdict tell different stories.
+
+    Talos labels an image only after verifying its signature, so a labelled image should verify
+    here and an unlabelled one should not (as `pullguard verify` marks it). Before verification
+    the simulated outcome already tells: a rule that skips, allows or denies a labelled image, or
+    one that demands a signature of an image the node did not verify, disagrees."""
+    if node_label not in ("verified", "unverified"):
+        return False
+    node_verified = node_label == "verified"
+    if outcome in _PENDING:
+        return not node_verified
+    return node_verified != (outcome == "verified")

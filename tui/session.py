@@ -116,7 +116,7 @@ class Session:
 
     def row(self, item: ImageItem, decision: Decision | None) -> Row:
         if decision is None:
-            return Row(item.image, "", "", "", "", item.node_label or "")
+            return Row(item.image, "", "", "", "", item.node_label or "", item.place or "")
         action = decision.action
         outcome = "error" if action is None else SIMULATED_OUTCOME.get(action, action)
         image = item.image
@@ -127,7 +127,10 @@ class Session:
                 result = self.shown_result(image, decision)
                 if result is not None:
                     outcome = result.outcome
-        return Row(image, decision.match_subject or "", decision.rule_id or "-", action or "-", outcome, item.node_label or "")
+        return Row(
+            image, decision.match_subject or "", decision.rule_id or "-", action or "-", outcome,
+            item.node_label or "", item.place or "",
+        )
 
     def rows(self) -> list[Row]:
         """Every item's row; inlined for the usual case (2,000 rows per analysis while typing)."""
@@ -143,7 +146,9 @@ class Session:
             action = decision.action
             outcome = "error" if action is None else outcomes.get(action, action)
             rule = decision.rule_id or "-"
-            rows.append(make(Row, (item.image, decision.match_subject or "", rule, action or "-", outcome, item.node_label or "")))
+            rows.append(make(Row, (
+                item.image, decision.match_subject or "", rule, action or "-", outcome, item.node_label or "", item.place or "",
+            )))
         return rows
 
     def detail_inputs(self, image: str) -> tuple[Decision | None, list[RuleTrial], Any, str | None]:

@@ -1,42 +1,52 @@
-"""The image table: one row per image, updated in place as the policy or results change.
+"""The image table: one row per image, drawn line by line (Textual's Line API on a ScrollView).
 
-Rows are keyed by the image reference (stable across edits) and cells are rewritten with
-`update_cell` only where their text changed, so typing in the editor never rebuilds the
-table (no `clear()`, no full layout, no flicker). Column widths are fixed for the same reason.
+Why a widget of its own rather than Textual's DataTable or textual-fastdatatable: DataTable
+keys its rendered cells and lines on a counter that every `update_cell` bumps and maps screen
+lines to rows through a list rebuilt after each update, so pullguard had to override three of
+its private methods to keep an edit under 50 ms at 2,000 rows; textual-fastdatatable (0.19)
+needs pyarrow (a large native dependency, and an import on the first frame) and is a copy of
+the same DataTable internals. Here a line is a pure function of the row it shows, the column
+widths and the cursor, and is cached on exactly that: an edit that changes ten rows draws ten
+lines. Rows live in a list (the shown ones, after the filters) and a dict (all of them), so
+10,000 rows cost a list of 10,000 keys and nothing per frame but the visible lines.
+
+Columns are laid out from the pane's width and what the rows hold: image, rule, action and
+outcome always fit (the image cut in the middle, never so that two rows read the same), then
+match subject, node and pod take what is left; what does not fit scrolls sideways.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.events import Click, MouseMove
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
-from ..safetext import safe_text
-from ..styles import OUTCOME_STYLE, PENDING_STYLE
+from pullguard.engine.display import escape_control
 
-# How an outcome, or the state before one, looks in the outcome column.
-OUTCOME_STYLES = {**OUTCOME_STYLE, **PENDING_STYLE}
-
-# (key, label, width). The verdict columns come right after the image so they show at 80
-# columns; the image column takes what the pane's width leaves (recomputed on resize only).
-COLUMNS = (
-    ("image", "image", 24),
-    ("rule", "rule", 4),
-    ("action", "action", 6),
-    ("outcome", "outcome", 10),
-    ("subject", "match subject", 34),
-    ("node", "node", 10),
-)
-IMAGE_WIDTH = (16, 48)
+from ..imagelist import node_disagrees
+from ..textcut import distinct_cuts
 
 # Filters cycled by `f`: None shows every row.
 FILTERS: tuple[str | None, ...] = (
     None, "verified", "failed", "error", "denied", "skipped", "allowed", "unverified",
 )
+
+# The words the outcome column shows, each with a component class (coloured by the theme).
+OUTCOME_WORDS = ("verified", "failed", "error", "denied", "skipped", "allowed", "unverified", "verifying")
+ACTION_WORDS = ("verify", "skip", "deny", "allow")
+
+# The mark beside a node verdict that disagrees with pullguard's.
+DISAGREE_MARK = " ≠"
 
 
 class Row(NamedTuple):
@@ -49,21 +59,41 @@ class Row(NamedTuple):
     action: str
     outcome: str
     node: str
+    place: str = ""  # namespace/pod of a cluster image
 
-    def cells(self) -> dict[str, object]:
-        # Text, not str: DataTable reads a str as console markup (slower, and an image such
-        # as `[::1]:5000/app` would not show as written); escaped, as outside text (SPEC §6).
-        return {
-            "image": safe_text(self.image),
-            "rule": safe_text(self.rule),
-            "action": Text(self.action),
-            "outcome": Text(self.outcome, style=OUTCOME_STYLES.get(self.outcome, "")),
-            "subject": safe_text(self.subject),
-            "node": safe_text(self.node),
-        }
+    def node_cell(self) -> str:
+        if not self.node:
+            return ""
+        return self.node + DISAGREE_MARK if node_disagrees(self.node, self.outcome) else self.node
 
 
-class ImageTable(DataTable):
+class Column(NamedTuple):
+    key: str
+    label: str
+    least: int  # narrowest useful width
+    most: int  # never wider, however long the text
+
+
+# In the order shown. The verdict columns come right after the image so they fit at 80.
+COLUMNS = (
+    Column("image", "image", 20, 64),
+    Column("rule", "rule", 4, 32),
+    Column("action", "action", 6, 6),
+    Column("outcome", "outcome", 10, 10),
+    Column("subject", "match subject", 12, 48),
+    Column("node", "node", 4, 12),
+    Column("place", "pod", 8, 40),
+)
+COLUMN_KEYS = tuple(column.key for column in COLUMNS)
+IMAGE_LEAST = 8  # the image column gives way down to this before the verdict columns scroll
+GAP = 2  # spaces between columns (one more before the first)
+
+
+def _cell_text(row: Row, key: str) -> str:
+    return row.node_cell() if key == "node" else getattr(row, key)
+
+
+class ImageTable(ScrollView, can_focus=True):
     """The simulation/verification table. Key bindings act on the selected row."""
 
     BINDINGS = [
@@ -71,192 +101,411 @@ class ImageTable(DataTable):
         Binding("delete", "app.remove_image", "Remove", id="table.remove", tooltip="Remove the selected image"),
         Binding("enter", "app.verify_selected", "Verify", id="table.verify", tooltip="Verify the selected image"),
         Binding("c", "app.show_details", "Details", id="table.details", tooltip="Open the selected image's details as copyable text"),
-        Binding("f", "app.cycle_filter", "Filter", id="table.filter", tooltip="Show only one outcome (cycles)"),
+        Binding("f", "app.cycle_filter", "Filter", id="table.filter", tooltip="Show only one outcome (cycles through those present)"),
+        Binding("slash", "app.find_images", "Find", id="table.find", tooltip="Filter the table by text (image, subject, rule, pod)"),
         Binding(
             "e", "app.toggle_rules", "Each rule", id="table.each_rule",
             tooltip="Detail pane: show each rule tried, or fold long runs of rules that did not decide", show=False,
         ),
+        Binding("up", "cursor(-1)", "Up", id="table.up", tooltip="Select the image above", show=False),
+        Binding("down", "cursor(1)", "Down", id="table.down", tooltip="Select the image below", show=False),
+        Binding("pageup", "page(-1)", "Page up", id="table.page_up", tooltip="Up one page", show=False),
+        Binding("pagedown", "page(1)", "Page down", id="table.page_down", tooltip="Down one page", show=False),
+        Binding("home", "ends(0)", "First", id="table.first", tooltip="Select the first image", show=False),
+        Binding("end", "ends(1)", "Last", id="table.last", tooltip="Select the last image", show=False),
     ]
 
+    COMPONENT_CLASSES = {
+        "image-table--header", "image-table--cursor", "image-table--cursor-blurred",
+        "image-table--disagree", "image-table--dim",
+        *(f"image-table--{word}" for word in OUTCOME_WORDS),
+        *(f"image-table--action-{word}" for word in ACTION_WORDS),
+    }
+
     DEFAULT_CSS = """
-    ImageTable { border: round $panel; height: 1fr; }
+    ImageTable { border: round $panel-lighten-2; height: 1fr; background: $surface; color: $foreground; }
     ImageTable:focus { border: round $accent; }
+    ImageTable > .image-table--header { text-style: bold; background: $panel; color: $foreground; }
+    ImageTable > .image-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+    ImageTable > .image-table--cursor-blurred { background: $boost; }
+    ImageTable > .image-table--dim { color: $text-muted; }
+    ImageTable > .image-table--disagree { color: $text-warning; text-style: bold; }
+    ImageTable > .image-table--verified { color: $text-success; text-style: bold; }
+    ImageTable > .image-table--failed { color: $text-error; text-style: bold; }
+    ImageTable > .image-table--error { color: $text-secondary; text-style: bold; }
+    ImageTable > .image-table--denied { color: $text-error; }
+    ImageTable > .image-table--skipped { color: $text-warning; }
+    ImageTable > .image-table--allowed { color: $text-accent; }
+    ImageTable > .image-table--unverified { color: $text-muted; }
+    ImageTable > .image-table--verifying { color: $text-primary; text-style: italic; }
+    ImageTable > .image-table--action-verify { color: $text-success; }
+    ImageTable > .image-table--action-skip { color: $text-warning; }
+    ImageTable > .image-table--action-deny { color: $text-error; }
+    ImageTable > .image-table--action-allow { color: $text-accent; }
     """
 
+    class RowHighlighted(Message):
+        """The cursor moved to another image (or the table became empty: `image` is None)."""
+
+        def __init__(self, table: ImageTable, image: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.image = image
+
+        @property
+        def control(self) -> ImageTable:
+            return self.table
+
+    cursor_row: reactive[int] = reactive(0, always_update=False, repaint=False)
+
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self._rows: dict[str, Row] = {}  # every known image, shown or filtered out
-        self._order: list[str] = []
+        super().__init__(**kwargs)
+        self.known: dict[str, Row] = {}  # every image, shown or filtered out
+        self.order: list[str] = []  # every image, in list order
+        self.shown: list[str] = []  # the images that pass the filters, in order
+        self.position: dict[str, int] = {}  # image -> index in `shown`
         self.outcome_filter: str | None = None
-        # Rendered cells keyed by what they show (see _render_cell).
-        self._cells_by_content: LRUCache[tuple, list] = LRUCache(4096)
-        self._lines_by_content: LRUCache[tuple, object] = LRUCache(1024)  # see _render_line
+        self.text_filter = ""
+        self.widths: tuple[int, ...] = tuple(column.least for column in COLUMNS)
+        self.visible_columns: tuple[int, ...] = ()  # indexes into COLUMNS with a width
+        self.cuts: dict[str, str] = {}  # image -> its text cut to the image column
+        self.drawn = 0  # lines composed (not found in the cache): tests, bench
+        self.lines: LRUCache[tuple, Strip] = LRUCache(1024)
+        self.styles_seen: dict[str, Style] = {}
+        self.hover_row = -1
+        self.last_highlighted: str | None = None
 
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, width=width, key=key)
-
-    def on_resize(self) -> None:
-        # Give the image column the room the verdict columns leave (cell padding is 1 a side).
-        fixed = sum(width + 2 for key, _, width in COLUMNS[1:4]) + 2
-        low, high = IMAGE_WIDTH
-        width = max(low, min(high, self.scrollable_content_region.width - fixed - 1))
-        column = self.columns.get(ColumnKey("image"))
-        if column is not None and column.width != width:
-            column.width = width
-            self._require_update_dimensions = True
-            self.refresh()
-
-    def _render_cell(self, row_index: int, column_index: int, base_style, width: int, cursor: bool = False, hover: bool = False):
-        # A private DataTable method, overridden (Textual pinned to 8.2.8; tests/test_tui_app
-        # pins this): DataTable keys its rendered cells on a counter that every update_cell
-        # bumps, so an edit that changes one row re-rendered every visible cell through Rich
-        # (20-35 ms for 19 rows of 6 cells). Keyed on the row's content, only changed cells are
-        # rendered again. Header and label cells keep DataTable's own cache.
-        row_key = self._row_locations.get_key(row_index) if row_index >= 0 and column_index >= 0 else None
-        row = self._rows.get(row_key.value) if row_key is not None and row_key.value is not None else None
-        if row is None:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        key = (
-            row, row_index, column_index, base_style, width, cursor, hover,
-            self.show_cursor, self._show_hover_cursor, self._pseudo_class_state,
-        )
-        lines = self._cells_by_content.get(key)
-        if lines is None:
-            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-            self._cells_by_content[key] = lines
-        return lines
-
-    def _render_line(self, y: int, x1: int, x2: int, base_style):
-        # A private DataTable method, overridden like _render_cell: DataTable keys a drawn line
-        # on the update counter too, so after any update_cell every visible line was composed
-        # again (styles, segments, crop: ~1 ms a line). Keyed on the row shown there and on
-        # whether the cursor or the mouse is on it (row cursor), an unchanged line is reused.
-        if self.cursor_type != "row" or (self.show_header and y < self.header_height):
-            return super()._render_line(y, x1, x2, base_style)
-        index = y - self.header_height if self.show_header else y
-        row_key = self._row_locations.get_key(index)
-        row = self._rows.get(row_key.value) if row_key is not None and row_key.value is not None else None
-        if row is None:
-            return super()._render_line(y, x1, x2, base_style)
-        cursor, hover = self.cursor_coordinate, self.hover_coordinate
-        key = (
-            row, index, x1, x2, self.size.width, base_style,
-            cursor.row == index, hover.row == index, self.show_cursor, self._show_hover_cursor,
-            self._pseudo_class_state, tuple(column.width for column in self.columns.values()),
-        )
-        strip = self._lines_by_content.get(key)
-        if strip is None:
-            strip = super()._render_line(y, x1, x2, base_style)
-            self._lines_by_content[key] = strip
-        return strip
-
-    def _get_offsets(self, y: int):
-        # A private DataTable method, overridden like _render_cell: DataTable maps a screen
-        # line to its row through a list of every row's lines, rebuilt after each update_cell
-        # (2,000 rows: ~5 ms a frame). Every row here is one line high (add_row's default), so
-        # line y below the header is the row at index y.
-        if self.show_header:
-            if y < self.header_height:
-                return self._header_row_key, y
-            y -= self.header_height
-        row_key = self._row_locations.get_key(y)
-        if row_key is None:
-            raise LookupError(f"Y coord {y!r} is greater than total height")
-        return row_key, 0
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._cells_by_content.clear()  # a theme or CSS change restyles every cell
-        self._lines_by_content.clear()
+    # -- data --------------------------------------------------------------------------
 
     @property
     def images(self) -> list[str]:
-        return list(self._order)
+        return list(self.order)
+
+    @property
+    def row_count(self) -> int:
+        """Rows shown (after the filters)."""
+        return len(self.shown)
 
     def row_for(self, image: str) -> Row | None:
-        return self._rows.get(image)
+        return self.known.get(image)
+
+    def get_row_at(self, index: int) -> tuple[str, ...]:
+        """The full text of each column of shown row `index`, in COLUMN_KEYS order."""
+        row = self.known[self.shown[index]]
+        return tuple(_cell_text(row, key) for key in COLUMN_KEYS)
+
+    def column_span(self, key: str) -> tuple[int, int] | None:
+        """(first, past-last) x of column `key` in the table's content, or None when not shown."""
+        x = 1
+        for index in self.visible_columns:
+            if COLUMNS[index].key == key:
+                return x, x + self.widths[index]
+            x += self.widths[index] + GAP
+        return None
 
     def shows(self, row: Row) -> bool:
-        """Whether `row` passes the outcome filter (shown, not filtered out)."""
-        return self.outcome_filter is None or row.outcome == self.outcome_filter
+        """Whether `row` passes the filters (shown, not filtered out)."""
+        if self.outcome_filter is not None and row.outcome != self.outcome_filter:
+            return False
+        if self.text_filter:
+            needle = self.text_filter.casefold()
+            return any(needle in text.casefold() for text in (row.image, row.subject, row.rule, row.place, row.node))
+        return True
+
+    def outcomes_present(self) -> set[str]:
+        return {row.outcome for row in self.known.values()}
 
     def selected_image(self) -> str | None:
-        if self.row_count == 0:
+        if not self.shown:
             return None
-        try:
-            key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        except Exception:  # cursor outside the table (empty after a filter)
-            return None
-        return key.value
+        return self.shown[min(self.cursor_row, len(self.shown) - 1)]
 
     def sync(self, rows: list[Row], *, refilter: bool = False) -> int:
-        """Make the table show `rows` in this order; returns how many cells were rewritten.
+        """Make the table show `rows` in this order; returns how many rows changed.
 
-        Rows equal to what is shown are skipped before anything else is looked at (an edit
-        usually changes a handful of 2,000); `refilter` looks at every row again (new filter).
+        Rows equal to what is shown are skipped (an edit usually changes a handful of 2,000);
+        the shown list is rebuilt only when the order, the filters or a row's filtering changed.
         """
         order = [row.image for row in rows]
+        known = self.known
         changed = 0
-        added = False
-        known = self._rows
-        if order != self._order:
-            wanted = set(order)
-            for image in [image for image in known if image not in wanted]:
-                if image in self.rows:
-                    self.remove_row(image)
-                del known[image]
+        regroup = refilter or order != self.order
         for row in rows:
             old = known.get(row.image)
-            if old == row and not refilter:
+            if old == row:
                 continue
             known[row.image] = row
-            shown = old is not None and row.image in self.rows
-            if not self.shows(row):
-                if shown:
-                    self.remove_row(row.image)
-                continue
-            if old is None or not shown:
-                self.add_row(*row.cells().values(), key=row.image)
-                changed += len(COLUMNS)
-                added = True
-                continue
-            changed += self._update_cells(old, row)
-        if order != self._order or added:
-            # New rows land at the end; put every row back in list order.
-            self._order = order
-            self._resort()
-        return changed
-
-    def _update_cells(self, old: Row, row: Row) -> int:
-        if old == row:
-            return 0
-        changed = 0
-        old_cells = old.cells()
-        for key, value in row.cells().items():
-            if str(old_cells[key]) != str(value):
-                # update_width=False (the default): widths are fixed, nothing is re-measured.
-                self.update_cell(row.image, key, value)
-                changed += 1
+            changed += 1
+            if old is None or self.shows(old) != self.shows(row):
+                regroup = True
+        if order != self.order:
+            wanted = set(order)
+            for image in [image for image in known if image not in wanted]:
+                del known[image]
+            self.order = order
+        if regroup:
+            self._refilter()
+        if changed or regroup:
+            self._relayout()
+            self.refresh()
         return changed
 
     def update_row(self, row: Row) -> None:
         """Show a new `row` for an image already in the table (a verification result)."""
-        old = self._rows.get(row.image)
+        old = self.known.get(row.image)
         if old is None or old == row:
             return
-        if self.shows(old) != self.shows(row):  # it enters or leaves the filtered view
-            self.sync([row if image == row.image else self._rows[image] for image in self._order])
-            return
-        self._rows[row.image] = row
-        if self.shows(row):
-            self._update_cells(old, row)
+        self.known[row.image] = row
+        if self.shows(old) != self.shows(row):
+            self._refilter()
+        self._relayout()
+        index = self.position.get(row.image)
+        if index is not None:
+            self.refresh_line(index)
 
     def set_filter(self, outcome: str | None) -> None:
         self.outcome_filter = outcome
-        self.sync([self._rows[image] for image in self._order], refilter=True)
+        self._refilter()
+        self._relayout()
+        self.refresh()
 
-    def _resort(self) -> None:
-        position = {image: index for index, image in enumerate(self._order)}
-        if self.row_count:
-            self.sort("image", key=lambda image: position.get(str(image), len(position)))
+    def set_text_filter(self, text: str) -> None:
+        self.text_filter = text
+        self._refilter()
+        self._relayout()
+        self.refresh()
+
+    def _refilter(self) -> None:
+        selected = self.selected_image()
+        known = self.known
+        if self.outcome_filter is None and not self.text_filter:
+            self.shown = list(self.order)
+        else:
+            self.shown = [image for image in self.order if self.shows(known[image])]
+        self.position = {image: index for index, image in enumerate(self.shown)}
+        self.cuts = {}  # whether a cut is unique depends on the other rows shown
+        self.virtual_size = Size(self.virtual_size.width, len(self.shown) + 1)
+        if selected is not None and selected in self.position:
+            self.cursor_row = self.position[selected]
+        else:
+            self.cursor_row = max(0, min(self.cursor_row, len(self.shown) - 1))
+        self._highlight()
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._relayout()
+
+    def _wanted(self) -> list[int]:
+        """Each column's width if nothing were cut (its longest text, within its bounds)."""
+        rows = [self.known[image] for image in self.shown] or list(self.known.values())
+        wanted = []
+        for column in COLUMNS:
+            if column.key == "node":
+                longest = max((len(row.node_cell()) for row in rows), default=0)
+            elif column.key in ("action", "outcome"):
+                longest = column.most
+            else:
+                index = Row._fields.index(column.key)
+                longest = max((len(row[index]) for row in rows), default=0)
+            if longest == 0 and column.key in ("node", "place", "subject"):
+                wanted.append(0)  # nothing to show: no column
+                continue
+            wanted.append(max(column.least, len(column.label), min(column.most, longest)))
+        return wanted
+
+    def _relayout(self) -> None:
+        wanted = self._wanted()
+        widths = list(wanted)
+        room = self.scrollable_content_region.width - 1 - GAP * (sum(1 for w in wanted if w) - 1)
+        # The verdict columns at their wanted width; the image takes what they leave, down to
+        # its least; then each later column its wanted width, or what is left, or it scrolls.
+        image, rule, action, outcome, *rest = range(len(COLUMNS))
+        fixed = widths[rule] + widths[action] + widths[outcome]
+        widths[image] = max(IMAGE_LEAST, min(wanted[image], room - fixed))
+        left = room - fixed - widths[image]
+        for index in rest:
+            if not wanted[index]:
+                continue
+            if left >= wanted[index]:
+                widths[index] = wanted[index]
+            elif left >= COLUMNS[index].least:
+                widths[index] = left
+            left -= widths[index] + GAP
+        new = tuple(widths)
+        if new != self.widths:
+            if new[image] != self.widths[image]:
+                self.cuts = {}
+            self.widths = new
+            self.visible_columns = tuple(i for i, w in enumerate(new) if w)
+            self.refresh()
+        total = 1 + sum(new[i] for i in self.visible_columns) + GAP * (len(self.visible_columns) - 1)
+        if self.virtual_size != Size(total, len(self.shown) + 1):
+            self.virtual_size = Size(total, len(self.shown) + 1)
+
+    def _image_text(self, image: str) -> str:
+        cut = self.cuts.get(image)
+        if cut is None:
+            width = self.widths[0]
+            # Cut every shown image at once: whether a cut is unique depends on the others.
+            self.cuts = distinct_cuts([escape_control(name) for name in self.shown], width, keys=self.shown)
+            cut = self.cuts.get(image) or escape_control(image)[:width]
+        return cut
+
+    # -- drawing ----------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self.lines.clear()  # a theme or CSS change restyles every line
+        self.styles_seen = {}
+
+    def _style(self, name: str) -> Style:
+        style = self.styles_seen.get(name)
+        if style is None:
+            style = self.styles_seen[name] = self.get_component_rich_style(f"image-table--{name}", partial=True)
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._line(None, -1, scroll_x, width)
+        index = scroll_y + y - 1
+        if index >= len(self.shown):
+            return Strip.blank(width, self.rich_style)
+        return self._line(self.shown[index], index, scroll_x, width)
+
+    def _line(self, image: str | None, index: int, scroll_x: int, width: int) -> Strip:
+        row = self.known.get(image) if image is not None else None
+        cursor = index >= 0 and index == self.cursor_row
+        focused = self.has_focus
+        key = (row, index == self.hover_row, cursor, focused if cursor else None, scroll_x, width, self.widths,
+               self._image_text(image) if image is not None else None)
+        strip = self.lines.get(key)
+        if strip is None:
+            self.drawn += 1
+            strip = self._draw_row(row, image, cursor, focused, index == self.hover_row)
+            strip = strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+            self.lines[key] = strip
+        return strip
+
+    def _draw_row(self, row: Row | None, image: str | None, cursor: bool, focused: bool, hover: bool) -> Strip:
+        base = self.rich_style
+        if row is None:
+            line_style = base + self._style("header")
+            cells = [(column.label, Style()) for column in COLUMNS]
+        else:
+            line_style = base
+            if cursor:
+                line_style = base + self._style("cursor" if focused else "cursor-blurred")
+            elif hover:
+                line_style = base + self._style("cursor-blurred")
+            cells = [
+                (self._image_text(row.image), Style()),
+                (row.rule, Style()),
+                (row.action, self._style(f"action-{row.action}") if row.action in ACTION_WORDS else self._style("dim")),
+                (row.outcome, self._style(row.outcome) if row.outcome in OUTCOME_WORDS else Style()),
+                (escape_control(row.subject), self._style("dim") if not cursor else Style()),
+                (row.node_cell(), self._style("disagree") if row.node_cell().endswith(DISAGREE_MARK) else Style()),
+                (escape_control(row.place), Style()),
+            ]
+        segments = [Segment(" ", line_style)]
+        first = True
+        for index in self.visible_columns:
+            text, style = cells[index]
+            width = self.widths[index]
+            if not first:
+                segments.append(Segment(" " * GAP, line_style))
+            first = False
+            if index != 0 and len(text) > width:
+                text = _cut_end(text, width) if index != 4 else _cut_middle(text, width)
+            cell_style = line_style + style if not cursor else line_style + style + self._style("cursor" if focused else "cursor-blurred")
+            segments.append(Segment(text.ljust(width), cell_style))
+        return Strip(segments)
+
+    def refresh_line(self, index: int) -> None:
+        """Repaint shown row `index` if it is on screen (its line is composed again only if it changed)."""
+        y = index + 1 - self.scroll_offset.y
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    # -- cursor ---------------------------------------------------------------------------------
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self.refresh_line(old)
+        self.refresh_line(new)
+        self._scroll_to_cursor()
+        self._highlight()
+
+    def _highlight(self) -> None:
+        image = self.selected_image()
+        if image != self.last_highlighted:
+            self.last_highlighted = image
+            self.post_message(self.RowHighlighted(self, image))
+
+    def _scroll_to_cursor(self) -> None:
+        height = self.scrollable_content_region.height - 1  # below the header
+        if height <= 0:
+            return
+        top = self.scroll_offset.y
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + height:
+            self.scroll_to(y=self.cursor_row - height + 1, animate=False)
+
+    def move_cursor(self, *, row: int) -> None:
+        if self.shown:
+            self.cursor_row = max(0, min(row, len(self.shown) - 1))
+
+    def select(self, image: str) -> bool:
+        """Move the cursor to `image`; False when it is not shown."""
+        index = self.position.get(image)
+        if index is None:
+            return False
+        self.move_cursor(row=index)
+        return True
+
+    def action_cursor(self, step: int) -> None:
+        self.move_cursor(row=self.cursor_row + step)
+
+    def action_page(self, step: int) -> None:
+        self.move_cursor(row=self.cursor_row + step * max(1, self.scrollable_content_region.height - 2))
+
+    def action_ends(self, end: int) -> None:
+        self.move_cursor(row=len(self.shown) - 1 if end else 0)
+
+    def on_click(self, event: Click) -> None:
+        index = event.y + self.scroll_offset.y - 1
+        if event.y >= 1 and 0 <= index < len(self.shown):
+            self.move_cursor(row=index)
+
+    def on_mouse_move(self, event: MouseMove) -> None:
+        index = event.y + self.scroll_offset.y - 1 if event.y >= 1 else -1
+        if index != self.hover_row:
+            old, self.hover_row = self.hover_row, index
+            self.refresh_line(old)
+            self.refresh_line(index)
+
+    def on_leave(self) -> None:
+        old, self.hover_row = self.hover_row, -1
+        self.refresh_line(old)
+
+    def on_focus(self) -> None:
+        self.refresh_line(self.cursor_row)
+
+    def on_blur(self) -> None:
+        self.refresh_line(self.cursor_row)
+
+    def shown_rows(self) -> Iterable[Row]:
+        return (self.known[image] for image in self.shown)
+
+
+def _cut_end(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def _cut_middle(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
