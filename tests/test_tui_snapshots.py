@@ -66,9 +66,37 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 50)])
 def test_main_screen(snap_compare, size):
     assert snap_compare(app(), terminal_size=size, run_before=settle)
+
+
+def _pressing(*keys: str):
+    async def run(pilot) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run
+
+
+# Each pane state at the smallest and the largest size (issue 15): below 100 columns the
+# images are their own page; z zooms; / filters the table by text; f by outcome.
+PANE_STATES = {
+    "images-page": ("f3",),
+    "zoomed-table": ("f3", "z"),
+    "zoomed-detail": ("f3", "tab", "z"),
+    "find": ("f3", "slash", "k", "u", "b", "e"),
+    "outcome-filter": ("f3", "f"),
+    "problems-focused": ("f4",),
+}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
+@pytest.mark.parametrize("state", list(PANE_STATES))
+def test_pane_states(snap_compare, state, size):
+    assert snap_compare(app(), terminal_size=size, run_before=_pressing(*PANE_STATES[state]))
 
 
 def test_error_state_underlines_and_lists(snap_compare):

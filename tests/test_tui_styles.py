@@ -12,9 +12,10 @@ from pullguard.tui.styles import (
     OUTCOME_STYLE,
     PENDING_STYLE,
     SEVERITY_STYLE,
+    theme_css,
 )
 from pullguard.tui.widgets.detail import detail_text
-from pullguard.tui.widgets.images import Row
+from pullguard.tui.widgets.images import ImageTable
 from pullguard.tui.widgets.outline import outline_label
 
 EVERY_STYLE = [*OUTCOME_STYLE.values(), *PENDING_STYLE.values(), *ACTION_STYLE.values(), NO_ACTION_STYLE, *SEVERITY_STYLE.values()]
@@ -33,8 +34,9 @@ def test_the_cli_painter_and_rich_both_know_every_style(style):
 )
 def test_an_outcome_has_one_colour_in_the_table_the_detail_pane_and_the_cli(outcome, style):
     assert OUTCOME_STYLE[outcome] == style
-    cell = Row("nginx:1.25", "index.docker.io/library/nginx", "0000", "verify", outcome, "").cells()["outcome"]
-    assert cell.style == style
+    # The table draws the word through its component class, in the theme's colour for the name.
+    assert f"ImageTable > .image-table--{outcome} {{ {theme_css(style)} }}" in ImageTable.DEFAULT_CSS
+    assert theme_css(style).startswith("color: $text-")
     shown = detail_text("nginx:1.25", _decision(), [], {"outcome": outcome, "message": "m", "digest": None})
     assert any(span.style == style for span in shown.spans if shown.plain[span.start:span.end] == outcome)
 

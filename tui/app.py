@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -32,6 +32,7 @@ from pullguard.engine.display import escape_control
 from pullguard.engine.textfile import read_text
 from pullguard.engine.userfile import read_user_file, write_atomic
 
+from .counts import plural, severity_counts
 from .imagelist import ImageItem, parse_images
 from .palette import PullguardCommands
 from .safetext import safe_text
@@ -39,9 +40,11 @@ from .session import Session
 from .widgets.detail import DetailPane, detail_text
 from .widgets.diagnostics import DiagnosticsList
 from .widgets.editor import PolicyEditor
+from .widgets.findbar import FindBar
 from .widgets.images import FILTERS, ImageTable
 from .widgets.modals import ConfirmScreen, HelpScreen, PromptScreen, TextModal, error_modal
 from .widgets.outline import RuleOutline
+from .widgets.panetabs import PaneTabs
 from .widgets.titles import retitle
 from .workers.comparison import ComparisonReady, ComparisonRefused, compare_with_saved
 from .workers.validation import INLINE_ANALYSIS_IMAGES, AnalysisReady, validate
@@ -60,20 +63,28 @@ EXIT_AFTER_FIRST_FRAME = "PULLGUARD_EXIT_AFTER_FIRST_FRAME"
 
 class PullguardApp(App[None]):
     CSS_PATH = "app.tcss"
+    # Zoomed (z), a pane keeps the status bar and the key hints.
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, #status, #find"
+    NARROW = 100  # below this many columns the panes are two pages (PaneTabs)
     TITLE = "pullguard"
     COMMANDS = App.COMMANDS | {PullguardCommands}
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="app.save", tooltip="Save the policy (atomic write)", priority=True),
-        Binding("ctrl+o", "open_policy", "Open", id="app.open", tooltip="Open another policy file", priority=True),
+        # Not in the key hints (the help screen and the palette list them): f5 and f1 must fit at 80.
+        Binding("ctrl+o", "open_policy", "Open", id="app.open", tooltip="Open another policy file", priority=True, show=False),
         Binding(
             "ctrl+l", "load_images", "Load images", id="app.load",
-            tooltip="Load an image list (text, kubectl JSON, manifests, talosctl image ls)", priority=True,
+            tooltip="Load an image list (text, kubectl JSON, manifests, talosctl image ls)", priority=True, show=False,
         ),
         Binding("f5", "verify_all", "Verify all", id="app.verify_all", tooltip="Verify every image against its registry"),
         # priority: the editor would take escape first; check_action lets it through when idle.
         Binding("escape", "cancel_verify", "Cancel", id="app.cancel", tooltip="Cancel the running verification", priority=True),
         Binding("f1", "help", "Help", id="app.help", tooltip="Every key the dashboard answers to"),
+        Binding(
+            "z", "zoom", "Zoom", id="app.zoom",
+            tooltip="Zoom the focused pane to the whole screen, or back (not in the editor)", show=False,
+        ),
         Binding("f2", "focus('editor')", "Editor", id="app.focus_editor", tooltip="Focus the policy editor", show=False),
         Binding("f3", "focus('images')", "Images", id="app.focus_images", tooltip="Focus the image table", show=False),
         Binding("f4", "focus('problems')", "Problems", id="app.focus_problems", tooltip="Focus the diagnostics list", show=False),
@@ -134,6 +145,7 @@ class PullguardApp(App[None]):
     # -- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        yield PaneTabs(id="pages")
         with Horizontal(id="top"):
             yield PolicyEditor(self.initial_text, id="editor")
             with Vertical(id="side"):
@@ -142,13 +154,42 @@ class PullguardApp(App[None]):
         with Horizontal(id="bottom"):
             yield ImageTable(id="images")
             yield DetailPane(id="detail")
+        yield FindBar(id="find")
         with Horizontal(id="status"):
             yield Label("", id="status-text")
             # The progress bar (four widgets) is mounted by the first verification: not before
             # the first frame.
-        yield Footer()
+        yield Footer(compact=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < self.NARROW, "-narrow")
+
+    @on(events.DescendantFocus)
+    def _on_focus_moved(self, event: events.DescendantFocus) -> None:
+        """Below 100 columns, show the page that holds the focused pane."""
+        widget = event.widget
+        for page, container in (("policy", "#top"), ("images", "#bottom")):
+            if any(node.id == container.lstrip("#") for node in widget.ancestors_with_self):
+                self._show_page(page)
+
+    def _show_page(self, page: str) -> None:
+        self.set_class(page == "images", "-page-images")
+        self.query_one("#pages", PaneTabs).show_page(page)
+
+    def action_show_page(self, page: str) -> None:
+        self.set_focus(self.table if page == "images" else self.editor)
+
+    def action_zoom(self) -> None:
+        """`z`: the focused pane fills the screen (its border, the status bar and the key hints
+        stay), or goes back."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+        elif screen.focused is not None:
+            screen.maximize(screen.focused)
 
     def on_mount(self) -> None:
+        self.set_class(self.size.width < self.NARROW, "-narrow")
         retitle(self.editor, self._title())
         self.query_one("#outline", RuleOutline).border_title = "rules"
         self.query_one("#problems", DiagnosticsList).border_title = "problems"
@@ -258,22 +299,33 @@ class PullguardApp(App[None]):
         return changed
 
     def _update_status(self) -> None:
+        """The status bar: the problem counts first (they must show at 80 columns), the path last."""
         session = self.session
         analysis = session.analysis
-        parts = [session.policy_path + (" [+]" if self.dirty else "")]
+        parts = []
         if analysis is not None:
+            parts.append(severity_counts(d.severity for d in analysis.diagnostics))
             parts.append(analysis.loaded.dialect or "unknown dialect")
-            parts.append(f"{len(analysis.outline or [])} rules")
-            parts.append(f"{analysis.errors} errors, {analysis.warnings} warnings")
-        parts.append(f"{len(session.items)} images")
-        outcome_filter = self.table.outcome_filter
-        if outcome_filter:
-            parts.append(f"filter: {outcome_filter}")
+            parts.append(plural(len(analysis.outline or []), "rule"))
+        table = self.table
+        shown = f"{table.row_count} of {len(session.items)}" if table.row_count != len(session.items) else str(len(session.items))
+        parts.append(f"{shown} images")
+        filters = self._filter_words()
+        if filters:
+            parts.append(f"filter: {filters}")
+        parts.append(session.policy_path + (" [+]" if self.dirty else ""))
         text = " · ".join(parts)
         if text != self._status_text:  # Label.update lays the screen out again, even when equal
             self._status_text = text
             self.query_one("#status-text", Label).update(safe_text(text))
-        retitle(self.table, f"images ({outcome_filter})" if outcome_filter else "images")
+        retitle(table, f"images ({filters})" if filters else "images")
+
+    def _filter_words(self) -> str:
+        table = self.table
+        words = [table.outcome_filter] if table.outcome_filter else []
+        if table.text_filter:
+            words.append(f"/{table.text_filter}")
+        return " ".join(words)
 
     # -- detail and outline ----------------------------------------------------------------
 
@@ -282,7 +334,10 @@ class PullguardApp(App[None]):
 
     def details_for(self, image: str | None, *, fold: bool = False) -> Text:
         if image is None:
-            return Text("No image selected. Press a in the table to add one, ctrl+l to load a list.", style="dim")
+            if self.session.items:  # every image is filtered out
+                filters = self._filter_words()
+                return Text(f"No image matches the filter ({filters}): f cycles the outcomes, / changes the text.", style="dim")
+            return Text("No images yet. Press a in the table to add one, ctrl+l to load a list.", style="dim")
         decision, trials, result, node = self.session.detail_inputs(image)
         shown = result.to_json() if result is not None else None
         return detail_text(image, decision, trials, shown, node, fold=fold)
@@ -426,10 +481,36 @@ class PullguardApp(App[None]):
         self.validate(delay=0.0)
 
     def action_cycle_filter(self) -> None:
-        current = FILTERS.index(self.table.outcome_filter) if self.table.outcome_filter in FILTERS else 0
-        self.table.set_filter(FILTERS[(current + 1) % len(FILTERS)])
+        """`f`: the next outcome that some image has (then every image again)."""
+        table = self.table
+        present = table.outcomes_present()
+        choices = [outcome for outcome in FILTERS if outcome is None or outcome in present]
+        current = choices.index(table.outcome_filter) if table.outcome_filter in choices else 0
+        table.set_filter(choices[(current + 1) % len(choices)])
         self._update_status()
         self._show_detail()
+
+    def action_find_images(self) -> None:
+        """`/`: filter the table by text, as it is typed."""
+        find = self.query_one("#find", FindBar)
+        find.display = True
+        find.focus()
+
+    def action_close_find(self) -> None:
+        find = self.query_one("#find", FindBar)
+        if not find.value:
+            find.display = False
+        self.table.focus()
+
+    @on(FindBar.Changed, "#find")
+    def _on_find(self, event: FindBar.Changed) -> None:
+        self.table.set_text_filter(event.value)
+        self._update_status()
+        self._show_detail()
+
+    @on(FindBar.Submitted, "#find")
+    def _on_find_done(self, event: FindBar.Submitted) -> None:
+        self.action_close_find()
 
     def action_clear_filter(self) -> None:
         self.table.set_filter(None)
@@ -652,7 +733,6 @@ class PullguardApp(App[None]):
         rows.append(("ctrl+p", "Command palette: every action by name", "anywhere"))
         rows += keys(ImageTable.BINDINGS, "image table")
         rows += keys(DetailPane.BINDINGS, "detail pane")
-        rows.append(("up/down", "Select an image (the detail pane follows)", "image table"))
         rows.append(("enter", "Jump to the diagnostic in the editor", "problems / rules"))
         rows.append(("tab", "Indent", "editor"))
         rows.append(("escape", "Leave the editor (focus moves on)", "editor"))

@@ -18,6 +18,8 @@ PALETTE_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Cancel verification", "cancel_verify", "Stop the running verification (escape)"),
     ("Filter by outcome", "cycle_filter", "Show only one outcome; repeat to cycle (f, in the table)"),
     ("Show all images", "clear_filter", "Remove the outcome filter"),
+    ("Find images", "find_images", "Filter the table by text: image, subject, rule, pod (/, in the table)"),
+    ("Zoom pane", "zoom", "The focused pane fills the screen, or goes back (z)"),
     ("Copy details", "show_details", "Open the selected image's details as copyable text (c)"),
     ("Show each rule tried", "toggle_rules", "Detail pane: every rule on its own lines, or long runs folded (e)"),
     ("Compare with saved version", "compare_saved", "What the edits change over the loaded images, against the file on disk (ctrl+r)"),

@@ -44,3 +44,26 @@ SEVERITY_STYLE: Final[dict[str, str]] = {"error": "bold red", "warning": "yellow
 # The editor underlines a diagnostic's range and tints its background (the text keeps its
 # syntax colours), so the range shows on every theme and in monochrome terminals.
 SEVERITY_TINT: Final[dict[str, str | None]] = {"error": "#5f1f1f", "warning": "#4f4210", "info": None}
+
+# The dashboard draws the same names in the active theme's colours (Textual CSS variables), so
+# a light theme gets its own green and red: `bold green` is `color: $text-success; text-style: bold`.
+THEME_COLOURS: Final[dict[str, str]] = {
+    "green": "$text-success",
+    "red": "$text-error",
+    "yellow": "$text-warning",
+    "cyan": "$text-accent",
+    "magenta": "$text-secondary",
+}
+
+
+def theme_css(style: str) -> str:
+    """CSS declarations for a style name of the maps above, in theme colours."""
+    words = style.split()
+    colour = next((THEME_COLOURS[word] for word in words if word in THEME_COLOURS), None)
+    declarations = [f"color: {colour};"] if colour else []
+    if "dim" in words:
+        declarations.append("color: $foreground 60%;")
+    text_styles = [word for word in words if word in ("bold", "italic", "underline")]
+    if text_styles:
+        declarations.append(f"text-style: {' '.join(text_styles)};")
+    return " ".join(declarations)

@@ -87,25 +87,26 @@ def check_identity(identity: Identity, verifier: KeylessVerifier) -> None:
     if wildcard:
         from pullguard.engine.patterns import wildcard_match
 
+    # Quoted as written, not repr(): a regular expression's backslashes must read as in the policy.
     if verifier.issuer is not None:
         ok = wildcard_match(verifier.issuer, issuer) if wildcard else issuer == verifier.issuer
         if not ok:
             raise SignatureError(
-                f"certificate issuer {issuer!r} does not match the rule's issuer {verifier.issuer!r}"
+                f"certificate issuer '{issuer}' does not match the rule's issuer '{verifier.issuer}'"
             )
     if verifier.issuer_regex is not None and not _re2_search(verifier.issuer_regex, issuer, "issuerRegExp"):
         raise SignatureError(
-            f"certificate issuer {issuer!r} does not match the rule's issuer regular expression {verifier.issuer_regex!r}"
+            f"certificate issuer '{issuer}' does not match the rule's issuer regular expression '{verifier.issuer_regex}'"
         )
     if verifier.subject is not None:
         ok = wildcard_match(verifier.subject, subject) if wildcard else subject == verifier.subject
         if not ok:
             raise SignatureError(
-                f"certificate identity {subject!r} does not match the rule's subject {verifier.subject!r}"
+                f"certificate identity '{subject}' does not match the rule's subject '{verifier.subject}'"
             )
     if verifier.subject_regex is not None and not _re2_search(verifier.subject_regex, subject, "subjectRegex"):
         raise SignatureError(
-            f"certificate identity {subject!r} does not match the rule's subjectRegex {verifier.subject_regex!r}"
+            f"certificate identity '{subject}' does not match the rule's subjectRegex '{verifier.subject_regex}'"
         )
 
 

@@ -22,8 +22,12 @@ from ..styles import OUTCOME_STYLE, SEVERITY_STYLE
 
 
 def _field(out: Text, name: str, value, style: str = "") -> None:
+    """One `name  value` line; a value that is not known reads `none` (never JSON's `null`)."""
     out.append(f"{name:<10}", style="dim")
-    out.append("null" if value is None else escape_control(str(value)), style=style)
+    if value is None:
+        out.append("none", style="dim")
+    else:
+        out.append(escape_control(str(value)), style=style)
     out.append("\n")
 
 
@@ -62,9 +66,8 @@ def result_lines(out: Text, result: dict, *, fold: bool = False) -> None:
         if identity:
             _field(out, "issuer", identity.get("issuer"))
             _field(out, "subject", identity.get("subject"))
-        else:
-            _field(out, "identity", None)
-        _field(out, "key", signature.get("key_fingerprint"))
+        if signature.get("key_fingerprint") is not None:  # a keyless signature has none
+            _field(out, "key", signature.get("key_fingerprint"))
         tlog = signature.get("tlog")
         if tlog:
             _field(out, "tlog", tlog.get("log_index"))
@@ -141,7 +144,23 @@ def detail_text(
     out.append("rules tried, in order\n", style="bold")
     if not trials:
         out.append("(no rules)\n", style="dim")
+    not_tried_said = False
     for run in trial_runs(trials) if fold else [[trial] for trial in trials]:
+        if _kind(run[0]) == "not tried":
+            # After the deciding rule: one heading, then each rule on one line.
+            if not not_tried_said:
+                not_tried_said = True
+                decided = f"rule {decision.rule_id} decided" if decision.rule_id is not None else "a rule decided"
+                out.append(f"not tried ({decided} first)\n", style="italic dim")
+            if len(run) >= FOLD_RUN:
+                out.append(f"{run[0].rule_id}–{run[-1].rule_id} ", style="dim")
+                out.append(f"{len(run)} rules", style="dim")
+                out.append("  e shows each\n", style="dim")
+                continue
+            for trial in run:
+                out.append(f"{trial.rule_id} ", style="dim")
+                out.append(f"{escape_control(trial.pattern)}\n", style="dim")
+            continue
         if len(run) >= FOLD_RUN:
             _folded_line(out, run, decision.match_subject)
             continue
@@ -194,7 +213,7 @@ def _folded_line(out: Text, run: list, subject: str | None) -> None:
 
 class DetailPane(VerticalScroll):
     DEFAULT_CSS = """
-    DetailPane { border: round $panel; }
+    DetailPane { border: round $panel-lighten-2; }
     DetailPane:focus { border: round $accent; }
     DetailPane > Static { width: 1fr; }
     """

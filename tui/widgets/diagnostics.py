@@ -9,6 +9,7 @@ from textual.widgets.option_list import Option
 from pullguard.engine.diagnostics import Diagnostic
 from pullguard.engine.display import escape_control
 
+from ..counts import severity_counts
 from ..styles import SEVERITY_STYLE
 
 
@@ -24,7 +25,7 @@ def diagnostic_label(diagnostic: Diagnostic) -> Text:
 
 class DiagnosticsList(OptionList):
     DEFAULT_CSS = """
-    DiagnosticsList { border: round $panel; }
+    DiagnosticsList { border: round $panel-lighten-2; }
     DiagnosticsList:focus { border: round $accent; }
     """
 
@@ -39,9 +40,4 @@ class DiagnosticsList(OptionList):
         self.diagnostics = ordered
         self.clear_options()
         self.add_options([Option(diagnostic_label(d)) for d in ordered])
-        errors = sum(1 for d in ordered if d.severity == "error")
-        warnings = sum(1 for d in ordered if d.severity == "warning")
-        counts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
-        if warnings:
-            counts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
-        self.border_title = f"problems ({', '.join(counts)})" if counts else "problems (none)"
+        self.border_title = f"problems ({severity_counts(d.severity for d in ordered)})"

@@ -81,7 +81,7 @@ class PolicyEditor(TextArea):
         super().__init__(
             text,
             language="yaml",
-            theme="monokai",
+            theme="css",  # TextArea's theme drawn from the app's theme (monokai stayed dark on light themes)
             soft_wrap=False,
             tab_behavior="indent",
             show_line_numbers=True,

@@ -34,16 +34,18 @@ from textual.strip import Strip
 from pullguard.engine.display import escape_control
 
 from ..imagelist import node_disagrees
-from ..textcut import distinct_cuts
+from ..styles import ACTION_STYLE, OUTCOME_STYLE, PENDING_STYLE, theme_css
+from ..textcut import cut_middle, distinct_cuts
 
 # Filters cycled by `f`: None shows every row.
 FILTERS: tuple[str | None, ...] = (
     None, "verified", "failed", "error", "denied", "skipped", "allowed", "unverified",
 )
 
-# The words the outcome column shows, each with a component class (coloured by the theme).
-OUTCOME_WORDS = ("verified", "failed", "error", "denied", "skipped", "allowed", "unverified", "verifying")
-ACTION_WORDS = ("verify", "skip", "deny", "allow")
+# The words the outcome and action columns show, each with a component class (theme colours).
+OUTCOME_STYLES = {**OUTCOME_STYLE, **PENDING_STYLE}
+OUTCOME_WORDS = tuple(OUTCOME_STYLES)
+ACTION_WORDS = tuple(ACTION_STYLE)
 
 # The mark beside a node verdict that disagrees with pullguard's.
 DISAGREE_MARK = " ≠"
@@ -77,7 +79,7 @@ class Column(NamedTuple):
 # In the order shown. The verdict columns come right after the image so they fit at 80.
 COLUMNS = (
     Column("image", "image", 20, 64),
-    Column("rule", "rule", 4, 32),
+    Column("rule", "rule", 4, 64),  # Kyverno's `policy/rule#entry` is long
     Column("action", "action", 6, 6),
     Column("outcome", "outcome", 10, 10),
     Column("subject", "match subject", 12, 48),
@@ -97,11 +99,17 @@ class ImageTable(ScrollView, can_focus=True):
     """The simulation/verification table. Key bindings act on the selected row."""
 
     BINDINGS = [
-        Binding("a", "app.add_image", "Add image", id="table.add", tooltip="Add an image reference to the table"),
-        Binding("delete", "app.remove_image", "Remove", id="table.remove", tooltip="Remove the selected image"),
+        # The key hints show four of these, so that f5 and f1 still fit at 80 columns.
+        Binding("a", "app.add_image", "Add", id="table.add", tooltip="Add an image reference to the table"),
+        Binding("delete", "app.remove_image", "Remove", id="table.remove", tooltip="Remove the selected image", show=False),
         Binding("enter", "app.verify_selected", "Verify", id="table.verify", tooltip="Verify the selected image"),
-        Binding("c", "app.show_details", "Details", id="table.details", tooltip="Open the selected image's details as copyable text"),
-        Binding("f", "app.cycle_filter", "Filter", id="table.filter", tooltip="Show only one outcome (cycles through those present)"),
+        Binding(
+            "c", "app.show_details", "Details", id="table.details",
+            tooltip="Open the selected image's details as copyable text", show=False,
+        ),
+        Binding(
+            "f", "app.cycle_filter", "Filter", id="table.filter", tooltip="Show only one outcome (cycles through those present)",
+        ),
         Binding("slash", "app.find_images", "Find", id="table.find", tooltip="Filter the table by text (image, subject, rule, pod)"),
         Binding(
             "e", "app.toggle_rules", "Each rule", id="table.each_rule",
@@ -128,21 +136,14 @@ class ImageTable(ScrollView, can_focus=True):
     ImageTable > .image-table--header { text-style: bold; background: $panel; color: $foreground; }
     ImageTable > .image-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
     ImageTable > .image-table--cursor-blurred { background: $boost; }
-    ImageTable > .image-table--dim { color: $text-muted; }
+    ImageTable > .image-table--dim { color: $foreground 60%; }
     ImageTable > .image-table--disagree { color: $text-warning; text-style: bold; }
-    ImageTable > .image-table--verified { color: $text-success; text-style: bold; }
-    ImageTable > .image-table--failed { color: $text-error; text-style: bold; }
-    ImageTable > .image-table--error { color: $text-secondary; text-style: bold; }
-    ImageTable > .image-table--denied { color: $text-error; }
-    ImageTable > .image-table--skipped { color: $text-warning; }
-    ImageTable > .image-table--allowed { color: $text-accent; }
-    ImageTable > .image-table--unverified { color: $text-muted; }
-    ImageTable > .image-table--verifying { color: $text-primary; text-style: italic; }
-    ImageTable > .image-table--action-verify { color: $text-success; }
-    ImageTable > .image-table--action-skip { color: $text-warning; }
-    ImageTable > .image-table--action-deny { color: $text-error; }
-    ImageTable > .image-table--action-allow { color: $text-accent; }
     """
+
+    # Outcome and action words in the colours of tui/styles.py's maps, from the active theme.
+    DEFAULT_CSS += "".join(
+        f"ImageTable > .image-table--{word} {{ {theme_css(style)} }}\n" for word, style in OUTCOME_STYLES.items()
+    ) + "".join(f"ImageTable > .image-table--action-{word} {{ {theme_css(style)} }}\n" for word, style in ACTION_STYLE.items())
 
     class RowHighlighted(Message):
         """The cursor moved to another image (or the table became empty: `image` is None)."""
@@ -315,29 +316,46 @@ class ImageTable(ScrollView, can_focus=True):
         return wanted
 
     def _relayout(self) -> None:
+        """Column widths for the pane's width: action, outcome and the node verdict whole; image,
+        rule, match subject and pod share the rest (each at least a little), the rule first up to
+        its whole text, then the image, then the others; a column that cannot get its least
+        goes past the right edge (it scrolls), the later ones first."""
         wanted = self._wanted()
+        keys = [column.key for column in COLUMNS]
+        at = {key: index for index, key in enumerate(keys)}
+        shared = [at["rule"], at["image"], at["subject"], at["place"]]  # in the order they grow
+        least = {index: min(wanted[index], max(4, COLUMNS[index].least if index != at["rule"] else 12)) for index in shared}
+        least[at["image"]] = IMAGE_LEAST if wanted[at["image"]] else 0
+        present = [index for index, width in enumerate(wanted) if width]
+        width = self.scrollable_content_region.width
+        # Not enough room for every column's least: the pod, then the subject, then the node scroll.
+        droppable = [index for index in (at["place"], at["subject"], at["node"]) if index in present]
+        offscreen: list[int] = []
+        while True:
+            on = [index for index in present if index not in offscreen]
+            room = width - 1 - GAP * (len(on) - 1) - sum(wanted[index] for index in on if index not in shared)
+            if room >= sum(least[index] for index in on if index in shared) or not droppable:
+                break
+            offscreen.append(droppable.pop(0))
         widths = list(wanted)
-        room = self.scrollable_content_region.width - 1 - GAP * (sum(1 for w in wanted if w) - 1)
-        # The verdict columns at their wanted width; the image takes what they leave, down to
-        # its least; then each later column its wanted width, or what is left, or it scrolls.
-        image, rule, action, outcome, *rest = range(len(COLUMNS))
-        fixed = widths[rule] + widths[action] + widths[outcome]
-        widths[image] = max(IMAGE_LEAST, min(wanted[image], room - fixed))
-        left = room - fixed - widths[image]
-        for index in rest:
-            if not wanted[index]:
-                continue
-            if left >= wanted[index]:
-                widths[index] = wanted[index]
-            elif left >= COLUMNS[index].least:
-                widths[index] = left
-            left -= widths[index] + GAP
+        for index in shared:
+            if index in on:
+                widths[index] = least[index]
+        extra = room - sum(widths[index] for index in shared if index in on)
+        for index in shared:
+            if index in on and extra > 0:
+                grow = min(extra, wanted[index] - widths[index])
+                widths[index] += grow
+                extra -= grow
         new = tuple(widths)
         if new != self.widths:
-            if new[image] != self.widths[image]:
+            if new[0] != self.widths[0]:
                 self.cuts = {}
             self.widths = new
-            self.visible_columns = tuple(i for i, w in enumerate(new) if w)
+            self.refresh()
+        visible = tuple(on) + tuple(sorted(offscreen))  # on screen first, then what scrolls
+        if visible != self.visible_columns:
+            self.visible_columns = visible
             self.refresh()
         total = 1 + sum(new[i] for i in self.visible_columns) + GAP * (len(self.visible_columns) - 1)
         if self.virtual_size != Size(total, len(self.shown) + 1):
@@ -418,7 +436,7 @@ class ImageTable(ScrollView, can_focus=True):
                 segments.append(Segment(" " * GAP, line_style))
             first = False
             if index != 0 and len(text) > width:
-                text = _cut_end(text, width) if index != 4 else _cut_middle(text, width)
+                text = cut_middle(text, width, head=(width - 1) // 2)
             cell_style = line_style + style if not cursor else line_style + style + self._style("cursor" if focused else "cursor-blurred")
             segments.append(Segment(text.ljust(width), cell_style))
         return Strip(segments)
@@ -498,14 +516,3 @@ class ImageTable(ScrollView, can_focus=True):
 
     def shown_rows(self) -> Iterable[Row]:
         return (self.known[image] for image in self.shown)
-
-
-def _cut_end(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
-def _cut_middle(text: str, width: int) -> str:
-    if len(text) <= width:
-        return text
-    head = (width - 1) // 2
-    return text[:head] + "…" + text[len(text) - (width - 1 - head):]

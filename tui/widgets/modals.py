@@ -111,8 +111,9 @@ class TextModal(ModalScreen[None]):
             yield Label("c copies all · select with shift+arrows, ctrl+c copies · escape closes", classes="hint")
 
     def action_copy(self) -> None:
+        # OSC 52 asks the terminal to copy; it cannot tell whether the terminal did.
         self.app.copy_to_clipboard(self.text)
-        self.notify("copied to the clipboard")
+        self.notify("sent to the terminal's clipboard (OSC 52; some terminals ignore it: select the text instead)")
 
 
 def error_modal(title: str, message: str) -> TextModal:
