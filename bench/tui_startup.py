@@ -4,7 +4,8 @@
    PULLGUARD_EXIT_AFTER_FIRST_FRAME=1 so it exits once the first frame with the policy and the
    simulated table has been drawn. Two figures per run: "first frame", the wall time from fork
    until the terminal has received a frame showing the sample's first image in the table (what a
-   person waits for), and "to exit", until the process has gone (adds Textual's shutdown: its
+   person waits for; at 80x24 the rules outline, see _sample_marker),
+   and "to exit", until the process has gone (adds Textual's shutdown: its
    input thread polls every 0.1 s, so exit costs 0.1-0.2 s more). `python -c pass` and
    `import textual.app` are measured the same way in the same run (target: under 1.0 s).
 2. A 200-rule Talos policy with 2,000 images, in a headless app: an edit that rewrites rule 0's
@@ -81,14 +82,17 @@ def _in_pty(argv: list[str], env: dict, marker: bytes | None = None) -> tuple[fl
 
 
 def _sample_marker() -> bytes:
-    """The first image of the sample list: on screen only once the table has its rows."""
+    """The sample's first rule as the rules outline shows it (`0000 verify`): on screen only once
+    the first analysis is applied (the outline, problems, table and status bar in one frame). At
+    80x24 the images are the second page (f3), so the first image is not on the first screen."""
     from pullguard.engine import samples
+    from pullguard.engine.analysis import analyze
 
-    for line in samples.sample_images_path("plain").read_text(encoding="utf-8").splitlines():
-        image = line.split("#", 1)[0].strip()
-        if image:
-            return image[:16].encode()
-    raise RuntimeError("the sample image list is empty")
+    path = samples.sample_policy_path("talos")
+    outline = analyze(path.read_text(encoding="utf-8"), [], str(path)).outline
+    if not outline:
+        raise RuntimeError("the sample policy has no rules")
+    return f"{outline[0].rule_id} {outline[0].action}".encode()
 
 
 def startup(runs: int) -> float:
