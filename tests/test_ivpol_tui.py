@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pullguard.engine.samples import sample_dir, sample_images_path, sample_trusted_root
+from pullguard.tui.widgets.images import COLUMN_KEYS
 from tests.support.samples import PROMISED
 
 pytestmark = pytest.mark.anyio
@@ -34,8 +35,7 @@ async def test_f5_on_the_image_validating_policy() -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
         table = app.table
-        keys = [str(c.key.value) for c in table.columns.values()]
-        outcome, rule = keys.index("outcome"), keys.index("rule")
+        outcome, rule = COLUMN_KEYS.index("outcome"), COLUMN_KEYS.index("rule")
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         shown = {str(row[0]): str(row[outcome]) for row in rows}
         rules = {str(row[0]): str(row[rule]) for row in rows}
