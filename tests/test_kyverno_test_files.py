@@ -97,9 +97,8 @@ TABLE = [
     # pullguard does not run imageExtractors: the DataVolume holds no image it reads
     ("check-data-volume-image", "verify-signature", "DataVolume", "signed-registry-image-datavolume", "pass", "skip",
      "imageExtractors"),
-    # Kyverno's `required: true` checks the pod's kyverno.io/verify-images annotation, which the
-    # resource lacks; pullguard checks what the entry's attestors ask (none): the row fails here
-    ("secure-images", "enforce-signatures", "Pod", "tomcat", "fail", "pass", "required"),
+    # `required: true` with nothing to verify: the image is never marked verified, so it fails
+    ("secure-images", "enforce-signatures", "Pod", "tomcat", "fail", "fail", None),
     ("require-image-digest", "check-digest", "Pod", "test/no-digest", "fail", "fail", None),
     ("require-image-digest", "check-digest", "Pod", "test/with-digest", "pass", "pass", None),
     # Notary signatures are not verified by pullguard: an error, which no expectation matches

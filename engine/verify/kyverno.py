@@ -170,6 +170,13 @@ async def verify_kyverno(
     failed_entries: list[str] = []
     try:
         for entry, _pattern in req.verify:
+            if entry.required and not entry.attestor_sets and not entry.attestations:
+                # Kyverno's `required` admits only images its verification marked verified (the
+                # pod's kyverno.io/verify-images annotation); an entry that checks nothing marks
+                # nothing, so Kyverno refuses the image (its CLI test secure-images: fail).
+                failed_entries.append(f"{entry.rule_id}: required: the image is not verified "
+                                      "(the entry has no attestors or attestations)")
+                continue
             for n, aset in enumerate(entry.attestor_sets):
                 before = len(search.errors)
                 if not await search.attestor_set(aset):
@@ -189,7 +196,7 @@ async def verify_kyverno(
         return VerifyResult(decision, digest, outcome, FAILED_PREFIX + "; ".join(failed_entries), None, search.errors)
     attested = _distinct_attestations(search.attested)
     if not search.verified_by and not attested:
-        # Entries with no attestors: Kyverno checks nothing, the image is admitted.
+        # Entries with no attestors and `required: false`: Kyverno checks nothing, the image is admitted.
         return VerifyResult(decision, digest, "verified", "verified: no attestors to check", None, search.errors)
     kinds = sorted({a.predicate_type for a in attested})
     attested_text = f"verified attestation{'s' if len(kinds) > 1 else ''} {', '.join(kinds)}" if kinds else ""
