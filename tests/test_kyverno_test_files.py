@@ -183,6 +183,6 @@ def test_image_validating_policy_rows_name_the_policy_alone(capsys):
     cases = json.loads(capsys.readouterr().out)["cases"]
     assert code == 0
     assert [(c["image"], c["actual"]["outcome"]) for c in cases] == [
-        ("Pod/api", "pass"), ("Pod/shop/web", "pass"), ("Pod/billing", "fail"), ("Pod/agent", "skip"), ("Pod/nginx", "skip"),
+        ("Pod/api", "pass"), ("Pod/shop/web", "pass"), ("Pod/billing", "fail"), ("Pod/agent", "pass"), ("Pod/nginx", "pass"),
         ("Pod/agent", "pass"),
     ]

@@ -22,9 +22,19 @@ a field it does not verify, a registry it cannot reach) is `error`, which no exp
 matches: a check pullguard did not make never passes as a failure Kyverno would report.
 
 pullguard verifies an image against every entry that applies to it at once, so where several
-rules apply to one image, a failure is reported for each of them. An ImageValidatingPolicy row
-(`isImageValidatingPolicy: true`) names the policy without a rule. Kyverno's `variables`,
+rules apply to one image, a failure is reported for each of them. Kyverno's `variables`,
 `userinfo`, `exceptions`, `context` and `values` are not read (a warning says so).
+
+A row with `isImageValidatingPolicy: true` names an ImageValidatingPolicy (it has no rules; a
+`rule` is ignored, as Kyverno ignores it). The resource is the policy's `object`: a policy
+whose matchConstraints or matchConditions do not select it has excluded it, which Kyverno's CLI
+reports as a pass (reason "Excluded", counted as skipped), so `pass` and `skip` both match it.
+Otherwise every image of the resource that matchImageReferences takes is verified with the
+resource as `object` and the image under `images.<category>` (each image on its own: a
+validation over several images of one resource sees one at a time), and the result is `pass`
+when every one is verified, `fail` when one fails, `error` when pullguard cannot tell. A
+resource with no image the policy takes passes (Kyverno runs the validations over empty image
+lists). A CEL PolicyException is not read (`exceptions`, a warning).
 """
 
 from __future__ import annotations
@@ -32,10 +42,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from ..diagnostics import Diagnostic
 from ..images import ImageListError, parse_image_list
 from ..policy import LoadedPolicy, load_policy
+from ..policy.ivpol.model import MatchError
+from ..policy.ivpol.selection import ResourceImage, images_by_category
 from ..textfile import TextFileError, read_text
 from ..yamlschema import Walker, problem_diagnostic
 from ..yamlsource import MappingNode, Node, SequenceNode, compose, end_position, is_null, map_get, position, scalar_str
@@ -52,12 +67,13 @@ RESULT_KEYS = ("policy", "rule", "resource", "resources", "kind", "result", "sta
                "patchedResources", "generatedResource", "cloneSourceResource")
 PULLGUARD_KEYS = ("mirrors", "trustedRoot", "insecureRegistries")
 POLICY_KINDS = ("ClusterPolicy", "Policy", "ImageValidatingPolicy", "NamespacedImageValidatingPolicy")
+EXCLUDED = "excluded"  # an ImageValidatingPolicy that does not select the resource (Kyverno: a pass)
 
 
 @dataclass(frozen=True)
 class Expectation:
     policy: str
-    rule: str | None  # None for an ImageValidatingPolicy
+    rule: str | None  # None: an ImageValidatingPolicy row (isImageValidatingPolicy: true)
     kind: str | None
     resource: str  # `name` or `namespace/name`
     result: str
@@ -83,6 +99,7 @@ class Resource:
     namespace: str | None
     name: str
     images: tuple[str, ...]
+    object: dict[str, Any] = field(default_factory=dict, compare=False)  # the document as plain data
 
     def named(self, wanted: str) -> bool:
         if "/" in wanted:
@@ -190,10 +207,10 @@ def _expectations(row: Node, number: int, walker: Walker, diags: list[Diagnostic
     values: dict[str, str | None] = {}
     for key in ("policy", "rule", "kind", "result", "status", "resource"):
         values[key] = walker.string(key, fields[key]) if key in fields else None
-    # An ImageValidatingPolicy has no rules: its row names the policy alone.
-    ivpol = "isImageValidatingPolicy" in fields and walker.boolean("isImageValidatingPolicy", fields["isImageValidatingPolicy"]) is True
+    ivpol = "isImageValidatingPolicy" in fields and walker.boolean("isImageValidatingPolicy",
+                                                                    fields["isImageValidatingPolicy"]) is True
     wanted = values["result"] or values["status"]  # `status` is the field's older name
-    problems = [key for key in ("policy",) if not values[key]] + [key for key in ("rule",) if not values[key] and not ivpol]
+    problems = [key for key in ("policy", "rule") if not values[key] and not (ivpol and key == "rule")]
     if wanted not in RESULTS:
         at = position(fields.get("result") or fields.get("status") or row)
         diags.append(test_error("test-wrong-value", f"{where}'result' must be one of {', '.join(RESULTS)}, found {wanted!r}", *at))
@@ -208,8 +225,8 @@ def _expectations(row: Node, number: int, walker: Walker, diags: list[Diagnostic
         names += walker.string_list("'resources'", fields["resources"], "'resources' entry")
     if not names:
         diags.append(test_error("test-missing-key", f"{where}'resources' must name at least one resource", line, column))
-    return [Expectation(values["policy"] or "", None if ivpol else values["rule"], values["kind"], name, wanted, line, column)
-            for name in names]
+    rule = None if ivpol else values["rule"] or ""
+    return [Expectation(values["policy"] or "", rule, values["kind"], name, wanted, line, column) for name in names]
 
 
 def read_resources(path: Path, shown: str) -> list[Resource]:
@@ -227,12 +244,13 @@ def read_resources(path: Path, shown: str) -> list[Resource]:
         first, last = position(root)[0], end_position(root)[0]
         images = tuple(e.image for e in entries if e.line is not None and first <= e.line <= last)
         out.append(Resource(_text(map_get(root, "kind")) or "", _text(map_get(metadata, "namespace")),
-                            _text(map_get(metadata, "name")) or "", images))
+                            _text(map_get(metadata, "name")) or "", images, _plain(root)))
     return out
 
 
-# `verify(loaded, images, kind, test)`: the engine's outcome and message per image, in order.
-Verifier = Callable[[LoadedPolicy, Sequence[str], "KyvernoTest", Overrides], Sequence[tuple[str, str]]]
+# `verify(loaded, images, test, overrides)`: the engine's outcome and message per image, in order
+# (an image is the reference with its resource's kind, or a selection.ResourceImage).
+Verifier = Callable[[LoadedPolicy, Sequence[Any], "KyvernoTest", Overrides], Sequence[tuple[str, str]]]
 
 
 def run_kyverno_test(path: str | Path, overrides: Overrides | None = None, *, verifier: Verifier | None = None) -> FileResult:
@@ -268,18 +286,19 @@ def run_kyverno_test(path: str | Path, overrides: Overrides | None = None, *, ve
         return result
     result.policy = ", ".join(str(p) for p in test.policies)
     verify = verifier or _engine_verifier
-    outcomes: dict[tuple[int, str, str], tuple[str, str]] = {}  # (policy file, kind, image) -> (outcome, message)
+    # ((policy, kind, resource), image) -> (outcome, message)
+    outcomes: dict[tuple[tuple[int, str, int], str], tuple[str, str]] = {}
     for expectation in test.expectations:
         case = TestCase(f"{expectation.kind or '*'}/{expectation.resource}", expectation.line, expectation.column,
                         outcome=expectation.result,
-                        name=f"{expectation.policy}/{expectation.rule}" if expectation.rule else expectation.policy)
+                        name=expectation.policy if expectation.rule is None else f"{expectation.policy}/{expectation.rule}")
         matching = [r for r in resources if r.named(expectation.resource) and expectation.kind in (None, r.kind)]
         if not matching:
             result.cases.append(CaseResult(shown, case, {"outcome": None}, False,
                                            f"no resource {case.image} in {', '.join(str(p) for p in test.resources)}", None))
             continue
         actual, message = _rule_result(expectation, matching[0], policies, test, overrides or Overrides(), verify, outcomes)
-        passed = actual == expectation.result
+        passed = actual == expectation.result or (actual == EXCLUDED and expectation.result in ("pass", "skip"))
         reason = None if passed else f"expected {expectation.result}, got {actual}" + (f": {message}" if message else "")
         result.cases.append(CaseResult(shown, case, {"outcome": actual, "images": list(matching[0].images)}, passed, reason, message))
     return result
@@ -313,33 +332,68 @@ def each_policy(text: str) -> list[tuple[tuple[str, ...], str]]:
 
 def _rule_result(
     expectation: Expectation, resource: Resource, policies: dict[str, LoadedPolicy], test: KyvernoTest, overrides: Overrides,
-    verify: Verifier, outcomes: dict[tuple[int, str, str], tuple[str, str]],
+    verify: Verifier, outcomes: dict[tuple[tuple[int, str, int], str], tuple[str, str]],
 ) -> tuple[str, str | None]:
     """The rule's result for the resource: skip, pass, fail, or error (pullguard could not tell)."""
     loaded = policies.get(expectation.policy)
     if loaded is None or loaded.policy is None:
         return "error", f"no policy '{expectation.policy}' in {', '.join(str(p) for p in test.policies)}"
+    ivpol = loaded.dialect == "kyverno-ivpol"
+    if ivpol != (expectation.rule is None):
+        return "error", (f"'{expectation.policy}' is an ImageValidatingPolicy: its row needs isImageValidatingPolicy: true"
+                         if ivpol else f"'{expectation.policy}' is not an ImageValidatingPolicy (isImageValidatingPolicy: true)")
     policy_name = expectation.policy.rpartition("/")[2]  # a namespaced Policy is named `namespace/name`
+    subjects: list[Any] = ([ResourceImage(image, resource.object, category)
+                            for category, images in images_by_category(resource.object).items() for image in images]
+                           if ivpol else [_Image(image, resource.kind) for image in resource.images])
+    if ivpol:
+        excluded = _ivpol_excluded(loaded, policy_name, resource)
+        if excluded is not None:
+            return excluded
     applying = []
-    for image in resource.images:
-        decision = loaded.policy.evaluate_many([_subject(loaded, image, resource.kind)])[0]
+    for subject in subjects:
+        decision = loaded.policy.evaluate_many([subject])[0]
+        if decision.error is not None:
+            return "error", f"{subject}: {decision.error}"
         if any(r["policy"] == policy_name and r["rule"] == expectation.rule and r["action"] == "verify"
                for r in decision.rules or ()):
-            applying.append(image)
+            applying.append(subject)
     if not applying:
-        return "skip", None
-    key = id(loaded)
-    missing = [image for image in applying if (key, resource.kind, image) not in outcomes]
+        return ("pass", "no image the policy takes") if ivpol else ("skip", None)
+    key = (id(loaded), resource.kind, id(resource))
+    missing = [subject for subject in applying if (key, str(subject)) not in outcomes]
     if missing:
-        found = verify(loaded, [_subject(loaded, image, resource.kind) for image in missing], test, overrides)
-        for image, verified in zip(missing, found, strict=True):
-            outcomes[(key, resource.kind, image)] = verified
+        found = verify(loaded, missing, test, overrides)
+        for subject, verified in zip(missing, found, strict=True):
+            outcomes[(key, str(subject))] = verified
     for wanted in ("error", "fail"):  # an image pullguard could not decide outweighs a failure
         for image in applying:
-            outcome, message = outcomes[(key, resource.kind, image)]
+            outcome, message = outcomes[(key, str(image))]
             if _result_of(outcome) == wanted:
                 return wanted, f"{image}: {outcome}: {message}"
     return "pass", None
+
+
+def _ivpol_excluded(loaded: LoadedPolicy, name: str, resource: Resource) -> tuple[str, str | None] | None:
+    """(excluded, why) when the ImageValidatingPolicy does not select the resource, (error, why)
+    when it cannot tell, None when it selects it."""
+    policy = next((p for p in getattr(loaded.policy, "policies", ()) if p.name == name), None)
+    if policy is None or policy.selection is None:
+        return None
+    try:
+        reason = policy.selection.selects(resource.object)
+    except MatchError as error:
+        return "error", str(error)
+    return (EXCLUDED, reason) if reason is not None else None
+
+
+def _plain(node: Node) -> dict[str, Any]:
+    """A resource document as plain data (what Kyverno's CEL sees as `object`)."""
+    try:
+        value = yaml.constructor.SafeConstructor().construct_document(node)
+    except yaml.YAMLError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _text(node: Node | None) -> str | None:
@@ -356,14 +410,6 @@ def _result_of(outcome: str) -> str:
     return "error"
 
 
-def _subject(loaded: LoadedPolicy, image: str, kind: str) -> str:
-    """What the policy decides: for verifyImages, the image with its resource's kind (Kyverno
-    matches rules on kinds, autogen included); an ImageValidatingPolicy takes the reference."""
-    if loaded.dialect == "kyverno":
-        return _Image(image, kind)  # type: ignore[return-value]  # evaluate reads .reference and .kind
-    return image
-
-
 @dataclass(frozen=True)
 class _Image:
     """An image with the kind of the resource it comes from (Kyverno's match on kinds, autogen)."""
@@ -375,7 +421,7 @@ class _Image:
         return self.reference
 
 
-def _engine_verifier(loaded: LoadedPolicy, images: Sequence[str], test: KyvernoTest, overrides: Overrides) -> list[tuple[str, str]]:
+def _engine_verifier(loaded: LoadedPolicy, images: Sequence[Any], test: KyvernoTest, overrides: Overrides) -> list[tuple[str, str]]:
     """`pullguard.engine.verify` offline: a host given a mirror here (`--mirror`, the `pullguard:`
     block) is served by its mirrors alone, as a mirror with `skipFallback` is; the real registry
     is never asked, so a signature missing from the mirror is `failed`, not a connection error."""

@@ -21,7 +21,7 @@ from ...gobglob import GlobError, compile_glob
 from ...goregexp import compile_error
 from ...keys import KeyFormatError, load_public_key_pem
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
-from ...yamlschema import Obj, Seq, Walker, close_key, seq_items
+from ...yamlschema import Obj, Seq, Walker, close_key, seq_items, string_map
 from ...yamlsource import Document, MappingNode, Node, ScalarNode, map_get, position
 from ..detect import is_image_validating_policy
 from . import expressions, schema
@@ -35,6 +35,7 @@ from .model import (
     Validation,
 )
 from .positions import expression_position
+from .selection import LabelSelector, ResourceRule, Selection
 
 Pos = tuple[int, int]
 
@@ -166,9 +167,12 @@ class _Loader:
         matches = tuple(self.image_matches(spec))
         self.match_constraints(spec)
         env = expressions.policy_env()
+        conditions = []
         for i, item in enumerate(seq_items(spec.get("matchConditions"))):
             if isinstance(item, Obj):
-                self.compile(env, item, "expression", f"spec.matchConditions[{i}]", "bool")
+                condition = self.named(env, item, f"spec.matchConditions[{i}]", "bool")
+                if condition is not None:
+                    conditions.append(condition)
         variables: list[NamedExpression] = []
         types: list[tuple[str, Any]] = []
         for i, item in enumerate(seq_items(spec.get("variables"))):
@@ -201,7 +205,8 @@ class _Loader:
             variables=tuple(variables), validations=validations, attestors=attestors, attestations=attestations,
             required=_flag(config, "required"), mutate_digest=_flag(config, "mutateDigest"),
             verify_digest=_flag(config, "verifyDigest"),
-            validation_actions=tuple(seq_items(spec.get("validationActions"))) or ("Deny",), broken=broken)
+            validation_actions=tuple(seq_items(spec.get("validationActions"))) or ("Deny",), broken=broken,
+            selection=_selection(spec.obj("matchConstraints"), tuple(conditions)))
 
     def image_matches(self, spec: Obj) -> Iterator[ImageMatch]:
         seen: set[str] = set()
@@ -431,6 +436,27 @@ def _expressions(spec: Obj) -> Iterator[tuple[Obj, str, str]]:
             if isinstance(item, Obj):
                 for key in keys:
                     yield item, key, f"spec.{list_key}[{i}]"
+
+
+def _selection(constraints: Obj | None, conditions: tuple[NamedExpression, ...]) -> Selection:
+    if constraints is None:
+        return Selection(conditions=conditions)
+
+    def rules(key: str) -> tuple[ResourceRule, ...]:
+        return tuple(ResourceRule(*(tuple(str(v) for v in seq_items(rule.get(field)))
+                                    for field in ("apiGroups", "apiVersions", "operations", "resources", "resourceNames")))
+                     for rule in seq_items(constraints.get(key)) if isinstance(rule, Obj))
+
+    def selector(key: str) -> LabelSelector | None:
+        written = constraints.obj(key)
+        if written is None:
+            return None
+        return LabelSelector(tuple(sorted(string_map(written.get("matchLabels")).items())),
+                             tuple((str(e.get("key")), str(e.get("operator")), tuple(str(v) for v in seq_items(e.get("values"))))
+                                   for e in seq_items(written.get("matchExpressions")) if isinstance(e, Obj)))
+
+    return Selection(rules("resourceRules"), rules("excludeResourceRules"), selector("namespaceSelector"),
+                     selector("objectSelector"), conditions)
 
 
 def _flag(config: Obj | None, key: str) -> bool:

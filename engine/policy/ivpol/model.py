@@ -2,18 +2,22 @@
 
 Matching (Kyverno `pkg/cel/matching.MatchImage` over `matchImageReferences`): the image string as
 written in the resource, no normalization; an entry is a gobwas glob or a CEL expression over
-`ref`; no entry takes every image. matchConstraints and matchConditions select resources; a bare
-image has none, so they are checked when the policy is loaded but do not take part here.
+`ref`; no entry takes every image. matchConstraints and matchConditions select resources
+(engine.policy.ivpol.selection): they apply where the image's resource is known (a Kyverno test
+file, a manifest); a bare image has none, and only matchImageReferences decide for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ...gobglob import Glob, GlobPanic, GlobTooComplex
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
 from .expressions import CelRuntimeError, Compiled
+
+if TYPE_CHECKING:
+    from .selection import Selection
 
 PolicyKind = Literal["ImageValidatingPolicy", "NamespacedImageValidatingPolicy"]
 
@@ -120,6 +124,8 @@ class ImageValidatingPolicy:
     mutate_digest: bool = True
     verify_digest: bool = True
     validation_actions: tuple[str, ...] = ("Deny",)
+    # matchConstraints and matchConditions: applied when the image's resource is known
+    selection: Selection | None = field(default=None, compare=False)
     # Set when a part of the policy could not be compiled: the policy is then never evaluated.
     broken: bool = field(default=False, compare=False)
 

@@ -2,8 +2,10 @@
 
 SPEC §4b: an image's decision is `verify` when a policy's matchImageReferences takes it (the
 string as written), `allow` otherwise; `rules` lists every applying policy with its
-validations. matchConstraints and matchConditions select resources: given a resource (a Pod
-object) they apply; a bare image reference has none, so only matchImageReferences decide.
+validations. matchConstraints and matchConditions select resources: given an image with its
+resource (selection.ResourceImage: a Kyverno test file, a manifest) they apply first, and the
+resource is the validations' `object`; a bare image reference has none, so only
+matchImageReferences decide.
 Every applying policy is evaluated (no first match); `rule_index`, `rule_id`, `pattern` and
 `verifier` describe the first one in file order.
 """
@@ -11,8 +13,8 @@ Every applying policy is evaluated (no first match); `rule_index`, `rule_id`, `p
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...vocabulary import AppliedRule, Decision, OutlineItem, RuleTrial, Verifier
@@ -33,10 +35,15 @@ class IvpolRequirements:
 
     image: str
     applying: tuple[Applying, ...]
+    # The resource the image is written in (None: a bare image, a Pod of its own) and its category there
+    resource: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+    category: str = "containers"
 
     def cache_key(self) -> Hashable:
-        # The image string takes part: validations and verifyImageSignatures see it as written.
-        return ("kyverno-ivpol", self.image, json.dumps([a.policy.to_json() for a in self.applying], sort_keys=True))
+        # The image string takes part: validations and verifyImageSignatures see it as written;
+        # so does the resource, the validations' `object`.
+        return ("kyverno-ivpol", self.image, json.dumps([a.policy.to_json() for a in self.applying], sort_keys=True),
+                json.dumps(self.resource, sort_keys=True, default=str), self.category)
 
     def to_json(self) -> dict[str, Any]:
         return {"policies": [a.policy.to_json() | {"entry": a.entry.index if a.entry else None} for a in self.applying]}
@@ -48,11 +55,14 @@ class IvpolPolicySet:
     def __init__(self, policies: Sequence[ImageValidatingPolicy]):
         self.policies = tuple(policies)
 
-    def _applying(self, image: str) -> tuple[list[Applying], str | None]:
-        """The policies that take `image`, and the first matching error (Kyverno stops there)."""
+    def _applying(self, image: str, resource: Mapping[str, Any] | None) -> tuple[list[Applying], str | None]:
+        """The policies that take `image` (in `resource`, when known), and the first matching
+        error (Kyverno stops there)."""
         out: list[Applying] = []
         for policy in self.policies:
             try:
+                if resource is not None and policy.selection is not None and policy.selection.selects(resource):
+                    continue  # the policy does not select the resource
                 entry = policy.first_match(image)
             except MatchError as error:
                 return out, f"{policy.name}: {error}"
@@ -60,12 +70,14 @@ class IvpolPolicySet:
                 out.append(Applying(policy, None if entry == "every" else entry))
         return out, None
 
-    def evaluate(self, image: str) -> Decision:
-        applying, error = self._applying(image)
+    def evaluate(self, subject: str) -> Decision:
+        image = str(subject)  # a selection.ResourceImage carries its resource
+        resource: Mapping[str, Any] | None = getattr(subject, "resource", None)
+        applying, error = self._applying(image, resource)
         rules: list[AppliedRule] = [
             {"policy": a.policy.name, "rule": None, "entry": a.entry.index if a.entry else None, "action": "verify",
              "validations": [v.expression.text for v in a.policy.validations]} for a in applying]
-        requirements = IvpolRequirements(image, tuple(applying))
+        requirements = IvpolRequirements(image, tuple(applying), resource, getattr(subject, "category", "containers"))
         if error is not None:
             message = f"cannot tell whether a policy applies: {error}"
             return Decision(image, image, "verify", None, None, None, None, message, rules=rules,

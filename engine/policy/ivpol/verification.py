@@ -181,11 +181,15 @@ class _Answers:
         return self.payloads[attestation]
 
 
-def _data(policy: ImageValidatingPolicy, image: str) -> dict[str, Any]:
-    pod = pod_for(image)
+def _data(policy: ImageValidatingPolicy, image: str, resource: Mapping[str, Any] | None, category: str) -> dict[str, Any]:
+    """What the expressions see: the resource (a Pod of its own for a bare image) and, under
+    `images`, this image in its category; the resource's other images are verified on their own."""
+    pod = dict(resource) if resource is not None else pod_for(image)
+    images: dict[str, list[str]] = {"containers": [], "initContainers": [], "ephemeralContainers": []}
+    images[category] = [image]
     data: dict[str, Any] = {
         "object": pod, "oldObject": None, "request": {"operation": "CREATE", "object": pod}, "namespaceObject": None,
-        "images": {"containers": [image], "initContainers": [], "ephemeralContainers": []},
+        "images": images,
         "attestors": {a.name: {"name": a.name} for a in policy.attestors},
         "attestations": {a.name: a.name for a in policy.attestations},
     }
@@ -217,7 +221,7 @@ def run(requirements: IvpolRequirements, checks: Mapping[tuple[Any, ...], Attest
             message = f"image {image} does not have a digest"  # Kyverno's checkDigests
             return Verdict("failed", f"{policy.name}: {message}", trials, None, [message])
         answers = _Answers(policy, image, checks, record)
-        data = _data(policy, image)
+        data = _data(policy, image, requirements.resource, requirements.category)
         try:
             with verifying(answers):
                 _with_variables(policy, data)

@@ -1,0 +1,177 @@
+"""Which resources an ImageValidatingPolicy selects: matchConstraints and matchConditions.
+
+Kyverno matches the admission request before it looks at images (`pkg/cel/policies/ivpol/engine`:
+`matchPolicy`, then the compiled policy's matchConditions): a resource rule must take the
+resource's group, version, resource (plural) and operation, no exclude rule may, the object's
+labels must satisfy objectSelector, and every matchCondition must be true over `object`. A
+namespaceSelector needs the namespace's labels, which neither a Kyverno test file nor a manifest
+gives: a non-empty one is an error "not verified by pullguard", never a guess.
+
+The images of a resource are taken as Kyverno's default extractors take them for its kind
+(`pkg/cel/compiler/images.go`): a Pod's containers, initContainers and ephemeralContainers, the
+pod template of a Deployment, StatefulSet, DaemonSet, ReplicaSet or Job, a CronJob's job template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .expressions import CelRuntimeError
+from .model import MatchError, NamedExpression
+
+CATEGORIES = ("containers", "initContainers", "ephemeralContainers")
+_POD_TEMPLATE = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+_IRREGULAR = {"Endpoints": "endpoints"}
+
+
+@dataclass(frozen=True)
+class ResourceRule:
+    api_groups: tuple[str, ...]
+    api_versions: tuple[str, ...]
+    operations: tuple[str, ...]
+    resources: tuple[str, ...]
+    resource_names: tuple[str, ...] = ()
+
+    def takes(self, group: str, version: str, resource: str, operation: str, name: str) -> bool:
+        return (_listed(group, self.api_groups) and _listed(version, self.api_versions)
+                and _listed(operation, self.operations) and _resource_listed(resource, self.resources)
+                and (not self.resource_names or name in self.resource_names))
+
+
+@dataclass(frozen=True)
+class LabelSelector:
+    match_labels: tuple[tuple[str, str], ...] = ()
+    # (key, operator, values): In, NotIn, Exists, DoesNotExist
+    expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.match_labels and not self.expressions
+
+    def selects(self, labels: Mapping[str, str]) -> bool:
+        if any(labels.get(key) != value for key, value in self.match_labels):
+            return False
+        for key, operator, values in self.expressions:
+            if operator == "In" and labels.get(key) not in values:
+                return False
+            if operator == "NotIn" and key in labels and labels[key] in values:
+                return False
+            if operator == "Exists" and key not in labels:
+                return False
+            if operator == "DoesNotExist" and key in labels:
+                return False
+            if operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
+                raise MatchError(f"matchConstraints: label selector operator {operator!r} is not valid")
+        return True
+
+
+@dataclass(frozen=True)
+class Selection:
+    """matchConstraints and matchConditions, compiled."""
+
+    rules: tuple[ResourceRule, ...] = ()
+    excluded: tuple[ResourceRule, ...] = ()
+    namespace_selector: LabelSelector | None = None
+    object_selector: LabelSelector | None = None
+    conditions: tuple[NamedExpression, ...] = ()
+
+    def selects(self, resource: Mapping[str, Any], operation: str = "CREATE") -> str | None:
+        """None when the policy takes the resource, else why not; MatchError when it cannot tell."""
+        group, _, version = str(resource.get("apiVersion") or "").rpartition("/")
+        kind = str(resource.get("kind") or "")
+        metadata = resource.get("metadata") if isinstance(resource.get("metadata"), Mapping) else {}
+        assert isinstance(metadata, Mapping)
+        name = str(metadata.get("name") or "")
+        plural = resource_name(kind)
+        if not any(rule.takes(group, version, plural, operation, name) for rule in self.rules):
+            return f"no matchConstraints.resourceRules entry takes {operation} {_gvr(group, version, plural)}"
+        if any(rule.takes(group, version, plural, operation, name) for rule in self.excluded):
+            return f"matchConstraints.excludeResourceRules takes {operation} {_gvr(group, version, plural)}"
+        if self.namespace_selector is not None and not self.namespace_selector.empty:
+            raise MatchError("not verified by pullguard: matchConstraints.namespaceSelector (the namespace's labels "
+                             "are not known)")
+        labels = metadata.get("labels") if isinstance(metadata.get("labels"), Mapping) else {}
+        assert isinstance(labels, Mapping)
+        if self.object_selector is not None and not self.object_selector.selects({str(k): str(v) for k, v in labels.items()}):
+            return "matchConstraints.objectSelector does not select the object's labels"
+        data = {"object": dict(resource), "oldObject": None, "namespaceObject": None,
+                "request": {"operation": operation, "object": dict(resource), "name": name,
+                            "namespace": metadata.get("namespace")}}
+        errors = []
+        for condition in self.conditions:
+            try:
+                value = condition.expression.evaluate(data)
+            except CelRuntimeError as error:
+                errors.append(f"matchConditions '{condition.name}' (line {condition.line}): {error}")
+                continue
+            if value is not True:  # Kubernetes: a false condition excludes, whatever the others' errors
+                return f"matchConditions '{condition.name}' is false"
+        if errors:
+            raise MatchError(errors[0])
+        return None
+
+
+def resource_name(kind: str) -> str:
+    """The plural resource of a kind, as the API server names it (Pod -> pods, NetworkPolicy -> networkpolicies)."""
+    if kind in _IRREGULAR:
+        return _IRREGULAR[kind]
+    lower = kind.lower()
+    if lower.endswith("y") and lower[-2:-1] not in tuple("aeiou"):
+        return lower[:-1] + "ies"
+    if lower.endswith(("s", "x", "ch", "sh")):
+        return lower + "es"
+    return lower + "s"
+
+
+def images_by_category(resource: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The resource's images as Kyverno's default extractors for its kind take them."""
+    kind = resource.get("kind")
+    spec: Any = resource.get("spec")
+    if kind in _POD_TEMPLATE:
+        spec = _path(spec, "template", "spec")
+    elif kind == "CronJob":
+        spec = _path(spec, "jobTemplate", "spec", "template", "spec")
+    elif kind != "Pod":
+        spec = None
+    out: dict[str, list[str]] = {category: [] for category in CATEGORIES}
+    if isinstance(spec, Mapping):
+        for category in CATEGORIES:
+            containers = spec.get(category)
+            for container in containers if isinstance(containers, list) else ():
+                if isinstance(container, Mapping) and isinstance(container.get("image"), str):
+                    out[category].append(container["image"])
+    return out
+
+
+@dataclass(frozen=True)
+class ResourceImage:
+    """An image with the resource it is written in and its category there: what an
+    ImageValidatingPolicy sees as `object` and `images` when a resource is known."""
+
+    reference: str
+    resource: Mapping[str, Any] = field(hash=False, compare=False)
+    category: str = "containers"
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+def _path(value: Any, *keys: str) -> Any:
+    for key in keys:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def _listed(value: str, allowed: tuple[str, ...]) -> bool:
+    return "*" in allowed or value in allowed
+
+
+def _resource_listed(resource: str, allowed: tuple[str, ...]) -> bool:
+    # `*` and `*/*`... take main resources; `pods/*` only subresources (none is asked here)
+    return any(entry in ("*", resource) or entry == "*/*" for entry in allowed)
+
+
+def _gvr(group: str, version: str, resource: str) -> str:
+    return f"{group}/{version}/{resource}" if group else f"{version}/{resource}"
