@@ -6,6 +6,8 @@ widgets' inner state.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pullguard.engine.samples import sample_images_path, sample_policy_path
@@ -210,3 +212,58 @@ async def test_pane_titles_and_borders_follow_the_theme_and_stay_legible(theme):
             assert abs(blended.brightness - (screen_background + background).brightness) > least, (theme, colour)
         variables = app.get_css_variables()
         assert background.hex.lower() == variables["surface"].lower()
+
+
+KUBECTL_PODS = json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+    {"kind": "Pod", "metadata": {"namespace": "kube-system", "name": "etcd-0"},
+     "spec": {"containers": [{"name": "app", "image": "ghcr.io/acme/api:v1.4.0"}]}},
+    {"kind": "Pod", "metadata": {"namespace": "web", "name": "api-7d9"},
+     "spec": {"containers": [{"name": "app", "image": "ghcr.io/acme/api:v1.4.0"}]}},
+    {"kind": "Pod", "metadata": {"namespace": "web", "name": "front-1"},
+     "spec": {"containers": [{"name": "app", "image": "docker.io/library/nginx:1.27"}]}},
+]})
+
+
+@pytest.mark.parametrize("size", [(120, 36), (200, 50)])
+async def test_images_from_a_cluster_keep_their_pod_and_namespace(tmp_path, size):
+    path = tmp_path / "pods.json"
+    path.write_text(KUBECTL_PODS)
+    app = sample_app("talos", parse_images(path.read_text(), str(path)))
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f3")
+        await pilot.pause()
+        rows = {app.table.get_row_at(i)[0]: app.table.get_row_at(i)[COLUMN_KEYS.index("place")] for i in range(2)}
+        assert rows == {"ghcr.io/acme/api:v1.4.0": "kube-system/etcd-0 +1", "docker.io/library/nginx:1.27": "web/front-1"}
+        if size[0] >= 200:
+            lines = drawn_lines(app.table)
+            assert "kube-system/etcd-0 +1" in lines[1] and "web/front-1" in lines[2]
+
+
+async def test_compare_lists_a_weakened_verifier_first_and_marks_it(tmp_path, monkeypatch):
+    """Loosening subjectRegex on the same rule was 'decided by another rule'."""
+    from pullguard.tui.widgets.compare import CompareScreen
+
+    # The saved rule asks for one workflow's release tags; the edit takes the whole organisation.
+    saved = [line if "subjectRegex:" not in line else
+             line.split("subjectRegex:")[0] + r"subjectRegex: ^https://github\.com/acme/api/\.github/workflows/release\.yaml@refs/tags/v"
+             for line in sample_policy_path("talos").read_text().split("\n")]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policy.yaml").write_text("\n".join(saved))
+    images = [ImageItem("ghcr.io/acme/api:v1.4.0"), ImageItem("ttl.sh/3f9c2a1e-demo:1h")]
+    app = PullguardApp("policy.yaml", None, images, validate_delay=0.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        lines = app.editor.text.split("\n")
+        row = next(n for n, line in enumerate(lines) if "subjectRegex:" in line)
+        indent = lines[row][: len(lines[row]) - len(lines[row].lstrip())]
+        app.editor.replace(f"{indent}subjectRegex: ^https://github\\.com/acme/", (row, 0), (row, len(lines[row])))
+        ttl = next(n for n, line in enumerate(app.editor.text.split("\n")) if "deny: true" in line)
+        app.editor.replace("    skip: true", (ttl, 0), (ttl, len(app.editor.text.split("\n")[ttl])))
+        await settle(app, pilot)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CompareScreen)
+        headings = [line for line in app.screen.text.split("\n") if line.endswith("):")]
+        assert headings[0].startswith("⚠ verifier weakened (accepts every signer it accepted, and more) (1):")
+        assert any(heading.startswith("newly unverified") for heading in headings[1:])

@@ -33,12 +33,32 @@ def node_label_of(entry: ImageEntry) -> str | None:
     return "verified" if value else "unverified"
 
 
+def place_of(entry: ImageEntry) -> str | None:
+    """`namespace/pod` of a cluster image (either part alone when only it is known)."""
+    parts = [part for part in (entry.namespace, entry.pod) if part]
+    return "/".join(parts) or None
+
+
 def parse_images(text: str, origin: str) -> list[ImageItem]:
     """Any SPEC §6 list format, detected by content (pullguard.engine.images); raises ValueError
-    (an ImageListError with origin:line:column)."""
+    (an ImageListError with origin:line:column). One item per image, in first-seen order; an image
+    that runs in several pods shows the first and how many more (`kube-system/etcd-0 +2`)."""
     from pullguard.engine.images import parse_image_list
 
-    return [ImageItem(e.image, node_label_of(e), e.node, e.node_message) for e in parse_image_list(text, origin)]
+    entries = parse_image_list(text, origin)
+    places: dict[str, list[str]] = {}
+    for entry in entries:
+        place = place_of(entry)
+        if place is not None and place not in places.setdefault(entry.image, []):
+            places[entry.image].append(place)
+    items: dict[str, ImageItem] = {}
+    for e in entries:
+        if e.image in items:
+            continue
+        shown = places.get(e.image) or []
+        place = None if not shown else shown[0] + (f" +{len(shown) - 1}" if len(shown) > 1 else "")
+        items[e.image] = ImageItem(e.image, node_label_of(e), e.node, e.node_message, place)
+    return list(items.values())
 
 
 # Outcomes before verification that mean "the policy demands a signature".

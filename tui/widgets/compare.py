@@ -6,14 +6,20 @@ of change with counts, in the same words as its text output, and copyable.
 
 from __future__ import annotations
 
-from ..diffreport import cross_dialect_line, report_lines, summary_line
+from ..diffreport import CHANGE_TITLES, cross_dialect_line, report_lines, summary_line
 from .modals import TextModal
+
+# A weakened verifier accepts signers it did not before: the change a reviewer must not miss.
+# The report lists it first (engine.policydiff.KINDS); the compare view also marks it.
+WEAKENED_MARK = "⚠ "
 
 
 def compare_text(result, cross: bool = False, old_dialect: str = "", new_dialect: str = "") -> str:
     """The body of the compare screen: `pullguard diff`'s text output for `result` (a PolicyDiff)."""
     header = [cross_dialect_line(old_dialect, new_dialect), ""] if cross else []
-    return "\n".join(header + report_lines(result))
+    weakened = CHANGE_TITLES["verifier-weakened"]
+    lines = [WEAKENED_MARK + line if line.startswith(weakened) else line for line in report_lines(result)]
+    return "\n".join(header + lines)
 
 
 class CompareScreen(TextModal):
