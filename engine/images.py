@@ -17,10 +17,14 @@ with `origin:line:column`.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import yaml
 
 from . import yamlsource
 from .yamlsource import MappingNode, Node, ScalarNode, SequenceNode, map_get
@@ -80,6 +84,10 @@ class ImageEntry:
     node_message: str | None = None  # talosctl: the label's value (Talos's verification message)
     pod: str | None = None  # kubectl pods and Pod manifests: the pod's name (a workload has none)
     namespace: str | None = None  # kubectl pods and manifests: metadata.namespace, when written
+    # Manifests and kubectl pods: the object the image is written in, as plain data, and the
+    # container list holding it (an ImageValidatingPolicy's `object` and `images.<category>`)
+    resource: Mapping[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)
+    category: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 # Only a space or a tab separates references and only a newline (CRLF too) ends a line: Python's
@@ -342,6 +350,7 @@ def _walk_node_object(node: Node, origin: str, out: list[ImageEntry], top: bool 
             return
     owner = "/".join(p for p in (namespace, name) if p)
     prefix = owner if kind == "Pod" else f"{kind}/{owner}"
+    resource: dict[str, Any] | None = None  # constructed once, when the object holds an image
     for field in _CONTAINER_FIELDS:
         containers = map_get(spec, field)
         if containers is None or yamlsource.is_null(containers):
@@ -360,8 +369,10 @@ def _walk_node_object(node: Node, origin: str, out: list[ImageEntry], top: bool 
                 raise ImageListError(origin, f"'image' must be a string, found "
                                      f"{yamlsource.kind_name(image)}", line, column)
             cname = _text(map_get(container, "name")) or "?"
+            resource = resource if resource is not None else admitted_object(plain_object(node))
             out.append(ImageEntry(value.strip(_BLANKS), f"{prefix}/{cname}", line,
-                                  pod=pod_name if kind == "Pod" else None, namespace=namespace))
+                                  pod=pod_name if kind == "Pod" else None, namespace=namespace,
+                                  resource=resource, category=field))
 
 
 # Plain Python data (JSON that only the json module reads; no positions)
@@ -401,6 +412,7 @@ def _walk_plain_object(data: Any, origin: str, out: list[ImageEntry], where: _Js
             return
     owner = "/".join(p for p in (namespace, name or "?") if p)
     prefix = owner if kind == "Pod" else f"{kind}/{owner}"
+    resource = admitted_object(data)
     for field in _CONTAINER_FIELDS:
         containers = spec.get(field) if isinstance(spec, dict) else None
         if containers is None:
@@ -418,7 +430,27 @@ def _walk_plain_object(data: Any, origin: str, out: list[ImageEntry], where: _Js
                                      line, column)
             cname = container.get("name") if isinstance(container.get("name"), str) else "?"
             out.append(ImageEntry(image.strip(_BLANKS), f"{prefix}/{cname}", line,
-                                  pod=name if kind == "Pod" else None, namespace=namespace))
+                                  pod=name if kind == "Pod" else None, namespace=namespace,
+                                  resource=resource, category=field))
+
+
+def admitted_object(data: dict[str, Any]) -> dict[str, Any]:
+    """The object as an admission request at creation carries it: no status, no managedFields
+    (what a live pod from `kubectl get pods` adds); the rest of a large list is not kept."""
+    metadata = data.get("metadata")
+    out = {key: value for key, value in data.items() if key != "status"}
+    if isinstance(metadata, dict) and "managedFields" in metadata:
+        out["metadata"] = {key: value for key, value in metadata.items() if key != "managedFields"}
+    return out
+
+
+def plain_object(node: Node) -> dict[str, Any]:
+    """A manifest object as plain data, as Kubernetes decodes it."""
+    try:
+        value = yaml.constructor.SafeConstructor().construct_document(node)
+    except (yaml.YAMLError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _json_kind(value: Any) -> str:

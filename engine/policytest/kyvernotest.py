@@ -44,10 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..diagnostics import Diagnostic
-from ..images import ImageListError, parse_image_list
+from ..images import ImageListError, parse_image_list, plain_object
 from ..policy import LoadedPolicy, load_policy
 from ..policy.ivpol.model import MatchError
 from ..policy.ivpol.selection import ResourceImage, images_by_category
@@ -244,7 +242,7 @@ def read_resources(path: Path, shown: str) -> list[Resource]:
         first, last = position(root)[0], end_position(root)[0]
         images = tuple(e.image for e in entries if e.line is not None and first <= e.line <= last)
         out.append(Resource(_text(map_get(root, "kind")) or "", _text(map_get(metadata, "namespace")),
-                            _text(map_get(metadata, "name")) or "", images, _plain(root)))
+                            _text(map_get(metadata, "name")) or "", images, plain_object(root)))
     return out
 
 
@@ -385,15 +383,6 @@ def _ivpol_excluded(loaded: LoadedPolicy, name: str, resource: Resource) -> tupl
     except MatchError as error:
         return "error", str(error)
     return (EXCLUDED, reason) if reason is not None else None
-
-
-def _plain(node: Node) -> dict[str, Any]:
-    """A resource document as plain data (what Kyverno's CEL sees as `object`)."""
-    try:
-        value = yaml.constructor.SafeConstructor().construct_document(node)
-    except yaml.YAMLError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _text(node: Node | None) -> str | None:

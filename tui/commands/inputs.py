@@ -115,6 +115,17 @@ def read_image_list(name: str) -> tuple[list[ImageEntry], str | None]:
         return [], str(exc)
 
 
+def policy_subjects(loaded: LoadedPolicy, entries: Iterable[ImageEntry]) -> Iterable[str]:
+    """What the policy decides for each entry: an ImageValidatingPolicy takes an image from a
+    manifest or kubectl pods with the resource it is written in (its matchConstraints and
+    matchConditions apply, the resource is `object`; SPEC §4b); other images are bare references."""
+    if loaded.dialect != "kyverno-ivpol":
+        return (e.image for e in entries)
+    from pullguard.engine.policy.ivpol.selection import subjects
+
+    return subjects([(e.image, e.resource, e.category) for e in entries])
+
+
 def read_images(arguments: list[str], images_files: Sequence[str], *, empty_list_ok: bool = False) -> list[ImageEntry] | None:
     """The IMAGE arguments, then every `--images` list in order; None after saying why (exit 2),
     also when there are no images (`simulate` takes an empty list: `empty_list_ok`)."""

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Iterable
 
-from .inputs import add_format_option, add_images_option, load_policy_or_refuse, read_images
+from .inputs import add_format_option, add_images_option, load_policy_or_refuse, policy_subjects, read_images
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,11 +88,11 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         from itertools import chain
 
-        chunks = simulate_chunks(loaded, (e.image for e in entries))
+        chunks = simulate_chunks(loaded, policy_subjects(loaded, entries))
         write_json_results(simulate_json(loaded, []), chain.from_iterable(chunks),
                            entries=entries if has_pods(entries) else None)
         return 0
-    decisions = simulate(loaded, [e.image for e in entries])
+    decisions = simulate(loaded, list(policy_subjects(loaded, entries)))
 
     from ..output import Painter, plural, table, terminal_width
     from ..styles import ACTION_STYLE, NO_ACTION_STYLE

@@ -24,7 +24,7 @@ import time
 
 from ..cosign_options import add_cosign_arguments, adhoc_given, adhoc_policy, usage_error
 from ..verify_options import add_verify_arguments, to_verify_kwargs, unreadable_trusted_root
-from .inputs import add_format_option, add_images_option, fail, load_policy_or_refuse, read_named_images
+from .inputs import add_format_option, add_images_option, fail, load_policy_or_refuse, policy_subjects, read_named_images
 from .simulate import has_pods, pod_cell
 
 # A live counter is drawn on a terminal; otherwise one summary line, and only for long runs.
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if named is None:
         return 2
     entries = [entry for _, entry in named]
-    images = [e.image for e in entries]
+    images = list(policy_subjects(loaded, entries))
     # The node's verdict per image (None: unknown), aligned with `images`.
     node_verdicts = [e.node_verified for e in entries]
     with_node = any(v is not None for v in node_verdicts)

@@ -19,6 +19,7 @@ from typing import Any
 
 from ...vocabulary import AppliedRule, Decision, OutlineItem, RuleTrial, Verifier
 from .model import ImageMatch, ImageValidatingPolicy, MatchError
+from .selection import ResourceImage
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,13 @@ class IvpolPolicySet:
 
     def evaluate(self, subject: str) -> Decision:
         image = str(subject)  # a selection.ResourceImage carries its resource
-        resource: Mapping[str, Any] | None = getattr(subject, "resource", None)
+        resource = subject.resource if isinstance(subject, ResourceImage) else None
         applying, error = self._applying(image, resource)
         rules: list[AppliedRule] = [
             {"policy": a.policy.name, "rule": None, "entry": a.entry.index if a.entry else None, "action": "verify",
              "validations": [v.expression.text for v in a.policy.validations]} for a in applying]
-        requirements = IvpolRequirements(image, tuple(applying), resource, getattr(subject, "category", "containers"))
+        requirements = IvpolRequirements(image, tuple(applying), resource,
+                                         subject.category if isinstance(subject, ResourceImage) else "containers")
         if error is not None:
             message = f"cannot tell whether a policy applies: {error}"
             return Decision(image, image, "verify", None, None, None, None, message, rules=rules,

@@ -14,8 +14,8 @@ pod template of a Deployment, StatefulSet, DaemonSet, ReplicaSet or Job, a CronJ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .expressions import CelRuntimeError
@@ -145,17 +145,26 @@ def images_by_category(resource: Mapping[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-@dataclass(frozen=True)
-class ResourceImage:
-    """An image with the resource it is written in and its category there: what an
-    ImageValidatingPolicy sees as `object` and `images` when a resource is known."""
+class ResourceImage(str):
+    """An image reference (the string as written) that knows the resource it is written in and
+    its category there: what an ImageValidatingPolicy sees as `object` and `images` when the
+    resource is known. A str, so every consumer of image references takes it as one."""
 
-    reference: str
-    resource: Mapping[str, Any] = field(hash=False, compare=False)
-    category: str = "containers"
+    resource: Mapping[str, Any]
+    category: str
 
-    def __str__(self) -> str:
-        return self.reference
+    def __new__(cls, reference: str, resource: Mapping[str, Any], category: str = "containers") -> ResourceImage:
+        image = super().__new__(cls, reference)
+        image.resource = resource
+        image.category = category
+        return image
+
+
+def subjects(images: Sequence[tuple[str, Mapping[str, Any] | None, str | None]]) -> list[str]:
+    """(reference, resource, category) as what an ImageValidatingPolicy decides: the reference
+    with its resource where one is known, else the bare reference (a Pod of its own)."""
+    return [ResourceImage(image, resource, category or "containers") if resource is not None else image
+            for image, resource, category in images]
 
 
 def _path(value: Any, *keys: str) -> Any:
