@@ -82,4 +82,5 @@ async def verify_ivpol(
     finally:
         memo.settle()
     verdict = run(req, checks, has_digest=ref.digest is not None)
-    return VerifyResult(decision, digest, verdict.outcome, verdict.message, verdict.evidence, verdict.errors)
+    return VerifyResult(decision, digest, verdict.outcome, verdict.message, verdict.evidence, verdict.errors,
+                        validations=verdict.trials)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pullguard.engine.signatures.attestation_discovery import FoundAttestation
 from pullguard.engine.signatures.evidence import SignatureEvidence
 from pullguard.engine.vocabulary import ADMITTED, OUTCOMES, Decision, Outcome
+
+if TYPE_CHECKING:  # only a type here: the ivpol dialect imports what verification returns
+    from pullguard.engine.policy.ivpol.verification import ValidationTrial
 
 # SPEC §3: every failure message starts so, followed by Talos's own error chain.
 FAILED_PREFIX = "image verification failed: no valid signature found: "
@@ -40,6 +43,9 @@ class VerifyResult:
     cached: bool = False
     # Kyverno `attestations`: the attestations that verified and satisfied their conditions.
     attestations: list[FoundAttestation] = field(default_factory=list)
+    # ImageValidatingPolicy: each validation tried, in order, and its value (the last one false
+    # or unanswered when the image was not verified)
+    validations: list[ValidationTrial] = field(default_factory=list)
 
     @property
     def admitted(self) -> bool:
@@ -58,6 +64,9 @@ class VerifyResult:
         )
         if self.attestations:
             out["attestations"] = [a.to_json() for a in self.attestations]
+        if self.validations:
+            out["validations"] = [{"policy": v.policy, "index": v.index, "expression": v.expression, "line": v.line,
+                                   "value": v.value, "message": v.message} for v in self.validations]
         return out
 
 

@@ -75,11 +75,29 @@ def result_lines(out: Text, result: dict, *, fold: bool = False) -> None:
         else:
             _field(out, "tlog", None)
     attestation_lines(out, result.get("attestations") or [], fold=fold)
+    validation_lines(out, result.get("validations") or [])
     errors = result.get("errors") or []
     if errors:
         out.append(f"errors ({len(errors)})\n", style=SEVERITY_STYLE["error"])
         for error in errors:
             out.append(f"- {escape_control(str(error))}\n")
+
+
+def validation_lines(out: Text, validations: list) -> None:
+    """ImageValidatingPolicy: each validation tried, in order, with its value (`error` when it
+    could not be answered) and where it is written."""
+    if not validations:
+        return
+    out.append("validations\n", style="bold")
+    for trial in validations:
+        value = trial.get("value")
+        word = "error" if value is None else str(value).lower()
+        style = OUTCOME_STYLE.get({"true": "verified", "false": "failed"}.get(word, "error"), "")
+        out.append(f"{word:<6}", style=style)
+        out.append(escape_control(f"{trial.get('policy')}[{trial.get('index')}] line {trial.get('line')}: "
+                                  f"{trial.get('expression')}") + "\n")
+        if trial.get("message"):
+            out.append(f"      {escape_control(str(trial.get('message')))}\n", style="dim")
 
 
 # Lines of a predicate shown in the pane; the copyable details (`c`) and `e` show it whole.
