@@ -144,6 +144,14 @@ async def test_z_zooms_the_focused_pane_with_its_whole_border(size):
         await pilot.press("z")
         await pilot.pause()
         assert app.screen.maximized is None
+        # Every pane outside the editor zooms the same way.
+        for keys, pane in ((("tab",), "#detail"), (("f4",), "#problems")):
+            await pilot.press(*keys, "z")
+            await pilot.pause()
+            assert app.screen.maximized is app.query_one(pane), pane
+            assert app.query_one(pane).outer_size.width == size[0]
+            await pilot.press("z")
+            await pilot.pause()
 
 
 @pytest.mark.parametrize("size", SIZES)

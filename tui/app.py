@@ -163,6 +163,7 @@ class PullguardApp(App[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < self.NARROW, "-narrow")
+        self.table.set_image_first(event.size.width < self.NARROW)
 
     @on(events.DescendantFocus)
     def _on_focus_moved(self, event: events.DescendantFocus) -> None:
@@ -190,6 +191,7 @@ class PullguardApp(App[None]):
 
     def on_mount(self) -> None:
         self.set_class(self.size.width < self.NARROW, "-narrow")
+        self.table.set_image_first(self.size.width < self.NARROW)
         retitle(self.editor, self._title())
         self.query_one("#outline", RuleOutline).border_title = "rules"
         self.query_one("#problems", DiagnosticsList).border_title = "problems"

@@ -237,6 +237,7 @@ class DetailPane(VerticalScroll):
     """
 
     can_focus = True
+    ALLOW_MAXIMIZE = True  # z zooms it (a scroll container is not zoomable by default)
     BINDINGS = [
         Binding("c", "app.show_details", "Copy", id="detail.copy", tooltip="Open these details as copyable text"),
         Binding(

@@ -175,6 +175,8 @@ class ImageTable(ScrollView, can_focus=True):
         self.styles_seen: dict[str, Style] = {}
         self.hover_row = -1
         self.last_highlighted: str | None = None
+        # Set by the app below 100 columns: the image before the match subject and the pod.
+        self.image_first = False
 
     # -- data --------------------------------------------------------------------------
 
@@ -297,6 +299,11 @@ class ImageTable(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._relayout()
 
+    def set_image_first(self, value: bool) -> None:
+        if value != self.image_first:
+            self.image_first = value
+            self._relayout()
+
     def _wanted(self) -> list[int]:
         """Each column's width if nothing were cut (its longest text, within its bounds)."""
         rows = [self.known[image] for image in self.shown] or list(self.known.values())
@@ -334,7 +341,12 @@ class ImageTable(ScrollView, can_focus=True):
         while True:
             on = [index for index in present if index not in offscreen]
             room = width - 1 - GAP * (len(on) - 1) - sum(wanted[index] for index in on if index not in shared)
-            if room >= sum(least[index] for index in on if index in shared) or not droppable:
+            spare = room - sum(least[index] for index in on if index in shared)
+            # On a small screen the whole image name comes before the subject and the pod (the
+            # detail pane shows both); the node verdict stays. Else every column gets its least.
+            image_short = self.image_first and spare < wanted[at["image"]] - least[at["image"]]
+            make_room = image_short and bool(droppable) and droppable[0] != at["node"]
+            if (spare >= 0 and not make_room) or not droppable:
                 break
             offscreen.append(droppable.pop(0))
         widths = list(wanted)
