@@ -152,6 +152,15 @@ def _regex(old: str | None, new: str | None) -> Order:
     if old is None or new is None:
         return "weaker" if new is None else "stronger"
     a, b = literal_language(old), literal_language(new)
+    if a is None and b is not None:
+        # Any `^Q…` search accepts only strings starting with Q: a superset of its language.
+        # When even that superset is within the new literal search, the new one is wider
+        # (release tags `^https://github\.com/acme/[^/]+/…` loosened to `^https://github\.com/acme/`).
+        wider = anchored_prefix_language(old)
+        return "weaker" if wider is not None and wider.within(b) else "changed"
+    if b is None and a is not None:
+        narrower = anchored_prefix_language(new)
+        return "stronger" if narrower is not None and narrower.within(a) else "changed"
     if a is None or b is None:
         return "changed"
     forward, backward = a.within(b), b.within(a)
@@ -267,3 +276,56 @@ def literal_language(pattern: str) -> LiteralLanguage | None:
     if any(w is None for w in words):
         return None
     return LiteralLanguage(frozenset(before + (w or "") + after for w in words), start, end)
+
+
+_QUANTIFIERS = set("*+?{")
+
+
+def anchored_prefix_language(pattern: str) -> LiteralLanguage | None:
+    """For a search anchored at the start (`^Q…`) with no top-level alternative: the strings
+    that start with Q, its literal prefix (a superset of what the search accepts). None when the
+    pattern is not of that shape. A literal followed by a quantifier is not part of Q."""
+    if not pattern.startswith("^") or _has_top_level_alternative(pattern):
+        return None
+    out: list[str] = []
+    i = 1
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            if i + 1 >= len(pattern) or pattern[i + 1].isalnum():
+                break  # \d, \b, \x41, \Q...: not a plain literal
+            out.append(pattern[i + 1])
+            i += 2
+            continue
+        if ch in _META:
+            if ch in _QUANTIFIERS and out:
+                out.pop()  # `ab?`: the b is optional
+            break
+        out.append(ch)
+        i += 1
+    else:
+        return None  # all literal: literal_language decides it exactly
+    return LiteralLanguage(frozenset({"".join(out)}), True, False)
+
+
+def _has_top_level_alternative(pattern: str) -> bool:
+    depth, i, in_class = 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1:i + 2] == "]" or pattern[i + 1:i + 3] == "^]":
+                i += 1 if pattern[i + 1] == "]" else 2  # a leading `]` is a literal in the class
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+        i += 1
+    return False

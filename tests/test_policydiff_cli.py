@@ -251,3 +251,21 @@ def test_weakened_verifier_is_listed_first(files, capsys):
     doc = json.loads(out)
     assert list(doc["counts"])[0] == "verifier-weakened"
     assert [c["kind"] for c in doc["changes"]][:2] == ["verifier-weakened", "verifier-weakened"]
+
+
+def test_loosening_the_samples_release_tag_regex_is_a_weakened_verifier_listed_first(tmp_path, capsys):
+    """Issue 16's case on the bundled sample: rule 0000's subjectRegex from release tags to the
+    whole organisation did not move the rule; it accepts more signers."""
+    from pullguard.engine.samples import sample_dir
+
+    old = sample_dir() / "talos" / "policy.yaml"
+    text = old.read_text()
+    regex = r"^https://github\.com/acme/[^/]+/\.github/workflows/release\.yaml@refs/tags/v"
+    assert regex in text
+    new = tmp_path / "new.yaml"
+    new.write_text(text.replace(regex, r"^https://github\.com/acme/"))
+    code = main(["diff", str(old), str(new), "--images", str(sample_dir() / "images" / "images.txt"), "-o", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    kinds = [change["kind"] for change in report["changes"]]
+    assert kinds and set(kinds) == {"verifier-weakened"}
