@@ -412,7 +412,8 @@ class NeverMatches:
     suggestion: str | None = None
 
 
-_REPO_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-./")
+# A character that cannot occur in a repository path (nor is a star): one scan in C per pattern.
+_NOT_REPO_CHAR = re.compile(r"[^*a-z0-9_./-]")
 
 
 def _normalized_suggestion(pattern: str) -> str | None:
@@ -455,11 +456,9 @@ def glob_never_matches(pattern: str) -> NeverMatches | None:
     slash = pattern.find("/")
     # After a literal '/', the subject is inside the repository path.
     if slash >= 0:
-        for i in range(slash + 1, len(pattern)):
-            ch = pattern[i]
-            if ch == "*" or ch in _REPO_CHARS:
-                continue
-            return _repo_char_problem(pattern, ch, i)
+        bad = _NOT_REPO_CHAR.search(pattern, slash + 1)
+        if bad is not None:
+            return _repo_char_problem(pattern, bad.group(), bad.start())
     if 0 <= slash < star:
         registry = pattern[:slash]
         rest = pattern[slash + 1:]

@@ -25,13 +25,14 @@ from .talos.mirrors import DeclaredMirrors, read_mirrors
 from .talos.registryauth import DeclaredAuth, read_registry_auths
 
 
-def _load_kyverno(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:
+# Kyverno and ImageValidatingPolicy report every diagnostic whatever `errors_only` allows.
+def _load_kyverno(docs: list[Document], path: str, errors_only: bool) -> tuple[PolicyModel, list[Diagnostic]]:
     from .kyverno.loader import load  # only when needed: the Kyverno loader costs ~35 ms to import
 
     return load(docs, path)
 
 
-def _load_ivpol(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:
+def _load_ivpol(docs: list[Document], path: str, errors_only: bool) -> tuple[PolicyModel, list[Diagnostic]]:
     from . import ivpol  # only when needed: it loads the CEL library
 
     return ivpol.load(docs, path)
@@ -78,13 +79,17 @@ class LoadedPolicy:
         return count(self.diagnostics, "warning")
 
 
-def load_policy(text: str, path: str = "<policy>") -> LoadedPolicy:
-    """Parse, validate and lint a policy held in memory. Never touches the disk."""
+def load_policy(text: str, path: str = "<policy>", errors_only: bool = False) -> LoadedPolicy:
+    """Parse, validate and lint a policy held in memory. Never touches the disk.
+
+    `errors_only`: the caller needs only what refuses the policy (simulate), so the lints that
+    can only warn, the costliest part of loading a fleet-sized policy, may be skipped.
+    """
     with gc_paused():  # YAML nodes, rules, diagnostics: many objects, no cycles
-        return _load_policy(text, path)
+        return _load_policy(text, path, errors_only)
 
 
-def _load_policy(text: str, path: str) -> LoadedPolicy:
+def _load_policy(text: str, path: str, errors_only: bool) -> LoadedPolicy:
     docs, problem = compose(text)
     syntax_error = problem_diagnostic(problem) if problem is not None else None
     diagnostics: list[Diagnostic] = [syntax_error] if syntax_error else []
@@ -98,7 +103,7 @@ def _load_policy(text: str, path: str) -> LoadedPolicy:
         dialect = _TALOS  # nothing parsed at all: an empty Talos policy, the error says why
     policy: PolicyModel | None = None
     if dialect is not None:
-        policy, diags = dialect.load(docs, path)
+        policy, diags = dialect.load(docs, path, errors_only)
         diagnostics.extend(diags)
         # Talos (yaml.v3) and kubectl refuse a policy document with a key written twice. The
         # Kyverno decoder reports those in the mappings it reads (with their entry index).

@@ -38,8 +38,10 @@ class PolicyModel(Protocol):
         ...
 
 
-# A dialect's `load(docs, path)`: the policy and every diagnostic of loading, validation and lints.
-Load = Callable[[list[Document], str], tuple[PolicyModel, list[Diagnostic]]]
+# A dialect's `load(docs, path, errors_only)`: the policy and every diagnostic of loading,
+# validation and lints; with `errors_only` (the caller only decides whether to refuse the
+# policy) it may leave out what is below error severity.
+Load = Callable[[list[Document], str, bool], tuple[PolicyModel, list[Diagnostic]]]
 
 
 @dataclass(frozen=True)

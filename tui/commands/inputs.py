@@ -65,16 +65,17 @@ def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(diagnostics, key=lambda d: (d.line if d.line is not None else 0, d.column or 0))
 
 
-def load_policy_or_refuse(path: str) -> LoadedPolicy | None:
+def load_policy_or_refuse(path: str, errors_only: bool = False) -> LoadedPolicy | None:
     """The loaded policy, or None after saying on stderr why it is refused (exit 2): unreadable,
-    or a policy with errors."""
+    or a policy with errors. `errors_only`: the caller shows no warning, so lints that can only
+    warn may be skipped (see `load_policy`)."""
     text, problem = read_policy(path)
     if text is None:
         fail(problem or f"cannot read policy {path}")
         return None
     from pullguard.engine.policy import load_policy
 
-    loaded = load_policy(text, path)
+    loaded = load_policy(text, path, errors_only)
     if loaded.errors or loaded.policy is None:
         report_refused(loaded, path, text)
         return None

@@ -76,7 +76,7 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None, entries: lis
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load_policy_or_refuse(args.policy)
+    loaded = load_policy_or_refuse(args.policy, errors_only=True)  # simulate shows no warning
     if loaded is None:
         return 2
     entries = read_images(args.images, args.images_files, empty_list_ok=True)

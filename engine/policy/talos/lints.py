@@ -18,10 +18,12 @@ Each lint has a stable code, points at the text to change, and suggests a fix:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from ...diagnostics import Diagnostic, Severity
-from ...patterns import FirstMatch, first_match, glob_subsumes
+from ...goregexp import compile_error
+from ...patterns import FirstMatch, first_match, glob_never_matches, glob_subsumes
 from ...yamlsource import Document, position
 from .rules import Pos, TalosRule
 
@@ -52,8 +54,6 @@ def key_fingerprint(pem: str) -> str | None:
 
 def re2_error(pattern: str) -> str | None:
     """Why Go's regexp (RE2 syntax, less `\\C`) rejects `pattern`, or None if it compiles."""
-    from ...goregexp import compile_error
-
     return compile_error(pattern)
 
 
@@ -72,8 +72,6 @@ def _re2_fix(pattern: str, error: str) -> str:
 @lru_cache(maxsize=4096)  # a pure function of the pattern, asked for every rule on every keystroke
 def never_match_reason(pattern: str) -> tuple[str, str | None] | None:
     """(why, suggested pattern) when `pattern` can match no normalized match subject."""
-    from ...patterns import glob_never_matches
-
     if not pattern:
         return None  # Talos reports the empty pattern itself
     found = glob_never_matches(pattern)
@@ -120,12 +118,46 @@ def _risky_skip(pattern: str) -> tuple[str, str] | None:
     return None
 
 
-def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], ivc_docs: list[Document]) -> list[Diagnostic]:
+def _material_errors(rule: TalosRule, add: Callable[..., None]) -> None:
+    """A subjectRegex Go would not compile, key material Talos could not use: the lint errors."""
+    i = rule.index
+    if rule.has_keyless and rule.subject_regex:
+        error = re2_error(rule.subject_regex)
+        if error:
+            add(
+                "error",
+                "re2-invalid-regex",
+                f"rule {i}: subjectRegex is not a valid Go (RE2) regular expression: {error}",
+                rule.pos("keyless.subjectRegex", value=True),
+                i,
+                _re2_fix(rule.subject_regex, error),
+            )
+    if rule.has_public_key and rule.certificate:
+        _fp, code, message = _check_key(rule.certificate)
+        if code is not None:
+            fix = (
+                "extract the key: 'openssl x509 -pubkey -noout -in cert.pem' and paste the PUBLIC KEY block"
+                if code == "certificate-not-public-key"
+                else "paste the signer's PEM block (cosign.pub), from '-----BEGIN PUBLIC KEY-----' to '-----END PUBLIC KEY-----'"
+            )
+            add("error", code, f"rule {i}: publicKey.certificate: {message}; {TALOS_READS_KEY_LATE}",
+                rule.pos("publicKey.certificate", value=True), i, fix)
+
+
+def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], ivc_docs: list[Document],
+         errors_only: bool = False) -> list[Diagnostic]:
+    """Every lint finding; with `errors_only`, only the errors (what refuses the policy), which
+    skips the reachability lints that cost the most on a fleet-sized policy."""
     out: list[Diagnostic] = []
 
     def add(severity: Severity, code: str, message: str, pos: Pos | None, rule_index: int | None, fix: str | None = None) -> None:
         line, column = pos if pos else (None, None)
         out.append(Diagnostic(severity, code, message, line, column, rule_index, None, None, fix))
+
+    if errors_only:
+        for rule in rules:
+            _material_errors(rule, add)
+        return out
 
     if len(ivc_docs) > 1:
         second = ivc_docs[1].root
@@ -156,28 +188,7 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
         i = rule.index
         image_pos = rule.pos("image", value=True)
 
-        # regex and key material
-        if rule.has_keyless and rule.subject_regex:
-            error = re2_error(rule.subject_regex)
-            if error:
-                add(
-                    "error",
-                    "re2-invalid-regex",
-                    f"rule {i}: subjectRegex is not a valid Go (RE2) regular expression: {error}",
-                    rule.pos("keyless.subjectRegex", value=True),
-                    i,
-                    _re2_fix(rule.subject_regex, error),
-                )
-        if rule.has_public_key and rule.certificate:
-            _fp, code, message = _check_key(rule.certificate)
-            if code is not None:
-                fix = (
-                    "extract the key: 'openssl x509 -pubkey -noout -in cert.pem' and paste the PUBLIC KEY block"
-                    if code == "certificate-not-public-key"
-                    else "paste the signer's PEM block (cosign.pub), from '-----BEGIN PUBLIC KEY-----' to '-----END PUBLIC KEY-----'"
-                )
-                add("error", code, f"rule {i}: publicKey.certificate: {message}; {TALOS_READS_KEY_LATE}",
-                    rule.pos("publicKey.certificate", value=True), i, fix)
+        _material_errors(rule, add)
 
         if not rule.pattern:
             continue

@@ -206,8 +206,9 @@ def _build_verifier(rule: TalosRule) -> None:
         rule.verifier = PublicKeyVerifier(pem=rule.certificate, fingerprint=lints.key_fingerprint(rule.certificate))
 
 
-def load(docs: list[Document], path: str) -> tuple[TalosPolicy, list[Diagnostic]]:
-    """Read, merge, validate (Talos) and lint (pullguard) every ImageVerificationConfig in `docs`."""
+def load(docs: list[Document], path: str, errors_only: bool = False) -> tuple[TalosPolicy, list[Diagnostic]]:
+    """Read, merge, validate (Talos) and lint (pullguard) every ImageVerificationConfig in `docs`
+    (with `errors_only`, the lints that can only warn are skipped)."""
     loader = _Loader(path)
     per_doc: list[list[TalosRule]] = []
     ivc_docs: list[Document] = []
@@ -221,5 +222,5 @@ def load(docs: list[Document], path: str) -> tuple[TalosPolicy, list[Diagnostic]
     loader.diags.extend(validate(rules))
     for rule in rules:
         _build_verifier(rule)
-    loader.diags.extend(lints.lint(rules, replaced, ivc_docs))
+    loader.diags.extend(lints.lint(rules, replaced, ivc_docs, errors_only))
     return TalosPolicy(rules), loader.diags
