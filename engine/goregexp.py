@@ -10,6 +10,7 @@ newer Go), are accepted by both.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 
 def _unescaped_any_byte(pattern: str) -> bool:
@@ -32,20 +33,35 @@ def _unescaped_any_byte(pattern: str) -> bool:
     return False
 
 
-@lru_cache(maxsize=1024)
-def compile_error(pattern: str) -> str | None:
-    """Why Go's regexp would reject `pattern` (RE2's words, or Go's for `\\C`), or None."""
+@lru_cache(maxsize=1)
+def _options() -> Any:
     import re2
 
     options = re2.Options()
     options.log_errors = False  # RE2 would print to stderr; the caller reports it instead
+    return options
+
+
+@lru_cache(maxsize=1024)
+def compile_error(pattern: str) -> str | None:
+    """Why Go's regexp would reject `pattern` (RE2's words, or Go's for `\\C`), or None.
+
+    Asks the binding's compiled RE2 object directly, as `re2.compile` does inside (it encodes
+    the pattern, builds `_re2.RE2` and raises `RE2.error()` when not `ok()`), without the
+    wrapper's per-call copy of every option: a quarter of the time, which counts when a
+    fleet-sized policy has thousands of identity regexes (tests compare both on a table).
+    """
+    from re2 import _re2
+
     try:
-        re2.compile(pattern, options)
-    except Exception as exc:  # re2.error; its message is bytes on some builds
-        text = exc.args[0] if exc.args else exc
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "replace")
-        return str(text)
+        regexp = _re2.RE2(pattern.encode("utf-8"), _options())
+        error = None if regexp.ok() else regexp.error()
+    except Exception as exc:  # a pattern that is not UTF-8 (lone surrogates)
+        error = exc.args[0] if exc.args else exc
+    if error is not None:  # its message is bytes on some builds
+        if isinstance(error, bytes):
+            error = error.decode("utf-8", "replace")
+        return str(error)
     if _unescaped_any_byte(pattern):
         return "invalid escape sequence: \\C (Go's regexp has no 'any byte' escape; RE2 in C++ has)"
     return None

@@ -13,13 +13,15 @@ from collections.abc import Sequence
 
 from ...patterns import FirstMatch, first_match, glob_match, pattern_masks
 from ...reference import InvalidReference
-from ...vocabulary import Action, Decision, DialectName, KeylessVerifier, OutlineItem, PublicKeyVerifier, RuleTrial
+from ...vocabulary import Action, Decision, DialectName, KeylessVerifier, OutlineItem, PublicKeyVerifier, RuleTrial, Verifier
 from .rules import TalosRule
 from .subject import match_subject
 
-# (action, deciding rule or None, message): one per rule, shared by every image it decides.
-_Outcome = tuple[Action, TalosRule | None, str]
-_NO_MATCH: _Outcome = ("allow", None, "no matched rule")
+# A Decision's fields after the image and its subject (action, rule index, rule id, pattern,
+# verifier, message): one per rule, shared by every image it decides, so a decision is made
+# without reading the rule again (on a fleet-sized policy each read is a cache miss).
+_Outcome = tuple[Action, int | None, str | None, str | None, Verifier | None, str]
+_NO_MATCH: _Outcome = ("allow", None, None, None, None, "no matched rule")
 
 # Up to this many distinct subjects, evaluate_many matches by per-pattern bitmasks.
 _BITMASK_LIMIT = 20_000
@@ -85,15 +87,11 @@ class TalosPolicy:
             message = f"verification skipped by matched rule ({rule.rule_id})"
         else:
             message = _verification_message(rule)
-        return (action, rule, message)
+        return (action, rule.index, rule.rule_id, rule.pattern, rule.verifier if action == "verify" else None, message)
 
     @staticmethod
     def _decision(image: str, subject: str, outcome: _Outcome) -> Decision:
-        action, rule, message = outcome
-        if rule is None:
-            return Decision(image, subject, action, None, None, None, None, message)
-        verifier = rule.verifier if action == "verify" else None
-        return Decision(image, subject, action, rule.index, rule.rule_id, rule.pattern, verifier, message)
+        return Decision(image, subject, *outcome)
 
     def evaluate(self, image: str) -> Decision:
         try:
