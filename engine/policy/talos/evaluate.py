@@ -52,7 +52,8 @@ class TalosPolicy:
         self.rules = rules
         self._matcher: FirstMatch | None = None
         self._memo: dict[str, _Outcome] = {}
-        self._outcomes: dict[int, _Outcome] = {}  # rule index -> outcome, shared by its images
+        # Per rule position, its outcome once a subject has met it (shared by its images).
+        self._outcomes: list[_Outcome | None] = [None] * len(rules)
 
     # -- matching -------------------------------------------------------------------------
 
@@ -68,14 +69,14 @@ class TalosPolicy:
         if hit is not None:
             return hit
         index = self._first(subject)
-        hit = _NO_MATCH if index is None else self._outcome(self.rules[index])
+        hit = _NO_MATCH if index is None else self._outcome(index)
         self._memo[subject] = hit
         return hit
 
-    def _outcome(self, rule: TalosRule) -> _Outcome:
-        found = self._outcomes.get(rule.index)
+    def _outcome(self, position: int) -> _Outcome:
+        found = self._outcomes[position]
         if found is None:
-            found = self._outcomes[rule.index] = self._make_outcome(rule)
+            found = self._outcomes[position] = self._make_outcome(self.rules[position])
         return found
 
     @staticmethod
@@ -123,7 +124,7 @@ class TalosPolicy:
         table.prepare(rule.pattern for rule in self.rules if rule.pattern)
         remaining = (1 << len(distinct)) - 1
         memo = self._memo
-        for rule in self.rules:
+        for position, rule in enumerate(self.rules):
             if not remaining:
                 break
             if not rule.pattern:
@@ -137,7 +138,7 @@ class TalosPolicy:
             while i >= 0:
                 subject = distinct[i]
                 if subject not in memo:
-                    memo[subject] = self._outcome(rule)
+                    memo[subject] = self._outcome(position)
                 i = bits.find("1", i + 1)
         if remaining:
             bits = bin(remaining)[:1:-1]
