@@ -15,6 +15,8 @@ from typing import Any
 
 def _unescaped_any_byte(pattern: str) -> bool:
     """True when `\\C` occurs as an escape (not after an escaped backslash, not in `\\Q...\\E`)."""
+    if "\\C" not in pattern:  # the common case, without a walk in Python
+        return False
     i, n = 0, len(pattern)
     while i < n:
         if pattern[i] != "\\":
