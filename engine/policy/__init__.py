@@ -25,20 +25,23 @@ from .talos.mirrors import DeclaredMirrors, read_mirrors
 from .talos.registryauth import DeclaredAuth, read_registry_auths
 
 
-# Kyverno and ImageValidatingPolicy report every diagnostic whatever `errors_only` allows.
-def _load_kyverno(docs: list[Document], path: str, errors_only: bool) -> tuple[PolicyModel, list[Diagnostic]]:
+def _load_kyverno(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:
     from .kyverno.loader import load  # only when needed: the Kyverno loader costs ~35 ms to import
 
     return load(docs, path)
 
 
-def _load_ivpol(docs: list[Document], path: str, errors_only: bool) -> tuple[PolicyModel, list[Diagnostic]]:
+def _load_ivpol(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:
     from . import ivpol  # only when needed: it loads the CEL library
 
     return ivpol.load(docs, path)
 
 
-_TALOS = Dialect("talos", talos.detect, talos.load)
+def _load_talos_errors(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:
+    return talos.load(docs, path, errors_only=True)
+
+
+_TALOS = Dialect("talos", talos.detect, talos.load, _load_talos_errors)
 # Tried in order: the first dialect that claims a document reads the whole file.
 DIALECTS: tuple[Dialect, ...] = (Dialect("kyverno", is_kyverno, _load_kyverno),
                                  Dialect("kyverno-ivpol", is_image_validating_policy, _load_ivpol), _TALOS)
@@ -103,7 +106,8 @@ def _load_policy(text: str, path: str, errors_only: bool) -> LoadedPolicy:
         dialect = _TALOS  # nothing parsed at all: an empty Talos policy, the error says why
     policy: PolicyModel | None = None
     if dialect is not None:
-        policy, diags = dialect.load(docs, path, errors_only)
+        load = dialect.load_errors if errors_only and dialect.load_errors is not None else dialect.load
+        policy, diags = load(docs, path)
         diagnostics.extend(diags)
         # Talos (yaml.v3) and kubectl refuse a policy document with a key written twice. The
         # Kyverno decoder reports those in the mappings it reads (with their entry index).

@@ -38,10 +38,8 @@ class PolicyModel(Protocol):
         ...
 
 
-# A dialect's `load(docs, path, errors_only)`: the policy and every diagnostic of loading,
-# validation and lints; with `errors_only` (the caller only decides whether to refuse the
-# policy) it may leave out what is below error severity.
-Load = Callable[[list[Document], str, bool], tuple[PolicyModel, list[Diagnostic]]]
+# A dialect's `load(docs, path)`: the policy and every diagnostic of loading, validation and lints.
+Load = Callable[[list[Document], str], tuple[PolicyModel, list[Diagnostic]]]
 
 
 @dataclass(frozen=True)
@@ -53,3 +51,6 @@ class Dialect:
     detect: Callable[[Document], bool]
     # Imports the dialect's loader only when a file needs it, then loads.
     load: Load
+    # The same policy and every error diagnostic, for a caller that only decides whether to
+    # refuse the policy (simulate): it may skip lints that can only warn. None: `load`.
+    load_errors: Load | None = None
