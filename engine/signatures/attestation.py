@@ -18,7 +18,12 @@ from typing import Any
 
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
-from pullguard.engine.signatures.legacy import BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION
+from pullguard.engine.signatures.legacy import (
+    BUNDLE_ANNOTATION,
+    CERTIFICATE_ANNOTATION,
+    CHAIN_ANNOTATION,
+    check_keyless_certificate,
+)
 from pullguard.engine.signatures.payload import INTOTO_PAYLOAD_TYPE, check_statement, pae
 from pullguard.engine.signatures.rekor import RekorEntry
 from pullguard.engine.signatures.trust import TrustRoot, load_trusted_root
@@ -114,7 +119,6 @@ def verify_legacy_attestation(
         raise SignatureError(f"unsupported verifier {type(verifier).__name__}")
 
     from pullguard.engine.signatures import certs
-    from pullguard.engine.signatures.identity import certificate_identity, check_certificate_policy, check_identity
     from pullguard.engine.signatures.trust import now_utc
 
     cert_pem = annotations.get(CERTIFICATE_ANNOTATION)
@@ -134,13 +138,7 @@ def verify_legacy_attestation(
     else:
         entry = _logged(annotations, payload, valid, cert.public_bytes(serialization.Encoding.DER), True, root)
         when = entry.integrated_datetime
-    chain = certs.verify_chain(cert, certs.load_pem_chain(annotations.get(CHAIN_ANNOTATION)), root, when)
-    certs.check_code_signing(cert)
-    if not verifier.ignore_sct:
-        certs.verify_sct(cert, chain, root)
-    identity = certificate_identity(cert)
-    check_identity(identity, verifier)
-    check_certificate_policy(cert, verifier)
+    identity = check_keyless_certificate(cert, annotations.get(CHAIN_ANNOTATION), root, when, verifier)
     return SignatureEvidence(
         format="legacy",
         artifact_digest=image_digest,
