@@ -13,6 +13,35 @@ Severity = Literal["error", "warning", "info"]
 
 
 @dataclass(frozen=True)
+class TextEdit:
+    """A machine-applicable fix: replace [line:column, end_line:end_column) (1-based, the end
+    exclusive) of the policy text with `text`. Where start equals end it is an insertion."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    text: str
+
+    def apply(self, source: str) -> str:
+        """`source` with this edit made (positions past a line's end are clamped to it)."""
+        lines = source.split("\n")
+
+        def offset(line: int, column: int) -> int:
+            row = min(max(line - 1, 0), len(lines) - 1)
+            col = min(max(column - 1, 0), len(lines[row]))
+            return sum(len(text) + 1 for text in lines[:row]) + col
+
+        start, end = offset(self.line, self.column), offset(self.end_line, self.end_column)
+        return source[:start] + self.text + source[max(start, end):]
+
+
+def reindent(line: int, current: int, wanted: int) -> TextEdit:
+    """The edit that moves the text of `line` from column `current` to column `wanted`."""
+    return TextEdit(line, 1, line, current, " " * (wanted - 1))
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     severity: Severity
     code: str
@@ -25,6 +54,9 @@ class Diagnostic:
     end_column: int | None = None
     # A suggested fix a person can act on; None where there is none.
     fix: str | None = None
+    # The fix as edits of the text, where the engine knows them (the editor applies them;
+    # not part of the JSON shape).
+    edits: tuple[TextEdit, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The SPEC §2 `check` diagnostic shape (extra keys only where set)."""

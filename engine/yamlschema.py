@@ -23,7 +23,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Union
 
-from .diagnostics import Diagnostic, Severity
+from .diagnostics import Diagnostic, Severity, reindent
 from .yamlsource import (
     MappingNode,
     Node,
@@ -44,7 +44,8 @@ Pos = tuple[int, int]
 
 def problem_diagnostic(problem: YamlProblem) -> Diagnostic:
     """The error diagnostic for a stream yamlsource.compose could not read whole."""
-    return Diagnostic("error", problem.code, problem.message, problem.line, problem.column)
+    edits = (reindent(*problem.reindent),) if problem.reindent else ()
+    return Diagnostic("error", problem.code, problem.message, problem.line, problem.column, fix=problem.fix, edits=edits)
 
 
 # --- keys written twice --------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from .yamlsyntax import explain
+
 _Loader: Any
 try:  # libyaml is in PyYAML's wheels; the pure-Python composer is the slow fallback
     _Loader = yaml.CSafeLoader
@@ -66,6 +68,9 @@ class YamlProblem:
     message: str
     line: int | None
     column: int | None
+    fix: str | None = None
+    # (line, column the text starts at, column it should start at) for an indentation fix.
+    reindent: tuple[int, int, int] | None = None
 
 
 def compose(text: str) -> tuple[list[Document], YamlProblem | None]:
@@ -90,11 +95,12 @@ def compose(text: str) -> tuple[list[Document], YamlProblem | None]:
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem_text = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem:
-            problem_text = f"{exc.context}: {exc.problem}"
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        return docs, YamlProblem("yaml-syntax", f"YAML syntax error: {problem_text}", line, column)
+        context_line = exc.context_mark.line + 1 if exc.context_mark else None
+        words = explain(text, exc.problem or exc.context or "invalid YAML", exc.context if exc.problem else None,
+                        line, context_line)
+        return docs, YamlProblem("yaml-syntax", f"YAML syntax error: {words.message}", line, column, words.fix,
+                                 words.reindent)
     except yaml.YAMLError as exc:  # reader errors (control characters, bad encoding)
         return docs, YamlProblem("yaml-syntax", f"YAML syntax error: {exc}", None, None)
     finally:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ...diagnostics import Severity
 from ...patterns import literal_prefix
+from ..regexfix import regex_fix
 
 if TYPE_CHECKING:  # the key parser (cryptography) is imported only when a key is read
     from ...keys import PublicKey
@@ -98,8 +99,7 @@ def regex_finding(field: str, pattern: str) -> Finding | None:
     reason = compile_error(pattern)
     if reason is None:
         return None
-    fix = ("Go's regexp has no '\\C' (any byte): use '.' for any character" if "\\C" in reason
-           else "RE2 has no lookaround or backreferences; escape literal '.' '(' '[' with '\\'")
+    fix = regex_fix(pattern, reason)
     return ("error", "invalid-regex", f"{field} is not a valid RE2 regular expression: {reason}", fix)
 
 

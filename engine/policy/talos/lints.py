@@ -25,6 +25,7 @@ from ...diagnostics import Diagnostic, Severity
 from ...goregexp import compile_error
 from ...patterns import FirstMatch, first_match, glob_never_matches, glob_subsumes
 from ...yamlsource import Document, position
+from ..regexfix import regex_fix
 from .rules import Pos, TalosRule
 
 # Registries where anyone can publish under their own namespace.
@@ -55,18 +56,6 @@ def key_fingerprint(pem: str) -> str | None:
 def re2_error(pattern: str) -> str | None:
     """Why Go's regexp (RE2 syntax, less `\\C`) rejects `pattern`, or None if it compiles."""
     return compile_error(pattern)
-
-
-def _re2_fix(pattern: str, error: str) -> str:
-    if "\\C" in error:
-        return "Go's regexp has no '\\C' (any byte): use '.' for any character"
-    if "(?=" in pattern or "(?!" in pattern or "(?<=" in pattern or "(?<!" in pattern:
-        return "RE2 has no lookahead or lookbehind: express the identity positively, e.g. '^https://github\\.com/myorg/'"
-    if "escape" in error and any(f"\\{d}" in pattern for d in "123456789"):
-        return "RE2 has no backreferences: spell the repeated part out"
-    if "possessive" in error or "*+" in pattern or "++" in pattern:
-        return "RE2 has no possessive quantifiers: use plain '*' or '+'"
-    return "write a Go (RE2) regular expression; test it with 'go doc regexp/syntax'"
 
 
 @lru_cache(maxsize=4096)  # a pure function of the pattern, asked for every rule on every keystroke
@@ -130,7 +119,7 @@ def _material_errors(rule: TalosRule, add: Callable[..., None]) -> None:
                 f"rule {i}: subjectRegex is not a valid Go (RE2) regular expression: {error}",
                 rule.pos("keyless.subjectRegex", value=True),
                 i,
-                _re2_fix(rule.subject_regex, error),
+                regex_fix(rule.subject_regex, error),
             )
     if rule.has_public_key and rule.certificate:
         _fp, code, message = _check_key(rule.certificate)
@@ -182,6 +171,9 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
         )
 
     first_by_pattern: dict[str, TalosRule] = {}
+    # earlier rule -> the later rules it covers: one warning per earlier rule that covers several
+    # (a deny-all placed first is one mistake, not one per rule below it).
+    shadowed: dict[int, tuple[TalosRule, list[tuple[TalosRule, Pos | None]]]] = {}
     covering = _Covering(rules)
     position_of = {id(rule): n for n, rule in enumerate(rules)}
     for rule in rules:
@@ -209,15 +201,7 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
             first_by_pattern[rule.pattern] = rule
             prior = covering.first_subsuming(position_of[id(rule)])
             if prior is not None:
-                add(
-                    "warning",
-                    "shadowed-rule",
-                    f"rule {i}: never matches: rule {prior.index} ({prior.rule_id}, '{prior.pattern}') "
-                    f"matches every image that '{rule.pattern}' matches, and the first match wins",
-                    image_pos,
-                    i,
-                    f"move rule {i} above rule {prior.index}, or remove it",
-                )
+                shadowed.setdefault(id(prior), (prior, []))[1].append((rule, image_pos))
 
         never = _safe_never(rule.pattern)
         if never is not None:
@@ -237,6 +221,30 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
                 why, fix = risky
                 add("warning", "risky-skip", f"rule {i}: skip pattern '{rule.pattern}' is wider than it looks: {why}",
                     image_pos, i, f"use {fix}" if fix.startswith("'") else fix)
+
+    for prior, covered in shadowed.values():
+        if len(covered) == 1:
+            rule, shadowed_pos = covered[0]
+            add(
+                "warning",
+                "shadowed-rule",
+                f"rule {rule.index}: never matches: rule {prior.index} ({prior.rule_id}, '{prior.pattern}') "
+                f"matches every image that '{rule.pattern}' matches, and the first match wins",
+                shadowed_pos,
+                rule.index,
+                f"move rule {rule.index} above rule {prior.index}, or remove it",
+            )
+            continue
+        numbers = ", ".join(str(rule.index) for rule, _ in covered)
+        add(
+            "warning",
+            "shadowed-rule",
+            f"rule {prior.index}: '{prior.pattern}' matches every image that rules {numbers} match, so they "
+            f"never match: the first match wins",
+            prior.pos("image", value=True),
+            prior.index,
+            f"move rule {prior.index} below rule {covered[-1][0].index}, or narrow its pattern",
+        )
 
     if rules and not any(r.pattern and r.pattern.strip("*") == "" for r in rules):
         last = rules[-1]

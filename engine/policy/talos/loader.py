@@ -13,7 +13,7 @@ reported for every document, as Talos's strict decoder refuses them before mergi
 
 from __future__ import annotations
 
-from ...diagnostics import Diagnostic
+from ...diagnostics import Diagnostic, reindent
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier
 from ...yamlschema import TALOS, Walker
 from ...yamlsource import (
@@ -50,6 +50,10 @@ def _last_line(node: Node) -> int:
     if column == 1 and line > start_line:
         line -= 1  # block scalars (`|`) end at the start of the following line
     return max(line, start_line)
+
+
+def _last_item(node: SequenceNode) -> Node | None:
+    return node.value[-1] if node.value else None
 
 
 def detect(doc: Document) -> bool:
@@ -96,6 +100,8 @@ class _Loader:
                 continue
             elif key == "rules":
                 rules_node = value
+            elif key in RULE_KEYS and isinstance(rules_node, SequenceNode) and isinstance(last_rule := _last_item(rules_node), MappingNode):
+                self.rule_key_outside(key, key_node, last_rule)
             else:
                 self.walk.unknown_key(key, key_node, DOC_KEYS, "ImageVerificationConfig")
         if rules_node is None or is_null(rules_node):
@@ -104,6 +110,19 @@ class _Loader:
             self.walk.wrong_type("rules", "a list", rules_node)
             return []
         return [self.rule(item, doc.index) for item in rules_node.value]
+
+    def rule_key_outside(self, key: str, key_node: Node, last_rule: MappingNode) -> None:
+        """A rule's key written at the document's level after `rules:` (a new line that lost its
+        indentation): the fix indents it under the last rule, with its keys."""
+        line, column = position(key_node)
+        wanted = position(last_rule.value[0][0])[1] if last_rule.value else position(last_rule)[1]
+        self.walk.report(Diagnostic(
+            "error", "unknown-key",
+            f"unknown key '{key}' in ImageVerificationConfig: '{key}' is a rule's key, written outside the rule",
+            line, column, self.walk.rule_index(), *end_position(key_node),
+            fix=f"indent it under the rule: start it at column {wanted}, like the rule's other keys",
+            edits=(reindent(line, column, wanted),),
+        ))
 
     def rule(self, node: Node, doc_index: int) -> TalosRule:
         line, column = position(node)
