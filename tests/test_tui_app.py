@@ -55,8 +55,19 @@ async def settle(app, pilot) -> None:
 
 
 async def type_text(pilot, text: str) -> None:
+    """Type `text` as a person does in the editor: after enter the editor indents the new
+    line itself (as the line above wants), so the spaces written after a newline are checked
+    against that indentation instead of being typed."""
     keys = {"\n": "enter", " ": "space"}
-    await pilot.press(*[keys.get(ch, ch) for ch in text])
+    first, *lines = text.split("\n")
+    await pilot.press(*[keys.get(ch, ch) for ch in first])
+    for line in lines:
+        await pilot.press("enter")
+        body = line.lstrip(" ")
+        editor = pilot.app.focused
+        if hasattr(editor, "cursor_location"):
+            assert editor.cursor_location[1] == len(line) - len(body), (line, editor.cursor_location)
+        await pilot.press(*[keys.get(ch, ch) for ch in body])
 
 
 def table_rows(app) -> dict[str, tuple[str, ...]]:
@@ -73,7 +84,9 @@ def underlined_segments(app, line_index: int) -> list[str]:
     """Text of the rendered segments on a line that carry an underline style."""
     editor = app.editor
     editor.scroll_to(0, 0, animate=False)
-    strip = editor.render_line(line_index)
+    # Long lines wrap (soft wrap): the document line's first row on screen.
+    _, row = editor.wrapped_document.location_to_offset((line_index, 0))
+    strip = editor.render_line(row)
     return [seg.text for seg in strip if seg.style is not None and seg.style.underline]
 
 
@@ -390,24 +403,22 @@ async def test_outline_draws_an_edited_rule_and_keeps_the_others(tmp_path):
         assert sum(line.count("x") for line in lines) > 40  # the long pattern is drawn on its lines
 
 
-def test_text_area_private_parts_used_by_the_policy_editor_are_as_pinned():
-    """PolicyEditor overrides TextArea._build_highlight_map (see its comment)."""
+def test_policy_editor_uses_only_public_text_area_apis():
+    """The editor styles lines through get_line() and redraws through notify_style_update():
+    it overrides no private TextArea method and reads no private attribute."""
     import inspect
+    import re
 
-    from textual.document._syntax_aware_document import SyntaxAwareDocument
+    from pullguard.tui.widgets import editor
+
+    source = inspect.getsource(editor)
     from textual.widgets import TextArea
 
-    source = inspect.getsource(TextArea._build_highlight_map)
-    assert "self._line_cache.clear()" in source and "query_syntax_tree(self._highlight_query)" in source
-    assert "highlights[node_start_row].append" in source  # the map's shape: (start, end, name) per line
-    assert list(inspect.signature(SyntaxAwareDocument.query_syntax_tree).parameters) == [
-        "self", "query", "start_point", "end_point",
-    ]
-    assert "self._highlights" in inspect.getsource(TextArea._render_line)
-    # The editor drops cached lines by their view line: the third part of TextArea's key.
-    render_line = " ".join(inspect.getsource(TextArea.render_line).split())
-    assert "cache_key = ( self.size, scroll_x, absolute_y," in render_line
-    assert "absolute_y = scroll_y + y" in render_line
+    overridden = [name for name, value in vars(editor.PolicyEditor).items()
+                  if callable(value) and name.startswith("_") and not name.startswith("__") and hasattr(TextArea, name)]
+    assert overridden == []
+    used = set(re.findall(r"self\.(_[a-z]\w*)", source))
+    assert not {name for name in used if hasattr(TextArea, name)}, "a private TextArea attribute is used"
 
 
 # -- images ---------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ async def test_f5_verifies_every_image_against_the_registry(tmp_path, signed_wor
         assert outcomes(app)[f"{HOST}/app/signed:v1"] == "verified"
         app.editor.move_cursor((3, 0))
         await pilot.press("end")
-        for ch in f"\n  - image: {HOST}/app/signed\n    skip: true":
+        for ch in f"\n- image: {HOST}/app/signed\nskip: true":  # enter indents each new line
             await pilot.press({"\n": "enter", " ": "space"}.get(ch, ch))
         await settle(app, pilot)
         assert outcomes(app)[f"{HOST}/app/signed:v1"] == "skipped"

@@ -28,10 +28,12 @@ from textual.widgets import Footer, Label, OptionList, TextArea
 from textual.worker import get_current_worker
 
 from pullguard.engine.analysis import analyze
+from pullguard.engine.diagnostics import Diagnostic
 from pullguard.engine.display import escape_control
 from pullguard.engine.textfile import read_text
 from pullguard.engine.userfile import read_user_file, write_atomic
 
+from . import editing
 from .counts import plural, severity_counts
 from .imagelist import ImageItem, parse_images
 from .palette import PullguardCommands
@@ -42,7 +44,7 @@ from .widgets.diagnostics import DiagnosticsList
 from .widgets.editor import PolicyEditor
 from .widgets.findbar import FindBar
 from .widgets.images import FILTERS, ImageTable
-from .widgets.modals import ConfirmScreen, HelpScreen, PromptScreen, TextModal, error_modal
+from .widgets.modals import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen, TextModal, error_modal
 from .widgets.outline import RuleOutline
 from .widgets.panetabs import PaneTabs
 from .widgets.titles import retitle
@@ -94,6 +96,18 @@ class PullguardApp(App[None]):
         ),
         Binding("f8", "next_problem", "Next problem", id="app.next_problem", tooltip="Jump to the next diagnostic", show=False),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit; asks when there are unsaved edits", priority=True),
+        Binding(
+            "ctrl+full_stop,alt+enter", "apply_fix", "Fix", id="app.apply_fix", key_display="^./M-enter",
+            tooltip="Apply the fix of the diagnostic at the cursor (or the one selected in the problems list)",
+        ),
+        Binding("alt+up", "move_rule(-1)", "Rule up", id="app.rule_up", tooltip="Move the rule up (outline or editor)", show=False),
+        Binding("alt+down", "move_rule(1)", "Rule down", id="app.rule_down", tooltip="Move the rule down (outline or editor)", show=False),
+        Binding(
+            "ctrl+e", "explain_error", "Explain", id="app.explain", show=False,
+            tooltip="Explain a pasted pull error (kubelet, containerd, Talos, Kyverno); its image is added and selected",
+        ),
+        Binding("ctrl+t", "choose_trusted_root", "Trusted root", id="app.trusted_root", show=False,
+                tooltip="Choose the Sigstore trusted root to verify against (trusted_root.json or talosctl tuftrustedroots)"),
     ]
 
     def __init__(
@@ -107,6 +121,7 @@ class PullguardApp(App[None]):
         verifier: Verifier | None = None,
         validate_delay: float = 0.15,
         exit_after_first_frame: bool | None = None,
+        new_file: bool = False,
     ) -> None:
         super().__init__()
         if text is None:
@@ -128,6 +143,8 @@ class PullguardApp(App[None]):
         self._problem_index = -1
         self._detail_pending = False
         self._status_text = ""
+        self.new_file = new_file  # POLICY does not exist yet: offer a starter, write nothing until saved
+        self.hand_added: set[str] = set()  # images added with a or ctrl+e (Load asks before dropping them)
 
     def notify(
         self,
@@ -198,6 +215,8 @@ class PullguardApp(App[None]):
         retitle(self.table, "images")
         self.query_one("#detail", DetailPane).border_title = "detail"
         self.editor.focus()
+        if self.new_file:
+            self.call_after_refresh(self._offer_starter)
         session = self.session
         if len(session.items) <= INLINE_ANALYSIS_IMAGES:
             try:
@@ -431,16 +450,27 @@ class PullguardApp(App[None]):
 
     def action_add_image(self) -> None:
         def added(value: str | None) -> None:
-            if value and self.session.add_item(ImageItem(value)):
-                self._select_next = value
-                self._images_changed()
-            elif value:
-                self.notify(f"{value} is already in the table")
+            if value:
+                self.add_image(value)
 
         self.push_screen(
-            PromptScreen("Add image", placeholder="ghcr.io/org/app:v1 or …@sha256:…", hint="enter adds · escape cancels"),
+            PromptScreen(
+                "Add image", placeholder="ghcr.io/org/app:v1 or …@sha256:…", hint="enter adds · escape cancels",
+                check=editing.reference_problem,
+            ),
             added,
         )
+
+    def add_image(self, image: str) -> None:
+        """Add `image` by hand (a, ctrl+e) and select it; Load asks before replacing these."""
+        if self.session.add_item(ImageItem(image)):
+            self.hand_added.add(image)
+            self._select_next = image
+            self._images_changed()
+        else:
+            self._select_next = image
+            self._sync_table()
+            self.notify(f"{image} is already in the table")
 
     def action_remove_image(self) -> None:
         image = self._selected()
@@ -451,14 +481,29 @@ class PullguardApp(App[None]):
 
     def action_load_images(self) -> None:
         def chosen(path: str | None) -> None:
-            if path:
+            if not path:
+                return
+            kept = [image for image in self.hand_added if self.session.has(image)]
+            if not kept:
                 self.load_images(path)
+                return
+
+            def answered(replace: bool | str | None) -> None:
+                if replace:
+                    self.load_images(path)
+
+            self.push_screen(
+                ConfirmScreen(f"Replace the list? {len(kept)} image(s) added by hand ({kept[0]}…) will be gone.",
+                              yes="Replace"),
+                answered,
+            )
 
         self.push_screen(
             PromptScreen(
                 "Load images from",
                 placeholder="images.txt, pods.json, deploy.yaml, talosctl-image-ls.txt",
-                hint="any SPEC §6 format, detected by content · replaces the current list",
+                hint=editing.IMAGE_LIST_FORMATS + " · tab completes the path · replaces the current list",
+                paths=True,
             ),
             chosen,
         )
@@ -474,6 +519,7 @@ class PullguardApp(App[None]):
             self.push_screen(error_modal("could not read the image list", str(exc)))
             return False
         self.session.set_items(items)
+        self.hand_added.clear()
         self._images_changed()
         self.notify(f"loaded {len(self.session.items)} images from {path}")
         return True
@@ -655,13 +701,40 @@ class PullguardApp(App[None]):
             return
         self.save(self.session.policy_path)
 
-    def _save_as(self) -> None:
-        def chosen(path: str | None) -> None:
-            if path and self.save(path):
+    def _save_as(self, then: Any = None) -> None:
+        def saved_as(path: str) -> None:
+            if self.save(path):
                 self.session.policy_path = path
                 self.session.sample = False
                 retitle(self.editor, self._title())
                 self._update_status()
+                if then is not None:
+                    then()
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            old_dir, new_dir = os.path.dirname(os.path.abspath(self.session.policy_path)), os.path.dirname(os.path.abspath(path))
+            relative = editing.relative_oci_paths(self.editor.text)
+            if not relative or old_dir == new_dir:
+                saved_as(path)
+                return
+
+            def answered(choice: str | None) -> None:
+                if choice == "rewrite":
+                    editing.replace_text(self.editor, editing.relocate_oci_paths(self.editor.text, old_dir, new_dir))
+                if choice is not None:
+                    saved_as(path)
+
+            self.push_screen(
+                ChoiceScreen(
+                    f"The policy names oci:{relative[0]}, read relative to the policy file: from {new_dir} it "
+                    "no longer resolves. Rewrite the relative oci: paths for the new folder?",
+                    [("rewrite", "Rewrite them"), ("keep", "Keep as written")],
+                    hint="escape cancels the save",
+                ),
+                answered,
+            )
 
         self.push_screen(
             PromptScreen(
@@ -682,7 +755,8 @@ class PullguardApp(App[None]):
         self.session.saved_text = text
         retitle(self.editor, self._title())
         self._update_status()
-        self.notify(f"saved {path}")
+        problems = editing.problem_counts(text, path)
+        self.notify(f"saved {path}" + (f" ({problems})" if problems else ""), severity="warning" if problems else "information")
         return True
 
     def action_open_policy(self) -> None:
@@ -690,9 +764,9 @@ class PullguardApp(App[None]):
             if path:
                 self.open_policy(path)
 
-        def confirmed(discard: bool | None) -> None:
+        def confirmed(discard: bool | str | None) -> None:
             if discard:
-                self.push_screen(PromptScreen("Open policy", placeholder="policy.yaml"), chosen)
+                self.push_screen(PromptScreen("Open policy", placeholder="policy.yaml", hint="tab completes the path", paths=True), chosen)
 
         if self.dirty:
             self.push_screen(ConfirmScreen("Discard unsaved edits and open another policy?", yes="Discard"), confirmed)
@@ -718,11 +792,107 @@ class PullguardApp(App[None]):
             self.exit()
             return
 
-        def answered(quit_anyway: bool | None) -> None:
-            if quit_anyway:
+        def answered(quit_anyway: bool | str | None) -> None:
+            if quit_anyway == "save":
+                if self.session.sample:
+                    self._save_as(then=self.exit)
+                elif self.save(self.session.policy_path):
+                    self.exit()
+            elif quit_anyway:
                 self.exit()
 
-        self.push_screen(ConfirmScreen("The policy has unsaved edits. Quit without saving?", yes="Quit"), answered)
+        self.push_screen(
+            ConfirmScreen("The policy has unsaved edits. Quit without saving?", yes="Quit", other=("Save and quit", "s", "save")),
+            answered,
+        )
+
+    # -- editing: quick fixes, moving rules, explaining a pull error, the trusted root ---------
+
+    def _offer_starter(self) -> None:
+        from .commands.edit import STARTERS
+
+        name = Path(self.session.policy_path).name
+        first = "kyverno" if "kyv" in name.lower() else "talos"
+        choices = sorted([("talos", "Talos ImageVerificationConfig"), ("kyverno", "Kyverno ClusterPolicy")],
+                         key=lambda choice: choice[0] != first)
+
+        def chosen(dialect: str | None) -> None:
+            if dialect in STARTERS:
+                editing.replace_text(self.editor, STARTERS[dialect])
+                self.editor.move_cursor((0, 0))
+
+        self.push_screen(
+            ChoiceScreen(f"{name} does not exist yet. Start from:", choices,
+                         hint="nothing is written until you save (ctrl+s) · escape starts empty"),
+            chosen,
+        )
+
+    def action_apply_fix(self) -> None:
+        """ctrl+. / alt+enter: the fix of the diagnostic selected in the problems list (when it
+        has focus) or of the one at the editor's cursor."""
+        problems = self.query_one("#problems", DiagnosticsList)
+        diagnostic: Diagnostic | None
+        if problems.has_focus and problems.highlighted is not None and problems.highlighted < len(problems.diagnostics):
+            diagnostic = problems.diagnostics[problems.highlighted]
+        else:
+            row, column = self.editor.cursor_location
+            diagnostic = editing.diagnostic_at(self.editor.diagnostics, row + 1, column + 1)
+        message = editing.apply_fix(self.editor, diagnostic)
+        if diagnostic is not None and diagnostic.edits:
+            self.editor.focus()
+        self.notify(message, severity="information" if diagnostic is not None and diagnostic.edits else "warning")
+
+    def action_move_rule(self, step: int) -> None:
+        """alt+up / alt+down: the rule highlighted in the outline (or under the editor's cursor)
+        moves one place; its text (and the comments above it) moves in the editor."""
+        outline = self.query_one("#outline", RuleOutline)
+        items = outline.items
+        if outline.has_focus and outline.highlighted is not None and outline.highlighted < len(items):
+            item = items[outline.highlighted]
+        else:
+            line = self.editor.cursor_location[0] + 1
+            item = next((i for i in items if i.line is not None and i.line <= line <= (i.end_line or i.line)), None)
+        if item is None or not item.line:
+            self.notify("no rule here to move", severity="warning")
+            return
+        if editing.move_rule_in_editor(self.editor, item.line, step) is None:
+            self.notify(f"rule {item.rule_id} is already the {'first' if step < 0 else 'last'} of its list")
+            return
+        self.validate(delay=0.0)
+
+    def action_explain_error(self) -> None:
+        from .widgets.explain import ExplainScreen
+
+        if isinstance(self.screen, ExplainScreen):
+            return
+        analysis = self.session.analysis
+        loaded = analysis.loaded if analysis is not None and not analysis.loaded.errors else None
+
+        def chosen(image: str | None) -> None:
+            if image:
+                self.add_image(image)
+                self.table.focus()
+
+        self.push_screen(ExplainScreen(loaded), chosen)
+
+    def action_choose_trusted_root(self) -> None:
+        def chosen(path: str | None) -> None:
+            if path:
+                self.session.verify_options["trusted_root"] = path
+                self.notify(f"verifying against the trusted root {path}")
+
+        current = self.session.verify_options.get("trusted_root") or ""
+        self.push_screen(
+            PromptScreen(
+                "Trusted root to verify against",
+                placeholder="trusted_root.json, or talosctl get tuftrustedroots -o yaml output",
+                value=str(current),
+                hint="tab completes the path · empty: the public Sigstore root · checked before it is used",
+                paths=True,
+                check=editing.trusted_root_problem,
+            ),
+            chosen,
+        )
 
     # -- help --------------------------------------------------------------------------------
 
@@ -736,7 +906,15 @@ class PullguardApp(App[None]):
         rows += keys(ImageTable.BINDINGS, "image table")
         rows += keys(DetailPane.BINDINGS, "detail pane")
         rows.append(("enter", "Jump to the diagnostic in the editor", "problems / rules"))
+        rows.append(("ctrl+. / alt+enter", "Apply the selected diagnostic's fix", "problems / rules"))
+        rows.append(("alt+up / alt+down", "Move the highlighted rule up / down (its comments move with it)", "problems / rules"))
+        rows.append(("enter", "New line, indented as YAML wants (deeper after 'key:', an item's keys after '- ')", "editor"))
+        rows += [(b.key, b.tooltip, "editor") for b in PolicyEditor.BINDINGS if isinstance(b, Binding) and b.tooltip]
+        rows.append(("ctrl+. / alt+enter", "Apply the fix of the diagnostic at the cursor", "editor"))
+        rows.append(("alt+up / alt+down", "Move the rule under the cursor up / down", "editor"))
         rows.append(("tab", "Indent", "editor"))
+        rows.append(("home / end", "Line start / line end", "editor"))
+        rows.append(("shift+arrows, f6", "Select; f6 selects the line", "editor"))
         rows.append(("escape", "Leave the editor (focus moves on)", "editor"))
         rows.append(("ctrl+z / ctrl+y", "Undo / redo", "editor"))
         rows.append(("tab / shift+tab", "Move between panes (outside the editor)", "panes"))

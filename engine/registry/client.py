@@ -11,6 +11,7 @@ side (retries, redirects, bounds) is `transport`, authorization is `tokens`, the
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
 from urllib.parse import urlencode
@@ -333,7 +334,11 @@ class RegistryClient:
         code = error_code(ans.body)
         text = f"{method} {url_for_message(ans.url)}: {ans.status}" + (f" {code}" if code else "")
         if t.oci is not None and ans.status >= 500:
-            text += f": {error_detail(ans.body)}"  # a broken layout says what is wrong with it
+            detail = error_detail(ans.body)  # a broken layout says what is wrong with it (not to HEAD)
+            if not detail and not os.path.isfile(os.path.join(t.oci, "index.json")):
+                detail = (f"{t.oci} not found or not an OCI image layout (no index.json); a relative oci: path is "
+                          "read from the policy file's folder")
+            text += f": {detail}"
         kw: dict[str, Any] = dict(host=t.label, repository=repository, status=ans.status, code=code, endpoint=t.label)
         if ans.status == 404:
             return NotFoundError(text, **kw)

@@ -20,23 +20,56 @@ SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 SAMPLE_POLICY_NAMES = ("talos-policy.yaml", "talos.yaml", "policy.yaml")
 SAMPLE_IMAGE_NAMES = ("images.txt",)
 
-# What `pullguard edit` writes for a POLICY that does not exist yet.
-STARTER_POLICY = """\
-# pullguard: a Talos ImageVerificationConfig. Rules are tried top-down; the first match decides.
+# What `pullguard edit` offers for a POLICY that does not exist yet (SPEC §7): written only when
+# saved. Each loads with no diagnostic of its own (tests/test_tui_editing.py checks).
+TALOS_STARTER = """\
+# A Talos ImageVerificationConfig (pullguard edit's starter). Rules are tried top-down and the
+# first rule whose image pattern matches decides; put specific rules above general ones.
 apiVersion: v1alpha1
 kind: ImageVerificationConfig
 rules:
+  # Talos's own images, signed keyless by Sidero Labs' CI.
   - image: "ghcr.io/siderolabs/*"
     keyless:
       issuer: https://accounts.google.com
       subject: siderolabs-talos-ci@talos-production.iam.gserviceaccount.com
+  # Every other image is refused until a rule above admits it.
   - image: "*"
-    skip: true
+    deny: true
 """
+
+KYVERNO_STARTER = r"""# A Kyverno ClusterPolicy with verifyImages (pullguard edit's starter). Every verifyImages entry
+# whose imageReferences match an image applies, and each of its attestors must verify.
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: verify-image-signatures
+spec:
+  webhookTimeoutSeconds: 30
+  rules:
+    - name: verify-signatures
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        - imageReferences:
+            - "ghcr.io/myorg/*"
+          failureAction: Enforce
+          attestors:
+            - entries:
+                - keyless:
+                    issuer: https://token.actions.githubusercontent.com
+                    subjectRegExp: '^https://github\.com/myorg/[^/]+/\.github/workflows/release\.yaml@refs/tags/v'
+                    rekor:
+                      url: https://rekor.sigstore.dev
+"""
+
+STARTERS = {"talos": TALOS_STARTER, "kyverno": KYVERNO_STARTER}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("policy", metavar="POLICY", help="policy file to edit (created if missing)")
+    parser.add_argument("policy", metavar="POLICY", help="policy file to edit (a missing one starts from a starter, written when saved)")
     add_images_option(parser)
     add_verify_arguments(parser)
 
@@ -67,22 +100,34 @@ def _reattach_terminal() -> None:
 def run(args: argparse.Namespace) -> int:
     from pullguard.engine.display import escape_control
     from pullguard.engine.textfile import TextFileError, read_text
-    from pullguard.engine.userfile import write_atomic
 
     from ..app import PullguardApp
+    from ..editing import trusted_root_problem
 
     problem = unreadable_trusted_root(args)
     if problem is not None:
         print(f"pullguard: error: {escape_control(problem)}", file=sys.stderr)
         return 2
     path = Path(args.policy)
+    if args.trusted_root:  # SPEC §6: a trusted root that cannot be read is a usage error at start
+        problem = trusted_root_problem(args.trusted_root)
+        if problem:
+            print(f"pullguard: {escape_control(problem)}", file=sys.stderr)
+            return 2
+    new_file = False
     try:
         if path.is_dir():
             print(f"pullguard: {escape_control(str(path))}: is a directory", file=sys.stderr)
             return 2
         if not path.exists():
-            write_atomic(path, STARTER_POLICY)  # SPEC §1: created if missing
-        text = read_text(path)
+            # Nothing is written until the person saves: the app offers a starter (SPEC §7).
+            new_file = True
+            if not path.parent.is_dir():
+                print(f"pullguard: {escape_control(f'{path.parent}: no such directory')}", file=sys.stderr)
+                return 2
+            text = ""
+        else:
+            text = read_text(path)
     except OSError as exc:
         print(f"pullguard: {escape_control(f'{path}: {exc.strerror or exc}')}", file=sys.stderr)
         return 2
@@ -99,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"pullguard: {escape_control(str(exc))}", file=sys.stderr)
             return 2
-    app = PullguardApp(str(path), text, images, to_verify_kwargs(args))
+    app = PullguardApp(str(path), text, images, to_verify_kwargs(args), new_file=new_file)
     app.run()
     return 0
 
@@ -154,7 +199,7 @@ def sample_app(directory: Path = SAMPLES_DIR):
         if trusted_root.is_file():
             options["trusted_root"] = str(trusted_root)
     else:
-        text, path = STARTER_POLICY, "sample-policy.yaml"
+        text, path = TALOS_STARTER, "sample-policy.yaml"
     if image_list is not None:
         images = parse_images(image_list.read_text(encoding="utf-8"), str(image_list))
     else:

@@ -1,22 +1,25 @@
 """The policy editor: a YAML code editor that underlines diagnostics in the text.
 
-Textual has no public API for inline diagnostics, so `get_line()` is overridden to style the
-ranges, and the render cache is cleared whenever the diagnostics change (pinned to
-Textual 8.2.x and covered by a snapshot test).
-
-Syntax highlighting is asked of tree-sitter for the lines around the view only: TextArea
-queries the whole document after every edit (4-5 ms for a 200-rule policy, per keystroke).
+Inline diagnostics have no public TextArea API: `get_line()` (public, and meant to be
+overridden) styles their ranges, and `notify_style_update()` drops the rendered lines when
+the diagnostics change. Long lines wrap (soft wrap), so the editor never scrolls sideways.
+Enter keeps the indentation as a YAML editor does (deeper after `key:`, with an item's keys
+after `- `); `ctrl+f` finds, `ctrl+home`/`ctrl+end` go to the ends, `ctrl+a` selects all.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual.binding import Binding
 from textual.widgets import TextArea
+from textual.widgets.text_area import Selection
 
-from pullguard.engine.diagnostics import Diagnostic
+from pullguard.engine.diagnostics import Diagnostic, TextEdit
 
 from ..safetext import control_pictures
 from ..styles import SEVERITY_TINT
@@ -57,32 +60,88 @@ def diagnostic_ranges(diagnostic: Diagnostic, lines: list[str]) -> list[tuple[in
     return [(first, start, max(end, start + 1))]
 
 
-def _span(highlight: tuple) -> tuple:
-    start, end, name = highlight
-    return (start, -1 if end is None else end, name)
+def new_line_indent(before: str) -> str:
+    """The indentation of a new line typed after `before` (the line up to the cursor), as a
+    YAML editor gives it: the same as that line, the keys of a `- ` item, or one level deeper
+    after a key with no value (`rules:`, `keyless:`)."""
+    stripped = before.rstrip()
+    indent = len(before) - len(before.lstrip(" "))
+    rest = before[indent:]
+    content = indent
+    while rest.startswith("- ") or rest == "-":
+        step = 1 + len(rest[1:]) - len(rest[1:].lstrip(" "))
+        content += max(step, 2)
+        rest = rest[step:]
+    if not rest.strip():  # a blank line, or a bare '- ': keep where the text would start
+        return " " * (content if rest != before[indent:] else indent)
+    if content != indent and ":" not in rest.split(" #")[0]:
+        return " " * indent  # after a plain list item ('- "ghcr.io/a/*"'): the next item
+    if stripped.endswith(":") and not stripped.lstrip().startswith("#"):
+        return " " * (content + 2)
+    if stripped.endswith(("|", ">", "|-", ">-")) and ": " in stripped:
+        return " " * (content + 2)
+    return " " * content
 
 
-# Lines highlighted beyond each edge of the view, so that scrolling a page re-queries nothing.
-HIGHLIGHT_MARGIN = 40
+def find_location(text: str, needle: str, selection: Selection, forward: bool, *, here: bool = False,
+                  ) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """(start, end) of the match of `needle` after (before) the selection, wrapping around;
+    `here`: a match may start where the selection starts (the search text grows as it is typed)."""
+    lines = text.split("\n")
+
+    def offset(location: tuple[int, int]) -> int:
+        row, column = location
+        return sum(len(line) + 1 for line in lines[:row]) + column
+
+    def location(index: int) -> tuple[int, int]:
+        row = text.count("\n", 0, index)
+        return row, index - (text.rfind("\n", 0, index) + 1)
+
+    haystack, wanted = text.lower(), needle.lower()
+    low, high = sorted((offset(selection.start), offset(selection.end)))
+    if forward:
+        start = low if here else high
+        found = haystack.find(wanted, start)
+        if found < 0:
+            found = haystack.find(wanted)
+    else:
+        found = haystack.rfind(wanted, 0, max(low, 0))
+        if found < 0:
+            found = haystack.rfind(wanted)
+    if found < 0:
+        return None
+    return location(found), location(found + len(needle))
 
 
 class PolicyEditor(TextArea):
     """`TextArea.code_editor` for YAML with diagnostics underlined."""
 
-    # [first, last) lines in the highlight map; set by the first map, built during __init__.
-    highlighted_lines: tuple[int, int] | None = None
-
     DEFAULT_CSS = """
     PolicyEditor { border: round $panel; }
     PolicyEditor:focus { border: round $accent; }
     """
+    # ctrl+a selects all here (as in most editors; home goes to the line start) and ctrl+e
+    # belongs to the dashboard (explain a pull error), not to the line end (end does that).
+    BINDINGS = [
+        Binding("ctrl+a,f7", "select_all", "Select all", id="editor.select_all", tooltip="Select all the text", show=False),
+        Binding("home", "cursor_line_start", "Line start", show=False),
+        Binding("end", "cursor_line_end", "Line end", show=False),
+        Binding("ctrl+e", "app.explain_error", "Explain", show=False),
+        Binding("ctrl+home", "document_start", "Start", id="editor.start", tooltip="Go to the start of the policy", show=False),
+        Binding("ctrl+end", "document_end", "End", id="editor.end", tooltip="Go to the end of the policy", show=False),
+        Binding("ctrl+shift+home", "document_start(True)", "Select to start", show=False),
+        Binding("ctrl+shift+end", "document_end(True)", "Select to end", show=False),
+        Binding("ctrl+f", "find", "Find", id="editor.find", tooltip="Find text in the policy (enter/down next, up previous)", show=False),
+        Binding("ctrl+g", "find_next", "Find next", id="editor.find_next", tooltip="Find the next match", show=False),
+        Binding("alt+g", "find_previous", "Find previous", id="editor.find_previous", tooltip="Find the previous match", show=False),
+    ]
 
     def __init__(self, text: str = "", **kwargs) -> None:
         super().__init__(
             text,
             language="yaml",
             theme="css",  # TextArea's theme drawn from the app's theme (monokai stayed dark on light themes)
-            soft_wrap=False,
+            soft_wrap=True,
             tab_behavior="indent",
             show_line_numbers=True,
             **kwargs,
@@ -90,11 +149,11 @@ class PolicyEditor(TextArea):
         self.indent_width = 2
         self.cursor_blink = False  # steady cursor: snapshots are stable and it reads calmer
         self._ranges: dict[int, list[tuple[int, int, str]]] = {}
-        # What each drawn line showed when it was drawn: after an edit only the lines whose
-        # text, highlights or underlines changed are drawn again (see _forget_changed_lines).
-        self._drawn: dict[int, tuple] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.search = ""  # the last text looked for (ctrl+f, ctrl+g)
 
     def set_diagnostics(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
         lines = self.text.split("\n")
         ranges: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
         # Weakest first, so an error's style wins where ranges overlap.
@@ -104,76 +163,76 @@ class PolicyEditor(TextArea):
         if dict(ranges) == self._ranges:
             return
         self._ranges = dict(ranges)
-        self._forget_changed_lines()  # the cache key does not know about diagnostics
+        self.notify_style_update()  # rendered lines do not know about diagnostics: draw them again
         self.refresh()
 
-    def _build_highlight_map(self) -> None:
-        # A private TextArea method, overridden (Textual pinned to 8.2.8; tests/test_tui_app
-        # pins it): the same map of line -> (start, end, highlight name), but only for the
-        # lines around the view, through the document's public query range. render_lines
-        # builds it again when the view leaves those lines. soft_wrap is off, so view rows
-        # are document lines. TextArea then clears its whole line cache (its keys do not
-        # hold the text); _forget_changed_lines drops only the lines that changed.
-        highlights = self._highlights
-        highlights.clear()
-        self.highlighted_lines = None
-        query = self._highlight_query
-        if not query:
-            self._line_cache.clear()
-            return
-        top = self.scroll_offset.y
-        first = max(0, top - HIGHLIGHT_MARGIN)
-        last = top + max(self.size.height, 50) + HIGHLIGHT_MARGIN
-        self.highlighted_lines = (first, last)
-        captures = self.document.query_syntax_tree(query, start_point=(first, 0), end_point=(last, 0))
-        for name, nodes in captures.items():
-            for node in nodes:
-                (start_row, start_column), (end_row, end_column) = node.start_point, node.end_point
-                if start_row == end_row:
-                    highlights[start_row].append((start_column, end_column, name))
-                    continue
-                highlights[start_row].append((start_column, None, name))
-                for row in range(start_row + 1, end_row):
-                    highlights[row].append((0, None, name))
-                highlights[end_row].append((0, end_column, name))
-        self._forget_changed_lines()
+    # -- typing ---------------------------------------------------------------------------
 
-    def _shown(self, line: int) -> tuple:
-        """What document line `line` looks like: text, highlights, underlines, gutter width."""
-        text = self.document.get_line(line) if line < self.document.line_count else None
-        # Sorted: tree-sitter lists the nodes of one capture name in no fixed order; spans of
-        # one name look the same in any order, and the names keep the query's order.
-        return (text, tuple(sorted(self._highlights.get(line, ()), key=_span)), tuple(self._ranges.get(line, ())), self.gutter_width)
+    def on_key(self, event: events.Key) -> None:
+        # Runs before TextArea's own key handling (subclass first); prevent_default keeps
+        # TextArea from inserting a bare newline as well.
+        if event.key == "enter" and not self.read_only:
+            event.stop()
+            event.prevent_default()
+            row, column = self.cursor_location
+            indent = new_line_indent(self.document.get_line(row)[:column])
+            start, end = self.selection
+            self.replace("\n" + indent, start, end, maintain_selection_offset=False)
+            self.scroll_cursor_visible()
 
-    def _forget_changed_lines(self) -> None:
-        # TextArea's line cache is keyed on the view line (key[2]), the cursor, selection,
-        # size, scroll and theme, not on the text: drop the view lines whose look changed.
-        if self.soft_wrap or not hasattr(self, "_drawn"):  # soft wrap, or still in __init__
-            self._line_cache.clear()
-            return
-        changed = {line for line, shown in self._drawn.items() if shown != self._shown(line)}
-        if not changed:
-            return
-        cache = self._line_cache
-        for key in [key for key in cache.keys() if key[2] in changed]:
-            cache.discard(key)
-        for line in changed:
-            del self._drawn[line]
+    def action_document_start(self, select: bool = False) -> None:
+        self.move_cursor((0, 0), select=select)
 
-    def render_line(self, y: int):
-        strip = super().render_line(y)
-        if not self.soft_wrap:
-            line = self.scroll_offset.y + y
-            self._drawn[line] = self._shown(line)
-        return strip
+    def action_document_end(self, select: bool = False) -> None:
+        last = self.document.line_count - 1
+        self.move_cursor((last, len(self.document.get_line(last))), select=select)
 
-    def render_lines(self, crop):
-        window = self.highlighted_lines
-        if window is not None:
-            top = self.scroll_offset.y + crop.y
-            if top < window[0] or top + crop.height > window[1]:
-                self._build_highlight_map()
-        return super().render_lines(crop)
+    # -- find -----------------------------------------------------------------------------
+
+    def action_find(self) -> None:
+        from .find import FindScreen
+
+        self.app.push_screen(FindScreen(self, self.search or self.selected_text.split("\n")[0]))
+
+    def find(self, text: str, forward: bool = True, *, here: bool = False) -> bool:
+        """Select the next (or previous) match of `text` (case-insensitive) after the cursor;
+        wraps around the ends. False when the text is not in the policy."""
+        self.search = text
+        if not text:
+            return False
+        location = find_location(self.text, text, self.selection, forward, here=here)
+        if location is None:
+            return False
+        start, end = location
+        self.selection = Selection(start, end)
+        self.scroll_cursor_visible(center=True)
+        return True
+
+    def _find_again(self, forward: bool) -> None:
+        if not self.search:
+            self.action_find()
+        elif not self.find(self.search, forward):
+            self.notify(f"not found: {self.search}", severity="warning")
+
+    def action_find_next(self) -> None:
+        self._find_again(True)
+
+    def action_find_previous(self) -> None:
+        self._find_again(False)
+
+    # -- quick fixes ----------------------------------------------------------------------
+
+    def apply_edits(self, edits: Sequence[TextEdit]) -> None:
+        """Make a fix's edits (last first, so the earlier positions stay valid); one undo step
+        each, the cursor at the end of the last one made."""
+        for edit in sorted(edits, key=lambda e: (e.line, e.column), reverse=True):
+            start = self._location(edit.line, edit.column)
+            end = self._location(edit.end_line, edit.end_column)
+            self.replace(edit.text, start, end, maintain_selection_offset=False)
+
+    def _location(self, line: int, column: int) -> tuple[int, int]:
+        row = min(max(line - 1, 0), self.document.line_count - 1)
+        return row, min(max(column - 1, 0), len(self.document.get_line(row)))
 
     def underlined(self, line_index: int) -> list[tuple[int, int, str]]:
         """(start, end, severity) ranges underlined on a 0-based line."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
-from ...diagnostics import Diagnostic, Severity
+from ...diagnostics import Diagnostic, Severity, TextEdit
 from ...goregexp import compile_error
 from ...patterns import FirstMatch, first_match, glob_never_matches, glob_subsumes
 from ...yamlsource import Document, position
@@ -139,9 +139,17 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
     skips the reachability lints that cost the most on a fleet-sized policy."""
     out: list[Diagnostic] = []
 
-    def add(severity: Severity, code: str, message: str, pos: Pos | None, rule_index: int | None, fix: str | None = None) -> None:
+    def add(severity: Severity, code: str, message: str, pos: Pos | None, rule_index: int | None, fix: str | None = None,
+            edits: tuple[TextEdit, ...] = ()) -> None:
         line, column = pos if pos else (None, None)
-        out.append(Diagnostic(severity, code, message, line, column, rule_index, None, None, fix))
+        out.append(Diagnostic(severity, code, message, line, column, rule_index, None, None, fix, edits))
+
+    def replace_image(rule: TalosRule, pattern: str) -> tuple[TextEdit, ...]:
+        """The edit that writes `pattern` as the rule's image (quoted: it may start with '*')."""
+        start, end = rule.positions.get("image="), rule.positions.get("image=end")
+        if start is None or end is None or "'" in pattern:
+            return ()
+        return (TextEdit(*start, *end, f"'{pattern}'"),)
 
     if errors_only:
         for rule in rules:
@@ -213,6 +221,7 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
                 image_pos,
                 i,
                 f"use '{suggestion}'" if suggestion else None,
+                replace_image(rule, suggestion) if suggestion else (),
             )
 
         if rule.skip and not rule.deny and never is None:

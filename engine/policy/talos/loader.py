@@ -136,6 +136,7 @@ class _Loader:
         for key, key_node, value in mapping_items(node):
             rule.positions[key] = position(key_node)
             rule.positions[key + "="] = position(value)
+            rule.positions[key + "=end"] = end_position(value)
             if key == "image":
                 rule.pattern = self.walk.go_string("image", value)
             elif key == "skip":
