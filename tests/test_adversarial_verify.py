@@ -522,3 +522,26 @@ def test_an_edited_trusted_root_drops_the_successes_it_no_longer_gives(reg, sigs
     (again,), _ = _verify(policy, [ref], cache=cache, root_path=root_path)
     assert (again.outcome, again.cached) == ("failed", False)
     assert "no Fulcio CA of the trusted root" in again.message
+
+
+@pytest.mark.parametrize("with_root", [False, True])
+def test_a_private_sigstore_signature_against_the_public_root_hints_at_trusted_root(reg, sigstore, tmp_path, with_root):
+    """Signed with a private Sigstore, verified with no --trusted-root: the failure stays a
+    failure (the public root does not vouch for it) and says that a --trusted-root may be missing."""
+    from pullguard.engine.verify.run import PRODUCTION_ROOT_HINT
+
+    registry, pusher = reg
+    image = pusher.push_image("private-root/app", "v1", b"private root")
+    pusher.attach_legacy("private-root/app", image, [sigstore.sign_legacy(image, identity=WHO)])
+    policy = (
+        "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n"
+        f"  - image: '127.0.0.1:*'\n    keyless:\n      issuer: {WHO.issuer}\n      subject: {WHO.subject}\n"
+    )
+    root_path = tmp_path / "root.json"
+    root_path.write_text(json.dumps(sigstore.trusted_root()))
+    (result,), _ = _verify(policy, [f"{registry.host}/private-root/app@{image}"], root_path=root_path if with_root else None)
+    if with_root:
+        assert result.outcome == "verified" and PRODUCTION_ROOT_HINT not in result.errors
+    else:
+        assert result.outcome == "failed", result.message
+        assert PRODUCTION_ROOT_HINT in result.errors and "--trusted-root" in PRODUCTION_ROOT_HINT

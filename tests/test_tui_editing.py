@@ -293,8 +293,8 @@ async def test_a_fix_is_applied_from_the_problems_list_with_alt_enter(tmp_path, 
         assert "  - image: 'index.docker.io/library/nginx'" in app.editor.text
         assert not [d for d in app.session.analysis.diagnostics if d.code == "never-matches"]
         keys = {binding.key for binding in app.BINDINGS}
-        assert "ctrl+full_stop,alt+enter" in keys
-        assert any(b.key == "ctrl+full_stop,alt+enter" and b.show for b in app.BINDINGS)  # in the footer
+        assert "ctrl+full_stop,alt+enter,alt+q" in keys
+        assert any(b.key == "ctrl+full_stop,alt+enter,alt+q" and b.show for b in app.BINDINGS)  # in the footer
 
 
 async def test_a_fix_without_edits_is_shown_not_applied(tmp_path):
@@ -549,3 +549,29 @@ async def test_ctrl_e_on_text_that_is_no_pull_error(tmp_path):
         assert isinstance(app.screen, ExplainScreen)
         await pilot.press("escape")
         assert app.session.images == []
+
+
+# -- key completion ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("text,row,typed,completed", [
+    (TALOS, 10, "ke", "    keyless: "),  # a rule's keys
+    (TALOS, 7, "sub", "      subject: "),  # keyless's keys
+    (TALOS, 3, "", None),  # nothing typed: nothing suggested
+    (KYVERNO, 22, "att", "          attestors: "),  # a verifyImages entry's keys
+    (KYVERNO, 19, "rek", "                    rekor: "),  # keyless's keys, in Kyverno
+])
+async def test_the_editor_completes_the_keys_the_dialect_allows_at_the_cursor(tmp_path, size, text, row, typed, completed):
+    app = make_app(tmp_path, text)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        app.editor.move_cursor((row, len(line(app, row))))
+        await pilot.press("enter", *typed)
+        await pilot.pause()
+        if completed is None:
+            assert app.editor.suggestion == ""
+            return
+        assert app.editor.suggestion == completed.strip()[len(typed):] + " "
+        await pilot.press("right")
+        assert line(app, row + 1) == completed

@@ -97,8 +97,11 @@ class PullguardApp(App[None]):
         Binding("f8", "next_problem", "Next problem", id="app.next_problem", tooltip="Jump to the next diagnostic", show=False),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit; asks when there are unsaved edits", priority=True),
         Binding(
-            "ctrl+full_stop,alt+enter", "apply_fix", "Fix", id="app.apply_fix", key_display="^./M-enter",
-            tooltip="Apply the fix of the diagnostic at the cursor (or the one selected in the problems list)",
+            "ctrl+full_stop,alt+enter,alt+q", "apply_fix", "Fix", id="app.apply_fix", key_display="^./M-q",
+            # ctrl+. and alt+enter reach the app only from terminals with the kitty keyboard protocol
+            # (kitty, WezTerm, foot, Ghostty); alt+q works in every terminal, tmux and SSH included.
+            # priority: the editor would type the 'q' of alt+q; check_action lets it through in dialogs.
+            tooltip="Apply the fix of the diagnostic at the cursor (or the one selected in the problems list)", priority=True,
         ),
         Binding("alt+up", "move_rule(-1)", "Rule up", id="app.rule_up", tooltip="Move the rule up (outline or editor)", show=False),
         Binding("alt+down", "move_rule(1)", "Rule down", id="app.rule_down", tooltip="Move the rule down (outline or editor)", show=False),
@@ -662,6 +665,8 @@ class PullguardApp(App[None]):
         # unless a verification runs and the main screen is showing.
         if action == "cancel_verify":
             return self._run is not None and len(self.screen_stack) == 1
+        if action == "apply_fix":
+            return len(self.screen_stack) == 1
         return True
 
     # -- compare with the saved version -------------------------------------------------------
@@ -906,12 +911,13 @@ class PullguardApp(App[None]):
         rows += keys(ImageTable.BINDINGS, "image table")
         rows += keys(DetailPane.BINDINGS, "detail pane")
         rows.append(("enter", "Jump to the diagnostic in the editor", "problems / rules"))
-        rows.append(("ctrl+. / alt+enter", "Apply the selected diagnostic's fix", "problems / rules"))
+        rows.append(("ctrl+. / alt+enter / alt+q", "Apply the selected diagnostic's fix", "problems / rules"))
         rows.append(("alt+up / alt+down", "Move the highlighted rule up / down (its comments move with it)", "problems / rules"))
         rows.append(("enter", "New line, indented as YAML wants (deeper after 'key:', an item's keys after '- ')", "editor"))
         rows += [(b.key, b.tooltip, "editor") for b in PolicyEditor.BINDINGS if isinstance(b, Binding) and b.tooltip]
-        rows.append(("ctrl+. / alt+enter", "Apply the fix of the diagnostic at the cursor", "editor"))
+        rows.append(("ctrl+. / alt+enter / alt+q", "Apply the fix of the diagnostic at the cursor", "editor"))
         rows.append(("alt+up / alt+down", "Move the rule under the cursor up / down", "editor"))
+        rows.append(("right", "Accept the key suggested after the cursor (the keys the dialect allows there)", "editor"))
         rows.append(("tab", "Indent", "editor"))
         rows.append(("home / end", "Line start / line end", "editor"))
         rows.append(("shift+arrows, f6", "Select; f6 selects the line", "editor"))

@@ -1,4 +1,4 @@
-"""Editing the policy from the dashboard's keys: quick fixes (ctrl+. / alt+enter) and moving a
+"""Editing the policy from the dashboard's keys: quick fixes (ctrl+. / alt+enter / alt+q) and moving a
 rule (alt+up / alt+down). The app's actions call these; the text changes through the editor,
 so undo, the dirty mark and live validation follow as for typing."""
 

@@ -36,6 +36,12 @@ from .mirrors import merge_mirrors
 from .results import FAILED_PREFIX, VerifyOptions, VerifyResult
 from .stores import ImageStore, RunStore, open_store
 
+# A keyless signature that does not chain to the public Sigstore root was often made with a
+# private Sigstore (or a staging one): the person most likely forgot its trusted root.
+PRODUCTION_ROOT_HINT = ("checked against the public Sigstore trusted root (no --trusted-root given): if the image "
+                        "was signed with a private or staging Sigstore, pass its trusted_root.json with --trusted-root "
+                        "(ctrl+t in the dashboard)")
+
 
 def _no_network(decision: Decision, ref: Reference | None) -> VerifyResult | None:
     digest = ref.digest if ref is not None else None
@@ -176,6 +182,8 @@ async def _verify_one(
     else:
         msg = f"not verified by pullguard: requirements of type {type(req).__name__}"
         result = VerifyResult(decision, digest, "error", msg, errors=[msg])
+    if result.outcome == "failed" and options.trusted_root is None and "trusted root" in result.message:
+        result = dataclasses.replace(result, errors=[*result.errors, PRODUCTION_ROOT_HINT])
     if cache is not None and result.outcome == "verified" and result.signature is not None:
         cache.put(_cache_key(decision, options, checkers), digest, result.message, result.signature,
                   tuple(result.attestations))

@@ -168,6 +168,18 @@ class PolicyEditor(TextArea):
 
     # -- typing ---------------------------------------------------------------------------
 
+    def update_suggestion(self) -> None:
+        """While a key is typed, the rest of the first key the dialect allows at that level
+        (TextArea's public suggestion hook; `right` accepts it)."""
+        from ..keycompletion import suggestion, typing_key
+
+        row, column = self.cursor_location
+        line = self.document.get_line(row)
+        if column != len(line) or not typing_key(line) or not self.selection.is_empty:
+            self.suggestion = ""
+            return
+        self.suggestion = suggestion(self.text, self.document.lines, row, column)
+
     def on_key(self, event: events.Key) -> None:
         # Runs before TextArea's own key handling (subclass first); prevent_default keeps
         # TextArea from inserting a bare newline as well.

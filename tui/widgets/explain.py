@@ -81,8 +81,7 @@ class ExplainScreen(Dialog[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Explain a pull error", classes="title")
-            yield Label("paste the event or log line (kubectl describe pod, talosctl logs cri), then ctrl+e",
-                        classes="hint")
+            yield Label("paste a pod event or a log line, then ctrl+e", classes="hint")
             area = TextArea("", soft_wrap=True, id="explain-paste")
             area.cursor_blink = False
             yield area
