@@ -465,9 +465,19 @@ def test_edit_command_does_not_create_the_file_and_refuses_an_unreadable_trusted
 
 
 def test_relocate_oci_paths_names_the_same_layout_from_the_new_folder(tmp_path):
-    text = "endpoints:\n  - url: oci:../registry\n  - url: 'oci:./layout'  # local\n  - url: oci:/abs/layout\n"
+    text = ("# `oci:` endpoints are read relative to this file, e.g. oci:../registry\nendpoints:\n"
+            "  - url: oci:../registry\n  - url: 'oci:./layout'  # local\n  - url: oci:/abs/layout\n  - oci:../m\n")
     moved = relocate_oci_paths(text, str(tmp_path / "a" / "talos"), str(tmp_path / "b"))
-    assert moved == "endpoints:\n  - url: oci:../a/registry\n  - url: 'oci:../a/talos/layout'  # local\n  - url: oci:/abs/layout\n"
+    assert moved == ("# `oci:` endpoints are read relative to this file, e.g. oci:../registry\nendpoints:\n"
+                     "  - url: oci:../a/registry\n  - url: 'oci:../a/talos/layout'  # local\n  - url: oci:/abs/layout\n"
+                     "  - oci:../a/m\n")
+
+
+def test_relocate_leaves_the_samples_comments_alone():
+    text = (SAMPLES / "talos" / "policy.yaml").read_text()
+    moved = relocate_oci_paths(text, str(SAMPLES / "talos"), str(SAMPLES / "talos" / "deeper"))
+    changed = [(a, b) for a, b in zip(text.splitlines(), moved.splitlines(), strict=True) if a != b]
+    assert changed and all(a.strip().startswith("- url: oci:") and b.strip() == "- url: oci:../../registry" for a, b in changed)
 
 
 @pytest.mark.parametrize("answer,expected", [("r", "oci:../../registry"), ("k", "oci:../registry")])

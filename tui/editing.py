@@ -75,7 +75,9 @@ def problem_counts(text: str, path: str) -> str:
     return ", ".join(parts)
 
 
-_OCI_RELATIVE = re.compile(r"(?P<lead>\boci:)(?P<path>(?![/~])[^\s'\"#]+)")
+# An `oci:` endpoint as a value (`url: oci:…`, or an item of a machine config's `endpoints:`), never
+# the words of a comment; the path up to a blank, quote or comment.
+_OCI_RELATIVE = re.compile(r"(?m)^(?P<lead>[ \t]*(?:-[ \t]+)?(?:url:[ \t]*)?['\"]?oci:)(?P<path>(?![/~])[^\s'\"#`]+)")
 
 
 def relative_oci_paths(text: str) -> list[str]:
