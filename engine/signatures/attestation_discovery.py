@@ -217,11 +217,17 @@ async def _referrers(store: ArtifactStore, repository: str, digest: str, referre
         if bundle is None:
             found.errors.append(f"bundle referrer {ref_digest}: {_limit_words(exc)}")
             continue
-        evidence, why = await _check(run, functools.partial(checker.bundle, bundle, digest))
-        if evidence is None:
-            found.errors.append(f"bundle referrer {ref_digest}: {why}")
-        else:
-            _keep(found, "bundle-referrer", ref_digest, evidence, f"bundle referrer {ref_digest}")
+        await _check_bundle(found, run, checker, bundle, digest, "bundle-referrer", ref_digest, f"bundle referrer {ref_digest}")
+
+
+async def _check_bundle(found: AttestationDiscovery, run: RunCheck, checker: AttestationChecker, bundle: bytes,
+                        digest: str, form: Format, reference: str, where: str) -> None:
+    """Check one attestation bundle: kept as found when it verifies, else its reason under `where`."""
+    evidence, why = await _check(run, functools.partial(checker.bundle, bundle, digest))
+    if evidence is None:
+        found.errors.append(f"{where}: {why}")
+    else:
+        _keep(found, form, reference, evidence, where)
 
 
 def _limit_words(exc: BaseException | None) -> str:
@@ -268,11 +274,7 @@ async def _bundle_tag(store: ArtifactStore, repository: str, digest: str, fetche
         except _Stage as exc:
             found.errors.append(f"bundle layer {layer_digest}: {exc}")
             continue
-        evidence, why = await _check(run, functools.partial(checker.bundle, bundle, digest))
-        if evidence is None:
-            found.errors.append(f"bundle layer {layer_digest}: {why}")
-        else:
-            _keep(found, "bundle", layer_digest, evidence, f"bundle layer {layer_digest}")
+        await _check_bundle(found, run, checker, bundle, digest, "bundle", layer_digest, f"bundle layer {layer_digest}")
 
 
 async def _att_tag(store: ArtifactStore, repository: str, digest: str, fetched: Fetched,
