@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from devtools.oci_layout_writer import OCILayoutWriter
-from devtools.private_sigstore import Identity, PrivateSigstore, generate_key, public_pem
+from devtools.private_sigstore import Identity, PrivateSigstore, generate_key, intoto_statement, public_pem
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -39,6 +39,24 @@ SIGNED_AT = datetime(2026, 1, 15, 9, 30, tzinfo=timezone.utc)
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 ACME_SUBJECT_REGEX = r"^https://github\.com/acme/[^/]+/\.github/workflows/release\.yaml@refs/tags/v"
+
+
+# The attestations the Kyverno sample policy requires: builder's SLSA provenance (legacy `.att`)
+# and ledger's CycloneDX SBOM (a Sigstore bundle referrer), both keyless from the release workflow.
+SLSA_PROVENANCE = "https://slsa.dev/provenance/v0.2"
+CYCLONEDX_SBOM = "https://cyclonedx.org/bom"
+SLSA_BUILDER = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v1.9.0"
+PROVENANCE = {
+    "buildType": "https://github.com/slsa-framework/slsa-github-generator/container@v1",
+    "builder": {"id": SLSA_BUILDER},
+    "invocation": {"configSource": {"uri": "git+https://github.com/acme/builder@refs/tags/v1.0.0",
+                                    "entryPoint": ".github/workflows/release.yaml"}},
+}
+SBOM = {
+    "bomFormat": "CycloneDX", "specVersion": "1.5",
+    "components": [{"type": "library", "name": "openssl", "version": "3.3.2",
+                    "licenses": [{"expression": "Apache-2.0"}]}],
+}
 
 
 def workflow_identity(repo: str, ref: str) -> Identity:
@@ -81,6 +99,11 @@ SAMPLES_TABLE: tuple[Sample, ...] = (
            "no rule matches", "kube-system", "320 kB"),
     Sample("docker.io/library/nginx:1.27", "unsigned", "allowed", "allowed",
            "no rule matches", "default", "72 MB"),
+    # Last, so that adding them changed no other image's pod name or signing time.
+    Sample("ghcr.io/acme/builder:v1.0.0", "keyless-legacy-slsa", "verified", "verified",
+           "keyless `.sig`, and a SLSA provenance attestation (`.att`) Kyverno requires", "acme"),
+    Sample("ghcr.io/acme/ledger:v1.2.0", "keyless-legacy-sbom", "verified", "verified",
+           "keyless `.sig`, and a CycloneDX SBOM bundle referrer Kyverno requires", "acme"),
 )
 
 
@@ -131,6 +154,21 @@ def _sign(layout: OCILayoutWriter, sigstore: PrivateSigstore, sample: Sample, re
         payload, annotations = sigstore.sign_legacy(digest, identity=release, at=at, docker_reference=repo)
         layout.legacy_signature(repo, digest, [(payload, annotations)])
         return "verified via legacy signature (bundle verified true)"
+    if kind == "keyless-legacy-slsa":
+        payload, annotations = sigstore.sign_legacy(digest, identity=release, at=at, docker_reference=repo)
+        layout.legacy_signature(repo, digest, [(payload, annotations)])
+        layout.legacy_attestation(repo, digest, [sigstore.attest_legacy(
+            digest, SLSA_PROVENANCE, PROVENANCE, identity=release, at=at)])
+        return "verified via legacy signature (bundle verified true)"
+    if kind == "keyless-legacy-sbom":
+        payload, annotations = sigstore.sign_legacy(digest, identity=release, at=at, docker_reference=repo)
+        layout.legacy_signature(repo, digest, [(payload, annotations)])
+        sbom = sigstore.sign_bundle(digest, identity=release, at=at,
+                                    statement=intoto_statement(digest, CYCLONEDX_SBOM, SBOM))
+        referrer = layout.bundle_referrer(digest, layout.size_of(digest), sbom, predicate_type=CYCLONEDX_SBOM)
+        # The SBOM's bundle names the image digest and is signed by the release identity, so
+        # Talos, which looks at referrers before the `.sig` tag, verifies the image through it.
+        return f"verified via bundle referrer with digest {referrer}"
     if kind == "keyless-bundle-referrer":
         bundle = sigstore.sign_bundle(digest, identity=release, at=at)
         referrer = layout.bundle_referrer(digest, layout.size_of(digest), bundle)
@@ -231,6 +269,62 @@ spec:
                     subjectRegExp: '{subject_regex}'
                     rekor:
                       url: https://rekor.sigstore.dev
+    - name: builder-provenance
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        # builder must carry the SLSA provenance of the slsa-github-generator's container workflow
+        # (`cosign attest --type slsaprovenance`); Kyverno puts the predicate's fields at the top.
+        - imageReferences:
+            - "ghcr.io/acme/builder:*"
+          failureAction: Enforce
+          mutateDigest: false
+          verifyDigest: false
+          attestations:
+            - type: {slsa}
+              attestors:
+                - entries:
+                    - keyless:
+                        issuer: {issuer}
+                        subjectRegExp: '{subject_regex}'
+                        rekor:
+                          url: https://rekor.sigstore.dev
+              conditions:
+                - all:
+                    - key: "{{{{ buildType }}}}"
+                      operator: Equals
+                      value: https://github.com/slsa-framework/slsa-github-generator/container@v1
+                    - key: "{{{{ builder.id }}}}"
+                      operator: Equals
+                      value: "https://github.com/slsa-framework/slsa-github-generator/*"
+    - name: ledger-sbom
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        # ledger must carry a CycloneDX SBOM (`cosign attest --type cyclonedx`, a bundle referrer).
+        - imageReferences:
+            - "ghcr.io/acme/ledger:*"
+          failureAction: Enforce
+          mutateDigest: false
+          verifyDigest: false
+          attestations:
+            - type: {sbom}
+              attestors:
+                - entries:
+                    - keyless:
+                        issuer: {issuer}
+                        subjectRegExp: '{subject_regex}'
+                        rekor:
+                          url: https://rekor.sigstore.dev
+              conditions:
+                - all:
+                    - key: "{{{{ bomFormat }}}}"
+                      operator: Equals
+                      value: CycloneDX
     - name: partner-images
       match:
         any:
@@ -283,6 +377,7 @@ def write_policies(out: Path, built: Built) -> None:
         mirrors=MIRRORS.format(kubectl_note="")))
     (out / "kyverno" / "cluster-policy.yaml").write_text(KYVERNO_POLICY.format(
         issuer=GITHUB_ISSUER, subject_regex=ACME_SUBJECT_REGEX, partner_key=_indent(built.partner_key_pem, 22),
+        slsa=SLSA_PROVENANCE, sbom=CYCLONEDX_SBOM,
         mirrors=MIRRORS.format(kubectl_note=kubectl_note)))
 
 
@@ -307,7 +402,7 @@ def kubectl_pods(built: Built) -> str:
     """What `kubectl get pods -A -o json` prints for one pod per sample image (trimmed)."""
     items = []
     for n, s in enumerate(SAMPLES_TABLE):
-        name = f"{_workload(s)}-7d9f8c6b5-{'abcdefghijk'[n]}x{n}q"
+        name = f"{_workload(s)}-7d9f8c6b5-{'abcdefghijklm'[n]}x{n}q"
         repo, _ = _split(s.reference)
         items.append({
             "apiVersion": "v1",

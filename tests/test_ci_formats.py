@@ -180,7 +180,7 @@ def test_verify_github_on_the_samples(capsys, monkeypatch):
                        "--trusted-root", "trusted_root.json", "--format", "github")
     assert code == 1
     lines = out.splitlines()
-    assert lines[-1] == "4 verified, 4 failed, 1 skipped, 1 denied, 2 allowed  (talos/policy.yaml)"
+    assert lines[-1] == "6 verified, 4 failed, 1 skipped, 1 denied, 2 allowed  (talos/policy.yaml)"
     errors = [line for line in lines if line.startswith("::error ")]
     # the argument points at the rule that decided it; listed images at their line of the list
     assert errors[0].startswith("::error file=talos/policy.yaml,line=")

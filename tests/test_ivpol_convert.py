@@ -70,8 +70,8 @@ spec:
               conditions:
                 - all:
                     - key: "{{{{ builder.id }}}}"
-                      operator: Equals
-                      value: x
+                      operator: AnyIn
+                      value: [x]
 """)
     result = run("convert", str(policy), "--to", "kyverno-ivpol")
     assert result.returncode == 1

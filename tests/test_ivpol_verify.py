@@ -39,6 +39,38 @@ def test_the_converted_sample_reaches_the_cluster_policys_verdicts_offline(tmp_p
     assert admitted_alike == {image: ("allowed" if kyverno == "skipped" else kyverno) for image, _, kyverno in PROMISED}
 
 
+@pytest.mark.parametrize(("image", "written", "changed", "seen"), [
+    ("ghcr.io/acme/builder:v1.0.0", "container@v1", "container@v2", "'https://github.com/slsa-framework/slsa-github-generator/container@v1'"),
+    ("ghcr.io/acme/builder:v1.0.0", "slsa-github-generator/*", "other-generator/*", "generator_container_slsa3.yml"),
+    ("ghcr.io/acme/ledger:v1.2.0", "value: CycloneDX", "value: SPDX", "'CycloneDX'"),
+])
+def test_a_sample_attestation_condition_that_does_not_hold_fails_both_policies(
+        tmp_path: Path, image: str, written: str, changed: str, seen: str) -> None:
+    """The conditions really run over the predicate in both dialects: change the expected value and
+    the image fails, in the ClusterPolicy and in its conversion."""
+    import shutil
+
+    samples = tmp_path / "samples"
+    shutil.copytree(SAMPLES, samples, ignore=shutil.ignore_patterns("__pycache__"))
+    cluster = samples / "kyverno" / "cluster-policy.yaml"
+    text = cluster.read_text()
+    assert text.count(written) == 1
+    cluster.write_text(text.replace(written, changed))
+    converted = subprocess.run([sys.executable, "-m", "pullguard.tui.cli", "convert", str(cluster), "--to", "kyverno-ivpol"],
+                               capture_output=True, text=True)
+    assert converted.returncode == 0, converted.stderr
+    (samples / "kyverno" / "image-validating-policy.yaml").write_text(converted.stdout)
+    for name, words in (("cluster-policy.yaml", "fails its conditions: attestations[0].conditions[0].all"),
+                        ("image-validating-policy.yaml", "fails its conditions")):
+        code, report = verify(str(samples / "kyverno" / name), image,
+                              "--trusted-root", str(samples / "trusted_root.json"), cwd=tmp_path)
+        (result,) = report["results"]
+        assert (code, result["outcome"]) == (1, "failed"), result
+        assert words in result["message"], result["message"]
+        if name == "cluster-policy.yaml":
+            assert seen in result["message"]
+
+
 def _policy(host: str, key, validations: str, extra_attestors: str = "") -> str:
     pem = textwrap.indent(public_pem(key).strip(), " " * 12)
     return f"""apiVersion: policies.kyverno.io/v1

@@ -21,10 +21,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 API_IMAGE = "ghcr.io/acme/api:v1.4.0"  # keyless, by acme/api's release workflow
 PARTNER_IMAGE = "quay.io/partner/agent:v5.2.0"  # a key, legacy signature without a Rekor entry
 ISSUER = "https://token.actions.githubusercontent.com"
-PARTNER_KEY = """-----BEGIN PUBLIC KEY-----
-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEyLMGHY7Jr4t+zbs6iidQO2FTVj9m
-P/3Cnhny1+ke1OMKCZueo+XRM0Gk75IQ31lbdGuEfpOKTaNaNOq8jn7ThQ==
------END PUBLIC KEY-----"""
+PARTNER_KEY = (SAMPLES / "partner.pub").read_text().strip()  # the samples' partner key (make_samples writes it)
 
 
 def _indent(text: str, spaces: int) -> str:

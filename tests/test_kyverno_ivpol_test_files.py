@@ -15,11 +15,7 @@ import pytest
 from pullguard.tui.cli import main
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-PARTNER_KEY = """\
------BEGIN PUBLIC KEY-----
-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEyLMGHY7Jr4t+zbs6iidQO2FTVj9m
-P/3Cnhny1+ke1OMKCZueo+XRM0Gk75IQ31lbdGuEfpOKTaNaNOq8jn7ThQ==
------END PUBLIC KEY-----"""
+PARTNER_KEY = (SAMPLES / "partner.pub").read_text().strip()  # the samples' partner key (make_samples writes it)
 SIGNED = "quay.io/partner/agent:v5.2.0"
 UNSIGNED = "quay.io/partner/exporter:v1.0.3"  # the partner's signature with one byte changed
 PROD = "has(object.metadata.labels) && has(object.metadata.labels.prod) && object.metadata.labels.prod == 'true'"

@@ -14,11 +14,7 @@ from pullguard.engine.policytest.kyvernotest import is_kyverno_test, load_kyvern
 from pullguard.tui.cli import main
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-PARTNER_KEY = """\
------BEGIN PUBLIC KEY-----
-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEyLMGHY7Jr4t+zbs6iidQO2FTVj9m
-P/3Cnhny1+ke1OMKCZueo+XRM0Gk75IQ31lbdGuEfpOKTaNaNOq8jn7ThQ==
------END PUBLIC KEY-----"""
+PARTNER_KEY = (SAMPLES / "partner.pub").read_text().strip()  # the samples' partner key (make_samples writes it)
 API_DIGEST = "sha256:701388773f15581d88995a5438b03a92598fc392d43382834db1e307b4ba4401"
 
 

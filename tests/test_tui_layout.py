@@ -14,6 +14,7 @@ from pullguard.engine.samples import sample_images_path, sample_policy_path
 from pullguard.tui.app import PullguardApp
 from pullguard.tui.imagelist import ImageItem, parse_images
 from pullguard.tui.widgets.images import COLUMN_KEYS
+from tests.support.samples import PROMISED
 
 pytestmark = pytest.mark.anyio
 
@@ -163,7 +164,7 @@ async def test_status_bar_keeps_the_problem_count_and_the_footer_f5_and_f1(size)
         await pilot.pause()
         status = app.query_one("#status-text")
         text = str(status.render())
-        assert text.startswith("1 info · talos · 4 rules · 11 images"), text  # counted by severity
+        assert text.startswith(f"1 info · talos · 4 rules · {len(PROMISED)} images"), text  # counted by severity
         assert "problems (1 info)" in str(app.query_one("#problems").border_title)
         shown = {key.key: key.region for key in app.query("FooterKey")}
         for key in ("f5", "f1"):
@@ -195,7 +196,7 @@ async def test_f_skips_outcomes_no_image_has_and_slash_filters_by_text():
         assert app.focused is app.table and app.table.row_count == 2
         await pilot.press("slash", "escape")
         await pilot.pause()
-        assert app.table.row_count == 11
+        assert app.table.row_count == len(PROMISED)
         # A text no image has: the detail pane says so, not "no image selected".
         await pilot.press("slash")
         await pilot.pause()

@@ -17,9 +17,11 @@ Each verifyImages entry becomes one ImageValidatingPolicy (a `Policy` one namesp
   validationActions (Enforce: Deny), repository to cosign.source.repository.
 
 - Attestations become in-toto attestations of their type, each attestor set a validation
-  `verifyAttestationSignatures(image, attestations.N, [its attestors]) >= count`.
+  `verifyAttestationSignatures(image, attestations.N, [its attestors]) >= count`, and their
+  conditions one validation over `extractPayload(image, attestations.N)` where CEL says exactly
+  what they say (conditions_cel.py: Equals/NotEquals of a field with a text or boolean value).
 
-What cannot be carried over (attestation conditions, which are JMESPath over every statement,
+What cannot be carried over (other attestation conditions, which are JMESPath over every statement,
 certificates, nested attestor sets, annotations, additionalExtensions, preconditions, kinds other
 than pods, any other key) is a warning with its source line; where dropping it would admit more
 (an attestor set or conditions), a validation that is false takes its place, so a lossy conversion
@@ -39,7 +41,8 @@ from ...vocabulary import KeylessVerifier, PublicKeyVerifier
 from ...yamlsource import MappingNode, Node, ScalarNode, SequenceNode, compose, map_get, position
 from ..detect import is_kyverno
 from ..kyverno.evaluate import KyvernoPolicySet
-from ..kyverno.requirements import AttestorReq, AttestorSetReq, VerifyEntry
+from ..kyverno.requirements import AttestationReq, AttestorReq, AttestorSetReq, VerifyEntry
+from .conditions_cel import conditions_cel
 from .policyset import IvpolPolicySet
 
 _RESOURCE_RULES = ("  matchConstraints:\n    resourceRules:\n"
@@ -254,11 +257,22 @@ class _Writer:
                 validations += _refused(f"{where} has no attestors: write them by hand")
             for k, aset in enumerate(attestation.attestor_sets):
                 validations += self._set(entry, aset, f"{attestation.path}.attestors[{k}]", name, counter, attestor_lines)
-            if attestation.conditions:  # JMESPath over every statement of the type: never dropped silently
-                self.lossy(entry.line, f"{where}: conditions are not carried over; write them as validations over "
-                           f"extractPayload(image, attestations.{name})")
-                validations += _refused(f"{where} conditions were not converted: write them by hand")
+            if attestation.conditions:  # never dropped silently: written exactly, or refused
+                validations += self._conditions(attestation, where, name, entry.line)
         return attestor_lines, attestation_lines, validations
+
+    def _conditions(self, attestation: AttestationReq, where: str, name: str, line: int) -> list[str]:
+        """The validation of an attestation's conditions over its payload, or a refusal where
+        they cannot be written exactly (conditions_cel says which)."""
+        condition = conditions_cel(attestation.conditions, attestation.name)
+        if condition is None:
+            self.lossy(line, f"{where}: conditions are not carried over (only Equals/NotEquals of a field with a "
+                       f"text or boolean value are); write them as validations over "
+                       f"extractPayload(image, attestations.{name})")
+            return _refused(f"{where} conditions were not converted: write them by hand")
+        check = f"cel.bind(p, extractPayload(image, attestations.{name}), {condition})"
+        message = f"attestation {attestation.type} fails its conditions ({where}.conditions)"
+        return [f"    - expression: >-\n        {_ALL_IMAGES}.all(image, {check})", f"      message: {_q(message)}"]
 
     def _set(self, entry: VerifyEntry, aset: AttestorSetReq, path: str, attestation: str | None, counter: list[int],
              attestor_lines: list[str]) -> list[str]:

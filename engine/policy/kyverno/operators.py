@@ -149,7 +149,7 @@ def _semver_cmp(a: str, b: str) -> int | None:
     return -1 if pa[1] < pb[1] else 1
 
 
-def _go_float(text: str) -> float | None:
+def parse_go_float(text: str) -> float | None:
     """strconv.ParseFloat (no Python-only forms such as '1_0' or ' 1')."""
     if not re.fullmatch(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[Ii]nf(?:inity)?|NaN)", text):
         return None
@@ -172,7 +172,7 @@ def _equal(key: object, value: object) -> bool | None:
         if isinstance(value, float):
             return k == value
         if isinstance(value, str):
-            parsed = _go_float(value)  # every JSON number is a float64 in Kyverno
+            parsed = parse_go_float(value)  # every JSON number is a float64 in Kyverno
             return None if parsed is None else parsed == k
         return None
     if isinstance(key, str):
@@ -390,7 +390,7 @@ def _numeric_with_number(key: float, value: object, cmp: Callable[[Any, Any], bo
         durations = _durations(key, value)
         if durations is not None:
             return cmp(*durations)
-        parsed = _go_float(value)
+        parsed = parse_go_float(value)
         return False if parsed is None else cmp(key, parsed)
     return False
 
@@ -409,7 +409,7 @@ def _numeric(op: str, key: object, value: object) -> bool:
         other = parse_quantity(value)
         if other is not None:
             return cmp(quantity, other)
-    number = _go_float(key)
+    number = parse_go_float(key)
     if number is not None:
         return _numeric_with_number(number, value, cmp)
     if _semver(key) is not None:
