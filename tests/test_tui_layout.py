@@ -91,6 +91,28 @@ async def test_the_table_shows_image_rule_action_outcome_without_scrolling(diale
             assert {"verified", "unverified"} <= {node.split(" ")[0] for node in nodes}, nodes
 
 
+async def test_at_80_columns_kyverno_rules_leave_the_image_names_readable():
+    """Kyverno's `policy/rule#entry` is longer than most image names: at 80 columns the two share
+    the room (the image more), and a cut rule keeps the end, where rules differ."""
+    path = sample_images_path("plain")
+    app = sample_app("kyverno", parse_images(path.read_text(), str(path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f3")
+        await settle(app, pilot)
+        lines = drawn_lines(app.table)[1: 1 + app.table.row_count]
+        shown = {}
+        for index, line in enumerate(lines):
+            row = dict(zip(COLUMN_KEYS, app.table.get_row_at(index), strict=True))
+            shown[row["image"]] = (cells(app, line, "image"), cells(app, line, "rule"), row["rule"])
+        whole = [image for image, (cell, _, _) in shown.items() if cell == image]
+        assert len(whole) >= len(shown) - 3, shown  # all but the longest few names
+        assert "ghcr.io/acme/billing:v3.0.1" in whole and "quay.io/partner/agent:v5.2.0" in whole
+        release = shown["ghcr.io/acme/api:v1.4.0"][1]
+        partner = shown["quay.io/partner/agent:v5.2.0"][1]
+        assert release.endswith("-builds#0") and partner.endswith("-images#0"), (release, partner)
+
+
 async def test_a_node_label_that_disagrees_with_the_verdict_is_marked():
     images = [
         ImageItem("ghcr.io/acme/api:v1.4.0", "unverified"),  # the rule demands a signature: ≠

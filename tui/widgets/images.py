@@ -88,6 +88,7 @@ COLUMNS = (
 )
 COLUMN_KEYS = tuple(column.key for column in COLUMNS)
 IMAGE_LEAST = 8  # the image column gives way down to this before the verdict columns scroll
+IMAGE_READABLE = 32  # most image names are no longer: the rule is cut before the image is
 GAP = 2  # spaces between columns (one more before the first)
 
 
@@ -324,9 +325,9 @@ class ImageTable(ScrollView, can_focus=True):
 
     def _relayout(self) -> None:
         """Column widths for the pane's width: action, outcome and the node verdict whole; image,
-        rule, match subject and pod share the rest (each at least a little), the rule first up to
-        its whole text, then the image, then the others; a column that cannot get its least
-        goes past the right edge (it scrolls), the later ones first."""
+        rule, match subject and pod share the rest (each at least a little): the rule whole when
+        the image still gets IMAGE_READABLE, else the two 1 to 2, then the others; a column that
+        cannot get its least goes past the right edge (it scrolls), the later ones first."""
         wanted = self._wanted()
         keys = [column.key for column in COLUMNS]
         at = {key: index for index, key in enumerate(keys)}
@@ -354,8 +355,29 @@ class ImageTable(ScrollView, can_focus=True):
             if index in on:
                 widths[index] = least[index]
         extra = room - sum(widths[index] for index in shared if index in on)
+        # The whole rule when that leaves the image IMAGE_READABLE characters (most names), else
+        # the rule and the image share the room 1 to 2 (each up to its whole text), so Kyverno's
+        # long `policy/rule#entry` never leaves the image a stub; what is left goes to the match
+        # subject, then the pod.
+        rule, image = at["rule"], at["image"]
+        pair = [index for index in (rule, image) if index in on]
+        whole_rule = wanted[rule] - widths[rule]
+        weights = {rule: 1, image: 2}
+        if extra - whole_rule >= min(IMAGE_READABLE, wanted[image]) - widths[image]:
+            widths[rule] += whole_rule
+            extra -= whole_rule
+        while extra > 0:
+            hungry = [index for index in pair if widths[index] < wanted[index]]
+            if not hungry:
+                break
+            room_now, total = extra, sum(weights[index] for index in hungry)
+            for index in hungry:
+                share = max(1, room_now * weights[index] // total)
+                grow = min(share, extra, wanted[index] - widths[index])
+                widths[index] += grow
+                extra -= grow
         for index in shared:
-            if index in on and extra > 0:
+            if index in on and index not in pair and extra > 0:
                 grow = min(extra, wanted[index] - widths[index])
                 widths[index] += grow
                 extra -= grow
@@ -448,7 +470,8 @@ class ImageTable(ScrollView, can_focus=True):
                 segments.append(Segment(" " * GAP, line_style))
             first = False
             if index != 0 and len(text) > width:
-                text = cut_middle(text, width, head=(width - 1) // 2)
+                # A third before the cut: rules differ at the end (`…/rule#entry`), not in the policy name.
+                text = cut_middle(text, width, head=max(4, (width - 1) // 3))
             cell_style = line_style + style if not cursor else line_style + style + self._style("cursor" if focused else "cursor-blurred")
             segments.append(Segment(text.ljust(width), cell_style))
         return Strip(segments)
