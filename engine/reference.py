@@ -183,6 +183,17 @@ def _new_repository(name: str, offset: int) -> tuple[str, str]:
     return registry, repo
 
 
+def parse_repository(s: str) -> str:
+    """go-containerregistry `name.NewRepository(s)`: the `registry/repository` context of a
+    repository name (no tag, no digest), as cosign's `WithTargetRepository` takes it. Raises
+    InvalidReference saying what is wrong and where."""
+    try:
+        registry, repo = _new_repository(s, 0)
+    except _Bad as bad:
+        raise InvalidReference(s, bad.reason, bad.offset) from None
+    return f"{registry}/{repo}"
+
+
 def _new_tag(name: str) -> tuple[str, str, str | None]:
     """(registry, repository, tag or None) as NewTag: the text after the last ':' is a tag
     unless it holds a '/' (then the ':' belonged to a registry port)."""

@@ -81,6 +81,8 @@ class FoundAttestation:
         out: dict[str, Any] = {"predicate_type": self.predicate_type, "format": self.format, "reference": self.reference}
         signed = self.evidence.to_json()
         out.update({k: signed[k] for k in ("identity", "key_fingerprint", "tlog")})
+        if "repository" in signed:
+            out["repository"] = signed["repository"]
         out["subject"] = self.statement.get("subject")
         out["predicate"] = self.statement.get("predicate")
         return out

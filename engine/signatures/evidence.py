@@ -48,12 +48,18 @@ class SignatureEvidence:
     tlog: TlogEntry | None = None
     bundle_verified: bool = False
     details: dict[str, Any] = field(default_factory=dict)  # e.g. predicate type; not part of the JSON contract
+    # Where the signature was found when that is not the image's own repository (Kyverno
+    # `repository`, cosign's COSIGN_REPOSITORY): `registry/repository`.
+    repository: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "format": self.format,
             "artifact_digest": self.artifact_digest,
             "identity": self.identity.to_json() if self.identity else None,
             "key_fingerprint": self.key_fingerprint,
             "tlog": self.tlog.to_json() if self.tlog else None,
         }
+        if self.repository is not None:
+            out["repository"] = self.repository
+        return out

@@ -27,12 +27,16 @@ async def _check(attestor: Attestor, store: ArtifactStore, context: str, digest:
     """The attestor verifies when a signature satisfies any of its verifiers (keyless: any identity)."""
     failures: list[str] = []
     fault = False
+    repository = attestor.repository or context
     for verifier in attestor.verifiers:
-        found = await discover(store, context, digest, checkers.checker(verifier), run_check=checkers.run)
+        found = await discover(store, repository, digest, checkers.checker(verifier), run_check=checkers.run)
         if found.verified:
             evidence = found.evidence
             if evidence is not None and found.format and evidence.format != found.format:
                 evidence = dataclasses.replace(evidence, format=found.format)
+            if evidence is not None and repository != context:
+                return AttestorCheck(True, f"{found.message} in {repository}",
+                                     dataclasses.replace(evidence, repository=repository))
             return AttestorCheck(True, found.message, evidence)
         failures.append(found.message.replace("\n", "; "))
         fault = fault or bool(found.faults)
@@ -44,12 +48,15 @@ async def _attest(attestor: Attestor, predicate_type: str, store: ArtifactStore,
     """The attestor attests when an in-toto attestation of the type verifies with one of its verifiers."""
     failures: list[str] = []
     fault = False
+    repository = attestor.repository or context
     for verifier in attestor.verifiers:
-        found = await discover_attestations(store, context, digest, checkers.checker(verifier), predicate_type,
+        found = await discover_attestations(store, repository, digest, checkers.checker(verifier), predicate_type,
                                             run_check=checkers.run)
         if found.verified:
             first = found.verified[0]
-            return AttestorCheck(True, found.message, first.evidence, payload=first.statement.get("predicate"))
+            evidence = first.evidence if repository == context else dataclasses.replace(first.evidence, repository=repository)
+            where = "" if repository == context else f" in {repository}"
+            return AttestorCheck(True, found.message + where, evidence, payload=first.statement.get("predicate"))
         failures.append(found.message.replace("\n", "; "))
         fault = fault or bool(found.faults)
     return AttestorCheck(False, "; ".join(failures) or "no verifier", fault=fault)

@@ -118,7 +118,8 @@ class _Search:
     async def _attested_by(self, a: AttestorReq, att: AttestationReq) -> tuple[bool, str]:
         if a.verifier is None:
             return False, f"{a.path}: {a.describe()} attestors are not verified by pullguard"
-        found = await discover_attestations(self.store, self.context, self.digest, self.checkers.checker(a.verifier),
+        repository = self.repository(a)
+        found = await discover_attestations(self.store, repository, self.digest, self.checkers.checker(a.verifier),
                                             att.type, run_check=self.checkers.run)
         self.faults.extend(found.faults)
         if not found.verified:
@@ -129,8 +130,12 @@ class _Search:
             if not verdict.passed:
                 return False, (f"{a.path}: attestation {att.type} ({attestation.format} {attestation.reference}) "
                                f"fails its conditions: {verdict.message}")
-        self.attested.extend(found.verified)
+        self.attested.extend(found_in(attestation, repository, self.context) for attestation in found.verified)
         return True, ""
+
+    def repository(self, a: AttestorReq) -> str:
+        """Where the attestor's signatures are looked up: its `repository`, else the image's own."""
+        return a.repository or self.context
 
     async def attestor_set(self, aset: AttestorSetReq) -> bool:
         passed = 0
@@ -141,10 +146,14 @@ class _Search:
                 self.errors.append(f"{att.path}: {att.describe()} attestors are not verified by pullguard")
                 ok = False
             else:
-                found = await discover(self.store, self.context, self.digest, self.checkers.checker(att.verifier),
+                repository = self.repository(att)
+                found = await discover(self.store, repository, self.digest, self.checkers.checker(att.verifier),
                                        run_check=self.checkers.run)
                 ok = found.verified
                 if ok:
+                    if repository != self.context and found.evidence is not None:
+                        found.evidence = dataclasses.replace(found.evidence, repository=repository)
+                        found.message += f" in {repository}"
                     self.verified_by.append((att.path, found))
                 else:
                     self.errors.append(f"{att.path}: {found.message}".replace("\n", "; "))
@@ -202,7 +211,8 @@ async def verify_kyverno(
     attested_text = f"verified attestation{'s' if len(kinds) > 1 else ''} {', '.join(kinds)}" if kinds else ""
     if not search.verified_by:
         first_att = attested[0]
-        message = f"{attested_text} ({first_att.format} {first_att.reference})"
+        where = f" in {first_att.evidence.repository}" if first_att.evidence.repository else ""
+        message = f"{attested_text} ({first_att.format} {first_att.reference}{where})"
         return VerifyResult(decision, digest, "verified", message, first_att.evidence, search.errors, attestations=attested)
     _path, first = search.verified_by[0]
     evidence = first.evidence
@@ -213,6 +223,13 @@ async def verify_kyverno(
     if attested_text:
         message += f"; {attested_text}"
     return VerifyResult(decision, digest, "verified", message, evidence, search.errors, attestations=attested)
+
+
+def found_in(attestation: FoundAttestation, repository: str, context: str) -> FoundAttestation:
+    """The attestation with where it was found, when that is not the image's own repository."""
+    if repository == context:
+        return attestation
+    return dataclasses.replace(attestation, evidence=dataclasses.replace(attestation.evidence, repository=repository))
 
 
 def _distinct_attestations(found: list[FoundAttestation]) -> list[FoundAttestation]:

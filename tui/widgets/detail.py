@@ -62,6 +62,8 @@ def result_lines(out: Text, result: dict, *, fold: bool = False) -> None:
     if signature:
         _field(out, "format", signature.get("format"))
         _field(out, "signed", signature.get("artifact_digest"))
+        if signature.get("repository"):  # a policy's `repository`: not the image's own
+            _field(out, "found in", signature.get("repository"))
         identity = signature.get("identity")
         if identity:
             _field(out, "issuer", identity.get("issuer"))
@@ -113,6 +115,8 @@ def attestation_lines(out: Text, attestations: list, *, fold: bool) -> None:
         out.append("attestation\n", style="bold")
         _field(out, "type", att.get("predicate_type"))
         _field(out, "format", f"{att.get('format')} {att.get('reference')}")
+        if att.get("repository"):
+            _field(out, "found in", att.get("repository"))
         identity = att.get("identity")
         if identity:
             _field(out, "signer", f"{identity.get('subject')} ({identity.get('issuer')})")

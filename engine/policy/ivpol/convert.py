@@ -14,7 +14,8 @@ Each verifyImages entry becomes one ImageValidatingPolicy (a `Policy` one namesp
   container kind (`count` null: all of them). Keyless `issuer`/`subject` are Kyverno wildcards and
   become anchored `issuerRegExp`/`subjectRegExp` when they hold `*` or `?`.
 - required, mutateDigest and verifyDigest go to validationConfigurations, failureAction to
-  validationActions (Enforce: Deny), repository to cosign.source.repository.
+  validationActions (Enforce: Deny), an attestor's repository (else the entry's) to its
+  cosign.source.repository.
 
 - Attestations become in-toto attestations of their type, each attestor set a validation
   `verifyAttestationSignatures(image, attestations.N, [its attestors]) >= count`, and their
@@ -196,8 +197,8 @@ class _Writer:
             return False
         if ctlog:
             lines += ["        ctlog:"] + ctlog
-        if entry.repository:
-            lines += ["        source:", f"          repository: {_q(entry.repository)}"]
+        if req.repository:  # the attestor's own, else the entry's (parsed as cosign parses it)
+            lines += ["        source:", f"          repository: {_q(req.repository)}"]
         return True
 
     def entry(self, converted: Converted) -> str:
@@ -350,7 +351,7 @@ _ATTESTOR_CARRIED = {
     "keys.ctlog", "keys.ctlog.ignoreSCT", "keys.ctlog.pubkey",
     "keyless", "keyless.issuer", "keyless.subject", "keyless.issuerRegExp", "keyless.subjectRegExp", "keyless.roots",
     "keyless.rekor", "keyless.rekor.url", "keyless.rekor.pubkey", "keyless.rekor.ignoreTlog",
-    "keyless.ctlog", "keyless.ctlog.ignoreSCT", "keyless.ctlog.pubkey",
+    "keyless.ctlog", "keyless.ctlog.ignoreSCT", "keyless.ctlog.pubkey", "repository",
 }
 _ENTRY_CARRIED = {"imageReferences", "skipImageReferences", "required", "mutateDigest", "verifyDigest", "failureAction",
                   "useCache", "type", "repository", "attestors", "image"}

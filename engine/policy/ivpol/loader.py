@@ -20,6 +20,7 @@ from ...diagnostics import Diagnostic, Severity
 from ...gobglob import GlobError, compile_glob
 from ...goregexp import compile_error
 from ...keys import KeyFormatError, load_public_key_pem
+from ...reference import InvalidReference, parse_repository
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
 from ...yamlschema import Obj, Seq, Walker, close_key, seq_items, string_map
 from ...yamlsource import Document, MappingNode, Node, ScalarNode, map_get, position
@@ -322,9 +323,10 @@ class _Loader:
         ignore_tlog = bool(ctlog.get("insecureIgnoreTlog")) if ctlog is not None else False
         rekor_pubkey = (ctlog.get("rekorPubKey") or None) if ctlog is not None else None
         key, keyless = cosign.obj("key"), cosign.obj("keyless")
-        for field in ("certificate", "tuf", "trustedRoot", "source"):
+        for field in ("certificate", "tuf", "trustedRoot"):
             if cosign.has(field):
                 unsupported.append(f"cosign.{field}")
+        repository = self.source(cosign.obj("source"), f"{path}.source", unsupported)
         if cosign.get("annotations"):
             unsupported.append("cosign.annotations")
         if ctlog is not None and ctlog.get("tsaCertChain"):
@@ -369,7 +371,29 @@ class _Loader:
         if key is None and keyless is None and not cosign.has("certificate"):
             self.diag("error", "ivpol-cosign-verifier", f"{path}: one of key, keyless or certificate must be set",
                       cosign.start, "add 'key: {data: …}' or 'keyless: {identities: [{issuer: …, subject: …}]}'")
-        return Attestor(name, tuple(verifiers), tuple(unsupported), line)
+        return Attestor(name, tuple(verifiers), tuple(unsupported), line, repository)
+
+    def source(self, source: Obj | None, path: str, unsupported: list[str]) -> str:
+        """`cosign.source` (pkg/image/verifiers/ivpol/cosign/opts.go checkOptions): `repository`
+        is where cosign looks for the signatures (parsed as name.NewRepository; one that does not
+        parse fails every verification with Kyverno's words); `tagPrefix` and `PullSecrets` are not
+        verified by pullguard."""
+        if source is None:
+            return ""
+        for field in ("tagPrefix", "PullSecrets"):
+            if source.get(field):
+                unsupported.append(f"cosign.source.{field}")
+        text = source.get("repository")
+        if not text:
+            return ""
+        try:
+            return parse_repository(str(text))
+        except InvalidReference as exc:
+            problem = f"failed to parse signature repository {text}: {exc.reason}"
+            self.diag("error", "ivpol-repository-invalid", f"{path}.repository: {problem}", source.value_pos("repository"),
+                      "write a repository name without tag or digest, e.g. 'ghcr.io/acme/signatures'")
+            unsupported.append(f"cosign.source.repository ({problem})")
+            return ""
 
     # -- what the expressions use ------------------------------------------------------------
 

@@ -85,10 +85,16 @@ class Attestor:
     # attestor's verification an `error` "not verified by pullguard: …", never a silent pass.
     unsupported: tuple[str, ...]
     line: int
+    # `cosign.source.repository` (cosign's WithTargetRepository): where the signatures and
+    # attestations are looked up, `registry/repository`; "" for the image's own repository.
+    repository: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "verifiers": [_verifier_json(v) for v in self.verifiers],
-                "unsupported": list(self.unsupported)}
+        out = {"name": self.name, "verifiers": [_verifier_json(v) for v in self.verifiers],
+               "unsupported": list(self.unsupported)}
+        if self.repository:
+            out["repository"] = self.repository
+        return out
 
 
 def _verifier_json(verifier: Verifier) -> dict[str, Any]:

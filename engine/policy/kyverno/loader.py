@@ -32,6 +32,7 @@ import re
 from collections.abc import Mapping
 
 from ...diagnostics import Diagnostic, Severity
+from ...reference import InvalidReference, parse_repository
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier
 from ...yamlschema import Obj, Seq, Walker, seq_items, string_map
 from ...yamlsource import (
@@ -93,6 +94,8 @@ class _Loader:
         self.rules: list[RuleInfo] = []
         # The fields of the entry being read that pullguard does not check (VerifyEntry.unsupported).
         self.unsupported: list[str] = []
+        # The signature repository of the entry being read (`repository`, parsed), "" for the image's own.
+        self.entry_repository = ""
         self.background = True  # the policy's spec.background (BackgroundProcessingEnabled)
 
     def diag(self, severity: Severity, code: str, message: str, pos: Pos | None, fix: str | None = None,
@@ -335,11 +338,12 @@ class _Loader:
     def entry(self, e: Obj, policy: str, rname: str, i: int, rule_key: int, is_audit: bool) -> VerifyEntry:
         d = self.diag
         self._entry_fields_not_checked(e)
+        vtype = e.get("type") or "Cosign"
+        self.entry_repository = self._signature_repository(e, "repository", vtype)
         mutate_digest = e.get("mutateDigest") if e.has("mutateDigest") else True
         verify_digest = e.get("verifyDigest") if e.has("verifyDigest") else True
         required = e.get("required") if e.has("required") else True
         use_cache = e.get("useCache") if e.has("useCache") else True
-        vtype = e.get("type") or "Cosign"
         if e.has("type") and vtype not in TYPES:
             self._unsupported_value(e, "type", vtype, TYPES)
         if is_audit and mutate_digest:
@@ -404,7 +408,8 @@ class _Loader:
                 # of the trusted root (cosign with no identity to match)
                 asets = [AttestorSetReq(None, [AttestorReq(
                     "keyless", f"attestations[{j}].attestors[0].entries[0]",
-                    KeylessVerifier(match="wildcard", rekor_url=DEFAULT_REKOR_URL), detail="(any keyless signer)")])]
+                    KeylessVerifier(match="wildcard", rekor_url=DEFAULT_REKOR_URL), detail="(any keyless signer)",
+                    repository=self.entry_repository)])]
             blocks = self.conditions(a, f"attestations[{j}]")
             attestations.append(AttestationReq(f"attestations[{j}]", a.get("name"), atype or "", asets, blocks))
         if vtype == "Notary":
@@ -555,8 +560,6 @@ class _Loader:
         annotations = string_map(e.get("annotations"))
         if annotations:
             self.not_checked(e, "annotations", "annotations", ", ".join(annotations))
-        if e.get("repository"):
-            self.not_checked(e, "repository", "repository", "signatures in another repository")
         if e.get("cosignOCI11"):
             # Kyverno then looks for signatures only as cosign's experimental OCI 1.1 referrers
             self.not_checked(e, "cosignOCI11", "cosignOCI11", "signatures stored as OCI 1.1 referrers")
@@ -565,9 +568,11 @@ class _Loader:
             self.not_checked(validate, "deny", "validate.deny", "deny conditions")
 
     def legacy_attestor(self, e: Obj) -> AttestorSetReq:
+        repository = self.entry_repository
         if e.get("key"):
             verifiers = self.public_keys(e.get("key"), "key", e.value_pos("key"), None)
-            return AttestorSetReq(None, [AttestorReq("keys", "key", v) for v in verifiers] or [AttestorReq("keys", "key")])
+            return AttestorSetReq(None, [AttestorReq("keys", "key", v, repository=repository) for v in verifiers]
+                                  or [AttestorReq("keys", "key")])
         if e.get("issuer"):
             v = KeylessVerifier(issuer=e.get("issuer"), subject=e.get("subject") or None, match="wildcard",
                                 roots=e.get("roots") or None, rekor_url=DEFAULT_REKOR_URL)
@@ -575,7 +580,7 @@ class _Loader:
                 # Convert() builds a keyless attestor without rekor: Kyverno's own check applies
                 self.diag("error", "kyverno-keyless-rekor-or-roots", "Either Rekor URL or roots are required",
                           e.key_pos("issuer"), "add 'roots:' or move to attestors with 'keyless.rekor.url'")
-            return AttestorSetReq(None, [AttestorReq("keyless", "issuer", v)])
+            return AttestorSetReq(None, [AttestorReq("keyless", "issuer", v, repository=repository)])
         return AttestorSetReq(None, [AttestorReq("none", "annotations")])
 
     def attestor_set(self, s: Obj, path: str, vtype: str) -> AttestorSetReq:
@@ -611,8 +616,8 @@ class _Loader:
         elif a.has("keys") and a.get("signatureAlgorithm") not in ("", "sha256"):
             self.not_checked(a, "signatureAlgorithm", f"{path}.signatureAlgorithm", a.get("signatureAlgorithm"))
         annotations = tuple(sorted(string_map(a.get("annotations")).items()))
-        if a.get("repository"):
-            self.not_checked(a, "repository", f"{path}.repository", "signatures in another repository")
+        repository = (self._signature_repository(a, f"{path}.repository", vtype) if a.get("repository")
+                      else self.entry_repository)
         out: list[AttestorReq] = []
         if a.has("keys"):
             out.extend(self.keys(a.get("keys"), path))
@@ -635,7 +640,36 @@ class _Loader:
         if annotations:  # checked against each signature's payload `optional`, as cosign -a does
             out = [dataclasses.replace(r, verifier=dataclasses.replace(r.verifier, annotations=annotations))
                    if r.verifier is not None else r for r in out]
+        if repository:  # a nested set's attestors have their own (the outer one's is not used)
+            out = [dataclasses.replace(r, repository=repository) if r.nested is None else r for r in out]
         return out
+
+    def _signature_repository(self, obj: Obj, path: str, vtype: str) -> str:
+        """`repository` (an entry's or an attestor's) as cosign's WithTargetRepository takes it:
+        `registry/repository` where the `.sig`/`.att` tags, the bundle tag and the referrers of
+        the image digest are looked up; "" for the image's own repository."""
+        text = obj.get("repository")
+        if not text:
+            return ""
+        if vtype == "SigstoreBundle":
+            # pkg/image/verifiers/cpol/cosign/sigstore.go fetchBundles reads the image's referrers
+            self.diag("warning", "kyverno-repository-ignored",
+                      f"{path} is not used by Kyverno for type SigstoreBundle: it reads the bundles "
+                      "as referrers of the image in its own repository", obj.key_pos("repository"),
+                      "remove 'repository', or push the bundles to the image's repository")
+            return ""
+        if "{{" in text:
+            self.not_checked(obj, "repository", path, "a variable pullguard cannot resolve offline")
+            return ""
+        try:
+            return parse_repository(text)
+        except InvalidReference as exc:
+            # Kyverno's words (buildCosignOptions): every image of the entry then fails with them
+            problem = f"failed to parse signature repository {text}: {exc.reason}"
+            self.unsupported.append(f"{path}: {problem}")
+            self.diag("error", "kyverno-repository-invalid", f"{path}: {problem}", obj.value_pos("repository"),
+                      "write a repository name without tag or digest, e.g. 'ghcr.io/acme/signatures'")
+            return ""
 
     def _rekor(self, obj: Obj) -> tuple[str | None, str | None, bool]:
         """(url, pubkey, ignoreTlog) with Kyverno's defaults when `rekor` is absent."""

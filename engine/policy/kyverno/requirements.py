@@ -27,8 +27,16 @@ class AttestorReq:
     verifier: Verifier | None = None
     nested: AttestorSetReq | None = None
     detail: str = ""  # KMS URI, secret name, certificate note
+    # Where its signatures and attestations are looked up when not in the image's own repository
+    # (the attestor's `repository`, else the entry's): `registry/repository`, as cosign's
+    # WithTargetRepository; "" for the image's own.
+    repository: str = ""
 
     def describe(self) -> str:
+        text = self._describe()
+        return f"{text} (signatures in {self.repository})" if self.repository else text
+
+    def _describe(self) -> str:
         v = self.verifier
         if isinstance(v, PublicKeyVerifier):
             return f"public key {v.fingerprint or '(unparseable)'}"
@@ -49,7 +57,7 @@ class AttestorReq:
 
     def cache_key(self) -> Hashable:
         nested = self.nested.cache_key() if self.nested is not None else None
-        return (self.kind, self.verifier, nested, self.detail)
+        return (self.kind, self.verifier, nested, self.detail, self.repository)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "kind": self.kind}
@@ -65,6 +73,8 @@ class AttestorReq:
             out["attestor"] = self.nested.to_json()
         if self.detail:
             out["detail"] = self.detail
+        if self.repository:
+            out["repository"] = self.repository
         return out
 
 
