@@ -323,3 +323,12 @@ def test_the_signature_host_has_its_own_credentials(two_hosts, tmp_path, auths, 
     assert words in message
     for _user, password in (REGISTRY_USER, SIGNATURE_USER):
         assert password not in json.dumps(report)
+
+
+def test_the_signature_hosts_mirror_serves_its_signatures(world, registry):
+    """A mirror of the signature host (here an unused loopback port) is asked as for any host."""
+    text = cluster_policy(entry_extra="repository: localhost:1/sigs/acme")
+    got, message, report = _verify(text, world["images"]["elsewhere"], world["root"],
+                                   mirrors={"localhost:1": [registry.url]})
+    assert got == "verified", message
+    assert report["signature"]["repository"] == "localhost:1/sigs/acme"
