@@ -51,7 +51,7 @@ THEME_COLOURS: Final[dict[str, str]] = {
     "green": "$text-success",
     "red": "$text-error",
     "yellow": "$text-warning",
-    "cyan": "$text-accent",
+    "cyan": "$text-primary",  # not $text-accent: textual-dark's accent is its warning colour (skipped)
     "magenta": "$text-secondary",
 }
 

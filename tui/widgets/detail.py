@@ -19,6 +19,7 @@ from textual.widgets import Static
 from pullguard.engine.display import escape_control
 
 from ..styles import OUTCOME_STYLE, SEVERITY_STYLE
+from ..themetext import themed
 
 
 def _field(out: Text, name: str, value, style: str = "") -> None:
@@ -260,13 +261,19 @@ class DetailPane(VerticalScroll):
     def compose(self):
         yield Static(id="detail-body")
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._paint())
+
     def show(self, text: Text, key: tuple | None = None) -> None:
         self.key = key
         if text.plain == self.text.plain and text.spans == self.text.spans:
             return
         self.text = text
         self.updates += 1
-        self.query_one("#detail-body", Static).update(text)
+        self._paint()
+
+    def _paint(self) -> None:
+        self.query_one("#detail-body", Static).update(themed(self.text, self.app.theme_variables))
 
     @property
     def plain(self) -> str:

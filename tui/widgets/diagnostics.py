@@ -11,6 +11,7 @@ from pullguard.engine.display import escape_control
 
 from ..counts import severity_counts
 from ..styles import SEVERITY_STYLE
+from ..themetext import themed
 
 
 def diagnostic_label(diagnostic: Diagnostic) -> Text:
@@ -33,11 +34,18 @@ class DiagnosticsList(OptionList):
         super().__init__(**kwargs)
         self.diagnostics: list[Diagnostic] = []
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._repaint())
+
+    def _repaint(self) -> None:
+        shown, self.diagnostics = self.diagnostics, []
+        self.set_diagnostics(shown)  # every label again, in the new theme's colours
+
     def set_diagnostics(self, diagnostics: list[Diagnostic]) -> None:
         ordered = sorted(diagnostics, key=lambda d: (d.line or 0, d.column or 0))
         if ordered == self.diagnostics:
             return
         self.diagnostics = ordered
         self.clear_options()
-        self.add_options([Option(diagnostic_label(d)) for d in ordered])
+        self.add_options([Option(themed(diagnostic_label(d), self.app.theme_variables)) for d in ordered])
         self.border_title = f"problems ({severity_counts(d.severity for d in ordered)})"

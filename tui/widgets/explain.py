@@ -15,6 +15,7 @@ from textual.widgets import Button, Label, Static, TextArea
 from pullguard.engine.display import escape_control
 
 from ..styles import OUTCOME_STYLE
+from ..themetext import themed
 from .modals import Dialog
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class ExplainScreen(Dialog[str | None]):
 
         text = self.query_one("#explain-paste", TextArea).text
         self.explanations = explain(text, self.loaded)
-        self.query_one("#explain-text", Static).update(explanation_text(self.explanations))
+        self.query_one("#explain-text", Static).update(themed(explanation_text(self.explanations), self.app.theme_variables))
         self.query_one("#explain-add", Button).disabled = self.image is None
 
     @property

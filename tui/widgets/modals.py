@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 from textual_autocomplete import PathAutoComplete
 
 from ..safetext import escape_lines, safe_text
+from ..themetext import themed
 
 ResultType = TypeVar("ResultType")
 
@@ -67,7 +68,7 @@ class HelpScreen(Dialog[None]):
         with Vertical():
             yield Label("pullguard keys", classes="title")
             with VerticalScroll(id="help-keys"):
-                yield Static(text)
+                yield Static(themed(text, self.app.theme_variables))
             yield Label("escape closes · ctrl+p opens the command palette", classes="hint")
 
 

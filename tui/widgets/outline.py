@@ -9,6 +9,7 @@ from textual.widgets.option_list import Option
 from pullguard.engine.display import escape_control
 
 from ..styles import ACTION_STYLE
+from ..themetext import themed
 
 
 def outline_label(item) -> Text:
@@ -30,6 +31,16 @@ class RuleOutline(OptionList):
         self.items: list = []
         self._keys: list[tuple] = []
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._repaint())
+
+    def _repaint(self) -> None:
+        self._keys = []  # every label again, in the new theme's colours
+        self.set_items(self.items)
+
+    def _label(self, item) -> Text:
+        return themed(outline_label(item), self.app.theme_variables)
+
     def set_items(self, items: list) -> None:
         # Compare what the labels are made of: building 200 labels per keystroke costs more.
         keys = [(item.rule_id, item.action, item.pattern) for item in items]
@@ -42,13 +53,13 @@ class RuleOutline(OptionList):
             # builds every one of them again (about 45 ms).
             for index, (old, new) in enumerate(zip(self._keys, keys, strict=True)):
                 if old != new:
-                    self.replace_option_prompt_at_index(index, outline_label(items[index]))
+                    self.replace_option_prompt_at_index(index, self._label(items[index]))
             self._keys = keys
             return
         highlighted = self.highlighted
         self._keys = keys
         self.clear_options()
-        self.add_options([Option(outline_label(item), id=f"rule-{index}") for index, item in enumerate(items)])
+        self.add_options([Option(self._label(item), id=f"rule-{index}") for index, item in enumerate(items)])
         if highlighted is not None and items:
             self.highlighted = min(highlighted, len(items) - 1)
 
