@@ -180,3 +180,33 @@ def test_samples_hold_no_private_key_and_stay_small():
             assert b"PRIVATE KEY" not in path.read_bytes(), path
     assert total < 200 * 1024
     assert (sample_registry() / "oci-layout").is_file()
+
+
+def _try_next_sample_lines() -> list[str]:
+    """The README's Try next lines that run in the installed samples' directory (before `cd -`)."""
+    block = (REPO / "README.md").read_text().split("## Try next", 1)[1].split("```", 2)[1]
+    inside = block.split('cd "$(python -m pullguard.engine.samples)"', 1)[1].split("\ncd -", 1)[0]
+    return [line.split("   #", 1)[0].strip() for line in inside.splitlines() if line.startswith("pullguard ")]
+
+
+@pytest.mark.parametrize("line", _try_next_sample_lines())
+def test_every_try_next_line_works_offline_on_the_samples(line):
+    """Each line as a user pastes it (shell redirects included), in the samples' directory: it
+    runs, exits 0 or 1 (some sample images fail on purpose), and no image ends in `error` (an
+    error there would mean a registry was asked beyond the bundled layout, or a bug)."""
+    import os
+    import shlex
+
+    command = f"{shlex.quote(sys.executable)} -m pullguard.tui.cli{line[len('pullguard'):]}"
+    env = dict(os.environ, PYTHONPATH=str(REPO), NO_COLOR="1")
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=sample_dir())
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stdout.strip(), proc.stderr
+    if " --format json" in line or " -o json" in line:
+        doc = json.loads(proc.stdout)
+        summary = doc.get("summary", {}) if isinstance(doc, dict) else {}
+        assert summary.get("error", 0) == 0, summary
+    elif line.startswith("pullguard verify "):
+        assert " error" not in proc.stdout.splitlines()[-1], proc.stdout
