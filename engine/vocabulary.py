@@ -72,6 +72,11 @@ class PublicKeyVerifier:
     rekor_pubkey: str | None = None
     # Kyverno attestor `annotations`: (key, value) the signed payload's `optional` must hold.
     annotations: tuple[tuple[str, str], ...] = ()
+    # Kyverno `signatureAlgorithm` / IVPol `hashAlgorithm` (sha224, sha256, sha384, sha512): the
+    # digest the key verifies signatures over, and nothing else (sigstore's LoadVerifier: ECDSA
+    # with it, RSA PKCS#1 v1.5 with it, Ed25519 pure). None: Talos's leniency (ECDSA over SHA-256
+    # or the curve's hash, RSA PKCS#1 v1.5 or PSS over SHA-256).
+    hash_algorithm: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "public_key", "key_fingerprint": self.fingerprint}

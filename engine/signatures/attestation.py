@@ -82,7 +82,7 @@ def verify_legacy_attestation(
     """Evidence (with the statement) when the `.att` layer satisfies `verifier`, else SignatureError."""
     from cryptography.hazmat.primitives import serialization
 
-    from pullguard.engine.signatures.keyverify import crypto_key, rule_public_key, signature_valid
+    from pullguard.engine.signatures.keyverify import crypto_key, over, rule_public_key, signature_valid
 
     if verifier.annotations:
         # cosign -a annotations live in a legacy signature's simple-signing payload; a DSSE
@@ -100,10 +100,11 @@ def verify_legacy_attestation(
             public = rule_public_key(verifier.pem)
         except KeyFormatError as exc:
             raise SignatureError(f"rule's public key is unusable: {exc}") from None
-        valid = next((s for s in signatures if signature_valid(crypto_key(public), s, message)), None)
+        valid = next((s for s in signatures if signature_valid(crypto_key(public), s, message, verifier.hash_algorithm)), None)
         if valid is None:
             raise SignatureError(
-                f"attestation signature does not verify with the rule's public key {public.fingerprint} "
+                f"attestation signature does not verify with the rule's public key {public.fingerprint}"
+                f"{over(verifier.hash_algorithm)} "
                 "(signed by another key, or the envelope was altered)"
             )
         statement = _statement(payload_type, payload, image_digest)

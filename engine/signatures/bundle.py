@@ -104,7 +104,13 @@ def _verify_with_key(
 
     from pullguard.engine.keys import KeyFormatError
     from pullguard.engine.signatures import rekor
-    from pullguard.engine.signatures.keyverify import crypto_key, rule_public_key, signature_valid, signature_valid_prehashed
+    from pullguard.engine.signatures.keyverify import (
+        crypto_key,
+        over,
+        rule_public_key,
+        signature_valid,
+        signature_valid_prehashed,
+    )
 
     try:
         public = rule_public_key(verifier.pem)
@@ -120,10 +126,10 @@ def _verify_with_key(
         sigs = [_b64(s.get("sig"), "DSSE signature") for s in env.get("signatures") or [] if isinstance(s, dict)]
         if not sigs:
             raise SignatureError("DSSE envelope has no signatures")
-        valid = next((sig for sig in sigs if signature_valid(crypto_key(public), sig, message)), None)
+        valid = next((sig for sig in sigs if signature_valid(crypto_key(public), sig, message, verifier.hash_algorithm)), None)
         if valid is None:
             raise SignatureError(
-                f"DSSE signature does not verify with the rule's public key {public.fingerprint} "
+                f"DSSE signature does not verify with the rule's public key {public.fingerprint}{over(verifier.hash_algorithm)} "
                 "(signed by another key, or the envelope was altered)"
             )
         if payload_type != INTOTO_PAYLOAD_TYPE:
@@ -137,6 +143,11 @@ def _verify_with_key(
     else:
         digest = _check_message_digest(doc, image_digest)
         signature = _b64((doc.get("messageSignature") or {}).get("signature"), "message signature")
+        if verifier.hash_algorithm not in (None, "sha256"):
+            # sigstore-go checks the signed digest's length against the verifier's hash
+            raise SignatureError(f"message signature over {image_digest} cannot verify with signatureAlgorithm "
+                                 f"{verifier.hash_algorithm}: the signed digest is sha256 (unexpected length of "
+                                 "digest for hash function specified)")
         if not signature_valid_prehashed(crypto_key(public), signature, digest):
             raise SignatureError(
                 f"message signature over {image_digest} does not verify with the rule's public key {public.fingerprint}"

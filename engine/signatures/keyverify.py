@@ -1,8 +1,9 @@
 """Checking a raw signature with a public key, the way cosign's verifiers do.
 
-ECDSA: cosign signs with SHA-256 for every curve in the legacy format and with the curve's own hash
-(P-384 → SHA-384) in newer tools, so both are accepted. RSA: PKCS#1 v1.5 or PSS over SHA-256.
-Ed25519: pure Ed25519.
+By default (Talos): ECDSA: cosign signs with SHA-256 for every curve in the legacy format and with
+the curve's own hash (P-384 → SHA-384) in newer tools, so both are accepted. RSA: PKCS#1 v1.5 or PSS
+over SHA-256. Ed25519: pure Ed25519. With a hash algorithm named (Kyverno's `signatureAlgorithm`,
+sha256 when unset), only that one, as sigstore's `signature.LoadVerifier` builds the verifier.
 """
 
 from __future__ import annotations
@@ -27,13 +28,37 @@ def _hash(name: str) -> HashAlgorithm:
     return algorithm
 
 
-def signature_valid(key: PublicKeyTypes, signature: bytes, data: bytes) -> bool:
-    """True when `signature` over `data` verifies with `key` (a cryptography public key)."""
+# Kyverno's signatureAlgorithmMap (pkg/image/verifiers/cpol/cosign/verifier.go; ivpol/cosign/certs.go)
+HASH_ALGORITHMS = {"sha224": "SHA224", "sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
+
+
+def over(hash_algorithm: str | None) -> str:
+    """' over sha512' for a failure message, when a rule names a digest other than the default."""
+    return f" over {hash_algorithm}" if hash_algorithm not in (None, "sha256") else ""
+
+
+def signature_valid(key: PublicKeyTypes, signature: bytes, data: bytes, hash_algorithm: str | None = None) -> bool:
+    """True when `signature` over `data` verifies with `key` (a cryptography public key).
+
+    `hash_algorithm` (a `HASH_ALGORITHMS` name) is the one digest to accept, as sigstore's
+    `signature.LoadVerifier(key, hash)` does: ECDSA over it, RSA PKCS#1 v1.5 over it, Ed25519 pure
+    (the hash does not apply). None keeps the lenient default described in the module."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
     attempts: list[Callable[[], None]] = []
-    if isinstance(key, ec.EllipticCurvePublicKey):
+    if hash_algorithm is not None:
+        name = HASH_ALGORITHMS[hash_algorithm]
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            ec_strict = key
+            attempts = [lambda: ec_strict.verify(signature, data, ec.ECDSA(_hash(name)))]
+        elif isinstance(key, rsa.RSAPublicKey):
+            rsa_strict = key
+            attempts = [lambda: rsa_strict.verify(signature, data, padding.PKCS1v15(), _hash(name))]
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            ed_strict = key
+            attempts = [lambda: ed_strict.verify(signature, data)]
+    elif isinstance(key, ec.EllipticCurvePublicKey):
         ec_key = key
         names = dict.fromkeys([_EC_HASH_BY_CURVE.get(ec_key.curve.name, "SHA256"), "SHA256"])
         attempts = [lambda n=n: ec_key.verify(signature, data, ec.ECDSA(_hash(n))) for n in names]  # type: ignore[misc]

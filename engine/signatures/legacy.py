@@ -65,7 +65,7 @@ def _verify_tlog(layer: LegacyLayer, signature: bytes, signer_der: bytes, signer
 def _verify_layer(layer: LegacyLayer, image_digest: str, verifier: Verifier, trusted_root: TrustRoot | None) -> SignatureEvidence:
     from cryptography.hazmat.primitives import serialization
 
-    from pullguard.engine.signatures.keyverify import crypto_key, rule_public_key, signature_valid
+    from pullguard.engine.signatures.keyverify import crypto_key, over, rule_public_key, signature_valid
     from pullguard.engine.signatures.payload import check_annotations, check_simple_signing
 
     sig_text = layer.annotations.get(SIGNATURE_ANNOTATION)
@@ -83,9 +83,9 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier: Verifier, tru
             public = rule_public_key(verifier.pem)
         except KeyFormatError as exc:
             raise SignatureError(f"rule's public key is unusable: {exc}") from None
-        if not signature_valid(crypto_key(public), signature, layer.payload):
+        if not signature_valid(crypto_key(public), signature, layer.payload, verifier.hash_algorithm):
             raise SignatureError(
-                f"signature does not verify with the rule's public key {public.fingerprint} "
+                f"signature does not verify with the rule's public key {public.fingerprint}{over(verifier.hash_algorithm)} "
                 "(signed by another key, or the payload or signature was altered)"
             )
         check_annotations(check_simple_signing(layer.payload, image_digest), verifier.annotations)

@@ -157,6 +157,8 @@ class _Writer:
         if isinstance(verifier, PublicKeyVerifier):
             lines += [f"    - name: {name}", "      cosign:", "        key:",
                       f"          data: {_block(verifier.pem, 12)}"]
+            if verifier.hash_algorithm not in (None, "sha256"):  # signatureAlgorithm: the same digest
+                lines.append(f"          hashAlgorithm: {verifier.hash_algorithm}")
             ctlog = []
             if verifier.ignore_tlog:
                 ctlog.append("          insecureIgnoreTlog: true")
@@ -347,11 +349,11 @@ def _bool(value: bool) -> str:
 # --- keys the conversion carries, relative to a verifyImages entry -----------------------------
 
 _ATTESTOR_CARRIED = {
-    "keys", "keys.publicKeys", "keys.rekor", "keys.rekor.pubkey", "keys.rekor.ignoreTlog",
+    "keys", "keys.publicKeys", "keys.signatureAlgorithm", "keys.rekor", "keys.rekor.pubkey", "keys.rekor.ignoreTlog",
     "keys.ctlog", "keys.ctlog.ignoreSCT", "keys.ctlog.pubkey",
     "keyless", "keyless.issuer", "keyless.subject", "keyless.issuerRegExp", "keyless.subjectRegExp", "keyless.roots",
     "keyless.rekor", "keyless.rekor.url", "keyless.rekor.pubkey", "keyless.rekor.ignoreTlog",
-    "keyless.ctlog", "keyless.ctlog.ignoreSCT", "keyless.ctlog.pubkey", "repository",
+    "keyless.ctlog", "keyless.ctlog.ignoreSCT", "keyless.ctlog.pubkey", "repository", "signatureAlgorithm",
 }
 _ENTRY_CARRIED = {"imageReferences", "skipImageReferences", "required", "mutateDigest", "verifyDigest", "failureAction",
                   "useCache", "type", "repository", "attestors", "image"}

@@ -21,6 +21,7 @@ from ...gobglob import GlobError, compile_glob
 from ...goregexp import compile_error
 from ...keys import KeyFormatError, load_public_key_pem
 from ...reference import InvalidReference, parse_repository
+from ...signatures.keyverify import HASH_ALGORITHMS
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
 from ...yamlschema import Obj, Seq, Walker, close_key, seq_items, string_map
 from ...yamlsource import Document, MappingNode, Node, ScalarNode, map_get, position
@@ -337,8 +338,13 @@ class _Loader:
                     unsupported.append(f"cosign.key.{field}")
             if key.get("expression"):
                 self.compile(env, key, "expression", f"{path}.key", "any")
-            if key.get("hashAlgorithm") and str(key.get("hashAlgorithm")).lower() != "sha256":
-                unsupported.append("cosign.key.hashAlgorithm")
+            algorithm = str(key.get("hashAlgorithm") or "")
+            if algorithm and algorithm not in HASH_ALGORITHMS:
+                # opts.go: signatureAlgorithmMap[hashAlgorithm] is no hash, and loading the key fails
+                self.diag("error", "ivpol-hash-algorithm", f'{path}.key.hashAlgorithm: Unsupported value: "{algorithm}": '
+                          "supported values: sha224, sha256, sha384, sha512", key.value_pos("hashAlgorithm"),
+                          "write one of sha224, sha256, sha384, sha512 (lower case)")
+                unsupported.append(f"cosign.key.hashAlgorithm ({algorithm}: Kyverno cannot load the key with it)")
             if key.get("data"):
                 try:
                     public_key = load_public_key_pem(str(key.get("data")))
@@ -346,7 +352,8 @@ class _Loader:
                     self.diag("error", error.code, f"{path}.key.data: {error}", key.value_pos("data"))
                 else:
                     verifiers.append(PublicKeyVerifier(str(key.get("data")), public_key.fingerprint,
-                                                       ignore_tlog=ignore_tlog, rekor_pubkey=rekor_pubkey))
+                                                       ignore_tlog=ignore_tlog, rekor_pubkey=rekor_pubkey,
+                                                       hash_algorithm=algorithm if algorithm in HASH_ALGORITHMS else "sha256"))
         if keyless is not None:
             if keyless.get("additionalExtensions"):
                 unsupported.append("cosign.keyless.additionalExtensions")

@@ -613,8 +613,13 @@ class _Loader:
         if a.get("signatureAlgorithm") not in SIGNATURE_ALGORITHMS:
             d("error", "kyverno-signature-algorithm", "Invalid signature algorithm provided",
               a.value_pos("signatureAlgorithm"), "use sha224, sha256, sha384 or sha512")
-        elif a.has("keys") and a.get("signatureAlgorithm") not in ("", "sha256"):
-            self.not_checked(a, "signatureAlgorithm", f"{path}.signatureAlgorithm", a.get("signatureAlgorithm"))
+        elif a.has("keys") and a.get("signatureAlgorithm") and a.get("signatureAlgorithm") != _keys_algorithm(a.get("keys")):
+            # buildCosignVerifier (pkg/engine/internal/imageverifier.go) overwrites it with the
+            # keys' own for keys attestors; the CRD defaults that one to sha256
+            self.diag("warning", "kyverno-signature-algorithm-ignored",
+                      f"{path}.signatureAlgorithm is not used by Kyverno for keys attestors: it verifies with "
+                      f"keys.signatureAlgorithm ({_keys_algorithm(a.get('keys'))})", a.value_pos("signatureAlgorithm"),
+                      f"write 'signatureAlgorithm: {a.get('signatureAlgorithm')}' under keys")
         annotations = tuple(sorted(string_map(a.get("annotations")).items()))
         repository = (self._signature_repository(a, f"{path}.repository", vtype) if a.get("repository")
                       else self.entry_repository)
@@ -693,8 +698,8 @@ class _Loader:
                     if finding:
                         self.diag(finding[0], finding[1], finding[2], sub.value_pos("pubkey"), finding[3])
 
-    def public_keys(self, text: str, field_name: str, pos: Pos,
-                    rekor: tuple[str | None, str | None, bool] | None) -> list[PublicKeyVerifier]:
+    def public_keys(self, text: str, field_name: str, pos: Pos, rekor: tuple[str | None, str | None, bool] | None,
+                    hash_algorithm: str = "sha256") -> list[PublicKeyVerifier]:
         url, rekor_pub, ignore = rekor if rekor else (DEFAULT_REKOR_URL, None, False)
         kind = lint.key_material_kind(text)
         if kind == "variable":
@@ -710,7 +715,7 @@ class _Loader:
             if finding:
                 self.diag(finding[0], finding[1], finding[2], pos, finding[3])
             out.append(PublicKeyVerifier(pem=pem.strip(), fingerprint=key.fingerprint if key else None,
-                                         ignore_tlog=ignore, rekor_pubkey=rekor_pub))
+                                         ignore_tlog=ignore, rekor_pubkey=rekor_pub, hash_algorithm=hash_algorithm))
         return out
 
     def keys(self, k: Obj, path: str) -> list[AttestorReq]:
@@ -724,11 +729,10 @@ class _Loader:
         if k.has("signatureAlgorithm"):
             d("warning", "kyverno-deprecated-field",
               "'keys.signatureAlgorithm' is deprecated; use the attestor entry's 'signatureAlgorithm'",
-              k.key_pos("signatureAlgorithm"), "move it one level up, beside 'keys'")
+              k.key_pos("signatureAlgorithm"),
+              "keep it here for now: for keys attestors Kyverno still verifies with this one, not the entry's")
         rekor = self._rekor(k)
         self._check_rekor_ctlog(k)
-        if k.has("signatureAlgorithm") and k.get("signatureAlgorithm") not in ("", "sha256"):
-            self.not_checked(k, "signatureAlgorithm", f"{path}.keys.signatureAlgorithm", k.get("signatureAlgorithm"))
         self._tsa_not_checked(k, f"{path}.keys")
         if not k.has("rekor") and k.get("publicKeys"):
             d("info", "kyverno-keys-tlog-default",
@@ -736,7 +740,8 @@ class _Loader:
               "(https://rekor.sigstore.dev, ignoreTlog false)",
               k.key_pos("publicKeys"), "for keys signed with '--tlog-upload=false' add 'rekor: {ignoreTlog: true, url: https://rekor.sigstore.dev}'")
         if k.get("publicKeys"):
-            verifiers = self.public_keys(k.get("publicKeys"), "keys.publicKeys", k.value_pos("publicKeys"), rekor)
+            verifiers = self.public_keys(k.get("publicKeys"), "keys.publicKeys", k.value_pos("publicKeys"), rekor,
+                                         _keys_algorithm(k))
             if verifiers:
                 # several keys in one publicKeys: one attestor each (ExpandStaticKeys)
                 return [AttestorReq("keys", path if len(verifiers) == 1 else f"{path}.keys[{n}]", v)
@@ -786,8 +791,11 @@ class _Loader:
             fingerprint: str | None = load_public_key_pem(public).fingerprint
         except KeyFormatError:
             fingerprint = None
-        return AttestorReq("certificates", path, PublicKeyVerifier(pem=public.strip(), fingerprint=fingerprint,
-                                                                   ignore_tlog=ignore_tlog, rekor_pubkey=rekor_pub), detail=detail)
+        # cosign.go buildCosignOptions: LoadVerifier(cert.PublicKey, the entry's signatureAlgorithm)
+        algorithm = a.get("signatureAlgorithm") if a.get("signatureAlgorithm") in SIGNATURE_ALGORITHMS else ""
+        verifier = PublicKeyVerifier(pem=public.strip(), fingerprint=fingerprint, ignore_tlog=ignore_tlog,
+                                     rekor_pubkey=rekor_pub, hash_algorithm=algorithm or "sha256")
+        return AttestorReq("certificates", path, verifier, detail=detail)
 
     def keyless(self, k: Obj, a: Obj, path: str) -> AttestorReq:
         d = self.diag
@@ -893,6 +901,13 @@ def _json_value(node: Node | None) -> object:
     if _FLOAT.fullmatch(plain):
         return float(plain)
     return text
+
+
+def _keys_algorithm(keys: Obj) -> str:
+    """The digest a keys attestor's key verifies over in Kyverno: keys.signatureAlgorithm, whose
+    CRD default is sha256 (signatureAlgorithmMap maps "" to SHA-256 too)."""
+    written = keys.get("signatureAlgorithm") if isinstance(keys, Obj) else ""
+    return written if written in SIGNATURE_ALGORITHMS and written else "sha256"
 
 
 def _certificates_problem(text: str) -> str | None:

@@ -39,7 +39,8 @@ class AttestorReq:
     def _describe(self) -> str:
         v = self.verifier
         if isinstance(v, PublicKeyVerifier):
-            return f"public key {v.fingerprint or '(unparseable)'}"
+            over = f" over {v.hash_algorithm}" if v.hash_algorithm not in (None, "sha256") else ""
+            return f"public key {v.fingerprint or '(unparseable)'}{over}"
         if isinstance(v, KeylessVerifier):
             parts = ["keyless"]
             if v.issuer:
@@ -65,6 +66,8 @@ class AttestorReq:
         if isinstance(v, PublicKeyVerifier):
             out.update(v.to_json())
             out.update({"ignore_tlog": v.ignore_tlog})
+            if v.hash_algorithm not in (None, "sha256"):
+                out["signature_algorithm"] = v.hash_algorithm
         elif isinstance(v, KeylessVerifier):
             out.update(v.to_json())
             out.update({"issuer_regex": v.issuer_regex, "rekor_url": v.rekor_url,
