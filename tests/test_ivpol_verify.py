@@ -264,3 +264,31 @@ spec:
         _code, report = verify(str(policy), *images)
         outcomes[policy.name] = [r["outcome"] for r in report["results"]]
     assert outcomes["cluster-policy.yaml"] == outcomes["ivpol.yaml"] == ["verified", "verified", "failed"]
+
+
+def test_the_image_validating_policy_shows_the_attestations_it_verified(tmp_path: Path) -> None:
+    """The evidence of an ImageValidatingPolicy names the attestation as the ClusterPolicy's does:
+    its type, format, signer, the statement's subject (the image digest) and the predicate."""
+    from pullguard.tui.widgets.detail import detail_text
+
+    code, report = verify(str(SAMPLES / "kyverno" / "image-validating-policy.yaml"), "ghcr.io/acme/builder:v1.0.0",
+                          "ghcr.io/acme/ledger:v1.2.0", "--trusted-root", str(SAMPLES / "trusted_root.json"), cwd=tmp_path)
+    assert code == 0
+    seen = {}
+    for result in report["results"]:
+        (attestation,) = result["attestations"]
+        digest = result["digest"].removeprefix("sha256:")
+        assert {"sha256": digest} in [s["digest"] for s in attestation["subject"]]
+        assert attestation["identity"]["subject"].startswith("https://github.com/acme/")
+        seen[result["image"]] = (attestation["predicate_type"], attestation["format"], attestation["predicate"])
+    assert seen["ghcr.io/acme/builder:v1.0.0"][:2] == ("https://slsa.dev/provenance/v0.2", "legacy")
+    assert seen["ghcr.io/acme/builder:v1.0.0"][2]["buildType"].endswith("/container@v1")
+    assert seen["ghcr.io/acme/ledger:v1.2.0"][:2] == ("https://cyclonedx.org/bom", "bundle-referrer")
+    assert seen["ghcr.io/acme/ledger:v1.2.0"][2]["bomFormat"] == "CycloneDX"
+    from pullguard.engine.policy import load_policy
+
+    loaded = load_policy((SAMPLES / "kyverno" / "image-validating-policy.yaml").read_text(), "ivpol.yaml")
+    result = report["results"][0]
+    shown = detail_text(result["image"], loaded.policy.evaluate(result["image"]), [], result, fold=False).plain
+    assert "https://slsa.dev/provenance/v0.2" in shown and "/None" not in shown
+    assert "verify-image-signatures-builder-provenance entry 0: verify" in shown

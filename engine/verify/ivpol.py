@@ -14,7 +14,7 @@ from pullguard.engine.policy.ivpol import IvpolRequirements
 from pullguard.engine.policy.ivpol.model import Attestor
 from pullguard.engine.policy.ivpol.verification import AttestorCheck, attestations_to_check, attestors_to_check, run
 from pullguard.engine.reference import Reference
-from pullguard.engine.signatures.attestation_discovery import discover_attestations
+from pullguard.engine.signatures.attestation_discovery import FoundAttestation, discover_attestations
 from pullguard.engine.signatures.discovery import discover
 from pullguard.engine.vocabulary import Decision
 
@@ -44,8 +44,9 @@ async def _check(attestor: Attestor, store: ArtifactStore, context: str, digest:
 
 
 async def _attest(attestor: Attestor, predicate_type: str, store: ArtifactStore, context: str, digest: str,
-                  checkers: Checkers) -> AttestorCheck:
-    """The attestor attests when an in-toto attestation of the type verifies with one of its verifiers."""
+                  checkers: Checkers) -> tuple[AttestorCheck, FoundAttestation | None]:
+    """The attestor attests when an in-toto attestation of the type verifies with one of its
+    verifiers; the attestation that did, for the evidence."""
     failures: list[str] = []
     fault = False
     repository = attestor.repository or context
@@ -56,10 +57,11 @@ async def _attest(attestor: Attestor, predicate_type: str, store: ArtifactStore,
             first = found.verified[0]
             evidence = first.evidence if repository == context else dataclasses.replace(first.evidence, repository=repository)
             where = "" if repository == context else f" in {repository}"
-            return AttestorCheck(True, found.message + where, evidence, payload=first.statement.get("predicate"))
+            check = AttestorCheck(True, found.message + where, evidence, payload=first.statement.get("predicate"))
+            return check, dataclasses.replace(first, evidence=evidence)
         failures.append(found.message.replace("\n", "; "))
         fault = fault or bool(found.faults)
-    return AttestorCheck(False, "; ".join(failures) or "no verifier", fault=fault)
+    return AttestorCheck(False, "; ".join(failures) or "no verifier", fault=fault), None
 
 
 async def verify_ivpol(
@@ -74,6 +76,7 @@ async def verify_ivpol(
         return VerifyResult(decision, digest, "error", msg, errors=[msg])
     memo = MemoStore(store)
     checks: dict[tuple[str | int, ...], AttestorCheck] = {}
+    attested: dict[str, FoundAttestation] = {}  # by reference: one attestation verified by several attestors
     try:
         for policy, name in attestors_to_check(req):
             attestor = next(a for a in policy.attestors if a.name == name)
@@ -84,10 +87,12 @@ async def verify_ivpol(
             attestor = next(a for a in policy.attestors if a.name == name)
             if attestor.unsupported or not attestor.verifiers:
                 continue
-            checks[(policy.index, name, attestation.name)] = await _attest(attestor, attestation.type, memo, ref.context,
-                                                                            digest, checkers)
+            check, found = await _attest(attestor, attestation.type, memo, ref.context, digest, checkers)
+            checks[(policy.index, name, attestation.name)] = check
+            if found is not None:
+                attested.setdefault(found.reference, found)
     finally:
         memo.settle()
     verdict = run(req, checks, has_digest=ref.digest is not None)
     return VerifyResult(decision, digest, verdict.outcome, verdict.message, verdict.evidence, verdict.errors,
-                        validations=verdict.trials)
+                        attestations=list(attested.values()), validations=verdict.trials)

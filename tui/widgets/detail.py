@@ -159,7 +159,9 @@ def detail_text(
     if decision.rules:
         out.append("applying rules\n", style="bold")
         for entry in decision.rules:
-            line = f"{entry.get('policy')}/{entry.get('rule')} entry {entry.get('entry')}: {entry.get('action')}"
+            # An ImageValidatingPolicy has no rules: the policy alone names it.
+            name = entry.get("policy") if entry.get("rule") is None else f"{entry.get('policy')}/{entry.get('rule')}"
+            line = f"{name} entry {entry.get('entry')}: {entry.get('action')}"
             out.append(f"{escape_control(line)}\n")
     if result is not None:  # after verification the evidence comes first
         result_lines(out, result, fold=fold)
