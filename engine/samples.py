@@ -48,10 +48,12 @@ def _installed_dir() -> Path | None:
 
 
 def sample_policy_path(dialect: str = "talos") -> Path:
-    """`talos/policy.yaml` (ImageVerificationConfig and mirrors) or `kyverno/cluster-policy.yaml`."""
-    names = {"talos": "talos/policy.yaml", "kyverno": "kyverno/cluster-policy.yaml"}
+    """`talos/policy.yaml` (ImageVerificationConfig and mirrors), `kyverno/cluster-policy.yaml`, or
+    its conversion `kyverno/image-validating-policy.yaml` (dialect `kyverno-ivpol`)."""
+    names = {"talos": "talos/policy.yaml", "kyverno": "kyverno/cluster-policy.yaml",
+             "kyverno-ivpol": "kyverno/image-validating-policy.yaml"}
     if dialect not in names:
-        raise ValueError(f"no sample policy for dialect {dialect!r} (talos or kyverno)")
+        raise ValueError(f"no sample policy for dialect {dialect!r} ({', '.join(names)})")
     return sample_dir() / names[dialect]
 
 

@@ -778,6 +778,24 @@ class PullguardApp(App[None]):
         else:
             confirmed(True)
 
+    def action_open_sample(self, dialect: str) -> None:
+        """A bundled sample policy, verified against the samples' own trusted root and registry
+        (so f5 works offline); saving it asks for a new name, as for the first sample."""
+        from pullguard.engine import samples
+
+        def confirmed(discard: bool | str | None) -> None:
+            if discard and self.open_policy(str(samples.sample_policy_path(dialect))):
+                self.session.sample = True
+                # The sample policies name the bundled registry themselves (mirrors with skipFallback).
+                self.session.verify_options["trusted_root"] = str(samples.sample_trusted_root())
+                if not self.session.items:
+                    self.load_images(str(samples.sample_images_path("plain")))
+
+        if self.dirty:
+            self.push_screen(ConfirmScreen("Discard unsaved edits and open the sample?", yes="Discard"), confirmed)
+        else:
+            confirmed(True)
+
     def open_policy(self, path: str) -> bool:
         text, problem = read_user_file(path)
         if text is None:

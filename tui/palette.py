@@ -10,6 +10,11 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 PALETTE_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Save policy", "save", "Write the policy atomically (ctrl+s)"),
     ("Open policy", "open_policy", "Open another policy file (ctrl+o)"),
+    ("Open the Talos sample", "open_sample('talos')", "The bundled ImageVerificationConfig, verified offline (f5)"),
+    ("Open the Kyverno sample", "open_sample('kyverno')",
+     "The bundled ClusterPolicy, attestations included (builder, ledger), verified offline (f5)"),
+    ("Open the ImageValidatingPolicy sample", "open_sample('kyverno-ivpol')",
+     "The Kyverno sample converted to an ImageValidatingPolicy, verified offline (f5)"),
     ("Load image list", "load_images", "Plain text, kubectl JSON, manifests or talosctl image ls (ctrl+l)"),
     ("Add image", "add_image", "Add one image reference (a, in the table)"),
     ("Remove selected image", "remove_image", "Remove the selected image (delete, in the table)"),
