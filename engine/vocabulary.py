@@ -47,6 +47,9 @@ class KeylessVerifier:
     extensions: tuple[tuple[str, str], ...] = ()
     # Kyverno attestor `annotations`: (key, value) the signed payload's `optional` must hold.
     annotations: tuple[tuple[str, str], ...] = ()
+    # ImageValidatingPolicy `cosign.annotations`: (key, value) the signature's own OCI annotations
+    # must hold (cosign's `oci.Signature.Annotations()`, not the payload).
+    oci_annotations: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +75,8 @@ class PublicKeyVerifier:
     rekor_pubkey: str | None = None
     # Kyverno attestor `annotations`: (key, value) the signed payload's `optional` must hold.
     annotations: tuple[tuple[str, str], ...] = ()
+    # ImageValidatingPolicy `cosign.annotations`: as KeylessVerifier.oci_annotations.
+    oci_annotations: tuple[tuple[str, str], ...] = ()
     # Kyverno `signatureAlgorithm` / IVPol `hashAlgorithm` (sha224, sha256, sha384, sha512): the
     # digest the key verifies signatures over, and nothing else (sigstore's LoadVerifier: ECDSA
     # with it, RSA PKCS#1 v1.5 with it, Ed25519 pure). None: Talos's leniency (ECDSA over SHA-256

@@ -70,6 +70,18 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
 
 
+def check_signature_annotations(given: dict[str, Any], wanted: tuple[tuple[str, str], ...]) -> None:
+    """The signature's OCI annotations (a `.sig`/`.att` layer's descriptor annotations; a Sigstore
+    bundle's are only an empty `dev.cosignproject.cosign/signature`, as cosign wraps it) hold every
+    annotation the attestor asks for: ImageValidatingPolicy `cosign.annotations`, Kyverno's
+    checkSignatureAnnotations (pkg/image/verifiers/ivpol/cosign/certs.go), in its words."""
+    for key, value in wanted:
+        seen = given.get(key, "")
+        if not isinstance(seen, str) or seen != value:
+            raise SignatureError(f"annotations mismatch: {seen} does not match expected value {value} for key {key} "
+                                 "(the signature's OCI annotations)")
+
+
 def check_annotations(doc: dict[str, Any], wanted: tuple[tuple[str, str], ...]) -> None:
     """The signed payload's `optional` holds every annotation the rule asks for (cosign -a)."""
     if not wanted:

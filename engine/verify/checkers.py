@@ -26,22 +26,39 @@ class Checker:
 
     def bundle(self, bundle_bytes: bytes, image_digest: str) -> SignatureEvidence:
         from pullguard.engine.signatures import verify_bundle
+        from pullguard.engine.signatures.legacy import SIGNATURE_ANNOTATION
 
-        return verify_bundle(bundle_bytes, image_digest, self.verifier, self.trusted_root)
+        evidence = verify_bundle(bundle_bytes, image_digest, self.verifier, self.trusted_root)
+        # cosign hands a verified bundle on as static.NewAttestation(envelope): no annotation but
+        # an empty signature one
+        self._oci_annotations({SIGNATURE_ANNOTATION: ""})
+        return evidence
 
     def legacy(self, layer: dict[str, Any], payload: bytes, image_digest: str) -> SignatureEvidence:
         from pullguard.engine.signatures.legacy import LegacyLayer, verify_legacy
 
         raw = layer.get("annotations")
         annotations = raw if isinstance(raw, dict) else {}
-        return verify_legacy([LegacyLayer(payload, annotations)], image_digest, self.verifier, self.trusted_root)
+        evidence = verify_legacy([LegacyLayer(payload, annotations)], image_digest, self.verifier, self.trusted_root)
+        self._oci_annotations(annotations)
+        return evidence
 
     def attestation(self, layer: dict[str, Any], envelope: bytes, image_digest: str) -> SignatureEvidence:
         from pullguard.engine.signatures.attestation import verify_legacy_attestation
 
         raw = layer.get("annotations")
         annotations = raw if isinstance(raw, dict) else {}
-        return verify_legacy_attestation(envelope, annotations, image_digest, self.verifier, self.trusted_root)
+        evidence = verify_legacy_attestation(envelope, annotations, image_digest, self.verifier, self.trusted_root)
+        self._oci_annotations(annotations)
+        return evidence
+
+    def _oci_annotations(self, annotations: dict[str, Any]) -> None:
+        """ImageValidatingPolicy `cosign.annotations`, checked once the signature verified (a
+        signature without them is one that does not count, as Kyverno tries the next)."""
+        if self.verifier.oci_annotations:
+            from pullguard.engine.signatures.payload import check_signature_annotations
+
+            check_signature_annotations(annotations, self.verifier.oci_annotations)
 
 
 class Checkers:

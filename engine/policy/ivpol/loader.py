@@ -12,6 +12,7 @@ declared one, and each field pullguard does not verify is said before verificati
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -328,8 +329,6 @@ class _Loader:
             if cosign.has(field):
                 unsupported.append(f"cosign.{field}")
         repository = self.source(cosign.obj("source"), f"{path}.source", unsupported)
-        if cosign.get("annotations"):
-            unsupported.append("cosign.annotations")
         if ctlog is not None and ctlog.get("tsaCertChain"):
             unsupported.append("cosign.ctlog.tsaCertChain")
         if key is not None:
@@ -375,6 +374,9 @@ class _Loader:
                     rekor_url=(ctlog.get("url") or None) if ctlog is not None else None, rekor_pubkey=rekor_pubkey,
                     ignore_tlog=ignore_tlog, ctlog_pubkey=(ctlog.get("ctLogPubKey") or None) if ctlog is not None else None,
                     ignore_sct=bool(ctlog.get("insecureIgnoreSCT")) if ctlog is not None else False))
+        annotations = tuple(sorted(string_map(cosign.get("annotations")).items()))
+        if annotations:  # the signature's OCI annotations, as Kyverno's checkSignatureAnnotations
+            verifiers = [dataclasses.replace(v, oci_annotations=annotations) for v in verifiers]
         if key is None and keyless is None and not cosign.has("certificate"):
             self.diag("error", "ivpol-cosign-verifier", f"{path}: one of key, keyless or certificate must be set",
                       cosign.start, "add 'key: {data: …}' or 'keyless: {identities: [{issuer: …, subject: …}]}'")
