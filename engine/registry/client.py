@@ -19,10 +19,12 @@ from urllib.parse import urlencode
 import httpx
 
 from ..endpoints import EndpointSpec
+from . import referrers
 from .credentials import CredentialStore
 from .errors import (
     AuthenticationError,
     DigestMismatchError,
+    LimitExceededError,
     NotFoundError,
     ProtocolError,
     RegistryError,
@@ -37,7 +39,9 @@ from .models import (
     MANIFEST_MEDIA_TYPES,
     MAX_BLOB_SIZE,
     MAX_MANIFEST_SIZE,
+    MAX_REFERRERS,
     MAX_REFERRERS_SIZE,
+    MAX_REFERRERS_TOTAL,
     OCI_INDEX,
     OCI_MANIFEST,
     Blob,
@@ -237,33 +241,59 @@ class RegistryClient:
     async def get_referrers(
         self, registry: str, repository: str, digest: str, *, artifact_type: str | None = None
     ) -> Referrers:
-        """OCI referrers API. An unsupported API (404, 400, 405, 501) gives `supported=False`."""
+        """OCI referrers API, every page of it (`Link: <…>; rel="next"`, see `referrers`), entries
+        filtered by `artifact_type`. An unsupported API (404, 400, 405, 501) gives `supported=False`.
+
+        All pages together stay within the per-image bounds: each page within MAX_REFERRERS_SIZE,
+        MAX_REFERRERS_TOTAL read in all, at most MAX_REFERRER_PAGES pages. The pages stop once
+        more than MAX_REFERRERS entries are in hand: that many already exceed the callers' limit,
+        which they report."""
         _check_repository(repository)
         check_digest(digest)
 
         async def op(t: Target) -> Referrers:
             url = f"{t.api_base}/{repository}/referrers/{digest}"
             params = {"artifactType": artifact_type} if artifact_type else {}
-            ans = await self._send(
-                t, repository, "GET", url, {"Accept": OCI_INDEX}, params=params,
-                max_size=MAX_REFERRERS_SIZE, what="referrers index",
-            )
-            if ans.status in (404, 400, 405, 501):
-                return Referrers(False, (), t.label)
-            if ans.status != 200:
-                raise self._status_error(t, repository, "GET", ans)
-            try:
-                doc = json.loads(ans.body)
-            except (ValueError, UnicodeDecodeError):
-                raise ProtocolError(f"GET {url_for_message(url)}: referrers answer is not JSON", endpoint=t.label) from None
-            items = doc.get("manifests") if isinstance(doc, dict) else None
-            if not isinstance(items, list):
-                raise ProtocolError(f"GET {url_for_message(url)}: referrers answer is not an image index", endpoint=t.label)
-            descs = [Descriptor.from_json(d, where=f"referrers of {digest}[{i}]") for i, d in enumerate(items)]
-            if artifact_type:
-                # A registry that ignores the filter says so by not sending OCI-Filters-Applied.
-                descs = [d for d in descs if d.artifact_type == artifact_type]
-            return Referrers(True, tuple(descs), t.label)
+            headers = {"Accept": OCI_INDEX}
+            found: list[Descriptor] = []
+            seen: set[str] = set()
+            read = 0
+            page = 1
+            while True:
+                limit = min(MAX_REFERRERS_SIZE, MAX_REFERRERS_TOTAL - read)
+                if limit <= 0:
+                    raise LimitExceededError(f"GET {url_for_message(url)} (referrers page {page}): the referrers pages "
+                                             f"exceed the {MAX_REFERRERS_TOTAL >> 20} MiB per-image limit ({read} bytes "
+                                             f"in {page - 1} pages)", endpoint=t.label)
+                try:
+                    if page == 1:
+                        ans = await self._send(t, repository, "GET", url, headers, params=params, max_size=limit,
+                                               what="referrers index")
+                    else:  # the link is the registry's whole URL for the page: sent as it is
+                        ans = await self.tokens.send(t, repository, "GET", url, headers, max_size=limit,
+                                                     what="referrers index")
+                except LimitExceededError as exc:
+                    if limit < MAX_REFERRERS_SIZE:
+                        exc.message = (f"{exc.message}: the referrers pages exceed the "
+                                       f"{MAX_REFERRERS_TOTAL >> 20} MiB per-image limit ({read} bytes in "
+                                       f"{page - 1} pages before this one)")
+                    raise
+                if page == 1 and ans.status in (404, 400, 405, 501):
+                    return Referrers(False, (), t.label)
+                if ans.status != 200:
+                    error = self._status_error(t, repository, "GET", ans)
+                    if page > 1 and isinstance(error, NotFoundError):
+                        # A page the registry linked to is missing: a fault, never "no referrers".
+                        error = ProtocolError(f"{error.message} (referrers page {page})", endpoint=t.label)
+                    raise error
+                read += len(ans.body)
+                seen.update((url, ans.url) if page > 1 else (ans.url,))
+                descs, link = referrers.read_page(t, ans, page, digest, artifact_type)
+                found += descs
+                if link is None or len(found) > MAX_REFERRERS:
+                    return Referrers(True, tuple(found), t.label)
+                url = referrers.next_page_url(t, ans, link, page, seen)
+                page += 1
 
         return await self._routed(registry, repository, op, f"{_subject(registry, repository)} referrers of {digest}")
 

@@ -25,8 +25,15 @@ INDEX_MEDIA_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
 MAX_MANIFEST_SIZE = 128 * 1024
 MAX_BLOB_SIZE = 1024 * 1024
 MAX_LAYERS = 100
-# A referrers answer is an index that may list many artifacts.
+# A referrers answer is an index that may list many artifacts: each page at most this much.
 MAX_REFERRERS_SIZE = 1024 * 1024
+# The referrers list of one image, all its pages together, within the per-image bounds (SPEC §6):
+# 16 MiB read, 64 referrers considered (more than that is the caller's limit to report, so the
+# pages stop once it is passed), and as many pages as referrers allowed, since an honest registry
+# pages only because it has entries to give.
+MAX_REFERRERS_TOTAL = 16 * 1024 * 1024
+MAX_REFERRERS = 64
+MAX_REFERRER_PAGES = MAX_REFERRERS
 
 DIGEST = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 
