@@ -73,11 +73,11 @@ KYVERNO_CASES = [
     # no message: Kyverno's default words name the validation's index
     ("empty-message", _ivpol(validations=f"- expression: \"{CHECK}\"\n"), [_pod("bad-pod", UNSIGNED), _pod("good-pod", SIGNED)],
      [("Pod", "bad-pod", "fail", "fail", "CEL expression validation failed at index 0"), ("Pod", "good-pod", "pass", "pass", None)]),
-    # the CEL PolicyException (exceptions: [exception.yaml]) is not read: the excepted pod is verified
+    # the CEL PolicyException (exceptions: [exception.yaml]) excepts the pod by name: skip, in Kyverno's words
     ("with-cel-exceptions", _ivpol(),
      [_pod("test-pod-good", SIGNED), _pod("test-pod-bad", UNSIGNED), _pod("skipped-pod", UNSIGNED)],
      [("Pod", "test-pod-bad", "fail", "fail", None), ("Pod", "test-pod-good", "pass", "pass", None),
-      ("Pod", "skipped-pod", "skip", "fail", "exceptions")]),
+      ("Pod", "skipped-pod", "skip", "skip", "rule is skipped due to policy exception: check-name")]),
     # sample-policy-exclusion: an objectSelector that does not select the pod excludes it (a pass)
     ("sample-policy-exclusion", _ivpol(constraints="objectSelector: {matchLabels: {prod: nginx}}\n"),
      [_pod("good-pod-excluded", SIGNED)], [("Pod", "good-pod-excluded", "pass", "excluded", None)]),
@@ -95,24 +95,43 @@ KYVERNO_CASES = [
 ]
 
 
+# Kyverno's with-cel-exceptions/exception.yaml, as written there
+CEL_EXCEPTION = """apiVersion: policies.kyverno.io/v1alpha1
+kind: PolicyException
+metadata:
+  name: check-name
+spec:
+  policyRefs:
+    - name: ivpol-sample
+      kind: ImageValidatingPolicy
+  matchConditions:
+    - name: "check-name"
+      expression: "object.metadata.name == 'skipped-pod'"
+"""
+EXCEPTIONS = {"with-cel-exceptions": CEL_EXCEPTION}
+
+
 @pytest.mark.parametrize("name, policy, resources, rows", KYVERNO_CASES, ids=[c[0] for c in KYVERNO_CASES])
 def test_kyverno_ivpol_cli_cases(tmp_path, capsys, name, policy, resources, rows):
     policy_name = "check-deployment-labels" if name == "test-context-resource-ivpol" else "ivpol-sample"
     path = tmp_path / "kyverno-test.yaml"
     (tmp_path / "policy.yaml").write_text(policy)
     (tmp_path / "resources.yaml").write_text("---\n".join(resources))
+    if name in EXCEPTIONS:
+        (tmp_path / "exception.yaml").write_text(EXCEPTIONS[name])
     listed = "".join(f"  - {{isImageValidatingPolicy: true, kind: {k}, policy: {policy_name}, resources: [{r}], result: {want}}}\n"
                      for k, r, want, _, _ in rows)
     path.write_text("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: kyverno-test}\n"
                     "policies: [policy.yaml]\nresources: [resources.yaml]\n"
-                    f"pullguard:\n  mirrors: {{quay.io: oci:{SAMPLES / 'registry'}}}\n"
+                    + ("exceptions: [exception.yaml]\n" if name in EXCEPTIONS else "")
+                    + f"pullguard:\n  mirrors: {{quay.io: oci:{SAMPLES / 'registry'}}}\n"
                     f"  trustedRoot: {SAMPLES / 'trusted_root.json'}\nresults:\n{listed}")
     code = main(["test", str(path), "-o", "json"])
     cases = json.loads(capsys.readouterr().out)["cases"]
     assert [(c["image"], c["actual"]["outcome"]) for c in cases] == [(f"{k}/{r}", got) for k, r, _, got, _ in rows]
     for case, (_, _, want, got, why) in zip(cases, rows, strict=True):
         assert case["passed"] == (want == got or (got == "excluded" and want in ("pass", "skip"))), case["reason"]
-        if why is not None and why != "exceptions":  # the words that say what pullguard did or could not do
+        if why is not None:  # the words that say what pullguard did or could not do
             assert why in (case["message"] or ""), case
     assert code == (0 if all(c["passed"] for c in cases) else 1)
 

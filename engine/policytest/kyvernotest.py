@@ -23,7 +23,8 @@ matches: a check pullguard did not make never passes as a failure Kyverno would 
 
 pullguard verifies an image against every entry that applies to it at once, so where several
 rules apply to one image, a failure is reported for each of them. Kyverno's `variables`,
-`userinfo`, `exceptions`, `context` and `values` are not read (a warning says so).
+`userinfo`, `context` and `values` are not read (a warning says so); of `exceptions`, the CEL
+PolicyExceptions (`policies.kyverno.io`) are read, kyverno.io's are not (a warning says so).
 
 A row with `isImageValidatingPolicy: true` names an ImageValidatingPolicy (it has no rules; a
 `rule` is ignored, as Kyverno ignores it). The resource is the policy's `object`: a policy
@@ -34,7 +35,10 @@ resource as `object` and the image under `images.<category>` (each image on its 
 validation over several images of one resource sees one at a time), and the result is `pass`
 when every one is verified, `fail` when one fails, `error` when pullguard cannot tell. A
 resource with no image the policy takes passes (Kyverno runs the validations over empty image
-lists). A CEL PolicyException is not read (`exceptions`, a warning).
+lists). A NamespacedImageValidatingPolicy excludes a resource of another namespace (a resource
+without metadata.namespace is in `default`), as Kyverno's webhook only calls a namespace's
+policies for it. A CEL PolicyException that excepts the resource makes the result `skip`
+(Kyverno: "rule is skipped due to policy exception: NAME").
 """
 
 from __future__ import annotations
@@ -47,8 +51,11 @@ from typing import Any
 from ..diagnostics import Diagnostic
 from ..images import ImageListError, parse_image_list, plain_object
 from ..policy import LoadedPolicy, load_policy
+from ..policy.ivpol.exceptions import PolicyException, attach, excepting
+from ..policy.ivpol.loader import load_exception_documents
 from ..policy.ivpol.model import MatchError
-from ..policy.ivpol.selection import ResourceImage, images_by_category
+from ..policy.ivpol.policyset import SKIPPED_BY_EXCEPTION, IvpolPolicySet
+from ..policy.ivpol.selection import ResourceImage, images_by_category, namespace_of
 from ..textfile import TextFileError, read_text
 from ..yamlschema import Walker, problem_diagnostic
 from ..yamlsource import MappingNode, Node, SequenceNode, compose, end_position, is_null, map_get, position, scalar_str
@@ -58,8 +65,9 @@ from .run import CaseResult, FileResult
 API_GROUP = "cli.kyverno.io/"
 KIND = "Test"
 RESULTS = ("pass", "fail", "skip")
-NOT_READ = ("variables", "userinfo", "exceptions", "context", "values", "checks")
-TOP_KEYS = ("apiVersion", "kind", "metadata", "name", "policies", "resources", "results", "pullguard", *NOT_READ)
+NOT_READ = ("variables", "userinfo", "context", "values", "checks")
+TOP_KEYS = ("apiVersion", "kind", "metadata", "name", "policies", "resources", "exceptions", "results", "pullguard",
+            *NOT_READ)
 RESULT_KEYS = ("policy", "rule", "resource", "resources", "kind", "result", "status", "namespace",
                "isImageValidatingPolicy", "isValidatingAdmissionPolicy", "isValidatingPolicy", "isMutatingPolicy",
                "patchedResources", "generatedResource", "cloneSourceResource")
@@ -84,6 +92,7 @@ class KyvernoTest:
     path: str
     policies: list[Path] = field(default_factory=list)
     resources: list[Path] = field(default_factory=list)
+    exceptions: list[Path] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     mirrors: dict[str, list[str]] = field(default_factory=dict)
     trusted_root: Path | None = None
@@ -147,6 +156,8 @@ def load_kyverno_test(text: str, path: str | Path) -> KyvernoTest:
                                     *position(fields[key])))
     result.policies = _files(fields, "policies", base, walker, diags, root)
     result.resources = _files(fields, "resources", base, walker, diags, root)
+    if "exceptions" in fields:
+        result.exceptions = _files(fields, "exceptions", base, walker, diags, root)
     own = fields.get("pullguard")
     if own is not None and isinstance(own, MappingNode):
         block = walker.fields(own, PULLGUARD_KEYS, "pullguard: ")
@@ -274,6 +285,13 @@ def run_kyverno_test(path: str | Path, overrides: Overrides | None = None, *, ve
             for names, alone in each_policy(text):
                 one = load_policy(alone, str(policy_path))
                 policies.update((name, one) for name in names)
+    exceptions: list[PolicyException] = []
+    for exception_path in test.exceptions:
+        found, diagnostics = _read_exceptions(exception_path)
+        exceptions += found
+        result.diagnostics += [(str(exception_path), d) for d in diagnostics]
+    if exceptions:
+        policies = {name: _with_exceptions(loaded, exceptions) for name, loaded in policies.items()}
     resources: list[Resource] = []
     for resource_path in test.resources:
         try:
@@ -373,16 +391,52 @@ def _rule_result(
 
 
 def _ivpol_excluded(loaded: LoadedPolicy, name: str, resource: Resource) -> tuple[str, str | None] | None:
-    """(excluded, why) when the ImageValidatingPolicy does not select the resource, (error, why)
-    when it cannot tell, None when it selects it."""
+    """(excluded, why) when the ImageValidatingPolicy does not select the resource (another
+    namespace's NamespacedImageValidatingPolicy, matchConstraints, matchConditions), (skip, why)
+    when a PolicyException excepts it, (error, why) when it cannot tell, None when it applies."""
     policy = next((p for p in getattr(loaded.policy, "policies", ()) if p.name == name), None)
-    if policy is None or policy.selection is None:
+    if policy is None:
         return None
+    if policy.scope is not None and namespace_of(resource.object) != policy.scope:
+        return EXCLUDED, (f"NamespacedImageValidatingPolicy {policy.scope}/{policy.name} applies only to resources in "
+                          f"namespace '{policy.scope}'; {resource.kind}/{resource.name} is in '{namespace_of(resource.object)}'")
     try:
-        reason = policy.selection.selects(resource.object)
+        reason = policy.selection.selects(resource.object) if policy.selection is not None else None
+        if reason is not None:
+            return EXCLUDED, reason
+        keys = excepting(policy, resource.object)
     except MatchError as error:
         return "error", str(error)
-    return (EXCLUDED, reason) if reason is not None else None
+    return ("skip", SKIPPED_BY_EXCEPTION + ", ".join(keys)) if keys else None
+
+
+def _read_exceptions(path: Path) -> tuple[list[PolicyException], list[Diagnostic]]:
+    """The CEL PolicyExceptions of a test's `exceptions:` file; kyverno.io's PolicyExceptions
+    (for ClusterPolicies) are not read, which a warning says."""
+    try:
+        text = read_text(path)
+    except (OSError, TextFileError) as exc:
+        return [], [test_error("test-unreadable", f"cannot read exceptions: {exc}", None, None)]
+    docs, problem = compose(text)
+    if problem is not None:
+        return [], [problem_diagnostic(problem)]
+    found, diagnostics = load_exception_documents(docs)
+    for doc in docs:
+        root = doc.root
+        if (isinstance(root, MappingNode) and _text(map_get(root, "kind")) == "PolicyException"
+                and (_text(map_get(root, "apiVersion")) or "").startswith("kyverno.io/")):
+            diagnostics.append(Diagnostic("warning", "test-not-read", "a kyverno.io PolicyException (for ClusterPolicies) is "
+                                          "not read by pullguard: results that depend on it may differ", *position(root)))
+    return found, diagnostics
+
+
+def _with_exceptions(loaded: LoadedPolicy, exceptions: list[PolicyException]) -> LoadedPolicy:
+    """An ImageValidatingPolicy file's policies with the test's exceptions that name them."""
+    from dataclasses import replace
+
+    if not isinstance(loaded.policy, IvpolPolicySet):
+        return loaded
+    return replace(loaded, policy=IvpolPolicySet(attach(loaded.policy.policies, exceptions)))
 
 
 def _text(node: Node | None) -> str | None:

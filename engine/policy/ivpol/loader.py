@@ -27,7 +27,8 @@ from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
 from ...yamlschema import Obj, Seq, Walker, close_key, seq_items, string_map
 from ...yamlsource import Document, MappingNode, Node, ScalarNode, map_get, position
 from ..detect import is_image_validating_policy
-from . import expressions, schema
+from . import exceptions, expressions, schema
+from .exceptions import PolicyException, is_cel_exception
 from .expressions import CelProblem, Compiled, Expected
 from .model import (
     Attestation,
@@ -61,6 +62,9 @@ class _Loader:
         self.policy_index: int | None = None
         self.walker = Walker(self.diagnostics.append, lambda: self.policy_index)
         self.policies: list[ImageValidatingPolicy] = []
+        self.exceptions: list[PolicyException] = []
+        # (kind, name, where) of every policyRefs entry, checked against the file's policies
+        self.refs: list[tuple[str, str, Pos]] = []
 
     def diag(self, severity: Severity, code: str, message: str, pos: Pos | None, fix: str | None = None,
              end: Pos | None = None) -> None:
@@ -140,6 +144,11 @@ class _Loader:
             self.diag("warning", "ivpol-deprecated-version", f"{api} {kind} is deprecated; use {schema.API_GROUP}/v1",
                       obj.value_pos("apiVersion"), f"use apiVersion: {schema.API_GROUP}/v1")
         name, namespace = self.metadata(obj, kind)
+        if kind == "NamespacedImageValidatingPolicy":
+            self.diag("info", "ivpol-namespaced-scope",
+                      f"NamespacedImageValidatingPolicy applies only to resources in namespace '{namespace or 'default'}': "
+                      "image references given alone have no namespace and are not checked by it",
+                      obj.value_pos("kind"), "give the images as manifests or `kubectl get pods -A -o json`")
         spec = obj.obj("spec")
         if spec is None:
             return
@@ -209,7 +218,73 @@ class _Loader:
             required=_flag(config, "required"), mutate_digest=_flag(config, "mutateDigest"),
             verify_digest=_flag(config, "verifyDigest"),
             validation_actions=tuple(seq_items(spec.get("validationActions"))) or ("Deny",), broken=broken,
+            failure_policy="Ignore" if spec.get("failurePolicy") == "Ignore" else "Fail",
             selection=_selection(spec.obj("matchConstraints"), tuple(conditions)))
+
+    def exception(self, doc: Document) -> None:
+        """A CEL PolicyException: its schema, its matchConditions compiled in the policies' environment."""
+        assert doc.root is not None
+        self.policy_index = None
+        obj = self.walker.obj(schema.EXCEPTION, doc.root, "PolicyException document")
+        if obj is None:
+            return
+        self.shape(obj, "")
+        api = str(obj.get("apiVersion"))
+        if api.partition("/")[2] not in exceptions.API_VERSIONS:
+            self.diag("error", "ivpol-api-version", f'no matches for kind "PolicyException" in version "{api}"',
+                      obj.value_pos("apiVersion"), f"use apiVersion: {schema.API_GROUP}/v1")
+        name, namespace = self.metadata(obj, "PolicyException")
+        spec = obj.obj("spec")
+        if spec is None:
+            return
+        key = f"{namespace}/{name}" if namespace else name
+        self.enum(spec, "reportResult", "spec.reportResult", schema.REPORT_RESULTS)
+        refs = []
+        for i, ref in enumerate(seq_items(spec.get("policyRefs"))):
+            if not isinstance(ref, Obj) or not ref.get("kind") or not ref.get("name"):
+                continue
+            kind = str(ref.get("kind"))
+            close = close_key(kind, schema.KINDS)
+            if kind not in schema.KINDS and close is not None:  # Kyverno compares kinds exactly
+                self.diag("warning", "ivpol-exception-kind", f"spec.policyRefs[{i}].kind: '{kind}' is not '{close}' "
+                          "(kinds are compared exactly): this exception applies to no ImageValidatingPolicy",
+                          ref.value_pos("kind"), f"did you mean '{close}'?")
+            refs.append((kind, str(ref.get("name"))))
+            self.refs.append((kind, str(ref.get("name")), ref.value_pos("name")))
+        env = expressions.policy_env()
+        conditions = []
+        broken = False
+        for i, item in enumerate(seq_items(spec.get("matchConditions"))):
+            if isinstance(item, Obj):
+                condition = self.named(env, item, f"spec.matchConditions[{i}]", "bool")
+                broken = broken or condition is None
+                if condition is not None:
+                    conditions.append(condition)
+        if not seq_items(spec.get("matchConditions")):
+            self.diag("warning", "ivpol-exception-everything", f"PolicyException {key} has no matchConditions: it excepts "
+                      "every resource of the policies it names", spec.key_pos("policyRefs") if spec.has("policyRefs")
+                      else spec.start, "add matchConditions that select the resources to except")
+        expires = None
+        if spec.get("expiresAt"):
+            expires = exceptions.parse_expiry(str(spec.get("expiresAt")))
+            if expires is None:
+                self.diag("error", "ivpol-exception-expiry", f"spec.expiresAt: Invalid value: {_quoted(str(spec.get('expiresAt')))}: "
+                          "must be an RFC 3339 date-time", spec.value_pos("expiresAt"), "e.g. 2026-05-01T00:00:00Z")
+                broken = True
+            elif exceptions.PolicyException(name, namespace, (), (), 0, expires).expired():
+                self.diag("warning", "ivpol-exception-expired", f"PolicyException {key} expired at {spec.get('expiresAt')}: "
+                          "Kyverno no longer applies it", spec.value_pos("expiresAt"))
+        self.exceptions.append(PolicyException(name, namespace, tuple(refs), tuple(conditions), obj.start[0], expires,
+                                               broken=broken))
+
+    def unknown_refs(self) -> None:
+        """A policyRefs entry of an ImageValidatingPolicy kind that names no policy of the file."""
+        names = {(p.kind, p.name) for p in self.policies}
+        for kind, name, pos in self.refs:
+            if kind in schema.KINDS and (kind, name) not in names:
+                close = close_key(name, tuple(sorted(p.name for p in self.policies if p.kind == kind)))
+                self.diag("warning", "ivpol-exception-unknown-policy", f"no {kind} '{name}' in this file: the exception "
+                          "excepts nothing here", pos, f"did you mean '{close}'?" if close else None)
 
     def image_matches(self, spec: Obj) -> Iterator[ImageMatch]:
         seen: set[str] = set()
@@ -510,8 +585,21 @@ def _quoted(text: str) -> str:
 
 
 def load_documents(docs: list[Document]) -> tuple[list[ImageValidatingPolicy], list[Diagnostic]]:
+    """The file's policies, each with the file's CEL PolicyExceptions that name it."""
     loader = _Loader()
     for doc in docs:
         if detect(doc):
             loader.document(doc)
-    return loader.policies, loader.diagnostics
+        elif is_cel_exception(doc):
+            loader.exception(doc)
+    loader.unknown_refs()
+    return exceptions.attach(loader.policies, loader.exceptions), loader.diagnostics
+
+
+def load_exception_documents(docs: list[Document]) -> tuple[list[PolicyException], list[Diagnostic]]:
+    """The CEL PolicyExceptions of a file of their own (a Kyverno test's `exceptions:`)."""
+    loader = _Loader()
+    for doc in docs:
+        if is_cel_exception(doc):
+            loader.exception(doc)
+    return loader.exceptions, loader.diagnostics

@@ -17,6 +17,7 @@ from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
 from .expressions import CelRuntimeError, Compiled
 
 if TYPE_CHECKING:
+    from .exceptions import PolicyException
     from .selection import Selection
 
 PolicyKind = Literal["ImageValidatingPolicy", "NamespacedImageValidatingPolicy"]
@@ -132,12 +133,24 @@ class ImageValidatingPolicy:
     validation_actions: tuple[str, ...] = ("Deny",)
     # matchConstraints and matchConditions: applied when the image's resource is known
     selection: Selection | None = field(default=None, compare=False)
+    # spec.failurePolicy: under Ignore a PolicyException condition that errors excepts nothing
+    failure_policy: str = "Fail"
+    # The CEL PolicyExceptions whose policyRefs name this policy (engine.policy.ivpol.exceptions)
+    exceptions: tuple[PolicyException, ...] = field(default=(), compare=False)
     # Set when a part of the policy could not be compiled: the policy is then never evaluated.
     broken: bool = field(default=False, compare=False)
 
     @property
     def rule_id(self) -> str:
         return self.name
+
+    @property
+    def scope(self) -> str | None:
+        """The namespace a NamespacedImageValidatingPolicy applies in (`default` where its
+        metadata names none, as kubectl creates it); None for a cluster-wide policy."""
+        if self.kind != "NamespacedImageValidatingPolicy":
+            return None
+        return self.namespace or "default"
 
     @property
     def attestor_names(self) -> frozenset[str]:

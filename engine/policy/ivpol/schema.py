@@ -77,9 +77,25 @@ SPEC = Schema("spec", {
 })
 POLICY = Schema("ImageValidatingPolicy", {"apiVersion": STR, "kind": STR, "metadata": ANY, "spec": SPEC, "status": ANY})
 
+# The CEL PolicyException (`config/crds/policies.kyverno.io/policies.kyverno.io_policyexceptions.yaml`,
+# v1alpha1, v1beta1 and v1 alike).
+EXCEPTION_KIND = "PolicyException"
+POLICY_REF = Schema("policyRefs entry", {"name": STR, "kind": STR})
+EXCEPTION_SPEC = Schema("PolicyException spec", {
+    "allowedValues": STRLIST, "evaluationMode": STR, "expiresAt": STR, "images": STRLIST,
+    "matchConditions": listof(MATCH_CONDITION), "policyRefs": listof(POLICY_REF), "properties": STRMAP,
+    "reportResult": STR,
+})
+EXCEPTION = Schema("PolicyException", {"apiVersion": STR, "kind": STR, "metadata": ANY, "spec": EXCEPTION_SPEC,
+                                       "status": ANY})
+REPORT_RESULTS = ("skip", "pass")
+
 # The CRD's `required` lists (checked where the object is written).
 REQUIRED: dict[Schema, tuple[str, ...]] = {
     POLICY: ("spec",),
+    EXCEPTION: ("spec",),
+    EXCEPTION_SPEC: ("policyRefs",),
+    POLICY_REF: ("kind", "name"),
     SPEC: ("attestors", "validations"),
     ATTESTOR: ("name",),
     ATTESTATION: ("name",),

@@ -96,21 +96,40 @@ class Selection:
         assert isinstance(labels, Mapping)
         if self.object_selector is not None and not self.object_selector.selects({str(k): str(v) for k, v in labels.items()}):
             return "matchConstraints.objectSelector does not select the object's labels"
-        data = {"object": dict(resource), "oldObject": None, "namespaceObject": None,
-                "request": {"operation": operation, "object": dict(resource), "name": name,
-                            "namespace": metadata.get("namespace")}}
-        errors = []
-        for condition in self.conditions:
-            try:
-                value = condition.expression.evaluate(data)
-            except CelRuntimeError as error:
-                errors.append(f"matchConditions '{condition.name}' (line {condition.line}): {error}")
-                continue
-            if value is not True:  # Kubernetes: a false condition excludes, whatever the others' errors
-                return f"matchConditions '{condition.name}' is false"
-        if errors:
-            raise MatchError(errors[0])
-        return None
+        false = first_false(self.conditions, resource, operation)
+        return f"matchConditions '{false.name}' is false" if false is not None else None
+
+
+def first_false(conditions: Sequence[NamedExpression], resource: Mapping[str, Any],
+                operation: str = "CREATE") -> NamedExpression | None:
+    """The first matchCondition that is false over the resource, None when every one is true;
+    MatchError when none is false and one could not be evaluated (Kubernetes' rule, as
+    Kyverno's `match` applies it: a false condition decides, whatever the others' errors)."""
+    metadata = resource.get("metadata") if isinstance(resource.get("metadata"), Mapping) else {}
+    assert isinstance(metadata, Mapping)
+    data = {"object": dict(resource), "oldObject": None, "namespaceObject": None,
+            "request": {"operation": operation, "object": dict(resource), "name": str(metadata.get("name") or ""),
+                        "namespace": metadata.get("namespace")}}
+    errors = []
+    for condition in conditions:
+        try:
+            value = condition.expression.evaluate(data)
+        except CelRuntimeError as error:
+            errors.append(f"matchConditions '{condition.name}' (line {condition.line}): {error}")
+            continue
+        if value is not True:
+            return condition
+    if errors:
+        raise MatchError(errors[0])
+    return None
+
+
+def namespace_of(resource: Mapping[str, Any]) -> str:
+    """The resource's namespace: metadata.namespace, or `default` where none is written (where
+    kubectl creates it without -n, and how Kyverno test files name it: `default/name`)."""
+    metadata = resource.get("metadata")
+    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    return namespace if isinstance(namespace, str) and namespace else "default"
 
 
 def resource_name(kind: str) -> str:
