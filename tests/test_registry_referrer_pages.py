@@ -3,9 +3,11 @@
 docker-registry 2.8 (Debian's) has no referrers API at all, so the pages come from a scripted
 loopback server (real HTTP) or, where a whole signed image is needed, from an httpx transport in
 front of an OCI layout. Every bound is asserted as requests made or bytes served, never time:
-pages followed within the limits, a signature on the last page found by `verify` and `tree`,
-and the registries that try to get past them (loops, endless or empty pages, oversize pages,
-a link to another host while credentials are in use, garbage pages).
+pages followed within the limits (as `tree` reads them), and the registries that try to get past
+them (loops, endless or empty pages, oversize pages, a link to another host while credentials are
+in use, garbage pages). Verification reads the first page only, as Talos (containerd's
+FetchReferrers) and cosign (go-containerregistry's remote.Referrers) do: a signature on a later
+page does not verify there, so it must not here, and `tree` still shows it.
 """
 
 from __future__ import annotations
@@ -81,9 +83,12 @@ def paged(pages: list[list[dict]], link, *, filtered: bool = False, status=None)
 
 
 def referrers(host: str, artifact_type: str | None = BUNDLE, **kw):
+    kw_all_pages = kw.pop("all_pages", True)
+
     async def go():
         async with RegistryClient(credentials=kw.pop("credentials", ANON), **kw) as client:
-            return await client.get_referrers(host, "org/app", SUBJECT, artifact_type=artifact_type)
+            return await client.get_referrers(host, "org/app", SUBJECT, artifact_type=artifact_type,
+                                              all_pages=kw_all_pages)
     return run(go())
 
 
@@ -257,7 +262,7 @@ def test_pages_stop_once_more_referrers_than_the_entry_limit_are_in_hand():
             legacy = bundle
 
         async def discovered():
-            async with RegistryStore(RegistryClient(credentials=ANON)) as store:
+            async with RegistryStore(RegistryClient(credentials=ANON), all_referrer_pages=True) as store:
                 return await discover(ImageBudget(store), f"{host}/org/app", SUBJECT, NeverChecked())
 
         found = run(discovered())
@@ -337,7 +342,7 @@ def test_a_garbage_later_page_is_an_error_with_its_words_escaped(name, headers, 
     assert len(requests) == 2
 
 
-# ---- verify and tree see the last page -------------------------------------------------------
+# ---- verification reads the first page, as Talos and cosign; tree every page ----------------
 
 
 class PagedLayout(httpx.AsyncBaseTransport):
@@ -369,9 +374,14 @@ def signed_layout(sigstore, tmp_path_factory):
     return lay.root, digest, referrer
 
 
-def test_verify_finds_the_bundle_referrer_on_the_last_page(sigstore, signed_layout, tmp_path):
+@pytest.mark.parametrize("fillers, outcome, requests", [
+    (0, "verified", 1),  # the signature on the first page
+    (2, "failed", 1),  # on page 3: Talos and cosign never see it, nor does pullguard
+])
+def test_verify_reads_the_first_referrers_page_as_talos_and_cosign(sigstore, signed_layout, tmp_path, fillers,
+                                                                   outcome, requests):
     root, digest, referrer = signed_layout
-    transport = PagedLayout(root, fillers=2)
+    transport = PagedLayout(root, fillers=fillers)
     loaded = load_policy(keyless_policy("localhost:5000/org/*", ALICE), "p.yaml")
     options = VerifyOptions(trusted_root=str(sigstore.write_trusted_root(tmp_path / "trusted_root.json")))
 
@@ -380,8 +390,21 @@ def test_verify_finds_the_bundle_referrer_on_the_last_page(sigstore, signed_layo
             return await verify_images(loaded, [f"localhost:5000/org/app@{digest}"], options, store=store)
 
     [result] = run(go())
-    assert (result.outcome, result.message) == ("verified", f"verified via bundle referrer with digest {referrer}")
-    assert transport.referrer_requests == 3
+    assert result.outcome == outcome, result.message
+    if outcome == "verified":
+        assert result.message == f"verified via bundle referrer with digest {referrer}"
+    assert transport.referrer_requests == requests
+
+
+def test_a_broken_link_on_the_first_page_is_not_read_by_verification():
+    """Talos and cosign do not parse the Link header: garbage there changes nothing."""
+    answer, host_ref = paged([[SIG], [SBOMS[0]]], lambda host, n: "garbage <<")
+    with scripted_server(answer) as (host, requests):
+        host_ref.append(host)
+        got = referrers(host, all_pages=False)
+        assert [d.to_json() for d in got.descriptors] == [SIG] and len(requests) == 1
+        with pytest.raises(ProtocolError):
+            referrers(host)
 
 
 def test_tree_lists_the_referrers_of_every_page(signed_layout):
@@ -389,7 +412,7 @@ def test_tree_lists_the_referrers_of_every_page(signed_layout):
     transport = PagedLayout(root, fillers=2)
 
     async def go():
-        async with RegistryStore(RegistryClient(credentials=ANON, transport=transport)) as store:
+        async with RegistryStore(RegistryClient(credentials=ANON, transport=transport), all_referrer_pages=True) as store:
             return await inventory(store, "localhost:5000/org/app", digest)
 
     found = run(go())

@@ -239,10 +239,16 @@ class RegistryClient:
         return await self._routed(registry, repository, op, f"{_subject(registry, repository)} blob {digest}")
 
     async def get_referrers(
-        self, registry: str, repository: str, digest: str, *, artifact_type: str | None = None
+        self, registry: str, repository: str, digest: str, *, artifact_type: str | None = None,
+        all_pages: bool = False,
     ) -> Referrers:
-        """OCI referrers API, every page of it (`Link: <…>; rel="next"`, see `referrers`), entries
-        filtered by `artifact_type`. An unsupported API (404, 400, 405, 501) gives `supported=False`.
+        """OCI referrers API, entries filtered by `artifact_type`. An unsupported API (404, 400,
+        405, 501) gives `supported=False`.
+
+        The first page only, unless `all_pages`: Talos (containerd's FetchReferrers) and cosign
+        (go-containerregistry's remote.Referrers) read one page and never follow `Link: <…>;
+        rel="next"`, so a signature on a later page does not verify there and must not here.
+        `pullguard tree` reads every page (see `referrers`) to show what is attached.
 
         All pages together stay within the per-image bounds: each page within MAX_REFERRERS_SIZE,
         MAX_REFERRERS_TOTAL read in all, at most MAX_REFERRER_PAGES pages. The pages stop once
@@ -288,7 +294,7 @@ class RegistryClient:
                     raise error
                 read += len(ans.body)
                 seen.update((url, ans.url) if page > 1 else (ans.url,))
-                descs, link = referrers.read_page(t, ans, page, digest, artifact_type)
+                descs, link = referrers.read_page(t, ans, page, digest, artifact_type, follow=all_pages)
                 found += descs
                 if link is None or len(found) > MAX_REFERRERS:
                     return Referrers(True, tuple(found), t.label)

@@ -9,6 +9,8 @@ A next page is followed only on the origin (scheme, host, port) that the first r
 go-containerregistry refuses a tag-list page elsewhere ("potential SSRF attack"), and a link to
 another host is refused here too, so that host is never asked, with credentials or without.
 A link back to a page already read, or past the page limit, stops the walk with an error.
+Verification reads the first page only (Talos and cosign follow no link; see
+RegistryClient.get_referrers); a Link header there is then not even parsed, as upstream.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ _QUOTE = 120
 
 
 def read_page(
-    t: Target, ans: Answer, page: int, digest: str, artifact_type: str | None
+    t: Target, ans: Answer, page: int, digest: str, artifact_type: str | None, *, follow: bool = True
 ) -> tuple[list[Descriptor], str | None]:
-    """The page's descriptors (those of `artifact_type`, when given) and its `rel="next"` link."""
+    """The page's descriptors (those of `artifact_type`, when given) and its `rel="next"` link
+    (None when there is none, or when not to `follow` it)."""
     where = _where(ans.url, page)
     try:
         doc = json.loads(ans.body)
@@ -52,6 +55,8 @@ def read_page(
     descs = [Descriptor.from_json(d, where=f"{label}[{i}]") for i, d in enumerate(items)]
     if artifact_type:
         descs = [d for d in descs if d.artifact_type == artifact_type]
+    if not follow:
+        return descs, None
     try:
         link = next_link(ans.headers.get_list("link"))
     except LinkSyntaxError as exc:

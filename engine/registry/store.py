@@ -29,17 +29,20 @@ def split_context(context: str) -> tuple[str, str]:
 
 
 class RegistryStore(artifacts.ArtifactStore):
-    def __init__(self, client: RegistryClient) -> None:
+    def __init__(self, client: RegistryClient, *, all_referrer_pages: bool = False) -> None:
         self.client = client
+        # Verification reads the first referrers page only, as Talos and cosign do; `tree` all.
+        self.all_referrer_pages = all_referrer_pages
 
     @classmethod
     def open(
         cls, *, mirrors: MirrorConfig | None = None, insecure: Iterable[str] = (), timeout: float = 10.0,
         max_connections: int | None = None, credentials: CredentialStore | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | None = None, all_referrer_pages: bool = False,
     ) -> RegistryStore:
         return cls(RegistryClient(mirrors=mirrors, insecure=insecure, timeout=timeout, credentials=credentials,
-                                  max_connections=max_connections, transport=transport))
+                                  max_connections=max_connections, transport=transport),
+                   all_referrer_pages=all_referrer_pages)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -71,7 +74,8 @@ class RegistryStore(artifacts.ArtifactStore):
     async def referrers(self, repository: str, digest: str, artifact_type: str) -> list[dict[str, Any]] | None:
         registry, name = split_context(repository)
         async with _mapped():
-            answer = await self.client.get_referrers(registry, name, digest, artifact_type=artifact_type)
+            answer = await self.client.get_referrers(registry, name, digest, artifact_type=artifact_type,
+                                                     all_pages=self.all_referrer_pages)
             if not answer.supported:
                 return None
             return [d.to_json() for d in answer.descriptors]

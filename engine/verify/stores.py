@@ -26,9 +26,11 @@ class ClosableStore(ImageStore, Protocol):
     async def aclose(self) -> None: ...
 
 
-def open_store(options: VerifyOptions, mirrors: MirrorConfig, declared: Sequence[DeclaredAuth] = ()) -> ClosableStore:
+def open_store(options: VerifyOptions, mirrors: MirrorConfig, declared: Sequence[DeclaredAuth] = (), *,
+               all_referrer_pages: bool = False) -> ClosableStore:
     """The registry client for one run, with a connection pool sized for its concurrency, and
-    credentials from the pull secrets, the policy file's `declared` ones and the user's files."""
+    credentials from the pull secrets, the policy file's `declared` ones and the user's files.
+    Verification reads the first referrers page, as Talos and cosign; `tree` every page."""
     from pullguard.engine.registry.client import connection_pool_size
     from pullguard.engine.registry.credentials import CredentialStore
     from pullguard.engine.registry.store import RegistryStore
@@ -37,6 +39,7 @@ def open_store(options: VerifyOptions, mirrors: MirrorConfig, declared: Sequence
     store: ClosableStore = RegistryStore.open(
         mirrors=mirrors, insecure=options.insecure, timeout=options.timeout,
         max_connections=connection_pool_size(options.concurrency), credentials=credentials,
+        all_referrer_pages=all_referrer_pages,
     )
     return store
 

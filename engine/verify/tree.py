@@ -46,7 +46,8 @@ class ImageTree:
 
 async def list_attached(images: list[str], options: VerifyOptions, *, store: ImageStore | None = None) -> list[ImageTree]:
     """One `ImageTree` per image, in order. References must parse (the caller checks them first)."""
-    own = open_store(options, _layouts_alone(merge_mirrors({}, options.mirrors))) if store is None else None
+    own = (open_store(options, _layouts_alone(merge_mirrors({}, options.mirrors)), all_referrer_pages=True)
+           if store is None else None)
     run_store = RunStore(own if own is not None else store)  # type: ignore[arg-type]  # one of them is set
     semaphore = asyncio.Semaphore(max(1, options.concurrency))
 
