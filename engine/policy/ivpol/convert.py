@@ -9,7 +9,8 @@ Each verifyImages entry becomes one ImageValidatingPolicy (a `Policy` one namesp
   is kept as a glob; any other pattern, and every entry with skipImageReferences, becomes one CEL
   expression that rebuilds Kyverno's normalized string from `ref` and matches the patterns as RE2
   (go-wildcard `*` is `.*`, `?` is `.`): the same images, not a near miss.
-- Attestors. Every attestor entry (keys, keyless) becomes a named cosign attestor; each attestor
+- Attestors. Every attestor entry (keys, keyless, certificates: a `cert` alone as the key it holds,
+  a `certChain` as cosign.certificate) becomes a named cosign attestor; each attestor
   set becomes a validation `verifyImageSignatures(image, [its attestors]) >= count` over every
   container kind (`count` null: all of them). Keyless `issuer`/`subject` are Kyverno wildcards and
   become anchored `issuerRegExp`/`subjectRegExp` when they hold `*` or `?`.
@@ -23,7 +24,7 @@ Each verifyImages entry becomes one ImageValidatingPolicy (a `Policy` one namesp
   what they say (conditions_cel.py: Equals/NotEquals of a field with a text or boolean value).
 
 What cannot be carried over (other attestation conditions, which are JMESPath over every statement,
-certificates, nested attestor sets, annotations, additionalExtensions, preconditions, kinds other
+nested attestor sets, annotations, additionalExtensions, preconditions, kinds other
 than pods, any other key) is a warning with its source line; where dropping it would admit more
 (an attestor set or conditions), a validation that is false takes its place, so a lossy conversion
 denies rather than admits. Documents that are not Kyverno policies (pullguard's registry
@@ -164,6 +165,13 @@ class _Writer:
                 ctlog.append("          insecureIgnoreTlog: true")
             if verifier.rekor_pubkey:
                 ctlog.append(f"          rekorPubKey: {_block(verifier.rekor_pubkey, 12)}")
+        elif isinstance(verifier, KeylessVerifier) and req.kind == "certificates":
+            # a certChain (with or without cert): the same verifier as cosign.certificate
+            lines += [f"    - name: {name}", "      cosign:", "        certificate:"]
+            if verifier.certificate:
+                lines += ["          cert:", f"            value: {_block(verifier.certificate, 14)}"]
+            lines += ["          certChain:", f"            value: {_block(verifier.roots or '', 14)}"]
+            ctlog = self._ctlog(verifier)
         elif isinstance(verifier, KeylessVerifier):
             identity = []
             for key, exact, regex in (("issuer", verifier.issuer, verifier.issuer_regex),
@@ -183,17 +191,7 @@ class _Writer:
             lines += [("            - " if i == 0 else "              ") + part for i, part in enumerate(identity or ["{}"])]
             if verifier.roots:
                 lines.append(f"          roots: {_block(verifier.roots, 12)}")
-            ctlog = []
-            if verifier.rekor_url:
-                ctlog.append(f"          url: {_q(verifier.rekor_url)}")
-            if verifier.ignore_tlog:
-                ctlog.append("          insecureIgnoreTlog: true")
-            if verifier.rekor_pubkey:
-                ctlog.append(f"          rekorPubKey: {_block(verifier.rekor_pubkey, 12)}")
-            if verifier.ctlog_pubkey:
-                ctlog.append(f"          ctLogPubKey: {_block(verifier.ctlog_pubkey, 12)}")
-            if verifier.ignore_sct:
-                ctlog.append("          insecureIgnoreSCT: true")
+            ctlog = self._ctlog(verifier)
         else:
             self.lossy(entry.line, f"{entry.rule_id} {req.path}: {req.kind} attestors are not carried over")
             return False
@@ -202,6 +200,21 @@ class _Writer:
         if req.repository:  # the attestor's own, else the entry's (parsed as cosign parses it)
             lines += ["        source:", f"          repository: {_q(req.repository)}"]
         return True
+
+    @staticmethod
+    def _ctlog(verifier: KeylessVerifier) -> list[str]:
+        ctlog = []
+        if verifier.rekor_url:
+            ctlog.append(f"          url: {_q(verifier.rekor_url)}")
+        if verifier.ignore_tlog:
+            ctlog.append("          insecureIgnoreTlog: true")
+        if verifier.rekor_pubkey:
+            ctlog.append(f"          rekorPubKey: {_block(verifier.rekor_pubkey, 12)}")
+        if verifier.ctlog_pubkey:
+            ctlog.append(f"          ctLogPubKey: {_block(verifier.ctlog_pubkey, 12)}")
+        if verifier.ignore_sct:
+            ctlog.append("          insecureIgnoreSCT: true")
+        return ctlog
 
     def entry(self, converted: Converted) -> str:
         entry = converted.entry
@@ -354,12 +367,15 @@ _ATTESTOR_CARRIED = {
     "keyless", "keyless.issuer", "keyless.subject", "keyless.issuerRegExp", "keyless.subjectRegExp", "keyless.roots",
     "keyless.rekor", "keyless.rekor.url", "keyless.rekor.pubkey", "keyless.rekor.ignoreTlog",
     "keyless.ctlog", "keyless.ctlog.ignoreSCT", "keyless.ctlog.pubkey", "repository", "signatureAlgorithm",
+    "certificates", "certificates.cert", "certificates.certChain", "certificates.rekor", "certificates.rekor.url",
+    "certificates.rekor.pubkey", "certificates.rekor.ignoreTlog", "certificates.ctlog", "certificates.ctlog.ignoreSCT",
+    "certificates.ctlog.pubkey",
 }
 _ENTRY_CARRIED = {"imageReferences", "skipImageReferences", "required", "mutateDigest", "verifyDigest", "failureAction",
                   "useCache", "type", "repository", "attestors", "image"}
 _SET_CARRIED = {"count", "entries"}
 _DEFAULT_REKOR = "https://rekor.sigstore.dev"
-_REPORTED_ELSEWHERE = {"attestations", "attestor", "certificates"}  # said once by _Writer
+_REPORTED_ELSEWHERE = {"attestations", "attestor"}  # said once by _Writer
 
 
 def _uncarried(entry: Node) -> Iterator[tuple[str, Node]]:
@@ -391,8 +407,6 @@ def _attestor_uncarried(node: Node, prefix: str) -> Iterator[tuple[str, Node]]:
     for key_node, value in node.value:
         path = f"{prefix}{key_node.value}"
         if path in _REPORTED_ELSEWHERE:
-            if path == "certificates":
-                yield path, key_node
             continue
         if path == "keys.rekor.url" and isinstance(value, ScalarNode) and value.value == _DEFAULT_REKOR:
             continue  # the default: nothing to carry

@@ -26,6 +26,7 @@ from ...signatures.keyverify import HASH_ALGORITHMS
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
 from ...yamlschema import Obj, Seq, Walker, close_key, seq_items, string_map
 from ...yamlsource import Document, MappingNode, Node, ScalarNode, map_get, position
+from ..certificates import certificate_problem, certificate_verifier
 from ..detect import is_image_validating_policy
 from . import exceptions, expressions, schema
 from .exceptions import PolicyException, is_cel_exception
@@ -400,7 +401,7 @@ class _Loader:
         ignore_tlog = bool(ctlog.get("insecureIgnoreTlog")) if ctlog is not None else False
         rekor_pubkey = (ctlog.get("rekorPubKey") or None) if ctlog is not None else None
         key, keyless = cosign.obj("key"), cosign.obj("keyless")
-        for field in ("certificate", "tuf", "trustedRoot"):
+        for field in ("tuf", "trustedRoot"):
             if cosign.has(field):
                 unsupported.append(f"cosign.{field}")
         repository = self.source(cosign.obj("source"), f"{path}.source", unsupported)
@@ -449,6 +450,9 @@ class _Loader:
                     rekor_url=(ctlog.get("url") or None) if ctlog is not None else None, rekor_pubkey=rekor_pubkey,
                     ignore_tlog=ignore_tlog, ctlog_pubkey=(ctlog.get("ctLogPubKey") or None) if ctlog is not None else None,
                     ignore_sct=bool(ctlog.get("insecureIgnoreSCT")) if ctlog is not None else False))
+        certificate = cosign.obj("certificate")
+        if certificate is not None:
+            verifiers += self.certificate(env, certificate, f"{path}.certificate", ctlog, unsupported)
         annotations = tuple(sorted(string_map(cosign.get("annotations")).items()))
         if annotations:  # the signature's OCI annotations, as Kyverno's checkSignatureAnnotations
             verifiers = [dataclasses.replace(v, oci_annotations=annotations) for v in verifiers]
@@ -456,6 +460,44 @@ class _Loader:
             self.diag("error", "ivpol-cosign-verifier", f"{path}: one of key, keyless or certificate must be set",
                       cosign.start, "add 'key: {data: …}' or 'keyless: {identities: [{issuer: …, subject: …}]}'")
         return Attestor(name, tuple(verifiers), tuple(unsupported), line, repository)
+
+    def certificate(self, env: Any, certificate: Obj, path: str, ctlog: Obj | None, unsupported: list[str]) -> list[Verifier]:
+        """`cosign.certificate` as opts.go checkOptions reads it: `cert.value` alone is the key the
+        signature must verify with (SHA-256), `certChain.value` the roots its certificate must chain
+        to (with `cert`, that certificate). `expression` values are not verified by pullguard."""
+        texts: dict[str, str] = {}
+        for key in ("cert", "certChain"):
+            part = certificate.obj(key)
+            if part is None:
+                continue
+            if part.get("expression"):
+                self.compile(env, part, "expression", f"{path}.{key}", "any")
+                unsupported.append(f"cosign.certificate.{key}.expression")
+                continue
+            text = str(part.get("value") or "")
+            problem = certificate_problem(text) if text else None
+            if text and ("-----BEGIN" not in text or problem):
+                self.diag("error", "ivpol-certificate-invalid", f"{path}.{key}.value: "
+                          f"{problem or 'not a PEM certificate'}", part.value_pos("value"),
+                          "paste the PEM block from '-----BEGIN CERTIFICATE-----' to '-----END CERTIFICATE-----'")
+                unsupported.append(f"cosign.certificate.{key} (not a PEM certificate)")
+                continue
+            texts[key] = text
+        if any(u.startswith("cosign.certificate") for u in unsupported):
+            return []
+        cert, chain = texts.get("cert", ""), texts.get("certChain", "")
+        if not cert and not chain:
+            self.diag("error", "ivpol-certificate-required", f"{path}: cert or certChain value required", certificate.start,
+                      "add 'cert: {value: |-  <the signer's PEM certificate>}'")
+            unsupported.append("cosign.certificate (neither cert nor certChain)")
+            return []
+        return [certificate_verifier(
+            cert, chain, rekor_url=(ctlog.get("url") or None) if ctlog is not None else None,
+            rekor_pubkey=(ctlog.get("rekorPubKey") or None) if ctlog is not None else None,
+            ignore_tlog=bool(ctlog.get("insecureIgnoreTlog")) if ctlog is not None else False,
+            ctlog_pubkey=(ctlog.get("ctLogPubKey") or None) if ctlog is not None else None,
+            ignore_sct=bool(ctlog.get("insecureIgnoreSCT")) if ctlog is not None else False,
+        )]
 
     def source(self, source: Obj | None, path: str, unsupported: list[str]) -> str:
         """`cosign.source` (pkg/image/verifiers/ivpol/cosign/opts.go checkOptions): `repository`

@@ -47,6 +47,7 @@ from ...yamlsource import (
     mapping_items,
     position,
 )
+from ..certificates import certificate_problem, certificate_verifier
 from ..detect import KYVERNO_KINDS, is_kyverno
 from . import lints as lint
 from .conditions import Condition, ConditionBlock, check_template
@@ -758,8 +759,6 @@ class _Loader:
         """cosign's --certificate / --certificate-chain: `cert` alone is the key that must have made
         the signature; `certChain` is the trust anchor the signing certificate must chain to (and,
         with `cert` too, that certificate it must be)."""
-        from ...keys import KeyFormatError, load_public_key_pem
-
         cert, chain = c.get("cert") or "", c.get("certChain") or ""
         detail = "(certificate)" if cert else "(certificate chain)"
         url, rekor_pub, ignore_tlog = self._rekor(c)
@@ -770,31 +769,18 @@ class _Loader:
                 self.diag("info", "kyverno-key-reference", f"certificates.{key} is not a PEM certificate pullguard can read offline",
                           c.value_pos(key))
                 return AttestorReq("certificates", path, None, detail=detail)
-            if text and _certificates_problem(text):
-                self.diag("error", "kyverno-certificate-invalid", f"certificates.{key}: {_certificates_problem(text)}",
+            if text and certificate_problem(text):
+                self.diag("error", "kyverno-certificate-invalid", f"certificates.{key}: {certificate_problem(text)}",
                           c.value_pos(key), "paste the PEM block from '-----BEGIN CERTIFICATE-----' to '-----END CERTIFICATE-----'")
                 return AttestorReq("certificates", path, None, detail=detail)
         ctlog = c.obj("ctlog")
-        if chain:
-            v = KeylessVerifier(
-                match="wildcard", roots=chain, certificate=cert or None, rekor_url=url, rekor_pubkey=rekor_pub,
-                ignore_tlog=ignore_tlog, ctlog_pubkey=(ctlog.get("pubkey") or None) if ctlog else None,
-                ignore_sct=bool(ctlog.get("ignoreSCT")) if ctlog else False,
-            )
-            return AttestorReq("certificates", path, v, detail=detail)
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-
-        public = x509.load_pem_x509_certificate(cert.encode()).public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-        try:
-            fingerprint: str | None = load_public_key_pem(public).fingerprint
-        except KeyFormatError:
-            fingerprint = None
         # cosign.go buildCosignOptions: LoadVerifier(cert.PublicKey, the entry's signatureAlgorithm)
         algorithm = a.get("signatureAlgorithm") if a.get("signatureAlgorithm") in SIGNATURE_ALGORITHMS else ""
-        verifier = PublicKeyVerifier(pem=public.strip(), fingerprint=fingerprint, ignore_tlog=ignore_tlog,
-                                     rekor_pubkey=rekor_pub, hash_algorithm=algorithm or "sha256")
+        verifier = certificate_verifier(
+            cert, chain, rekor_url=url, rekor_pubkey=rekor_pub, ignore_tlog=ignore_tlog,
+            ctlog_pubkey=(ctlog.get("pubkey") or None) if ctlog else None,
+            ignore_sct=bool(ctlog.get("ignoreSCT")) if ctlog else False, hash_algorithm=algorithm or "sha256",
+        )
         return AttestorReq("certificates", path, verifier, detail=detail)
 
     def keyless(self, k: Obj, a: Obj, path: str) -> AttestorReq:
@@ -908,16 +894,6 @@ def _keys_algorithm(keys: Obj) -> str:
     CRD default is sha256 (signatureAlgorithmMap maps "" to SHA-256 too)."""
     written = keys.get("signatureAlgorithm") if isinstance(keys, Obj) else ""
     return written if written in SIGNATURE_ALGORITHMS and written else "sha256"
-
-
-def _certificates_problem(text: str) -> str | None:
-    from cryptography import x509
-
-    try:
-        x509.load_pem_x509_certificates(text.encode())
-    except ValueError as exc:
-        return f"not a PEM certificate ({exc})"
-    return None
 
 
 def _kind(value: object) -> str:
