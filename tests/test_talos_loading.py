@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -303,3 +304,26 @@ def test_an_unusable_mirror_endpoint_is_a_warning_with_its_position():
     warnings = [d for d in loaded.diagnostics if d.code == "mirror-endpoint-invalid"]
     assert [(d.severity, d.line, d.column) for d in warnings] == [("warning", 11, 10)]
     assert loaded.mirrors == {"ghcr.io": ["oci:dir/layout"]}
+
+
+WHERE_CASES = [
+    HEAD + "rules:\n  - image: 'ghcr.io/acme/*'\n    keyless:\n      issuer: https://i\n      subjectRegex: '^x$'\n"
+    "  - image: a.io/*\n    publicKey: {certificate: x, other: 1}\n  - image: b.io/*\n    skip: true\n    skip: false\n",
+    HEAD + "rules:\n  -\n  - image: a.io/*\n    keyless:\n  - image: a.io/*\n    keyless: 3\n  - [1, 2]\n"
+    "  - image: |\n      c.io/*\n    deny: true\n  - ? [k]\n    : v\n    image: d.io/*\n",
+    HEAD + "rules:\n  - {image: x.io/*, keyless: {issuer: i}, keyless: {subject: s}}\n---\n" + HEAD
+    + "rules:\n  - image: x.io/*\n    deny: true\n",
+]
+
+
+@pytest.mark.parametrize("text", WHERE_CASES + [
+    (Path(__file__).resolve().parents[1] / "samples" / "talos" / "policy.yaml").read_text()])
+def test_a_rule_kept_with_its_node_finds_its_parts_where_a_full_load_records_them(text: str) -> None:
+    # simulate's errors-only load keeps each rule's node and reads positions when asked; the
+    # full load records them as it reads: the same places, the same last line.
+    full = load_policy(text, "p.yaml").policy
+    lean = load_policy(text, "p.yaml", errors_only=True).policy
+    assert full is not None and lean is not None
+    assert [(r.positions, r.end_line, r.line, r.column) for r in lean.rules] == [
+        (r.positions, r.end_line, r.line, r.column) for r in full.rules]
+    assert all(r.node is None for r in full.rules) and all(r.node is not None for r in lean.rules)

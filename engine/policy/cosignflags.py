@@ -101,5 +101,5 @@ def verifier_from_flags(flags: CosignFlags) -> Verifier:
 def cosign_policy(flags: CosignFlags) -> LoadedPolicy:
     """A loaded policy of one rule, `*` -> the flags' verifier (rule 0000); no file behind it."""
     rule = TalosRule(index=0, pattern="*", skip=False, deny=False, verifier=verifier_from_flags(flags),
-                     line=1, column=1, end_line=1)
+                     line=1, column=1)
     return LoadedPolicy(path=f"<{flags.describe()}>", dialect=None, policy=TalosPolicy([rule]))

@@ -31,25 +31,13 @@ from ...yamlsource import (
 )
 from . import lints
 from .evaluate import TalosPolicy
-from .rules import API_VERSION, KIND, TalosRule
+from .rules import API_VERSION, KIND, TalosRule, last_line
 from .validation import validate
 
 DOC_KEYS = ("apiVersion", "kind", "rules")
 RULE_KEYS = ("image", "skip", "deny", "keyless", "publicKey")
 KEYLESS_KEYS = ("issuer", "subject", "subjectRegex")
 PUBLIC_KEY_KEYS = ("certificate",)
-
-
-def _last_line(node: Node) -> int:
-    """The last line that holds text of `node` (block nodes end where the next one starts)."""
-    while isinstance(node, (MappingNode, SequenceNode)) and node.value:
-        last = node.value[-1]
-        node = last[1] if isinstance(node, MappingNode) else last
-    start_line = position(node)[0]
-    line, column = end_position(node)
-    if column == 1 and line > start_line:
-        line -= 1  # block scalars (`|`) end at the start of the following line
-    return max(line, start_line)
 
 
 def _last_item(node: SequenceNode) -> Node | None:
@@ -64,10 +52,13 @@ def detect(doc: Document) -> bool:
 
 class _Loader:
     """Reads `ImageVerificationConfig` documents into rules, every finding through one
-    `yamlschema.Walker` in Talos's words (yaml.v3 strict decoding)."""
+    `yamlschema.Walker` in Talos's words (yaml.v3 strict decoding). With `record_positions`
+    (a full load), each rule records where its parts are as it is read; without (errors only),
+    it keeps its node to find them when asked (`TalosRule.positions`)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, record_positions: bool = True):
         self.path = path
+        self.record_positions = record_positions
         self.diags: list[Diagnostic] = []
         self.walk = Walker(self.diags.append, wording=TALOS)
 
@@ -126,17 +117,20 @@ class _Loader:
 
     def rule(self, node: Node, doc_index: int) -> TalosRule:
         line, column = position(node)
-        end_line = _last_line(node)
-        rule = TalosRule(-1, "", False, False, None, line, column, end_line, doc_index)
+        record = self.record_positions
+        rule = TalosRule(-1, "", False, False, None, line, column, doc_index, None if record else node)
+        if record:
+            rule.end_line = last_line(node)
         if is_null(node):
             return rule  # `- ` with nothing: Go decodes an empty rule
         if not isinstance(node, MappingNode):
             self.walk.wrong_type("a rule", "a mapping", node)
             return rule
         for key, key_node, value in mapping_items(node):
-            rule.positions[key] = position(key_node)
-            rule.positions[key + "="] = position(value)
-            rule.positions[key + "=end"] = end_position(value)
+            if record:
+                rule.positions[key] = position(key_node)
+                rule.positions[key + "="] = position(value)
+                rule.positions[key + "=end"] = end_position(value)
             if key == "image":
                 rule.pattern = self.walk.go_string("image", value)
             elif key == "skip":
@@ -159,8 +153,9 @@ class _Loader:
             return
         rule.has_keyless = True
         for key, key_node, value in mapping_items(node):
-            rule.positions["keyless." + key] = position(key_node)
-            rule.positions["keyless." + key + "="] = position(value)
+            if self.record_positions:
+                rule.positions["keyless." + key] = position(key_node)
+                rule.positions["keyless." + key + "="] = position(value)
             if key == "issuer":
                 rule.issuer = self.walk.go_string("keyless.issuer", value)
             elif key == "subject":
@@ -178,8 +173,9 @@ class _Loader:
             return
         rule.has_public_key = True
         for key, key_node, value in mapping_items(node):
-            rule.positions["publicKey." + key] = position(key_node)
-            rule.positions["publicKey." + key + "="] = position(value)
+            if self.record_positions:
+                rule.positions["publicKey." + key] = position(key_node)
+                rule.positions["publicKey." + key + "="] = position(value)
             if key == "certificate":
                 rule.certificate = self.walk.go_string("publicKey.certificate", value)
             else:
@@ -229,7 +225,7 @@ def _build_verifier(rule: TalosRule) -> None:
 def load(docs: list[Document], path: str, errors_only: bool = False) -> tuple[TalosPolicy, list[Diagnostic]]:
     """Read, merge, validate (Talos) and lint (pullguard) every ImageVerificationConfig in `docs`
     (with `errors_only`, the lints that can only warn are skipped)."""
-    loader = _Loader(path)
+    loader = _Loader(path, record_positions=not errors_only)
     per_doc: list[list[TalosRule]] = []
     ivc_docs: list[Document] = []
     for doc in docs:
