@@ -12,7 +12,6 @@ while the automaton answers 18,700 subjects against 10,000 patterns in about 25 
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from functools import lru_cache
 from operator import itemgetter
@@ -23,22 +22,17 @@ import ahocorasick
 _VALUE = itemgetter(1)  # of the automaton's (end position, value) pairs
 
 
-@lru_cache(maxsize=2)
-def _splitter(specials: str) -> re.Pattern[str]:
-    return re.compile("[" + re.escape(specials) + "]")
-
-
 @lru_cache(maxsize=65536)  # the editor rebuilds the index on every keystroke, one pattern changed
 def literal_pieces(pattern: str, specials: str) -> tuple[str, ...]:
     """The non-empty pieces of `pattern` between the characters of `specials`."""
-    return tuple(piece for piece in _splitter(specials).split(pattern) if piece)
+    for special in specials[1:]:  # one split on the first special, the others made into it
+        pattern = pattern.replace(special, specials[0])
+    return tuple(filter(None, pattern.split(specials[0])))
 
 
-def _key_piece(pieces: tuple[str, ...], shared: Counter[str]) -> str:
+def _key_piece(pieces: list[str], shared: Counter[str]) -> str:
     """The piece to index a pattern by: one that few other patterns use (so it selects few
     subjects; `ghcr.io/` in `ghcr.io/*/app7` would select them all), long rather than short."""
-    if len(pieces) == 1:
-        return pieces[0]
     return max(pieces, key=lambda piece: (len(piece) >= 3, -shared[piece], len(piece)))
 
 
@@ -49,19 +43,48 @@ class LiteralIndex:
     def __init__(self, patterns: Sequence[str], specials: str):
         self.exact: dict[str, list[int]] = {}
         self.always: list[int] = []
-        split = [literal_pieces(p, specials) if any(c in p for c in specials) else None for p in patterns]
-        # How many patterns hold each piece; only a choice among several pieces needs it.
-        shared: Counter[str] = Counter()
-        if any(pieces is not None and len(pieces) > 1 for pieces in split):
-            shared.update(piece for pieces in split if pieces for piece in set(pieces))
-        owners: dict[str, list[int]] = {}
-        for index, (pattern, pieces) in enumerate(zip(patterns, split, strict=True)):
-            if pieces is None:
+        # A fleet's policy has thousands of patterns: one plain loop that splits each once (on
+        # its first special, the others made into it), piece counts only when needed.
+        wildcard, others = specials[0], specials[1:]
+        keyed: list[tuple[int, list[str], bool]] = []  # (index, pieces, starts with one), in list order
+        single: list[str] = []
+        several = False
+        for index, pattern in enumerate(patterns):
+            text = pattern
+            for other in others:
+                text = text.replace(other, wildcard)
+            if wildcard not in text:
                 self.exact.setdefault(pattern, []).append(index)
-            elif not pieces:
+                continue
+            pieces = [piece for piece in text.split(wildcard) if piece]
+            if not pieces:
                 self.always.append(index)
+                continue
+            keyed.append((index, pieces, text[0] != wildcard))
+            if len(pieces) == 1:
+                single.append(pieces[0])
             else:
-                owners.setdefault(_key_piece(pieces, shared), []).append(index)
+                several = True
+        # How many patterns hold each piece (a pattern counts once per piece).
+        shared: Counter[str] = Counter(single)
+        if several:
+            for _, pieces, _leading in keyed:
+                if len(pieces) > 1:
+                    shared.update(set(pieces))
+        owners: dict[str, list[int]] = {}
+        # Patterns that start with their key piece, a path up to a '/' (`ghcr.io/acme/*`, the
+        # commonest shape): every subject they match starts with it, so a dict of those prefixes
+        # answers them, looked up at the subject's own '/'s, and the automaton (whose scan of a
+        # subject reaches memory of every pattern it contains) is left the other shapes.
+        under: dict[str, list[int]] = {}
+        for index, pieces, leading in keyed:
+            key = pieces[0] if len(pieces) == 1 else _key_piece(pieces, shared)
+            if leading and key is pieces[0] and key[-1] == "/":
+                under.setdefault(key, []).append(index)
+            else:
+                owners.setdefault(key, []).append(index)
+        self._under: dict[str, tuple[int, ...]] = {prefix: tuple(indices) for prefix, indices in under.items()}
+        self._under_ends = frozenset(len(prefix) - 1 for prefix in under)  # where their '/' is
         # One automaton value per piece: the patterns indexed by it, already in list order.
         self._owners: list[tuple[int, ...]] = []
         self._automaton: ahocorasick.Automaton | None = None
@@ -75,13 +98,24 @@ class LiteralIndex:
 
     def candidates(self, subject: str) -> Sequence[int]:
         """Indices, ascending, of the patterns with a literal piece that the subject contains."""
+        heads: list[tuple[int, ...]] = []
+        ends = self._under_ends
+        if ends:
+            slash = subject.find("/")
+            while slash >= 0:
+                if slash in ends:
+                    head = self._under.get(subject[:slash + 1])
+                    if head is not None:
+                        heads.append(head)
+                slash = subject.find("/", slash + 1)
         automaton = self._automaton
-        if automaton is None:
-            return ()
-        found: set[int] = set(map(_VALUE, automaton.iter(subject)))
+        found: set[int] = set(map(_VALUE, automaton.iter(subject))) if automaton is not None else set()
         if not found:
-            return ()
+            if not heads:
+                return ()
+            return heads[0] if len(heads) == 1 else sorted(index for head in heads for index in head)
         owners = self._owners
-        if len(found) == 1:
+        if len(found) == 1 and not heads:
             return owners[found.pop()]
-        return sorted(index for piece in found for index in owners[piece])
+        heads.extend(owners[piece] for piece in found)
+        return sorted(index for head in heads for index in head)

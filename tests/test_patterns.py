@@ -226,6 +226,22 @@ def test_first_match_agrees_with_loop_on_random_policies():
             assert fm.first(subject) == _first_by_loop(patterns, subject), (patterns, subject)
 
 
+@pytest.mark.parametrize("subject,first,every", [
+    ("ghcr.io/a/b/c", 1, (1, 2, 3, 4)),  # prefixes at two of its '/'s, an automaton piece, '*'
+    ("ghcr.io/a/x", 1, (1, 3, 4)),
+    ("ghcr.io/ab/c", 3, (3, 4)),  # 'ghcr.io/a/' is no prefix of it
+    ("quay.io/a/b/c", 2, (2, 4)),
+    ("ghcr.io/a", 3, (3, 4)),  # shorter than the prefix 'ghcr.io/a/'
+])
+def test_prefix_patterns_and_pieces_keep_rule_order(subject: str, first: int, every: tuple[int, ...]) -> None:
+    # Patterns that start with a path up to a '/' are indexed by that prefix, the others by an
+    # automaton piece: together, in rule order, whichever structure found them.
+    patterns = ["docker.io/library/*", "ghcr.io/a/*", "*/a/b*", "ghcr.io/*", "*"]
+    assert FirstMatch(patterns).first(subject) == first == _first_by_loop(patterns, subject)
+    assert AllMatches(patterns).all(subject) == every
+    assert every == tuple(i for i, p in enumerate(patterns) if glob_match(p, subject))
+
+
 def test_first_match_build_cache():
     patterns = ("ghcr.io/*", "quay.io/*")
     assert first_match(patterns) is first_match(tuple(patterns))
