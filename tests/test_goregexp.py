@@ -44,3 +44,16 @@ def test_generated_patterns_agree_with_the_wrapper(seed: int) -> None:
         pattern = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 9)))
         got = compile_error(pattern)
         assert got == wrapper_error(pattern) or (got == GO_ANY_BYTE and wrapper_error(pattern) is None), pattern
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_literal_patterns_answered_without_re2_agree_with_the_wrapper(seed: int) -> None:
+    # compile_error answers patterns of literals, '.', anchors and escaped punctuation without
+    # RE2 (identity regexes): every such pattern, and every near miss, as the wrapper says.
+    rng = random.Random(seed)
+    alphabet = "az09 _/:@=%,;!#&'\"<>~.^$-\\\\\\()[]{}*+?|CdQé"
+    for _ in range(5000):
+        pattern = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 12)))
+        got = compile_error(pattern)
+        assert got == wrapper_error(pattern) or (got == GO_ANY_BYTE and wrapper_error(pattern) is None), pattern
+    assert compile_error("^https://github\\.com/org-" + "7" * 995) is None  # past the length the shortcut takes
