@@ -51,13 +51,14 @@ def problem_diagnostic(problem: YamlProblem) -> Diagnostic:
 # --- keys written twice --------------------------------------------------------------------
 
 
-def duplicate_keys(root: Node | None) -> list[Diagnostic]:
+def duplicate_keys(root: Node | None, has_anchors: bool = True) -> list[Diagnostic]:
     """A `duplicate-key` error at each mapping key written twice in the same mapping.
 
     Go's yaml.v3 (Talos) and kubectl's strict decoding (Kyverno) reject such a document; YAML
     loaders in Python keep the last value silently. Scalar keys are compared by their text, as
     yaml.v3 does (`1` and `"1"` are the same key). An alias is the same node object as its
-    anchor, so each mapping is visited once (a billion-laughs document stays cheap).
+    anchor, so each mapping is visited once (a billion-laughs document stays cheap); without
+    anchors (`has_anchors` False, `Document.has_anchors`) every node is met once anyway.
     """
     found: list[Diagnostic] = []
     if root is None or isinstance(root, ScalarNode):
@@ -67,16 +68,22 @@ def duplicate_keys(root: Node | None) -> list[Diagnostic]:
     pop, push, scalar, mapping = stack.pop, stack.append, ScalarNode, MappingNode
     while stack:
         node = pop()
-        key = id(node)
-        if key in seen:
-            continue
-        seen.add(key)
+        if has_anchors:
+            key = id(node)
+            if key in seen:
+                continue
+            seen.add(key)
         if type(node) is mapping:
             pairs = node.value
-            try:
-                repeated = len({k.value for k, _ in pairs}) < len(pairs)
-            except TypeError:  # a mapping or list as a key (its value is a list)
-                repeated = True
+            if len(pairs) < 2:
+                repeated = False
+            elif len(pairs) == 2:  # most mappings of a policy: one comparison, no set
+                repeated = pairs[0][0].value == pairs[1][0].value
+            else:
+                try:
+                    repeated = len({k.value for k, _ in pairs}) < len(pairs)
+                except TypeError:  # a mapping or list as a key (its value is a list)
+                    repeated = True
             if repeated:
                 found.extend(_duplicates_in(pairs))
             for _, value in pairs:
@@ -470,9 +477,14 @@ class Walker:
         return node  # ANY: opaque
 
 
+_NO_STRINGS: Mapping[str, str] = MappingProxyType({})
+
+
 def string_map(value: object) -> Mapping[str, str]:
     """A decoded STRMAP field (an empty mapping when absent)."""
-    return value if isinstance(value, Mapping) else MappingProxyType({})
+    if isinstance(value, (dict, MappingProxyType)):  # what decoding makes: no ABC check (slow)
+        return value
+    return value if isinstance(value, Mapping) else _NO_STRINGS
 
 
 # gopkg.in/yaml.v2's resolve.go (what sigs.k8s.io/yaml uses to turn YAML into JSON): plain

@@ -39,6 +39,9 @@ _FALSE_11 = _FALSE | {"no", "No", "NO", "off", "Off", "OFF", "n", "N"}
 class Document:
     index: int  # 0-based position of the document in the file
     root: Node | None  # None for an empty document
+    # False when the text has no anchor: then no alias makes a node appear twice in the tree,
+    # and a walk needs no record of the nodes it has seen.
+    has_anchors: bool = True
 
 
 def position(node: Node) -> tuple[int, int]:
@@ -91,7 +94,7 @@ def compose(text: str) -> tuple[list[Document], YamlProblem | None]:
                 problem = _alias_expansion_problem(root)
                 if problem is not None:
                     return docs, problem
-            docs.append(Document(index, root))
+            docs.append(Document(index, root, check_aliases))
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

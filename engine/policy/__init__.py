@@ -114,7 +114,7 @@ def _load_policy(text: str, path: str, errors_only: bool) -> LoadedPolicy:
         reported = {(d.line, d.column) for d in diags if d.code == "duplicate-key"}
         for doc in docs:
             if dialect.detect(doc):
-                diagnostics.extend(d for d in duplicate_keys(doc.root) if (d.line, d.column) not in reported)
+                diagnostics.extend(d for d in duplicate_keys(doc.root, doc.has_anchors) if (d.line, d.column) not in reported)
     elif not syntax_error:
         # With a syntax error the policy may lie after it: say only what is certain.
         diagnostics.append(_nothing_found(docs))
