@@ -33,8 +33,26 @@ rules:
     deny: false
 """
 
-CASES = [pytest.param(MIXED, id="errors-and-warnings")] + [
-    pytest.param(path.read_text(), id=path.name) for path in sorted((SAMPLES / "talos").glob("*.yaml"))]
+KYVERNO_MIXED = """apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: mixed}
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: r
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      verifyImages:
+        - imageReferences: ['nginx', 'index.docker.io/acme/*', 'ghcr.io/acme/*']
+          skipImageReferences: ['docker.io/library/*']
+          attestors: [{entries: [{keyless: {issuer: https://x, subject: 'https://github.com/acme/*',
+                                             subjectRegExp: '(', rekor: {url: https://rekor.sigstore.dev}}}]}]
+        - imageReferences: ['acme/*']
+          attestors: [{entries: [{keyless: {issuer: https://x, subject: s}}]}]
+"""
+
+CASES = [pytest.param(MIXED, id="errors-and-warnings"), pytest.param(KYVERNO_MIXED, id="kyverno-errors-and-warnings")] + [
+    pytest.param(path.read_text(), id=path.name)
+    for path in [*sorted((SAMPLES / "talos").glob("*.yaml")), SAMPLES / "kyverno" / "cluster-policy.yaml"]]
 IMAGES = ["ghcr.io/acme/app:v1", "nginx", "eu.mirror.internal/x/y", "quay.io/other/app@sha256:" + "a" * 64, "Bad:Ref"]
 
 
@@ -55,3 +73,11 @@ def test_the_mixed_policy_has_both_kinds() -> None:
     full, lean = load_policy(MIXED, "p.yaml"), load_policy(MIXED, "p.yaml", errors_only=True)
     assert {"re2-invalid-regex", "invalid-public-key", "duplicate-key"} <= {code for code, *_ in errors(full)}
     assert full.warnings > 0 and lean.warnings == 0
+
+
+def test_the_kyverno_mixed_policy_has_both_kinds() -> None:
+    full, lean = load_policy(KYVERNO_MIXED, "p.yaml"), load_policy(KYVERNO_MIXED, "p.yaml", errors_only=True)
+    assert {"invalid-regex", "kyverno-keyless-rekor-or-roots"} <= {code for code, *_ in errors(full)}
+    found = {d.code for d in full.diagnostics if d.severity == "warning"}
+    assert {"kyverno-pattern-never-matches", "kyverno-pattern-docker-host"} <= found
+    assert not {"kyverno-pattern-never-matches", "kyverno-pattern-docker-host"} & {d.code for d in lean.diagnostics}

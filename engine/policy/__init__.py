@@ -31,6 +31,12 @@ def _load_kyverno(docs: list[Document], path: str) -> tuple[PolicyModel, list[Di
     return load(docs, path)
 
 
+def _load_kyverno_errors(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:
+    from .kyverno.loader import load
+
+    return load(docs, path, errors_only=True)
+
+
 def _load_ivpol(docs: list[Document], path: str) -> tuple[PolicyModel, list[Diagnostic]]:
     from . import ivpol  # only when needed: it loads the CEL library
 
@@ -43,7 +49,7 @@ def _load_talos_errors(docs: list[Document], path: str) -> tuple[PolicyModel, li
 
 _TALOS = Dialect("talos", talos.detect, talos.load, _load_talos_errors)
 # Tried in order: the first dialect that claims a document reads the whole file.
-DIALECTS: tuple[Dialect, ...] = (Dialect("kyverno", is_kyverno, _load_kyverno),
+DIALECTS: tuple[Dialect, ...] = (Dialect("kyverno", is_kyverno, _load_kyverno, _load_kyverno_errors),
                                  Dialect("kyverno-ivpol", is_image_validating_policy, _load_ivpol), _TALOS)
 
 

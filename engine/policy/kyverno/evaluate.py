@@ -143,7 +143,7 @@ class KyvernoPolicySet:
             # verifyDigest is checked for every entry whose imageReferences match, skipped or not
             digest_required = digest_required or entry.verify_digest
             # mutateDigest runs for every image any entry of the rule matched (mutate_image.go)
-            if any(e.mutate_digest for e in self.rules[entry.rule_key].entries):
+            if self.rules[entry.rule_key].mutates_digest:
                 digest_added = True
         digest_added = digest_added and not has_digest
         missing = digest_required and not has_digest and not digest_added

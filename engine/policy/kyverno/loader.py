@@ -85,12 +85,29 @@ Pos = tuple[int, int]
 detect = is_kyverno
 
 
+class _CurrentEntry:
+    """The index of the entry being read, which the walker gives its diagnostics. An object of
+    its own: a lambda over the loader would make loader and walker a reference cycle, keeping
+    the loader and every node it read alive until the cyclic collector runs."""
+
+    __slots__ = ("index",)
+
+    def __init__(self) -> None:
+        self.index: int | None = None
+
+    def __call__(self) -> int | None:
+        return self.index
+
+
 class _Loader:
-    def __init__(self, path: str):
+    def __init__(self, path: str, errors_only: bool = False):
         self.path = path
+        # Only what refuses the policy is wanted (simulate): the pattern lints, which can only
+        # warn and are asked for every imageReferences pattern, are skipped.
+        self.errors_only = errors_only
         self.diags: list[Diagnostic] = []
-        self.current_entry: int | None = None
-        self.walker = Walker(self.diags.append, lambda: self.current_entry)
+        self.current_entry = _CurrentEntry()
+        self.walker = Walker(self.diags.append, self.current_entry)
         self.entry_count = 0
         self.rules: list[RuleInfo] = []
         # The fields of the entry being read that pullguard does not check (VerifyEntry.unsupported).
@@ -285,7 +302,7 @@ class _Loader:
         self.rules.append(info)
         is_audit = spec_audit
         for i, entry in enumerate(seq_items(rule.get("verifyImages"))):
-            self.current_entry = self.entry_count
+            self.current_entry.index = self.entry_count
             self.unsupported = []
             if rule.has("imageExtractors"):
                 # custom image paths: which images Kyverno takes from a resource is not known here
@@ -299,7 +316,7 @@ class _Loader:
             built = self.entry(entry, policy, rname, i, rule_key, is_audit)
             info.entries.append(built)
             self.entry_count += 1
-            self.current_entry = None
+            self.current_entry.index = None
 
     def _wildcard_kinds(self, match: Obj | None, exclude: Obj | None) -> None:
         """validateWildcard over every kinds list of match and exclude (this rule verifies images)."""
@@ -369,15 +386,8 @@ class _Loader:
         if not refs:
             d("error", "kyverno-image-reference-required", "An image reference is required", e.start,
               "add 'imageReferences: [\"ghcr.io/myorg/*\"]'")
-        for field_name, seq in (("imageReferences", refs_seq), ("skipImageReferences", skips_seq)):
-            if not isinstance(seq, Seq):
-                continue
-            for pattern, node in zip(seq.items, seq.nodes, strict=True):
-                for sev, code, msg, fix in lint.image_reference_findings(pattern, field_name == "skipImageReferences"):
-                    d(sev, code, msg, position(node), fix, end_position(node))
-        if e.get("image"):
-            for sev, code, msg, fix in lint.image_reference_findings(e.get("image"), False):
-                d(sev, code, msg, e.value_pos("image"), fix)
+        if not self.errors_only:
+            self._pattern_lints(e, refs_seq, skips_seq)
         if vtype == "Notary":
             d("info", "kyverno-notary-unsupported", "type Notary is not supported for verification by pullguard",
               e.value_pos("type"), None)
@@ -545,6 +555,18 @@ class _Loader:
                 bad(value_node, "value", value, "a list (or a JSON list in a string)")
             if isinstance(key, dict):
                 bad(key_node, "key", key, "a string, a number or a list")
+
+    def _pattern_lints(self, e: Obj, refs_seq: object, skips_seq: object) -> None:
+        """pullguard's warnings on each imageReferences/skipImageReferences pattern."""
+        for field_name, seq in (("imageReferences", refs_seq), ("skipImageReferences", skips_seq)):
+            if not isinstance(seq, Seq):
+                continue
+            for pattern, node in zip(seq.items, seq.nodes, strict=True):
+                for sev, code, msg, fix in lint.image_reference_findings(pattern, field_name == "skipImageReferences"):
+                    self.diag(sev, code, msg, position(node), fix, end_position(node))
+        if e.get("image"):
+            for sev, code, msg, fix in lint.image_reference_findings(e.get("image"), False):
+                self.diag(sev, code, msg, e.value_pos("image"), fix)
 
     def not_checked(self, obj: Obj, key: str, field_path: str, detail: str = "") -> None:
         """A field that changes Kyverno's verdict and that pullguard does not check: the entry's
@@ -815,9 +837,10 @@ class _Loader:
         return AttestorReq("keyless", path, v)
 
 
-def load(docs: list[Document], path: str) -> tuple[KyvernoPolicySet, list[Diagnostic]]:
-    """Every Kyverno policy document of the file; other documents are ignored."""
-    loader = _Loader(path)
+def load(docs: list[Document], path: str, errors_only: bool = False) -> tuple[KyvernoPolicySet, list[Diagnostic]]:
+    """Every Kyverno policy document of the file; other documents are ignored (with
+    `errors_only`, the lints that can only warn are skipped)."""
+    loader = _Loader(path, errors_only)
     for doc in docs:
         if detect(doc):
             try:

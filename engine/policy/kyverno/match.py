@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from ...patterns import wildcard_match
 from .requirements import VerifyEntry
@@ -104,6 +104,12 @@ class RuleInfo:
     has_preconditions: bool
     entries: list[VerifyEntry] = field(default_factory=list)
     _selects: dict[str, tuple[bool, str]] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def mutates_digest(self) -> bool:
+        """Does any entry of the rule have mutateDigest (which runs for every image any entry of
+        the rule matched, mutate_image.go)? Asked for every outcome: once per rule."""
+        return any(e.mutate_digest for e in self.entries)
 
     def selects(self, kind: str) -> tuple[bool, str]:
         """Does the rule apply to a resource of this kind, and why (for explain)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
@@ -189,22 +190,17 @@ class VerifyEntry:
         return self.type != "Notary" and not self.unsupported
 
     def first_verifier(self) -> Verifier | None:
-        def walk(sets: list[AttestorSetReq]) -> Verifier | None:
-            for s in sets:
-                for a in s.entries:
-                    if a.verifier is not None:
-                        return a.verifier
-                    if a.nested is not None:
-                        found = walk([a.nested])
-                        if found is not None:
-                            return found
-            return None
-
         if self.type == "Notary":
             return None
-        return walk(self.attestor_sets) or walk([s for a in self.attestations for s in a.attestor_sets])
+        return _first_verifier(self.attestor_sets) or _first_verifier([s for a in self.attestations for s in a.attestor_sets])
 
     def describe(self) -> str:
+        return self._description
+
+    # An entry is read once and asked again for every outcome it takes part in (a fleet's
+    # policy: tens of thousands); what depends on the entry alone is worked out once.
+    @cached_property
+    def _description(self) -> str:
         if self.type == "Notary":
             return NOTARY_UNSUPPORTED
         if self.unsupported:
@@ -231,9 +227,30 @@ class VerifyEntry:
             "required": self.required, "verify_digest": self.verify_digest,
             "mutate_digest": self.mutate_digest, "failure_action": self.failure_action,
             "repository": self.repository or None,
-            "attestors": [s.to_json() for s in self.attestor_sets],
-            "attestations": [a.to_json() for a in self.attestations],
+            "attestors": self._attestors_json, "attestations": self._attestations_json,
         }
+
+    @cached_property
+    def _attestors_json(self) -> list[dict[str, Any]]:  # shared by every outcome (read only)
+        return [s.to_json() for s in self.attestor_sets]
+
+    @cached_property
+    def _attestations_json(self) -> list[dict[str, Any]]:
+        return [a.to_json() for a in self.attestations]
+
+
+def _first_verifier(sets: list[AttestorSetReq]) -> Verifier | None:
+    """The first verifier of the sets, nested sets included, in order. (A module function: a
+    recursive local function is a reference cycle, one per call, left to the cyclic collector.)"""
+    for s in sets:
+        for a in s.entries:
+            if a.verifier is not None:
+                return a.verifier
+            if a.nested is not None:
+                found = _first_verifier([a.nested])
+                if found is not None:
+                    return found
+    return None
 
 
 @dataclass
