@@ -334,11 +334,11 @@ def test_verdicts(extra: str, validations: str | None, image: str, check: Attest
 
 
 def test_an_attestor_pullguard_cannot_verify_is_an_error_not_a_count() -> None:
-    text = policy().replace("      cosign:\n        key:\n", "      cosign:\n        source: {tagPrefix: v-}\n        key:\n")
+    text = policy().replace("      cosign:\n        key:\n", "      cosign:\n        source: {PullSecrets: [{name: r}]}\n        key:\n")
     requirements = _requirements(text, "ghcr.io/acme/app:v1")
     verdict = run(requirements, _checks(requirements, SIGNED), has_digest=False)
     assert verdict.outcome == "error"
-    assert "not verified by pullguard: attestor 'cosign': cosign.source.tagPrefix" in verdict.message
+    assert "not verified by pullguard: attestor 'cosign': cosign.source.PullSecrets" in verdict.message
 
 
 def test_every_applying_policy_must_pass() -> None:

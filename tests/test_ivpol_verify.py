@@ -149,13 +149,14 @@ def test_signatures_in_a_real_registry(signed_world, tmp_path: Path, validations
 
 def test_an_attestor_pullguard_does_not_verify_is_an_error(signed_world, tmp_path: Path) -> None:
     host = signed_world["host"]
-    text = _policy(host, signed_world["key"], ONE).replace("        ctlog:\n", "        source: {tagPrefix: v-}\n        ctlog:\n")
+    text = _policy(host, signed_world["key"], ONE).replace(
+        "        ctlog:\n", "        source: {PullSecrets: [{name: r}]}\n        ctlog:\n")
     policy = tmp_path / "ivpol.yaml"
     policy.write_text(text)
     code, report = verify(str(policy), f"{host}/app/signed:v1")
     result = report["results"][0]
     assert (code, result["outcome"]) == (1, "error")
-    assert "not verified by pullguard: attestor 'ours': cosign.source.tagPrefix" in result["message"]
+    assert "not verified by pullguard: attestor 'ours': cosign.source.PullSecrets" in result["message"]
 
 
 def test_policy_test_files_run_on_the_third_dialect(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.oci_layout_writer import DSSE_ENVELOPE, OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING
 from devtools.private_sigstore import public_pem, sign_bytes, simple_signing_payload
 from pullguard.engine.policy import load_policy
 from pullguard.engine.policy.ivpol.convert import convert
@@ -40,6 +41,13 @@ def _legacy(image_digest: str, *, claimed: str | None = None, key=KEY) -> tuple[
     """`cosign sign --key --tlog-upload=false` for `image_digest` (its payload naming `claimed`)."""
     payload = simple_signing_payload(claimed or image_digest)
     return payload, {"dev.cosignproject.cosign/signature": base64.b64encode(sign_bytes(key, payload)).decode()}
+
+
+def _attach(push: Pusher, repo: str, tag: str, media_type: str, layers: list[tuple[bytes, dict]]) -> None:
+    """A `.sig`/`.att` manifest under `tag`, as Pusher.attach_legacy lays one out."""
+    descs = [dict(push.blob(repo, data), mediaType=media_type, annotations=ann) for data, ann in layers]
+    config = dict(push.blob(repo, b"{}"), mediaType=OCI_CONFIG)
+    push.manifest(repo, tag, {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": descs})
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +75,11 @@ def world(registry, sigstore, tmp_path_factory):
     push.attach_att(SIGS, d, [sigstore.attest_legacy(d, PROVENANCE, {"buildType": "ci"}, identity=ALICE)])
     d = image("attested-own")  # the attestation in the image's own repository only
     push.attach_att("app/attested-own", d, [sigstore.attest_legacy(d, PROVENANCE, {"buildType": "ci"}, identity=ALICE)])
+    d = image("prefixed")  # cosign sign with WithPrefix("v1-"): `v1-sha256-<hex>.sig`
+    _attach(push, SIGS, "v1-" + "sha256-" + d.split(":")[1] + ".sig", SIMPLESIGNING, [_legacy(d)])
+    d = image("attested-prefixed")
+    _attach(push, SIGS, "v1-" + "sha256-" + d.split(":")[1] + ".att", DSSE_ENVELOPE,
+            [sigstore.attest_legacy(d, PROVENANCE, {"buildType": "ci"}, key=KEY, tlog=False)])
     d = image("mallory")  # a signature by another key in the signature repository
     push.attach_legacy(SIGS, d, [_legacy(d, key=MALLORY_KEY)])
     push.close()
@@ -178,14 +191,17 @@ def test_the_detail_pane_says_where_the_signature_was_found(world):
 # --- ImageValidatingPolicy cosign.source ----------------------------------------------------------
 
 
-def ivpol(source: str = "") -> str:
+def ivpol(source: str = "", attestation: bool = False) -> str:
+    check = ("verifyAttestationSignatures(i, attestations.prov, [attestors.ours])" if attestation
+             else "verifyImageSignatures(i, [attestors.ours])")
     return (
         "apiVersion: policies.kyverno.io/v1\nkind: ImageValidatingPolicy\nmetadata: {name: sigs}\n"
         "spec:\n  validationConfigurations: {mutateDigest: false}\n"
         "  matchConstraints:\n    resourceRules:\n    - {apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n"
         "  attestors:\n  - name: ours\n    cosign:\n      key:\n        data: |-\n" + _indent(public_pem(KEY), 10)
         + "      ctlog: {insecureIgnoreTlog: true}\n" + _indent(source, 6)
-        + "  validations:\n  - expression: images.containers.map(i, verifyImageSignatures(i, [attestors.ours])).all(n, n > 0)\n"
+        + (f"  attestations:\n  - name: prov\n    intoto: {{type: '{PROVENANCE}'}}\n" if attestation else "")
+        + f"  validations:\n  - expression: images.containers.map(i, {check}).all(n, n > 0)\n"
         "    message: not signed\n"
     )
 
@@ -200,9 +216,14 @@ def _ivpol_cases(host: str) -> list[tuple[str, str, str, str, str]]:
          "failed", "not signed"),
         ("source.repository: a signature for another digest", "other-digest", ivpol(f"source: {{repository: {sigs}}}"),
          "failed", "not signed"),
-        ("source.tagPrefix is not verified by pullguard", "elsewhere",
-         ivpol(f"source: {{repository: {sigs}, tagPrefix: v-}}"), "error",
-         "not verified by pullguard: attestor 'ours': cosign.source.tagPrefix"),
+        ("source.tagPrefix: the prefixed .sig tag", "prefixed", ivpol(f"source: {{repository: {sigs}, tagPrefix: v1-}}"),
+         "verified", ""),
+        ("source.tagPrefix: the unprefixed tag is not looked at", "elsewhere",
+         ivpol(f"source: {{repository: {sigs}, tagPrefix: v1-}}"), "failed", "not signed"),
+        ("no tagPrefix: a prefixed tag is not looked at", "prefixed", ivpol(f"source: {{repository: {sigs}}}"),
+         "failed", "not signed"),
+        ("source.tagPrefix: a prefixed .att tag", "attested-prefixed",
+         ivpol(f"source: {{repository: {sigs}, tagPrefix: v1-}}", attestation=True), "verified", ""),
         ("source.PullSecrets is not verified by pullguard", "elsewhere",
          ivpol(f"source:\n  repository: {sigs}\n  PullSecrets: [{{name: regcred}}]"), "error",
          "not verified by pullguard: attestor 'ours': cosign.source.PullSecrets"),
@@ -332,3 +353,15 @@ def test_the_signature_hosts_mirror_serves_its_signatures(world, registry):
                                    mirrors={"localhost:1": [registry.url]})
     assert got == "verified", message
     assert report["signature"]["repository"] == "localhost:1/sigs/acme"
+
+
+@pytest.mark.parametrize("prefix, words", [("v1:", "':' is not allowed in a tag"), ("x" * 54, "longer than 53 characters")],
+                         ids=["a colon", "too long"])
+def test_a_tag_prefix_that_makes_no_tag_is_a_check_error_and_an_error_outcome(prefix, words):
+    text = ivpol(f"source: {{tagPrefix: '{prefix}'}}")
+    loaded = load_policy(text, "repository.yaml")
+    (diag,) = [d for d in loaded.diagnostics if d.code == "ivpol-tag-prefix-invalid"]
+    assert diag.severity == "error" and words in diag.message
+    assert text.splitlines()[diag.line - 1][diag.column - 1:].startswith(f"'{prefix}"), diag.column
+    (attestor,) = loaded.policy.policies[0].attestors
+    assert any(u.startswith("cosign.source.tagPrefix") for u in attestor.unsupported)

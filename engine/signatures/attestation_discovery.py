@@ -124,8 +124,10 @@ async def discover_attestations(
     predicate_type: str,
     *,
     run_check: RunCheck | None = None,
+    tag_prefix: str = "",
 ) -> AttestationDiscovery:
-    """Every attestation of `repository@digest` whose statement has `predicate_type` and verifies."""
+    """Every attestation of `repository@digest` whose statement has `predicate_type` and verifies
+    (`tag_prefix` before the `.att` tag, as for `.sig` in `discover`)."""
     run = run_check or _inline
     if not isinstance(store, ImageBudget):
         store = ImageBudget(store)
@@ -133,7 +135,8 @@ async def discover_attestations(
     tag = _tag_of(digest)
     referrers_task = asyncio.ensure_future(_quiet(store.referrers(repository, digest, BUNDLE_ARTIFACT_TYPE)))
     bundle_tag_task = asyncio.ensure_future(_quiet(store.manifest(repository, tag, MAX_MANIFEST)))
-    att_tag_task = asyncio.ensure_future(_quiet(store.manifest(repository, tag + ".att", MAX_MANIFEST)))
+    att_tag = tag_prefix + tag + ".att"
+    att_tag_task = asyncio.ensure_future(_quiet(store.manifest(repository, att_tag, MAX_MANIFEST)))
     try:
         referrers, exc = await referrers_task
         if isinstance(exc, RegistryFault):
@@ -149,7 +152,7 @@ async def discover_attestations(
             await _bundle_tag(store, repository, digest, fetched, checker, run, found)
         fetched, exc = await att_tag_task
         if exc is not None and not isinstance(exc, ArtifactNotFound):
-            msg = f"failed to resolve .att tag {tag}.att: {exc}"
+            msg = f"failed to resolve .att tag {att_tag}: {exc}"
             found.faults.append(msg)
             found.errors.append(msg)
         elif fetched is not None:

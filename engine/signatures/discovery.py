@@ -209,10 +209,13 @@ async def discover(
     checker: SignatureChecker,
     *,
     run_check: RunCheck | None = None,
+    tag_prefix: str = "",
 ) -> Discovery:
     """Find and verify the signatures of `repository@digest` the way Talos does.
 
-    `store` is bounded per image with `ImageBudget` unless it already is one (the caller shares
+    `tag_prefix` goes before the legacy `.sig` tag, as cosign's WithPrefix writes it
+    (`<prefix>sha256-<hex>.sig`, pkg/oci/remote/remote.go); the bundle tag is the referrers API's
+    fallback tag, which has none. `store` is bounded per image with `ImageBudget` unless it already is one (the caller shares
     one budget between several searches of the same image). `run_check(fn)` runs a CPU-bound
     check (default: inline); pass a thread offloader to keep an event loop responsive.
     """
@@ -225,7 +228,8 @@ async def discover(
     # One round trip for all three lookups; answers are consumed in Talos's order below.
     referrers_task = asyncio.ensure_future(_quiet(store.referrers(repository, digest, BUNDLE_ARTIFACT_TYPE)))
     bundle_tag_task = asyncio.ensure_future(_quiet(store.manifest(repository, _tag_of(digest), MAX_MANIFEST)))
-    legacy_tag_task = asyncio.ensure_future(_quiet(store.manifest(repository, _tag_of(digest) + ".sig", MAX_MANIFEST)))
+    sig_tag = tag_prefix + _tag_of(digest) + ".sig"
+    legacy_tag_task = asyncio.ensure_future(_quiet(store.manifest(repository, sig_tag, MAX_MANIFEST)))
     tasks = (referrers_task, bundle_tag_task, legacy_tag_task)
     try:
         # Step 1: referrers. Talos ignores a referrers error and moves on.
@@ -263,7 +267,7 @@ async def discover(
                 return await _verify_bundle_layers(store, repository, digest, layers, checker, run, errors, faults)
 
         # Step 3: the legacy `.sig` tag.
-        legacy = await _verify_legacy_tag(store, repository, digest, legacy_tag_task, checker, run, errors, faults)
+        legacy = await _verify_legacy_tag(store, repository, digest, sig_tag, legacy_tag_task, checker, run, errors, faults)
         if legacy.verified:
             legacy.errors = errors.failures()
             legacy.faults = faults
@@ -407,12 +411,11 @@ async def _verify_bundle_layers(
 
 
 async def _verify_legacy_tag(
-    store: ArtifactStore, repository: str, digest: str,
+    store: ArtifactStore, repository: str, digest: str, sig_tag: str,
     task: asyncio.Future[tuple[Fetched | None, BaseException | None]],
     checker: SignatureChecker, run: RunCheck, errors: _Errors, faults: list[str],
 ) -> Discovery:
     fetched, exc = await task
-    sig_tag = _tag_of(digest) + ".sig"
     if fetched is None:
         if isinstance(exc, ArtifactNotFound):
             msg = "legacy signature tag not found"

@@ -29,7 +29,8 @@ async def _check(attestor: Attestor, store: ArtifactStore, context: str, digest:
     fault = False
     repository = attestor.repository or context
     for verifier in attestor.verifiers:
-        found = await discover(store, repository, digest, checkers.checker(verifier), run_check=checkers.run)
+        found = await discover(store, repository, digest, checkers.checker(verifier), run_check=checkers.run,
+                               tag_prefix=attestor.tag_prefix)
         if found.verified:
             evidence = found.evidence
             if evidence is not None and found.format and evidence.format != found.format:
@@ -52,7 +53,7 @@ async def _attest(attestor: Attestor, predicate_type: str, store: ArtifactStore,
     repository = attestor.repository or context
     for verifier in attestor.verifiers:
         found = await discover_attestations(store, repository, digest, checkers.checker(verifier), predicate_type,
-                                            run_check=checkers.run)
+                                            run_check=checkers.run, tag_prefix=attestor.tag_prefix)
         if found.verified:
             first = found.verified[0]
             evidence = first.evidence if repository == context else dataclasses.replace(first.evidence, repository=repository)

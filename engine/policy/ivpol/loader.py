@@ -404,7 +404,7 @@ class _Loader:
         for field in ("tuf", "trustedRoot"):
             if cosign.has(field):
                 unsupported.append(f"cosign.{field}")
-        repository = self.source(cosign.obj("source"), f"{path}.source", unsupported)
+        repository, tag_prefix = self.source(cosign.obj("source"), f"{path}.source", unsupported)
         if ctlog is not None and ctlog.get("tsaCertChain"):
             unsupported.append("cosign.ctlog.tsaCertChain")
         if key is not None:
@@ -459,7 +459,7 @@ class _Loader:
         if key is None and keyless is None and not cosign.has("certificate"):
             self.diag("error", "ivpol-cosign-verifier", f"{path}: one of key, keyless or certificate must be set",
                       cosign.start, "add 'key: {data: …}' or 'keyless: {identities: [{issuer: …, subject: …}]}'")
-        return Attestor(name, tuple(verifiers), tuple(unsupported), line, repository)
+        return Attestor(name, tuple(verifiers), tuple(unsupported), line, repository, tag_prefix)
 
     def certificate(self, env: Any, certificate: Obj, path: str, ctlog: Obj | None, unsupported: list[str]) -> list[Verifier]:
         """`cosign.certificate` as opts.go checkOptions reads it: `cert.value` alone is the key the
@@ -499,27 +499,35 @@ class _Loader:
             ignore_sct=bool(ctlog.get("insecureIgnoreSCT")) if ctlog is not None else False,
         )]
 
-    def source(self, source: Obj | None, path: str, unsupported: list[str]) -> str:
-        """`cosign.source` (pkg/image/verifiers/ivpol/cosign/opts.go checkOptions): `repository`
-        is where cosign looks for the signatures (parsed as name.NewRepository; one that does not
-        parse fails every verification with Kyverno's words); `tagPrefix` and `PullSecrets` are not
-        verified by pullguard."""
+    def source(self, source: Obj | None, path: str, unsupported: list[str]) -> tuple[str, str]:
+        """`cosign.source` (pkg/image/verifiers/ivpol/cosign/opts.go checkOptions): (`repository`,
+        where cosign looks for the signatures, parsed as name.NewRepository — one that does not
+        parse fails every verification with Kyverno's words; `tagPrefix`, before the `.sig`/`.att`
+        tags, as cosign's WithPrefix). `PullSecrets` are not verified by pullguard."""
         if source is None:
-            return ""
-        for field in ("tagPrefix", "PullSecrets"):
-            if source.get(field):
-                unsupported.append(f"cosign.source.{field}")
+            return "", ""
+        if source.get("PullSecrets"):
+            unsupported.append("cosign.source.PullSecrets")
+        prefix = str(source.get("tagPrefix") or "")
+        bad = next((c for c in prefix if not (c.isascii() and (c.isalnum() or c in "_.-"))), None)
+        if bad is not None or len(prefix) > _TAG_PREFIX_MAX:
+            why = (f"{bad!r} is not allowed in a tag" if bad is not None
+                   else f"longer than {_TAG_PREFIX_MAX} characters, the tag would pass 128")
+            self.diag("error", "ivpol-tag-prefix-invalid", f"{path}.tagPrefix: {why}", source.value_pos("tagPrefix"),
+                      "use letters, digits, '_', '.' and '-' only")
+            unsupported.append(f"cosign.source.tagPrefix ({why})")
+            prefix = ""
         text = source.get("repository")
         if not text:
-            return ""
+            return "", prefix
         try:
-            return parse_repository(str(text))
+            return parse_repository(str(text)), prefix
         except InvalidReference as exc:
             problem = f"failed to parse signature repository {text}: {exc.reason}"
             self.diag("error", "ivpol-repository-invalid", f"{path}.repository: {problem}", source.value_pos("repository"),
                       "write a repository name without tag or digest, e.g. 'ghcr.io/acme/signatures'")
             unsupported.append(f"cosign.source.repository ({problem})")
-            return ""
+            return "", prefix
 
     # -- what the expressions use ------------------------------------------------------------
 
@@ -562,6 +570,9 @@ class _Loader:
                           f"{_join(path, key)}: {group[:-1]} '{name}' is not declared in spec.{group}", pos,
                           f"did you mean '{close}'?" if close else f"declare it in spec.{group}")
 
+
+# A tag is at most 128 characters (go-containerregistry checkTag); `<prefix>sha256-<64 hex>.sig` leaves this.
+_TAG_PREFIX_MAX = 128 - len("sha256-") - 64 - len(".sig")
 
 # `attestors.name`, `attestors["name"]`, `attestations.name`: the names an expression looks up.
 _REFERENCE = re.compile(r"\b(attestors|attestations)(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*[\"']([^\"']*)[\"']\s*\])")

@@ -89,12 +89,16 @@ class Attestor:
     # `cosign.source.repository` (cosign's WithTargetRepository): where the signatures and
     # attestations are looked up, `registry/repository`; "" for the image's own repository.
     repository: str = ""
+    # `cosign.source.tagPrefix` (cosign's WithPrefix): before the `.sig`/`.att` tags.
+    tag_prefix: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out = {"name": self.name, "verifiers": [_verifier_json(v) for v in self.verifiers],
                "unsupported": list(self.unsupported)}
         if self.repository:
             out["repository"] = self.repository
+        if self.tag_prefix:
+            out["tag_prefix"] = self.tag_prefix
         return out
 
 
