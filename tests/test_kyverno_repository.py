@@ -15,15 +15,17 @@ import base64
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
-from devtools.oci_layout_writer import DSSE_ENVELOPE, OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING
+from devtools.oci_layout_writer import DSSE_ENVELOPE, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, SIMPLESIGNING
 from devtools.private_sigstore import public_pem, sign_bytes, simple_signing_payload
 from pullguard.engine.policy import load_policy
 from pullguard.engine.policy.ivpol.convert import convert
 from pullguard.engine.verify import VerifyOptions, verify_images
 from tests.support.push import DistributionClient, Pusher
 from tests.support.registry import REGISTRY_USER, htpasswd_auth, need_registry_binary, start_registry
+from tests.support.scripted_http import scripted_server
 from tests.support.signing import ALICE, ISSUER, fixed_key
 
 KEY = fixed_key(0x5E90_0001)
@@ -365,3 +367,60 @@ def test_a_tag_prefix_that_makes_no_tag_is_a_check_error_and_an_error_outcome(pr
     assert text.splitlines()[diag.line - 1][diag.column - 1:].startswith(f"'{prefix}"), diag.column
     (attestor,) = loaded.policy.policies[0].attestors
     assert any(u.startswith("cosign.source.tagPrefix") for u in attestor.unsupported)
+
+
+# --- referrers in the other repository (cosign's Referrers and GetBundles use the target repository) --
+
+
+@pytest.fixture(scope="module")
+def referrers_world(registry, sigstore, tmp_path_factory):
+    """docker-registry 2.8 has no referrers API: a scripted loopback server in front of it answers
+    `GET /v2/<repo>/referrers/<digest>` from the referrer manifests pushed below (an empty index for
+    any other) and passes every other request through to the real registry."""
+    push = Pusher(registry.url)
+    listed: dict[tuple[str, str], list[dict]] = {}
+    digests: dict[str, str] = {}
+    for name, repo in (("ref-elsewhere", SIGS), ("ref-own", "app/ref-own")):
+        d = push.push_image(f"app/{name}", "v1", content=f"referrers {name}".encode())
+        digests[name] = d
+        listed[(repo, d)] = [push.referrer_manifest(repo, d, sigstore.sign_bundle(d, identity=ALICE))]
+    push.close()
+    upstream = httpx.Client(base_url=registry.url, timeout=10)
+
+    def answer(method, path, headers):
+        if "/referrers/" in path:
+            repo, _, digest = path.removeprefix("/v2/").partition("/referrers/")
+            body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                               "manifests": listed.get((repo, digest.split("?")[0]), [])}).encode()
+            return 200, {"Content-Type": OCI_INDEX}, body
+        r = upstream.request(method, path, headers={k: v for k, v in headers.items() if k.lower() == "accept"})
+        keep = {k: v for k, v in r.headers.items() if k.lower() in ("content-type", "docker-content-digest")}
+        return r.status_code, keep, r.content
+
+    root = sigstore.write_trusted_root(tmp_path_factory.mktemp("referrers-root") / "trusted_root.json")
+    with scripted_server(answer) as (host, requests):
+        yield {"host": host, "requests": requests, "digests": digests, "root": str(root)}
+    upstream.close()
+
+
+def test_a_bundle_referrer_in_the_other_repository_verifies(referrers_world):
+    w = referrers_world
+    sigs = f"{w['host']}/{SIGS}"
+    image = f"{w['host']}/app/ref-elsewhere@{w['digests']['ref-elsewhere']}"
+    got, message, report = _verify(cluster_policy(KEYLESS, entry_extra=f"repository: {sigs}"), image, w["root"])
+    assert got == "verified", message
+    assert message.startswith("verified via bundle referrer with digest ") and message.endswith(f" in {sigs}")
+    assert report["signature"]["repository"] == sigs
+
+
+def test_a_bundle_referrer_in_the_images_own_repository_is_not_asked_for(referrers_world):
+    w = referrers_world
+    d = w["digests"]["ref-own"]
+    image = f"{w['host']}/app/ref-own@{d}"
+    before = len(w["requests"])
+    got, message, _ = _verify(cluster_policy(KEYLESS, entry_extra=f"repository: {w['host']}/{SIGS}"), image, w["root"])
+    assert got == "failed", message
+    asked = [path for _, path, _ in w["requests"][before:]]
+    assert any(p.startswith(f"/v2/{SIGS}/referrers/{d}") for p in asked)
+    assert not [p for p in asked if p.startswith("/v2/app/ref-own/")], asked  # nothing of the image's own repository
+    assert _verify(cluster_policy(KEYLESS), image, w["root"])[0] == "verified"  # the referrer itself is good
