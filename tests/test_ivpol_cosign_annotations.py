@@ -98,3 +98,15 @@ def test_cosign_annotations_are_checked_against_the_signatures_oci_annotations(w
     assert result.outcome == outcome, result.message
     if outcome == "failed" and not attestation:
         assert "annotations mismatch" in " ".join(result.errors), result.errors
+
+
+def test_the_session_cache_tells_policies_apart_by_their_annotations(world):
+    from pullguard.engine.verify import VerifyCache
+
+    cache = VerifyCache()
+    (first,) = asyncio.run(verify_images(load_policy(ivpol("{team: web}"), "a.yaml"), [world["layer"]], VerifyOptions(),
+                                         cache=cache))
+    assert first.outcome == "verified", first.message
+    (second,) = asyncio.run(verify_images(load_policy(ivpol("{team: ops}"), "b.yaml"), [world["layer"]], VerifyOptions(),
+                                          cache=cache))
+    assert (second.outcome, second.cached) == ("failed", False), second.message

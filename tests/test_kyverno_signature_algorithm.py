@@ -273,3 +273,17 @@ def test_convert_carries_the_signature_algorithm_and_keeps_the_verdicts(world):
         (want,) = asyncio.run(verify_images(loaded, [world["images"][image]], VerifyOptions()))
         (got,) = asyncio.run(verify_images(converted, [world["images"][image]], VerifyOptions()))
         assert got.outcome == want.outcome, (image, got.message)
+
+
+@pytest.mark.parametrize("dialect", ["ClusterPolicy", "ImageValidatingPolicy"])
+def test_the_session_cache_never_hands_a_pass_to_a_policy_that_wants_another_digest(world, dialect):
+    from pullguard.engine.verify import VerifyCache
+
+    lenient, strict = ((cluster_policy(keys(P256, algorithm="sha512")), cluster_policy(keys(P256)))
+                       if dialect == "ClusterPolicy" else (ivpol("sha512"), ivpol(None)))
+    cache = VerifyCache()
+    image = world["images"]["p256-sha512"]
+    (first,) = asyncio.run(verify_images(load_policy(lenient, "a.yaml"), [image], VerifyOptions(), cache=cache))
+    assert first.outcome == "verified", first.message
+    (second,) = asyncio.run(verify_images(load_policy(strict, "b.yaml"), [image], VerifyOptions(), cache=cache))
+    assert (second.outcome, second.cached) == ("failed", False), second.message

@@ -49,8 +49,11 @@ class IvpolRequirements:
     def cache_key(self) -> Hashable:
         # The image string takes part: validations and verifyImageSignatures see it as written;
         # so does the resource, the validations' `object`.
+        # The attestors whole (their JSON leaves out what a verifier holds beyond its identity:
+        # roots, log keys, hash algorithm, annotations), so a stricter policy never reuses a pass.
+        attestors = tuple(attestor for a in self.applying for attestor in a.policy.attestors)
         return ("kyverno-ivpol", self.image, json.dumps([a.policy.to_json() for a in self.applying], sort_keys=True),
-                json.dumps(self.resource, sort_keys=True, default=str), self.category)
+                json.dumps(self.resource, sort_keys=True, default=str), self.category, attestors)
 
     def to_json(self) -> dict[str, Any]:
         return {"policies": [a.policy.to_json() | {"entry": a.entry.index if a.entry else None} for a in self.applying]}
