@@ -30,10 +30,11 @@ A row with `isImageValidatingPolicy: true` names an ImageValidatingPolicy (it ha
 `rule` is ignored, as Kyverno ignores it). The resource is the policy's `object`: a policy
 whose matchConstraints or matchConditions do not select it has excluded it, which Kyverno's CLI
 reports as a pass (reason "Excluded", counted as skipped), so `pass` and `skip` both match it.
-Otherwise every image of the resource that matchImageReferences takes is verified with the
-resource as `object` and the image under `images.<category>` (each image on its own: a
-validation over several images of one resource sees one at a time), and the result is `pass`
-when every one is verified, `fail` when one fails, `error` when pullguard cannot tell. A
+Otherwise the images of the resource that matchImageReferences takes are verified together,
+as Kyverno evaluates the policy once for the resource: the resource is `object` and
+`images.<category>` holds all of them (`all()` over them is false for one unsigned image), and
+the result is `pass` when every one is verified, `fail` when one fails, `error` when pullguard
+cannot tell. A
 resource with no image the policy takes passes (Kyverno runs the validations over empty image
 lists). A NamespacedImageValidatingPolicy excludes a resource of another namespace (a resource
 without metadata.namespace is in `default`), as Kyverno's webhook only calls a namespace's

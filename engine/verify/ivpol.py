@@ -1,18 +1,29 @@
-"""Kyverno ImageValidatingPolicy: every attestor of the applying policies is checked against the
+"""Kyverno ImageValidatingPolicy: every attestor of the applying policies is checked against each
 image (one signature search each, in Talos's discovery order, and one attestation search for each
 in-toto attestation the policy declares; artifacts fetched once per image and shared between
-attestors), then the policies' validations run from those checks
-(`engine.policy.ivpol.verification`): `verified` when every validation of every applying policy
-is true, `failed` with the validation's message, `error` for what pullguard cannot answer."""
+attestors); once every image of a resource is checked, the policies' validations run once over
+the resource from those checks (`engine.policy.ivpol.verification.run_resource`, as Kyverno
+evaluates a policy per admission request): `verified` when every policy that takes the image
+passed, `failed` with the validation's message, `error` for what pullguard cannot answer. The
+images of one resource share its object (engine.images, engine.policy.ivpol.selection); a bare
+image is a resource of its own."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
 
 from pullguard.engine.artifacts import ArtifactStore
 from pullguard.engine.policy.ivpol import IvpolRequirements
 from pullguard.engine.policy.ivpol.model import Attestor
-from pullguard.engine.policy.ivpol.verification import AttestorCheck, attestations_to_check, attestors_to_check, run
+from pullguard.engine.policy.ivpol.verification import (
+    AttestorCheck,
+    Member,
+    attestations_to_check,
+    attestors_to_check,
+    run_resource,
+)
 from pullguard.engine.reference import Reference
 from pullguard.engine.signatures.attestation_discovery import FoundAttestation, discover_attestations
 from pullguard.engine.signatures.discovery import discover
@@ -65,9 +76,19 @@ async def _attest(attestor: Attestor, predicate_type: str, store: ArtifactStore,
     return AttestorCheck(False, "; ".join(failures) or "no verifier", fault=fault), None
 
 
-async def verify_ivpol(
+@dataclass
+class Checked:
+    """An image whose attestors were checked, waiting for the other images of its resource."""
+
+    decision: Decision
+    digest: str
+    member: Member
+    attestations: list[FoundAttestation] = field(default_factory=list)
+
+
+async def check_ivpol(
     decision: Decision, req: IvpolRequirements, digest: str, ref: Reference, store: ArtifactStore, checkers: Checkers
-) -> VerifyResult:
+) -> Checked | VerifyResult:
     if decision.error is not None:  # a matchImageReferences entry could not say (Kyverno's error)
         return VerifyResult(decision, digest, "error", decision.error, errors=[decision.error])
     try:
@@ -94,6 +115,63 @@ async def verify_ivpol(
                 attested.setdefault(found.reference, found)
     finally:
         memo.settle()
-    verdict = run(req, checks, has_digest=ref.digest is not None)
-    return VerifyResult(decision, digest, verdict.outcome, verdict.message, verdict.evidence, verdict.errors,
-                        attestations=list(attested.values()), validations=verdict.trials)
+    member = Member(req.image, req.category, req.applying, checks, ref.digest is not None)
+    return Checked(decision, digest, member, list(attested.values()))
+
+
+class ResourceGroups:
+    """The ImageValidatingPolicy images of one verification run, by resource: each resource is
+    evaluated once all of its images are in (checked, or with a result of their own, such as an
+    unresolvable tag), so that `settle` never waits."""
+
+    def __init__(self, decisions: Sequence[Decision]):
+        self._key: dict[int, Hashable] = {}
+        self._waiting: dict[Hashable, set[int]] = {}
+        self._settled: dict[Hashable, dict[int, Checked | VerifyResult]] = {}
+        for i, decision in enumerate(decisions):
+            req = decision.requirements
+            if isinstance(req, IvpolRequirements) and decision.action == "verify":
+                key: Hashable = ("resource", id(req.resource)) if req.resource is not None else ("image", i)
+                self._key[i] = key
+                self._waiting.setdefault(key, set()).add(i)
+
+    def grouped(self, i: int) -> bool:
+        return i in self._key
+
+    @staticmethod
+    def in_resource(decision: Decision) -> bool:
+        """Verified with other images of a resource (its result depends on theirs)."""
+        req = decision.requirements
+        return isinstance(req, IvpolRequirements) and req.resource is not None
+
+    def settle(self, i: int, outcome: Checked | VerifyResult) -> list[tuple[int, VerifyResult, bool]]:
+        """Record image i; when it was the last of its resource, every image's result, and whether
+        it was evaluated here (False: the result it came with)."""
+        key = self._key[i]
+        self._settled.setdefault(key, {})[i] = outcome
+        self._waiting[key].discard(i)
+        if self._waiting[key]:
+            return []
+        settled = self._settled.pop(key)
+        order = sorted(settled)
+        members = []
+        for j in order:
+            got = settled[j]
+            if isinstance(got, Checked):
+                members.append(got.member)
+            else:  # it could not be checked: the policies that take it cannot be evaluated
+                req = got.decision.requirements
+                assert isinstance(req, IvpolRequirements)
+                members.append(Member(req.image, req.category, req.applying, {}, False, error=got.message))
+        first = settled[order[0]].decision.requirements
+        assert isinstance(first, IvpolRequirements)
+        verdicts = run_resource(first.resource, members)
+        out: list[tuple[int, VerifyResult, bool]] = []
+        for j, verdict in zip(order, verdicts, strict=True):
+            got = settled[j]
+            if isinstance(got, VerifyResult):
+                out.append((j, got, False))  # its own result stands
+                continue
+            out.append((j, VerifyResult(got.decision, got.digest, verdict.outcome, verdict.message, verdict.evidence,
+                                        verdict.errors, attestations=got.attestations, validations=verdict.trials), True))
+        return out

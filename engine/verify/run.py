@@ -92,16 +92,29 @@ async def verify_images(
         if on_result:
             on_result(result)
 
+    # An ImageValidatingPolicy's images are evaluated together with the other images of their
+    # resource: their results come when the resource's last image is checked.
+    groups = ivpol.ResourceGroups(decisions)
+
+    def settle(i: int, outcome: VerifyResult | ivpol.Checked) -> None:
+        if not groups.grouped(i):
+            assert isinstance(outcome, VerifyResult)
+            done(i, outcome)
+            return
+        for j, result, evaluated in groups.settle(i, outcome):
+            done(j, _finish(result, options, checkers, cache) if evaluated else result)
+
     checkers = Checkers(options.trusted_root)
     for i, decision in enumerate(decisions):
         ref = _parse(decision.image)
         result = _no_network(decision, ref)
-        if result is None and ref is not None and ref.digest is not None and cache is not None:
+        if (result is None and ref is not None and ref.digest is not None and cache is not None
+                and not groups.in_resource(decision)):
             result = _from_cache(decision, ref.digest, options, checkers, cache)
         if result is None and ref is None:
             result = VerifyResult(decision, None, "error", decision.message, errors=[decision.message])
         if result is not None:
-            done(i, result)
+            settle(i, result)
         elif ref is not None:
             pending.append((i, decision, ref))
 
@@ -116,7 +129,7 @@ async def verify_images(
         async def one(i: int, decision: Decision, ref: Reference) -> None:
             async with semaphore:
                 result = await _verify_one(decision, ref, options, run_store, checkers, cache)
-            done(i, result)
+            settle(i, result)
 
         try:
             await asyncio.gather(*(one(i, d, r) for i, d, r in pending))
@@ -156,7 +169,7 @@ async def _resolve(decision: Decision, ref: Reference, store: RunStore) -> str |
 async def _verify_one(
     decision: Decision, ref: Reference, options: VerifyOptions, store: RunStore, checkers: Checkers,
     cache: VerifyCache | None,
-) -> VerifyResult:
+) -> VerifyResult | ivpol.Checked:
     req = decision.requirements
     if isinstance(req, KyvernoRequirements):
         early = kyverno.without_network(decision, req, ref)
@@ -166,7 +179,7 @@ async def _verify_one(
     digest = await _resolve(decision, ref, store)
     if isinstance(digest, VerifyResult):
         return digest
-    if cache is not None:
+    if cache is not None and not ivpol.ResourceGroups.in_resource(decision):
         cached = _from_cache(decision, digest, options, checkers, cache)
         if cached is not None:
             return cached
@@ -176,15 +189,23 @@ async def _verify_one(
     if isinstance(req, KyvernoRequirements):
         result = await kyverno.verify_kyverno(decision, req, digest, ref, image_store, checkers)
     elif isinstance(req, IvpolRequirements):
-        result = await ivpol.verify_ivpol(decision, req, digest, ref, image_store, checkers)
+        return await ivpol.check_ivpol(decision, req, digest, ref, image_store, checkers)  # finished with its resource
     elif req is None:
         result = await _verify_talos(decision, digest, ref, image_store, checkers)
     else:
         msg = f"not verified by pullguard: requirements of type {type(req).__name__}"
         result = VerifyResult(decision, digest, "error", msg, errors=[msg])
+    return _finish(result, options, checkers, cache)
+
+
+def _finish(result: VerifyResult, options: VerifyOptions, checkers: Checkers, cache: VerifyCache | None) -> VerifyResult:
+    """The hint about a missing trusted root, and a success kept in the session cache (not for an
+    image verified with its resource: its result depends on the resource's other images)."""
+    decision, digest = result.decision, result.digest
     if result.outcome == "failed" and options.trusted_root is None and "trusted root" in result.message:
         result = dataclasses.replace(result, errors=[*result.errors, PRODUCTION_ROOT_HINT])
-    if cache is not None and result.outcome == "verified" and result.signature is not None:
+    if (cache is not None and digest is not None and result.outcome == "verified" and result.signature is not None
+            and not ivpol.ResourceGroups.in_resource(decision)):
         cache.put(_cache_key(decision, options, checkers), digest, result.message, result.signature,
                   tuple(result.attestations))
     return result

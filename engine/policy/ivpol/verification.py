@@ -1,21 +1,30 @@
-"""Running an image's ImageValidatingPolicies once its attestors' signatures have been checked.
+"""Running a resource's ImageValidatingPolicies once its images' attestors have been checked.
 
-Kyverno evaluates each applying policy's validations in order over the resource
-(`pkg/image/verification/evaluator/policy.go`); the first that is false fails the policy with its
+Kyverno evaluates each policy once per admission request (`pkg/image/verification/evaluator/policy.go`
+`Evaluate`), with `images.containers`, `images.initContainers` and `images.ephemeralContainers`
+holding every image of the resource the policy's matchImageReferences take, in the resource's
+order: `images.containers.all(...)` over a Pod with one unsigned image among signed ones is false
+for the Pod. The validations run in order; the first that is false fails the policy with its
 message (messageExpression first, then message, then `CEL expression validation failed at index
-N`), an expression that errors is an error. An image is `verified` when every validation of
-every applying policy is true (SPEC §4b) and, where a policy has `required` (the default), a
-signature check on the image verified (Kyverno's EnforceRequired, with its words).
+N`), an expression that errors is an error. Then, for every policy that passed, EnforceRequired
+(`validationConfigurations.required`, the default): each image it takes must have been verified
+by a signature or attestation check of some policy of the request, with Kyverno's words.
+
+pullguard reports per image (SPEC §4b): an image is `verified` when every policy that takes it
+passed over its resource; when one failed, the image is `failed` with the policy's message, and
+an image that did not make the validation false itself (it is true with that image alone under
+`images`, such as an all() over the images) says which of the resource's images did. A bare
+image is a Pod of its own.
 
 Signature checks need the registry, CEL does not: verification first checks every attestor the
-applying policies declare against the image (`AttestorCheck`, done by engine.verify), then the
+applying policies declare against each image (`AttestorCheck`, done by engine.verify), then the
 expressions run here with `verifyImageSignatures` and `verifyAttestationSignatures` answered
 from those checks: the number of listed attestors that verified (the signature, or an in-toto
 attestation of the type with their signature), 0 for an image the policy's matchImageReferences
 do not take (as Kyverno); `extractPayload` gives the predicate of a verified attestation. What
 pullguard cannot answer is an error, never a count: an attestor with a field it does not verify,
 a registry fault, a check that was not made (attestations where the verifier has no attestation
-search), `referrer` attestations, or an image other than the one being verified.
+search), `referrer` attestations, or an image that is not one of the resource's.
 """
 
 from __future__ import annotations
@@ -25,8 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .expressions import CelRuntimeError, verifying
-from .model import Attestation, ImageValidatingPolicy, MatchError, pod_for
-from .policyset import IvpolRequirements
+from .model import Attestation, ImageValidatingPolicy, MatchError, Validation, pod_for
+from .policyset import Applying, IvpolRequirements
 
 
 @dataclass(frozen=True)
@@ -78,28 +87,46 @@ def attestations_to_check(requirements: IvpolRequirements) -> list[tuple[ImageVa
             for attestation in a.policy.attestations if attestation.kind == "intoto" for attestor in a.policy.attestors]
 
 
+@dataclass(frozen=True)
+class Member:
+    """One image of the resource, as verification found it: where it is written (its category),
+    the policies that take it, its attestors' checks, and whether it names a digest; `error`
+    when it could not be checked (its own result says why)."""
+
+    image: str
+    category: str
+    applying: tuple[Applying, ...]
+    checks: Mapping[tuple[Any, ...], AttestorCheck]
+    has_digest: bool
+    error: str | None = None
+
+
 class _Record:
-    """Kyverno's ImageVerificationResults for the image, shared by every policy of the request:
-    was a signature check attempted, and did one verify (validationConfigurations.required)."""
+    """Kyverno's ImageVerificationResults, shared by every policy of the request: per image, was
+    a signature check attempted, and did one verify (validationConfigurations.required)."""
 
     def __init__(self) -> None:
-        self.attempted = False
-        self.verified = False
-        self.unknown: str | None = None  # a check pullguard could not answer (CEL may not need it)
+        self.attempted: set[str] = set()
+        self.verified: set[str] = set()
+        self.unknown: dict[str, str] = {}  # a check pullguard could not answer (CEL may not need it)
+
+    def note(self, image: str, verified: bool) -> None:
+        self.attempted.add(image)
+        if verified:
+            self.verified.add(image)
 
 
 class _Answers:
-    """The verification functions for one policy, answered from the attestor checks."""
+    """The verification functions for one policy, answered from the attestor checks of the
+    resource's images."""
 
-    def __init__(self, policy: ImageValidatingPolicy, image: str, checks: Mapping[tuple[Any, ...], AttestorCheck],
-                 record: _Record):
+    def __init__(self, policy: ImageValidatingPolicy, members: Mapping[str, Member], record: _Record):
         self.policy = policy
-        self.image = image
-        self.checks = checks
+        self.members = members
         self.record = record
-        self.verified_by: list[AttestorCheck] = []
-        self.notes: list[str] = []
-        self.payloads: dict[str, Any] = {}  # attestation name -> the first verified predicate
+        self.verified_by: dict[str, list[AttestorCheck]] = {}  # image -> the checks that verified it
+        self.notes: dict[str, list[str]] = {}  # image -> why its checks failed
+        self.payloads: dict[tuple[str, str], Any] = {}  # (image, attestation) -> the first verified predicate
 
     def _names(self, attestors: Sequence[Any]) -> list[str]:
         names = []
@@ -112,19 +139,23 @@ class _Answers:
 
     def verify_image_signatures(self, image: str, attestors: Sequence[Any]) -> int:
         try:
-            return self._verify_image_signatures(image, attestors)
+            return self._count("verifyImageSignatures", image, attestors, None)
         except _Unanswerable as error:
-            self.record.unknown = self.record.unknown or str(error)
+            self.record.unknown.setdefault(str(image), str(error))
             raise
 
-    def _verify_image_signatures(self, image: str, attestors: Sequence[Any]) -> int:
-        return self._count("verifyImageSignatures", image, attestors, None)
+    def _member(self, function: str, image: str) -> Member:
+        member = self.members.get(image)
+        if member is None:
+            raise _Unanswerable(f"{function} for {image!r}, which is not an image of the resource being verified")
+        if member.error is not None:
+            raise _Unanswerable(f"image {image}: {member.error}")
+        return member
 
     def _count(self, function: str, image: str, attestors: Sequence[Any], attestation: Attestation | None) -> int:
         """How many listed attestors verified (their signature, or the attestation with their signature)."""
         names = self._names(attestors)
-        if image != self.image:
-            raise _Unanswerable(f"{function} for {image!r}, which is not the image being verified")
+        member = self._member(function, image)
         try:
             if self.policy.first_match(image) is None:
                 return 0  # Kyverno: an image the policy does not take counts no attestor
@@ -138,7 +169,7 @@ class _Answers:
             if declared.unsupported:
                 raise _Unanswerable(f"not verified by pullguard: attestor {name!r}: {', '.join(declared.unsupported)}")
             key: tuple[Any, ...] = (self.policy.index, name) if attestation is None else (self.policy.index, name, attestation.name)
-            check = self.checks.get(key)
+            check = member.checks.get(key)
             if check is None:
                 what = f"attestation {attestation.name!r} by attestor {name!r}" if attestation else f"attestor {name!r}"
                 raise _Unanswerable(f"not verified by pullguard: {what} ({function})")
@@ -146,14 +177,13 @@ class _Answers:
                 raise _Unanswerable(f"attestor {name!r}: {check.message}")
             if check.verified:
                 count += 1
-                self.verified_by.append(check)
+                self.verified_by.setdefault(image, []).append(check)
                 if attestation is not None:
-                    self.payloads.setdefault(attestation.name, check.payload)
+                    self.payloads.setdefault((image, attestation.name), check.payload)
             else:  # SPEC §2 `errors`: what made a signature fail, never what verified
-                self.notes.append(f"{name}: {check.message}")
+                self.notes.setdefault(image, []).append(f"{name}: {check.message}")
         if names:  # Kyverno records a check only when attestors were listed
-            self.record.attempted = True
-            self.record.verified = self.record.verified or count > 0
+            self.record.note(image, count > 0)
         return count
 
     def _attestation(self, name: str) -> Attestation:
@@ -168,32 +198,32 @@ class _Answers:
         try:
             return self._count("verifyAttestationSignatures", image, attestors, self._attestation(attestation))
         except _Unanswerable as error:
-            self.record.unknown = self.record.unknown or str(error)
+            self.record.unknown.setdefault(str(image), str(error))
             raise
 
     def extract_payload(self, image: str, attestation: str) -> Any:
         self._attestation(attestation)
-        if image != self.image:
-            raise _Unanswerable(f"extractPayload for {image!r}, which is not the image being verified")
-        if attestation not in self.payloads:  # Kyverno: only a verified statement has a payload
+        self._member("extractPayload", image)
+        if (image, attestation) not in self.payloads:  # Kyverno: only a verified statement has a payload
             raise _Unanswerable(f"failed to get payload: attestation {attestation!r} of {image} is not verified "
                                 "(call verifyAttestationSignatures first)")
-        return self.payloads[attestation]
+        return self.payloads[(image, attestation)]
 
 
-def _data(policy: ImageValidatingPolicy, image: str, resource: Mapping[str, Any] | None, category: str) -> dict[str, Any]:
-    """What the expressions see: the resource (a Pod of its own for a bare image) and, under
-    `images`, this image in its category; the resource's other images are verified on their own."""
-    pod = dict(resource) if resource is not None else pod_for(image)
+def _data(policy: ImageValidatingPolicy, resource: Mapping[str, Any], taken: Sequence[Member]) -> dict[str, Any]:
+    """What the expressions see: the resource and, under `images`, the images of it the policy
+    takes, by category, in the resource's order (Kyverno's filteredImages: every category is a
+    list, empty when the policy takes none of it)."""
     images: dict[str, list[str]] = {"containers": [], "initContainers": [], "ephemeralContainers": []}
-    images[category] = [image]
-    data: dict[str, Any] = {
+    for member in taken:
+        images.setdefault(member.category, []).append(member.image)
+    pod = dict(resource)
+    return {
         "object": pod, "oldObject": None, "request": {"operation": "CREATE", "object": pod}, "namespaceObject": None,
         "images": images,
         "attestors": {a.name: {"name": a.name} for a in policy.attestors},
         "attestations": {a.name: a.name for a in policy.attestations},
     }
-    return data
 
 
 def _with_variables(policy: ImageValidatingPolicy, data: dict[str, Any]) -> None:
@@ -208,56 +238,156 @@ def _with_variables(policy: ImageValidatingPolicy, data: dict[str, Any]) -> None
                 raise CelRuntimeError(f"variable '{variable.name}' (line {variable.line}): {error}") from None
 
 
+@dataclass
+class _PolicyResult:
+    """One policy evaluated over the resource: pass, fail (with the images that made it false
+    when they can be told) or error."""
+
+    outcome: Literal["pass", "fail", "error"]
+    message: str = ""
+    taken: tuple[str, ...] = ()
+    blamed: dict[str, str] = field(default_factory=dict)  # image -> its own words (may be the message)
+    trials: list[ValidationTrial] = field(default_factory=list)
+    answers: _Answers | None = None
+
+
 def run(requirements: IvpolRequirements, checks: Mapping[tuple[Any, ...], AttestorCheck], *, has_digest: bool) -> Verdict:
-    """The image's outcome under every applying policy, from its attestors' checks."""
-    image = requirements.image
-    trials: list[ValidationTrial] = []
-    first: AttestorCheck | None = None
-    errors: list[str] = []
+    """One image's outcome, from its attestors' checks: a resource of one image (a bare image is
+    a Pod of its own)."""
+    member = Member(requirements.image, requirements.category, requirements.applying, checks, has_digest)
+    return run_resource(requirements.resource, [member])[0]
+
+
+def run_resource(resource: Mapping[str, Any] | None, members: Sequence[Member]) -> list[Verdict]:
+    """Each image's outcome when the policies are evaluated once over the resource, with every
+    image of it each takes (Kyverno's `Evaluate` per admission request), then EnforceRequired
+    over each passing policy's images. `members` are the resource's images in its order; a bare
+    image (resource None) is a Pod of its own."""
+    if not members:
+        return []
+    obj = dict(resource) if resource is not None else pod_for(members[0].image)
+    by_image: dict[str, Member] = {}
+    for member in members:
+        by_image.setdefault(member.image, member)
     record = _Record()
-    for applying in requirements.applying:
-        policy = applying.policy
-        if policy.verify_digest and not policy.mutate_digest and not has_digest:
-            message = f"image {image} does not have a digest"  # Kyverno's checkDigests
-            return Verdict("failed", f"{policy.name}: {message}", trials, None, [message])
-        answers = _Answers(policy, image, checks, record)
-        data = _data(policy, image, requirements.resource, requirements.category)
-        try:
-            with verifying(answers):
-                _with_variables(policy, data)
-                for validation in policy.validations:
-                    try:
-                        value = validation.expression.evaluate(data)
-                    except CelRuntimeError as error:
-                        message = (f"{policy.name}: validation {validation.index} (line {validation.line}): "
-                                   f"{_cause(error)}")
-                        trials.append(ValidationTrial(policy.name, validation.index, validation.expression.text,
-                                                      validation.line, None, message))
-                        return Verdict("error", message, trials, None, errors + [message])
-                    if value is not True:
-                        message = _message(policy, validation.index, validation.message, validation.message_expression, data)
-                        trials.append(ValidationTrial(policy.name, validation.index, validation.expression.text,
-                                                      validation.line, False, message))
-                        return Verdict("failed", f"{policy.name}: {message}", trials, None,
-                                       errors + answers.notes + [message])
+    policies: dict[int, ImageValidatingPolicy] = {}
+    for member in members:
+        for applying in member.applying:
+            policies.setdefault(applying.policy.index, applying.policy)
+    results: dict[int, _PolicyResult] = {}
+    for index in sorted(policies):
+        policy = policies[index]
+        taken = [m for m in members if any(a.policy.index == index for a in m.applying)]
+        results[index] = _evaluate(policy, obj, taken, by_image, record)
+    for index in sorted(policies):  # Kyverno's EnforceRequired, once every policy was evaluated
+        result = results[index]
+        if result.outcome == "pass" and policies[index].required:
+            _enforce_required(result, record)
+    return [_verdict(member, results) for member in members]
+
+
+def _evaluate(policy: ImageValidatingPolicy, obj: Mapping[str, Any], taken: list[Member], by_image: Mapping[str, Member],
+              record: _Record) -> _PolicyResult:
+    images = tuple(m.image for m in taken)
+    unchecked = next((m for m in taken if m.error is not None), None)
+    if unchecked is not None:  # Kyverno fetches every image it takes first: the policy cannot be evaluated
+        return _PolicyResult("error", f"image {unchecked.image}: {unchecked.error}", images)
+    if policy.verify_digest and not policy.mutate_digest:
+        for member in taken:
+            if not member.has_digest:
+                message = f"image {member.image} does not have a digest"  # Kyverno's checkDigests
+                return _PolicyResult("fail", message, images, {member.image: message})
+    answers = _Answers(policy, by_image, record)
+    data = _data(policy, obj, taken)
+    trials: list[ValidationTrial] = []
+    try:
+        with verifying(answers):
+            _with_variables(policy, data)
+            for validation in policy.validations:
+                try:
+                    value = validation.expression.evaluate(data)
+                except CelRuntimeError as error:
+                    message = f"validation {validation.index} (line {validation.line}): {_cause(error)}"
                     trials.append(ValidationTrial(policy.name, validation.index, validation.expression.text,
-                                                  validation.line, True))
-        except CelRuntimeError as error:  # a variable
-            message = f"{policy.name}: {_cause(error)}"
+                                                  validation.line, None, f"{policy.name}: {message}"))
+                    return _PolicyResult("error", message, images, trials=trials, answers=answers)
+                if value is not True:
+                    message = _message(policy, validation.index, validation.message, validation.message_expression, data)
+                    trials.append(ValidationTrial(policy.name, validation.index, validation.expression.text,
+                                                  validation.line, False, message))
+                    blamed = {image: message for image in _blame(policy, validation, obj, taken, by_image)}
+                    return _PolicyResult("fail", message, images, blamed, trials, answers)
+                trials.append(ValidationTrial(policy.name, validation.index, validation.expression.text,
+                                              validation.line, True))
+    except CelRuntimeError as error:  # a variable
+        return _PolicyResult("error", _cause(error), images, trials=trials, answers=answers)
+    return _PolicyResult("pass", "", images, trials=trials, answers=answers)
+
+
+def _blame(policy: ImageValidatingPolicy, validation: Validation, obj: Mapping[str, Any], taken: list[Member],
+           by_image: Mapping[str, Member]) -> list[str]:
+    """The images that made the validation false: those for which it is false with that image
+    alone under `images` (a check over all of them, such as all(), names each one that fails
+    it). None can be named where only the images together make it false (a count, exists())."""
+    if len(taken) < 2:
+        return [m.image for m in taken]
+    blamed = []
+    for member in taken:
+        data = _data(policy, obj, [member])
+        try:
+            with verifying(_Answers(policy, by_image, _Record())):
+                _with_variables(policy, data)
+                value = validation.expression.evaluate(data)
+        except CelRuntimeError:
+            continue
+        if value is False and member.image not in blamed:
+            blamed.append(member.image)
+    return blamed
+
+
+def _enforce_required(result: _PolicyResult, record: _Record) -> None:
+    """A passing policy fails when an image it takes was not verified by any policy of the
+    request (Kyverno's words name the image); an unanswered check that could have verified it
+    makes it an error."""
+    for image in dict.fromkeys(result.taken):
+        if image in record.verified:
+            continue
+        if image in record.unknown:
+            result.outcome, result.message = "error", f"validationConfigurations.required: {record.unknown[image]}"
+            result.blamed = {}
+            return
+        message = (f"image {image} failed signature or attestation verification" if image in record.attempted
+                   else f"image {image} is not verified: no policy performed a signature or attestation check on it")
+        if result.outcome == "pass":
+            result.outcome, result.message = "fail", message
+        result.blamed[image] = message
+
+
+def _verdict(member: Member, results: Mapping[int, _PolicyResult]) -> Verdict:
+    """The image's outcome: the first of its policies (file order) that did not pass decides."""
+    trials: list[ValidationTrial] = []
+    errors: list[str] = []
+    first: AttestorCheck | None = None
+    for applying in member.applying:
+        policy = applying.policy
+        result = results[policy.index]
+        trials += result.trials
+        notes = result.answers.notes.get(member.image, []) if result.answers is not None else []
+        if result.outcome == "error":
+            message = f"{policy.name}: {result.message}"
             return Verdict("error", message, trials, None, errors + [message])
-        errors += answers.notes
-        if first is None and answers.verified_by:
-            first = answers.verified_by[0]
-    for applying in requirements.applying:  # Kyverno's EnforceRequired, once every policy passed
-        if applying.policy.required and not record.verified:
-            if record.unknown is not None:  # the check that could have verified it is unanswered
-                message = f"{applying.policy.name}: validationConfigurations.required: {record.unknown}"
-                return Verdict("error", message, trials, None, errors + [message])
-            message = (f"image {image} failed signature or attestation verification" if record.attempted
-                       else f"image {image} is not verified: no policy performed a signature or attestation check on it")
-            return Verdict("failed", f"{applying.policy.name}: {message}", trials, None, errors + [message])
+        if result.outcome == "fail":
+            message = result.blamed.get(member.image) or result.message
+            if member.image not in result.blamed and result.blamed:  # rejected with the resource, for another image
+                others = [image for image in result.blamed if image != member.image]
+                message += f" (because of the resource's image{'s' if len(others) > 1 else ''} {', '.join(others)})"
+            return Verdict("failed", f"{policy.name}: {message}", trials, None, errors + notes + [message])
+        errors += notes
+        verified_by = result.answers.verified_by.get(member.image) if result.answers is not None else None
+        if first is None and verified_by:
+            first = verified_by[0]
     count = len(trials)
-    names = ", ".join(a.policy.name for a in requirements.applying)
+    names = ", ".join(a.policy.name for a in member.applying)
     how = f"{first.message}; " if first is not None else "verified: "
     return Verdict("verified", f"{how}{count} validation{'s' if count != 1 else ''} of {names} true",
                    trials, first.evidence if first is not None else None, errors)
