@@ -255,6 +255,21 @@ class Obj:
         nodes = self._nodes(key)
         return position(nodes[1]) if nodes is not None else self.start
 
+    def char_pos(self, key: str, offset: int | None) -> Pos:
+        """Where character `offset` of the value of `key` is written, for a one-line scalar written
+        as it reads (plain, or quoted without escapes); elsewhere where the value starts."""
+        nodes = self._nodes(key)
+        if nodes is None:
+            return self.start
+        node = nodes[1]
+        (line, column), (end_line, end_column) = position(node), end_position(node)
+        if offset is None or not isinstance(node, ScalarNode) or end_line != line:
+            return line, column
+        quotes = 2 if node.style in ("'", '"') else 0
+        if node.style not in (None, "", "'", '"') or end_column - column != len(node.value) + quotes:
+            return line, column
+        return line, column + quotes // 2 + offset
+
 
 @dataclass
 class Seq:

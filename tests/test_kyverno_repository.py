@@ -261,15 +261,17 @@ def test_convert_carries_the_repository_and_keeps_the_verdicts(world):
 # --- check: bad values are diagnostics with line:column ---------------------------------------------
 
 
+# (case, value, words, the text the column points at)
 BAD_REPOSITORIES = [
-    ("a tag", "ghcr.io/acme/sigs:v1", "repository can only contain the characters"),
-    ("upper case", "ghcr.io/Acme/sigs", "repository can only contain the characters"),
-    ("a digest", "ghcr.io/acme/sigs@sha256:" + "0" * 64, "repository can only contain the characters"),
+    ("a tag", "ghcr.io/acme/sigs:v1", "repository can only contain the characters", ":v1"),
+    ("upper case", "ghcr.io/Acme/sigs", "repository can only contain the characters", "Acme"),
+    ("a digest", "ghcr.io/acme/sigs@sha256:" + "0" * 64, "repository can only contain the characters", "@sha256"),
+    ("a port that is not digits", "ghcr.io:x/acme", "the port must be digits", "x/acme"),
 ]
 
 
-@pytest.mark.parametrize("value, words", [c[1:] for c in BAD_REPOSITORIES], ids=[c[0] for c in BAD_REPOSITORIES])
-def test_a_repository_cosign_cannot_parse_is_a_check_error_and_an_error_outcome(value, words):
+@pytest.mark.parametrize("value, words, at", [c[1:] for c in BAD_REPOSITORIES], ids=[c[0] for c in BAD_REPOSITORIES])
+def test_a_repository_cosign_cannot_parse_is_a_check_error_and_an_error_outcome(value, words, at):
     for text, code, field in ((cluster_policy(entry_extra=f"repository: '{value}'"), "kyverno-repository-invalid", "repository"),
                               (cluster_policy(KEYS + f"repository: '{value}'\n"), "kyverno-repository-invalid",
                                "attestors[0].entries[0].repository"),
@@ -277,9 +279,11 @@ def test_a_repository_cosign_cannot_parse_is_a_check_error_and_an_error_outcome(
         loaded = load_policy(text, "repository.yaml")
         (diag,) = [d for d in loaded.diagnostics if d.code == code]
         assert diag.severity == "error" and f"failed to parse signature repository {value}" in diag.message
-        assert field in diag.message
+        assert field in diag.message and words in diag.message
         line = text.splitlines()[diag.line - 1]
-        assert line[diag.column - 1:].lstrip("'").startswith(value.split("/")[0]), (line, diag.column)
+        assert line[diag.column - 1:].startswith(at), (line, diag.column)
+        requirements = loaded.policy.evaluate("ghcr.io/acme/app:v1").requirements
+        assert requirements.unsupported if code.startswith("kyverno") else requirements.applying[0].policy.attestors[0].unsupported
 
 
 def test_type_sigstore_bundle_ignores_repository_as_kyverno_does(world):

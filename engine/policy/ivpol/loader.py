@@ -524,7 +524,8 @@ class _Loader:
             return parse_repository(str(text)), prefix
         except InvalidReference as exc:
             problem = f"failed to parse signature repository {text}: {exc.reason}"
-            self.diag("error", "ivpol-repository-invalid", f"{path}.repository: {problem}", source.value_pos("repository"),
+            self.diag("error", "ivpol-repository-invalid", f"{path}.repository: {problem}",
+                      source.char_pos("repository", exc.offset),
                       "write a repository name without tag or digest, e.g. 'ghcr.io/acme/signatures'")
             unsupported.append(f"cosign.source.repository ({problem})")
             return "", prefix

@@ -695,7 +695,7 @@ class _Loader:
             # Kyverno's words (buildCosignOptions): every image of the entry then fails with them
             problem = f"failed to parse signature repository {text}: {exc.reason}"
             self.unsupported.append(f"{path}: {problem}")
-            self.diag("error", "kyverno-repository-invalid", f"{path}: {problem}", obj.value_pos("repository"),
+            self.diag("error", "kyverno-repository-invalid", f"{path}: {problem}", obj.char_pos("repository", exc.offset),
                       "write a repository name without tag or digest, e.g. 'ghcr.io/acme/signatures'")
             return ""
 
