@@ -161,3 +161,74 @@ def test_a_kyverno_test_file_fails_the_pod_with_one_unsigned_image(tmp_path, cap
     cases = json.loads(capsys.readouterr().out)["cases"]
     assert code == 0, [c["reason"] for c in cases if not c["passed"]]
     assert UNSIGNED in cases[0]["message"]
+
+
+# --- spec.images: custom extractors ---------------------------------------------------------------
+
+SIDECAR_CHECK = "images.sidecar.all(i, verifyImageSignatures(i, [attestors.partner]) > 0)"
+
+
+def _with_extractor(expression: str, name: str = "sidecar", validation: str = SIDECAR_CHECK, required: bool = False) -> str:
+    policy = _policy(f"- expression: \"{validation}\"\n  message: a sidecar is not signed\n", required=required)
+    return policy.replace("  validations:\n", f"  images:\n    - name: {name}\n      expression: \"{expression}\"\n  validations:\n")
+
+
+def _annotated_pod(sidecar: str, containers: list[str]) -> str:
+    return _pod("p", containers).replace("namespace: default}", f"namespace: default, annotations: {{sidecar: '{sidecar}'}}}}")
+
+
+ANNOTATION = "[object.metadata.annotations.sidecar]"
+
+# (case, policy, pod, [(image, outcome, words)])
+EXTRACTORS = [
+    ("an image only the extractor finds is checked", _with_extractor(ANNOTATION), _annotated_pod(UNSIGNED, [SIGNED]),
+     [(SIGNED, "failed", MADE_FALSE), (UNSIGNED, "failed", "partner: a sidecar is not signed")]),
+    ("a signed one passes", _with_extractor(ANNOTATION), _annotated_pod(SIGNED, [UNSIGNED]),
+     [(UNSIGNED, "verified", None), (SIGNED, "verified", "1 validation of partner true")]),
+    ("the extractor's images are filtered by matchImageReferences", _with_extractor(ANNOTATION), _annotated_pod(OTHER, [SIGNED]),
+     [(SIGNED, "verified", None), (OTHER, "allowed", None)]),
+    ("an extracted image a container also names has no row of its own", _with_extractor(ANNOTATION),
+     _annotated_pod(UNSIGNED, [UNSIGNED]), [(UNSIGNED, "failed", "a sidecar is not signed")]),
+    ("an extractor over the containers", _with_extractor("object.spec.containers.map(c, c.image)", "all",
+                                                         SIDECAR_CHECK.replace("sidecar", "all")),
+     _pod("p", [SIGNED, UNSIGNED]), [(SIGNED, "failed", MADE_FALSE), (UNSIGNED, "failed", "a sidecar is not signed")]),
+    ("required covers extracted images", _with_extractor(ANNOTATION, validation="true", required=True),
+     _annotated_pod(UNSIGNED, [SIGNED]),
+     [(SIGNED, "failed", None), (UNSIGNED, "failed", f"image {UNSIGNED} is not verified")]),
+    # what must not pass silently: an extractor that errors, one that replaces a default extractor
+    ("an extractor that errors", _with_extractor("[object.metadata.annotations.missing]"), _annotated_pod(UNSIGNED, [SIGNED]),
+     [(SIGNED, "error", "spec.images 'sidecar'")]),
+    ("an extractor named as a default one", _with_extractor("object.spec.containers.map(c, c.image)", "containers",
+                                                            SIDECAR_CHECK.replace("sidecar", "containers")),
+     _pod("p", [SIGNED]), [(SIGNED, "error", "replaces Kyverno's own extractor")]),
+]
+
+
+@pytest.mark.parametrize("name, policy, pod, expected", EXTRACTORS, ids=[c[0] for c in EXTRACTORS])
+def test_spec_images_extractors(tmp_path, capsys, name, policy, pod, expected):
+    _, results = _verify(tmp_path, policy, pod, capsys)
+    assert [(r["image"], r["outcome"]) for r in results] == [(image, outcome) for image, outcome, _ in expected], results
+    for result, (_, _, words) in zip(results, expected, strict=True):
+        if words is not None:
+            assert words in result["message"], result["message"]
+
+
+def test_simulate_lists_an_extracted_image_with_its_source(tmp_path, capsys):
+    (tmp_path / "p.yaml").write_text(_with_extractor(ANNOTATION) + MIRROR)
+    (tmp_path / "pods.yaml").write_text(_annotated_pod(UNSIGNED, [SIGNED]))
+    assert main(["simulate", str(tmp_path / "p.yaml"), "--images", str(tmp_path / "pods.yaml"), "-o", "json"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [(r["image"], r["action"]) for r in results] == [(SIGNED, "verify"), (UNSIGNED, "verify")]
+
+
+def test_an_extracted_image_in_a_kyverno_test_file(tmp_path, capsys):
+    (tmp_path / "policy.yaml").write_text(_with_extractor(ANNOTATION))
+    (tmp_path / "resources.yaml").write_text(_annotated_pod(UNSIGNED, [SIGNED]))
+    (tmp_path / "kyverno-test.yaml").write_text(
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [policy.yaml]\n"
+        f"resources: [resources.yaml]\npullguard:\n  mirrors: {{quay.io: oci:{SAMPLES / 'registry'}}}\n"
+        f"  trustedRoot: {SAMPLES / 'trusted_root.json'}\nresults:\n"
+        "  - {isImageValidatingPolicy: true, kind: Pod, policy: partner, resources: [p], result: fail}\n")
+    code = main(["test", str(tmp_path / "kyverno-test.yaml"), "-o", "json"])
+    [case] = json.loads(capsys.readouterr().out)["cases"]
+    assert code == 0 and UNSIGNED in case["message"], case

@@ -363,6 +363,10 @@ def _rule_result(
     subjects: list[Any] = ([ResourceImage(image, resource.object, category)
                             for category, images in images_by_category(resource.object).items() for image in images]
                            if ivpol else [_Image(image, resource.kind) for image in resource.images])
+    if ivpol and isinstance(loaded.policy, IvpolPolicySet):  # and what spec.images extractors find beside
+        written = {str(subject) for subject in subjects}
+        subjects += [ResourceImage(image, resource.object, name) for image, name in loaded.policy.extracted(resource.object)
+                     if image not in written]
     if ivpol:
         excluded = _ivpol_excluded(loaded, policy_name, resource)
         if excluded is not None:

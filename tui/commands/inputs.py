@@ -127,6 +127,35 @@ def policy_subjects(loaded: LoadedPolicy, entries: Iterable[ImageEntry]) -> Iter
     return subjects([(e.image, e.resource, e.category) for e in entries])
 
 
+def with_extracted(loaded: LoadedPolicy, named: Sequence[tuple[str | None, ImageEntry]]) -> list[tuple[str | None, ImageEntry]]:
+    """The entries, and after each resource's last one the images an ImageValidatingPolicy's
+    `spec.images` extractors find in it that its containers do not name (checked as images of
+    their own, their source `…/images.NAME`; SPEC §4b)."""
+    if loaded.dialect != "kyverno-ivpol":
+        return list(named)
+    import dataclasses
+
+    from pullguard.engine.policy.ivpol import IvpolPolicySet
+
+    policy = loaded.policy
+    if not isinstance(policy, IvpolPolicySet) or not any(p.extractors for p in policy.policies):
+        return list(named)
+
+    out: list[tuple[str | None, ImageEntry]] = []
+    for k, (origin, entry) in enumerate(named):
+        out.append((origin, entry))
+        resource = entry.resource
+        if resource is None or (k + 1 < len(named) and named[k + 1][1].resource is resource):
+            continue
+        written = {e.image for _, e in named if e.resource is resource}
+        owner = (entry.source or "").rpartition("/")[0]
+        for image, name in policy.extracted(resource):
+            if image not in written:
+                out.append((origin, dataclasses.replace(entry, image=image, source=f"{owner}/images.{name}", line=None,
+                                                        category=name)))
+    return out
+
+
 def read_images(arguments: list[str], images_files: Sequence[str], *, empty_list_ok: bool = False) -> list[ImageEntry] | None:
     """The IMAGE arguments, then every `--images` list in order; None after saying why (exit 2),
     also when there are no images (`simulate` takes an empty list: `empty_list_ok`)."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from pullguard.engine.gcpause import gc_paused
 
-from .inputs import add_format_option, add_images_option, load_policy_or_refuse, policy_subjects, read_images
+from .inputs import add_format_option, add_images_option, load_policy_or_refuse, policy_subjects, read_images, with_extracted
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     entries = read_images(args.images, args.images_files, empty_list_ok=True)
     if entries is None:
         return 2
+    entries = [entry for _, entry in with_extracted(loaded, [(None, entry) for entry in entries])]
 
     from pullguard.engine.simulate import simulate, simulate_chunks, simulate_json
 

@@ -24,7 +24,7 @@ import time
 
 from ..cosign_options import add_cosign_arguments, adhoc_given, adhoc_policy, usage_error
 from ..verify_options import add_verify_arguments, to_verify_kwargs, unreadable_trusted_root
-from .inputs import add_format_option, add_images_option, fail, load_policy_or_refuse, policy_subjects, read_named_images
+from .inputs import add_format_option, add_images_option, fail, load_policy_or_refuse, policy_subjects, read_named_images, with_extracted
 from .simulate import has_pods, pod_cell
 
 # A live counter is drawn on a terminal; otherwise one summary line, and only for long runs.
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     named = read_named_images(args.images, args.images_files)
     if named is None:
         return 2
+    named = with_extracted(loaded, named)
     entries = [entry for _, entry in named]
     images = list(policy_subjects(loaded, entries))
     # The node's verdict per image (None: unknown), aligned with `images`.

@@ -198,9 +198,12 @@ class _Loader:
             elif item.get("name"):  # reported; later expressions may still use it
                 types.append((str(item.get("name")), expressions.T.DYN))
         env = expressions.policy_env(tuple(types))
+        extractors = []
         for i, item in enumerate(seq_items(spec.get("images"))):
             if isinstance(item, Obj):
-                self.compile(env, item, "expression", f"spec.images[{i}]", "images")
+                extractor = self.named(env, item, f"spec.images[{i}]", "images")
+                if extractor is not None:
+                    extractors.append(extractor)
         validations = tuple(self.validations(env, spec))
         for i, item in enumerate(seq_items(spec.get("auditAnnotations"))):
             if isinstance(item, Obj):
@@ -219,7 +222,7 @@ class _Loader:
             required=_flag(config, "required"), mutate_digest=_flag(config, "mutateDigest"),
             verify_digest=_flag(config, "verifyDigest"),
             validation_actions=tuple(seq_items(spec.get("validationActions"))) or ("Deny",), broken=broken,
-            failure_policy="Ignore" if spec.get("failurePolicy") == "Ignore" else "Fail",
+            failure_policy="Ignore" if spec.get("failurePolicy") == "Ignore" else "Fail", extractors=tuple(extractors),
             selection=_selection(spec.obj("matchConstraints"), tuple(conditions)))
 
     def exception(self, doc: Document) -> None:

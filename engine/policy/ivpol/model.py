@@ -139,6 +139,8 @@ class ImageValidatingPolicy:
     selection: Selection | None = field(default=None, compare=False)
     # spec.failurePolicy: under Ignore a PolicyException condition that errors excepts nothing
     failure_policy: str = "Fail"
+    # spec.images: custom image extractors, CEL over `object` giving a list of strings (`images.<name>`)
+    extractors: tuple[NamedExpression, ...] = field(default=(), compare=False)
     # The CEL PolicyExceptions whose policyRefs name this policy (engine.policy.ivpol.exceptions)
     exceptions: tuple[PolicyException, ...] = field(default=(), compare=False)
     # Set when a part of the policy could not be compiled: the policy is then never evaluated.

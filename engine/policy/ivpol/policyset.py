@@ -25,7 +25,7 @@ from typing import Any, Literal
 from ...vocabulary import AppliedRule, Decision, OutlineItem, RuleTrial, Verifier
 from .exceptions import excepting
 from .model import ImageMatch, ImageValidatingPolicy, MatchError
-from .selection import ResourceImage, namespace_of
+from .selection import CATEGORIES, ResourceImage, extract, namespace_of
 
 
 @dataclass(frozen=True)
@@ -88,13 +88,33 @@ class IvpolPolicySet:
     def __init__(self, policies: Sequence[ImageValidatingPolicy]):
         self.policies = tuple(policies)
 
-    def _applying(self, image: str, resource: Mapping[str, Any] | None) -> _Applicable:
+    def extracted(self, resource: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(image, extractor name) for the images the policies' `spec.images` extractors find in
+        the resource, beside its containers' (each checked as an image of its own); an extractor
+        that errors finds none here, and its policy is an error when evaluated."""
+        out: dict[tuple[str, str], None] = {}
+        for policy in self.policies:
+            if not policy.extractors:
+                continue
+            try:
+                if policy.scope is not None and namespace_of(resource) != policy.scope:
+                    continue
+                if policy.selection is not None and policy.selection.selects(resource):
+                    continue
+                out.update((pair, None) for pair in extract(policy.extractors, resource))
+            except MatchError:
+                continue
+        return list(out)
+
+    def _applying(self, image: str, resource: Mapping[str, Any] | None, category: str = "containers") -> _Applicable:
         """The policies that take `image` (in `resource`, when known), those a PolicyException
         excepts, and the first matching error (Kyverno stops there). Kyverno's order: the
         policy's scope (a namespaced policy's own namespace), matchConstraints and
         matchConditions, its exceptions, then matchImageReferences."""
         found = _Applicable()
         for policy in self.policies:
+            if category not in CATEGORIES and category not in {e.name for e in policy.extractors}:
+                continue  # found by another policy's spec.images extractor
             try:
                 if policy.scope is not None and (resource is None or namespace_of(resource) != policy.scope):
                     if resource is None and policy.first_match(image) is not None:
@@ -118,7 +138,7 @@ class IvpolPolicySet:
     def evaluate(self, subject: str) -> Decision:
         image = str(subject)  # a selection.ResourceImage carries its resource
         resource = subject.resource if isinstance(subject, ResourceImage) else None
-        found = self._applying(image, resource)
+        found = self._applying(image, resource, subject.category if isinstance(subject, ResourceImage) else "containers")
         applying = found.applying
         rules: list[AppliedRule] = [
             {"policy": a.policy.name, "rule": None, "entry": a.entry.index if a.entry else None, "action": action,

@@ -9,7 +9,9 @@ gives: a non-empty one is an error "not verified by pullguard", never a guess.
 
 The images of a resource are taken as Kyverno's default extractors take them for its kind
 (`pkg/cel/compiler/images.go`): a Pod's containers, initContainers and ephemeralContainers, the
-pod template of a Deployment, StatefulSet, DaemonSet, ReplicaSet or Job, a CronJob's job template.
+pod template of a Deployment, StatefulSet, DaemonSet, ReplicaSet or Job, a CronJob's job template;
+a policy's `spec.images` extractors add `images.<name>` (CEL over `object`, a list of strings,
+`CompileImageExtractors`/`ExtractImages` there).
 """
 
 from __future__ import annotations
@@ -122,6 +124,26 @@ def first_false(conditions: Sequence[NamedExpression], resource: Mapping[str, An
     if errors:
         raise MatchError(errors[0])
     return None
+
+
+def extract(extractors: Sequence[NamedExpression], resource: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(image, extractor name) for every string a `spec.images` extractor gives over the resource
+    (Kyverno's ExtractImages); MatchError when one errors or gives something else."""
+    metadata = resource.get("metadata") if isinstance(resource.get("metadata"), Mapping) else {}
+    assert isinstance(metadata, Mapping)
+    data = {"object": dict(resource), "oldObject": None, "namespaceObject": None,
+            "request": {"operation": "CREATE", "object": dict(resource), "name": str(metadata.get("name") or ""),
+                        "namespace": metadata.get("namespace")}}
+    out = []
+    for extractor in extractors:
+        try:
+            value = extractor.expression.evaluate(data)
+        except CelRuntimeError as error:
+            raise MatchError(f"spec.images '{extractor.name}' (line {extractor.line}): {error}") from None
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise MatchError(f"spec.images '{extractor.name}' (line {extractor.line}): not a list of strings")
+        out += [(item, extractor.name) for item in value]
+    return out
 
 
 def namespace_of(resource: Mapping[str, Any]) -> str:

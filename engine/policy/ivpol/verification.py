@@ -29,6 +29,7 @@ search), `referrer` attestations, or an image that is not one of the resource's.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -36,6 +37,7 @@ from typing import Any, Literal
 from .expressions import CelRuntimeError, verifying
 from .model import Attestation, ImageValidatingPolicy, MatchError, Validation, pod_for
 from .policyset import Applying, IvpolRequirements
+from .selection import extract
 
 
 @dataclass(frozen=True)
@@ -212,9 +214,11 @@ class _Answers:
 
 def _data(policy: ImageValidatingPolicy, resource: Mapping[str, Any], taken: Sequence[Member]) -> dict[str, Any]:
     """What the expressions see: the resource and, under `images`, the images of it the policy
-    takes, by category, in the resource's order (Kyverno's filteredImages: every category is a
-    list, empty when the policy takes none of it)."""
+    takes, by category (a default one or a `spec.images` extractor's name), in the order they
+    were found (Kyverno's filteredImages: every default category is a list, empty when the
+    policy takes none of it)."""
     images: dict[str, list[str]] = {"containers": [], "initContainers": [], "ephemeralContainers": []}
+    images.update({extractor.name: [] for extractor in policy.extractors})
     for member in taken:
         images.setdefault(member.category, []).append(member.image)
     pod = dict(resource)
@@ -224,6 +228,34 @@ def _data(policy: ImageValidatingPolicy, resource: Mapping[str, Any], taken: Seq
         "attestors": {a.name: {"name": a.name} for a in policy.attestors},
         "attestations": {a.name: a.name for a in policy.attestations},
     }
+
+
+def _taken(policy: ImageValidatingPolicy, obj: Mapping[str, Any], members: Sequence[Member],
+           by_image: Mapping[str, Member]) -> list[Member]:
+    """The images the policy takes, default categories first, then each `spec.images` extractor's
+    in its order. An extracted image is checked as its own entry (engine.images gives it its
+    row) or as the same image written in a container; one that was not checked at all is
+    MatchError, never left out."""
+    names = {extractor.name for extractor in policy.extractors}
+    default = [m for m in members if m.category not in names and any(a.policy.index == policy.index for a in m.applying)]
+    if not policy.extractors:
+        return default
+    replaced = sorted(names & {"containers", "initContainers", "ephemeralContainers"})
+    if replaced:
+        raise MatchError(f"not verified by pullguard: spec.images '{replaced[0]}' replaces Kyverno's own extractor")
+    rows = {(m.image, m.category): m for m in members}
+    taken = list(default)
+    for image, name in extract(policy.extractors, obj):
+        try:
+            if policy.first_match(image) is None:
+                continue
+        except MatchError as error:
+            raise MatchError(f"spec.images '{name}': {error}") from None
+        member = rows.get((image, name)) or by_image.get(image)
+        if member is None:
+            raise MatchError(f"not verified by pullguard: image {image} of spec.images '{name}' was not checked")
+        taken.append(dataclasses.replace(member, category=name))
+    return taken
 
 
 def _with_variables(policy: ImageValidatingPolicy, data: dict[str, Any]) -> None:
@@ -277,7 +309,11 @@ def run_resource(resource: Mapping[str, Any] | None, members: Sequence[Member]) 
     results: dict[int, _PolicyResult] = {}
     for index in sorted(policies):
         policy = policies[index]
-        taken = [m for m in members if any(a.policy.index == index for a in m.applying)]
+        try:
+            taken = _taken(policy, obj, members, by_image)
+        except MatchError as error:
+            results[index] = _PolicyResult("error", str(error))
+            continue
         results[index] = _evaluate(policy, obj, taken, by_image, record)
     for index in sorted(policies):  # Kyverno's EnforceRequired, once every policy was evaluated
         result = results[index]
