@@ -232,3 +232,24 @@ def test_an_extracted_image_in_a_kyverno_test_file(tmp_path, capsys):
     code = main(["test", str(tmp_path / "kyverno-test.yaml"), "-o", "json"])
     [case] = json.loads(capsys.readouterr().out)["cases"]
     assert code == 0 and UNSIGNED in case["message"], case
+
+
+def test_a_custom_resource_whose_image_only_an_extractor_finds(tmp_path, capsys):
+    """A Kyverno test resource of a kind with no containers (a Task CRD): spec.images is how the
+    policy sees its image."""
+    policy = _with_extractor("[object.spec.image]", "task", SIDECAR_CHECK.replace("sidecar", "task")).replace(
+        "[deployments]}", "[deployments]}\n      - {apiGroups: [example.com], apiVersions: [v1], operations: [CREATE], resources: [tasks]}")
+    (tmp_path / "policy.yaml").write_text(policy)
+    (tmp_path / "resources.yaml").write_text("---\n".join(
+        f"apiVersion: example.com/v1\nkind: Task\nmetadata: {{name: {name}, namespace: default}}\nspec: {{image: '{image}'}}\n"
+        for name, image in (("unsigned", UNSIGNED), ("signed", SIGNED))))
+    (tmp_path / "kyverno-test.yaml").write_text(
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [policy.yaml]\n"
+        f"resources: [resources.yaml]\npullguard:\n  mirrors: {{quay.io: oci:{SAMPLES / 'registry'}}}\n"
+        f"  trustedRoot: {SAMPLES / 'trusted_root.json'}\nresults:\n"
+        "  - {isImageValidatingPolicy: true, kind: Task, policy: partner, resources: [unsigned], result: fail}\n"
+        "  - {isImageValidatingPolicy: true, kind: Task, policy: partner, resources: [signed], result: pass}\n")
+    code = main(["test", str(tmp_path / "kyverno-test.yaml"), "-o", "json"])
+    cases = json.loads(capsys.readouterr().out)["cases"]
+    assert code == 0, [c["reason"] for c in cases if not c["passed"]]
+    assert [c["actual"]["outcome"] for c in cases] == ["fail", "pass"]
