@@ -238,3 +238,31 @@ def test_usage_error_is_exit_2_real_process(policy):
     assert _pullguard("check").returncode == 2
     assert _pullguard("check", policy(GOOD), "--format", "yaml").returncode == 2
     assert _pullguard("simulate", policy(GOOD), "nginx", "--format", "xml").returncode == 2
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+PUBLIC_KEY_RULE = "  - image: 'ghcr.io/keyed/*'\n    publicKey:\n      certificate: |\n" + "".join(
+    "        " + line + "\n" for line in (SAMPLES / "partner.pub").read_text().splitlines())
+
+
+@pytest.mark.parametrize("text", [GOOD, WARN + PUBLIC_KEY_RULE + "  - image: '*'\n    keyless: {issuer: \"q\\u00e9\\\"\"}\n",
+                                  (SAMPLES / "talos" / "policy.yaml").read_text()])
+def test_json_results_are_what_json_dumps_makes_of_each_decision(text: str) -> None:
+    # The JSON writer builds a Talos result's fields after match_subject as text (once per rule
+    # hit); the document must be byte for byte what json.dumps makes of every decision.
+    import io
+
+    from pullguard.engine.policy import load_policy
+    from pullguard.engine.simulate import simulate, simulate_json
+    from pullguard.tui.commands.simulate import write_json_results
+
+    loaded = load_policy(text, "p.yaml")
+    images = ["ghcr.io/siderolabs/talos:v1", "nginx", "quay.io/bad/x@sha256:" + "a" * 64, "ghcr.io/keyed/app:1",
+              "registry.example.com/\u00e9t\u00e9:1", "Bad:Ref", "ghcr.io/acme/app:v1", "other.io/x/y", "ttl.sh/app:1",
+              "registry.acme.internal:5000/app:1", "quay.io/partner/app:1"]
+    decisions = simulate(loaded, images)
+    out = io.StringIO()
+    write_json_results(simulate_json(loaded, []), decisions, stream=out)
+    head = json.dumps({"policy": loaded.path, "dialect": loaded.dialect})[:-1]
+    assert out.getvalue() == head + ', "results": [\n  ' + ",\n  ".join(json.dumps(d.to_json()) for d in decisions) + "\n]}\n"
+    assert {d.action for d in decisions} >= {"verify", "skip", "deny", None}

@@ -44,6 +44,18 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None, entries: lis
     import json
     from json.encoder import encode_basestring_ascii as quote
 
+    def text(value: str | None) -> str:
+        return "null" if value is None else quote(value)
+
+    def plain_tail(d) -> str:
+        # What json.dumps(d.to_json()) holds after "match_subject" for a decision without
+        # `rules` or `requirements` (Talos), written from its fields: building and encoding the
+        # dict cost four times as much, once for every rule a fleet hits (tests hold them equal).
+        verifier = "null" if d.verifier is None else json.dumps(d.verifier.to_json())
+        index = "null" if d.rule_index is None else str(d.rule_index)
+        return (f'"action": {text(d.action)}, "rule_index": {index}, "rule_id": {text(d.rule_id)}, '
+                f'"pattern": {text(d.pattern)}, "verifier": {verifier}, "message": {text(d.message)}}}')
+
     stream = stream or sys.stdout
     head = json.dumps({k: v for k, v in doc.items() if k != "results"})[:-1]
     encoded: dict[tuple, str] = {}
@@ -58,11 +70,12 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None, entries: lis
         else:
             tail = None
         if tail is None:
-            rest = d.to_json()
-            del rest["image"], rest["match_subject"]
-            tail = json.dumps(rest)[1:]
             if key is not None:
-                encoded[key] = tail
+                tail = encoded[key] = plain_tail(d)
+            else:
+                rest = d.to_json()
+                del rest["image"], rest["match_subject"]
+                tail = json.dumps(rest)[1:]
         subject = "null" if d.match_subject is None else quote(d.match_subject)
         if where is not None:
             entry = next(where)
