@@ -22,7 +22,6 @@ from pullguard.engine.signatures.legacy import (
     BUNDLE_ANNOTATION,
     CERTIFICATE_ANNOTATION,
     CHAIN_ANNOTATION,
-    check_keyless_certificate,
 )
 from pullguard.engine.signatures.payload import INTOTO_PAYLOAD_TYPE, check_statement, pae
 from pullguard.engine.signatures.rekor import RekorEntry
@@ -139,7 +138,8 @@ def verify_legacy_attestation(
     else:
         entry = _logged(annotations, payload, valid, cert.public_bytes(serialization.Encoding.DER), True, root)
         when = entry.integrated_datetime
-    identity = check_keyless_certificate(cert, annotations.get(CHAIN_ANNOTATION), root, when, verifier)
+    identity = certs.check_keyless_certificate(cert, certs.load_pem_chain(annotations.get(CHAIN_ANNOTATION)), root, when,
+                                               verifier)
     return SignatureEvidence(
         format="legacy",
         artifact_digest=image_digest,

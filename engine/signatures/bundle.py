@@ -254,7 +254,6 @@ def _verify_keyless_offline(
     from cryptography.hazmat.primitives import serialization
 
     from pullguard.engine.signatures import certs, rekor
-    from pullguard.engine.signatures.identity import certificate_identity, check_certificate_policy, check_identity
     from pullguard.engine.signatures.keyverify import signature_valid, signature_valid_prehashed
 
     ders = _bundle_certificates(doc)
@@ -296,13 +295,7 @@ def _verify_keyless_offline(
         entry = _logged_with_key(doc, root, logged)
         tlog = TlogEntry(entry.log_index, entry.integrated_time)
         when = entry.integrated_datetime
-    chain = certs.verify_chain(cert, chain_given, root, when)
-    certs.check_code_signing(cert)
-    if not verifier.ignore_sct:
-        certs.verify_sct(cert, chain, root)
-    identity = certificate_identity(cert)
-    check_identity(identity, verifier)
-    check_certificate_policy(cert, verifier)
+    identity = certs.check_keyless_certificate(cert, chain_given, root, when, verifier)
     return SignatureEvidence(format="bundle", artifact_digest=image_digest, identity=identity, tlog=tlog,
                              bundle_verified=tlog is not None, details=details)
 

@@ -17,11 +17,34 @@ if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.x509.verification import ExtensionPolicy
 
+    from pullguard.engine.signatures.evidence import Identity
+    from pullguard.engine.vocabulary import KeylessVerifier
+
 SCT_LIST_OID = "1.3.6.1.4.1.11129.2.4.2"
 
 
 def _when(t: datetime) -> str:
     return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_keyless_certificate(
+    cert: x509.Certificate, intermediates: list[x509.Certificate], root: TrustRoot, when: datetime,
+    verifier: KeylessVerifier,
+) -> Identity:
+    """What a keyless certificate must prove once its signature verified, for `.sig` and `.att`
+    layers and Sigstore bundles alike: a chain to a Fulcio CA valid at `when` (the logged time),
+    code signing, a valid SCT (unless the rule ignores it), and the rule's identity and Fulcio
+    extensions."""
+    from pullguard.engine.signatures.identity import certificate_identity, check_certificate_policy, check_identity
+
+    chain = verify_chain(cert, intermediates, root, when)
+    check_code_signing(cert)
+    if not verifier.ignore_sct:
+        verify_sct(cert, chain, root)
+    identity = certificate_identity(cert)
+    check_identity(identity, verifier)
+    check_certificate_policy(cert, verifier)
+    return identity
 
 
 def load_pem_certificate(pem: str | bytes, what: str) -> x509.Certificate:

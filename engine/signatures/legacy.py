@@ -11,17 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING
 
 from pullguard.engine.signatures.errors import SignatureError
-from pullguard.engine.signatures.evidence import Identity, SignatureEvidence, TlogEntry
+from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
 from pullguard.engine.signatures.rekor import RekorEntry
 from pullguard.engine.signatures.trust import TrustRoot, load_trusted_root
 from pullguard.engine.vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
-
-if TYPE_CHECKING:
-    from cryptography import x509
 
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
@@ -124,7 +119,8 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier: Verifier, tru
         der = cert.public_bytes(serialization.Encoding.DER)
         entry = _verify_tlog(layer, signature, der, True, root)
         when = entry.integrated_datetime
-    identity = check_keyless_certificate(cert, layer.annotations.get(CHAIN_ANNOTATION), root, when, verifier)
+    identity = certs.check_keyless_certificate(cert, certs.load_pem_chain(layer.annotations.get(CHAIN_ANNOTATION)),
+                                              root, when, verifier)
     return SignatureEvidence(
         format="legacy",
         artifact_digest=image_digest,
@@ -132,25 +128,6 @@ def _verify_layer(layer: LegacyLayer, image_digest: str, verifier: Verifier, tru
         tlog=TlogEntry(entry.log_index, entry.integrated_time) if entry else None,
         bundle_verified=entry is not None,
     )
-
-
-def check_keyless_certificate(
-    cert: x509.Certificate, chain_pem: str | None, root: TrustRoot, when: datetime, verifier: KeylessVerifier
-) -> Identity:
-    """What a keyless certificate must prove once its signature verified, for `.sig` and `.att`
-    layers alike: a chain to a Fulcio CA valid at `when` (the logged time), code signing, a valid
-    SCT (unless the rule ignores it), and the rule's identity and Fulcio extensions."""
-    from pullguard.engine.signatures import certs
-    from pullguard.engine.signatures.identity import certificate_identity, check_certificate_policy, check_identity
-
-    chain = certs.verify_chain(cert, certs.load_pem_chain(chain_pem), root, when)
-    certs.check_code_signing(cert)
-    if not verifier.ignore_sct:
-        certs.verify_sct(cert, chain, root)
-    identity = certificate_identity(cert)
-    check_identity(identity, verifier)
-    check_certificate_policy(cert, verifier)
-    return identity
 
 
 def verify_legacy(
