@@ -427,26 +427,20 @@ def _seconds(v: object) -> Decimal | None:
     return None
 
 
+def _nanoseconds(v: object) -> Decimal | None:
+    """A Duration* operand: a Go duration string, or a number of seconds; None for anything else."""
+    if isinstance(v, str):
+        return parse_go_duration(v)
+    seconds = _seconds(v)
+    return None if seconds is None else seconds * Decimal(10**9)
+
+
 def _duration(op: str, key: object, value: object) -> bool:
     """The deprecated Duration* operators: numbers are seconds, strings Go durations."""
-    cmp = _COMPARE[op.removeprefix("Duration")]
-    if isinstance(key, str):
-        k = parse_go_duration(key)
-        if k is None:
-            return False
-    elif _is_number(key):
-        k = _seconds(key) * Decimal(10**9)  # type: ignore[operator]
-    else:
+    k, v = _nanoseconds(key), _nanoseconds(value)
+    if k is None or v is None:
         return False
-    if isinstance(value, str):
-        v = parse_go_duration(value)
-        if v is None:
-            return False
-    elif _is_number(value):
-        v = _seconds(value) * Decimal(10**9)  # type: ignore[operator]
-    else:
-        return False
-    return cmp(k, v)
+    return _COMPARE[op.removeprefix("Duration")](k, v)
 
 
 def evaluate(operator: str, key: object, value: object) -> bool:
