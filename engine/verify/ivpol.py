@@ -91,11 +91,6 @@ async def check_ivpol(
 ) -> Checked | VerifyResult:
     if decision.error is not None:  # a matchImageReferences entry could not say (Kyverno's error)
         return VerifyResult(decision, digest, "error", decision.error, errors=[decision.error])
-    try:
-        checkers.root()
-    except Exception as exc:
-        msg = f"failed to load the trusted root: {exc}"
-        return VerifyResult(decision, digest, "error", msg, errors=[msg])
     memo = MemoStore(store)
     checks: dict[tuple[str | int, ...], AttestorCheck] = {}
     attested: dict[str, FoundAttestation] = {}  # by reference: one attestation verified by several attestors
