@@ -19,9 +19,9 @@ from typing import Any
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
 from pullguard.engine.signatures.legacy import (
-    BUNDLE_ANNOTATION,
     CERTIFICATE_ANNOTATION,
     CHAIN_ANNOTATION,
+    logged_entry,
 )
 from pullguard.engine.signatures.payload import INTOTO_PAYLOAD_TYPE, check_statement, pae
 from pullguard.engine.signatures.rekor import RekorEntry
@@ -63,14 +63,7 @@ def _logged(annotations: dict[str, str], payload: bytes, signature: bytes, signe
             root: TrustRoot) -> RekorEntry:
     from pullguard.engine.signatures import rekor
 
-    text = annotations.get(BUNDLE_ANNOTATION)
-    if not text:
-        raise SignatureError(
-            "attestation has no Rekor bundle annotation (dev.sigstore.cosign/bundle); "
-            "a transparency-log entry is required and cannot be looked up offline"
-        )
-    entry = rekor.parse_cosign_bundle(text)
-    rekor.verify_set(entry, root)
+    entry = logged_entry(annotations, root, "attestation")
     rekor.check_intoto(entry, payload, signature, signer_der, signer_is_cert)
     return entry
 

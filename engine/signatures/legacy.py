@@ -42,17 +42,26 @@ def _root_for(verifier: Verifier, trusted_root: TrustRoot | None) -> TrustRoot:
     return root.with_overrides(rekor_pem=verifier.rekor_pubkey)
 
 
-def _verify_tlog(layer: LegacyLayer, signature: bytes, signer_der: bytes, signer_is_cert: bool, root: TrustRoot) -> RekorEntry:
+def logged_entry(annotations: dict[str, str], root: TrustRoot, what: str) -> RekorEntry:
+    """The Rekor entry in a `.sig` or `.att` layer's bundle annotation, its SET verified against
+    the root (the caller then checks that the entry is of this `what`'s signature)."""
     from pullguard.engine.signatures import rekor
 
-    text = layer.annotations.get(BUNDLE_ANNOTATION)
+    text = annotations.get(BUNDLE_ANNOTATION)
     if not text:
         raise SignatureError(
-            "signature has no Rekor bundle annotation (dev.sigstore.cosign/bundle); "
+            f"{what} has no Rekor bundle annotation ({BUNDLE_ANNOTATION}); "
             "a transparency-log entry is required and cannot be looked up offline"
         )
     entry = rekor.parse_cosign_bundle(text)
     rekor.verify_set(entry, root)
+    return entry
+
+
+def _verify_tlog(layer: LegacyLayer, signature: bytes, signer_der: bytes, signer_is_cert: bool, root: TrustRoot) -> RekorEntry:
+    from pullguard.engine.signatures import rekor
+
+    entry = logged_entry(layer.annotations, root, "signature")
     rekor.check_hashedrekord(entry, layer.payload, signature, signer_der, signer_is_cert)
     return entry
 
