@@ -17,11 +17,26 @@ import yaml
 
 from .yamlsyntax import explain
 
+Node = yaml.Node
+MappingNode = yaml.MappingNode
+SequenceNode = yaml.SequenceNode
+ScalarNode = yaml.ScalarNode
+
 _Base: Any
 try:  # libyaml is in PyYAML's wheels; the pure-Python composer is the slow fallback
     _Base = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on the wheel
     _Base = yaml.SafeLoader
+
+
+# The first characters for which SafeLoader tries an implicit type (null, bool, int, float,
+# timestamp, merge, value); a plain scalar starting with any other is a string.
+_IMPLICIT_STARTS = frozenset(k for k in _Base.yaml_implicit_resolvers if k)
+_STR_TAG: str = _Base.DEFAULT_SCALAR_TAG
+_SEQ_TAG: str = _Base.DEFAULT_SEQUENCE_TAG
+_MAP_TAG: str = _Base.DEFAULT_MAPPING_TAG
+# What the shortcut in _Loader.resolve relies on: no resolver for every scalar, none by path.
+_RESOLVE_SHORTCUT = None not in _Base.yaml_implicit_resolvers and not _Base.yaml_path_resolvers
 
 
 class _Loader(_Base):  # type: ignore[misc]
@@ -35,11 +50,19 @@ class _Loader(_Base):  # type: ignore[misc]
     def ascend_resolver(self) -> None:
         pass
 
+    if _RESOLVE_SHORTCUT:
 
-Node = yaml.Node
-MappingNode = yaml.MappingNode
-SequenceNode = yaml.SequenceNode
-ScalarNode = yaml.ScalarNode
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            """The tag SafeLoader's resolver gives, without trying its regexes where none can
+            match: quoted scalars, collections, and plain scalars whose first character starts
+            no implicit type (most keys and values of a policy). A fifth of composing."""
+            if kind is ScalarNode:
+                if implicit[0] and (not value or value[0] in _IMPLICIT_STARTS):
+                    tag: str = super().resolve(kind, value, implicit)
+                    return tag
+                return _STR_TAG
+            return _MAP_TAG if kind is MappingNode else _SEQ_TAG
+
 
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
