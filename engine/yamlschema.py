@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -25,6 +25,7 @@ from typing import Any, Union
 
 from .diagnostics import Diagnostic, Severity, reindent
 from .yamlsource import (
+    Document,
     MappingNode,
     Node,
     ScalarNode,
@@ -305,15 +306,18 @@ class Walker:
     """Reads nodes against type specs, reporting each problem as a Diagnostic."""
 
     def __init__(self, report: Callable[[Diagnostic], None], rule_index: Callable[[], int | None] = lambda: None,
-                 wording: Wording = KUBERNETES):
+                 wording: Wording = KUBERNETES, memo: SubtreeMemo | None = None):
         self.report = report
         self.rule_index = rule_index
         self.wording = wording
+        self.memo = memo
+        self.reported = 0  # diagnostics given so far (a memo keeps only what was read cleanly)
 
     def diag(self, severity: Severity, code: str, message: str, pos: Pos | None, fix: str | None = None,
              end: Pos | None = None) -> None:
         line, column = pos if pos else (None, None)
         end_line, end_column = end if end else (None, None)
+        self.reported += 1
         self.report(Diagnostic(severity, code, message, line, column, self.rule_index(), end_line, end_column, fix))
 
     def finding(self, found: Finding, node: Node) -> None:
@@ -414,6 +418,7 @@ class Walker:
             key = key_node.value
             earlier = seen.setdefault(key, key_node)
             if earlier is not key_node:  # the same words as the whole-document check (load_policy)
+                self.reported += 1
                 self.report(duplicate_key_diagnostic(key_node, earlier, self.rule_index()))
             if hook is not None and hook(key, out):
                 continue
@@ -429,6 +434,13 @@ class Walker:
         return out
 
     def value(self, spec: Spec, node: Node, what: str) -> Any:
+        memo = self.memo
+        if memo is not None and id(spec) in memo.spec_ids:
+            return memo.value(self, spec, node, what)
+        return self.decode(spec, node, what)
+
+    def decode(self, spec: Spec, node: Node, what: str) -> Any:
+        """`value` without the memo."""
         if isinstance(spec, Schema):
             return self.obj(spec, node, what)
         if isinstance(spec, ListOf):
@@ -492,6 +504,66 @@ class Walker:
         return node  # ANY: opaque
 
 
+class SubtreeMemo:
+    """Decoded values shared between subtrees written alike: a fleet's policy repeats the same
+    attestors in every entry, and decoding them again was a third of loading it.
+
+    A subtree is known by its text (up to its last value) and the column it starts at (the same
+    text at the same column composes to the same nodes), in a stream without anchors (an alias means what its
+    anchor last said) or byte-order mark (libyaml's marks do not count it), and never when the
+    text holds a tag (`!`: its handle depends on the document's directives). Only values of the
+    specs named are shared, and only when decoding them reported nothing. A shared value holds
+    the first subtree's nodes: a reader that reports anything about one from a later place would
+    name the first one's line, so a loader that used the memo (`hits`) and reported anything
+    reads the document again without it.
+    """
+
+    def __init__(self, text: str, specs: Iterable[Spec]):
+        self.text = text
+        self.spec_ids = frozenset(id(spec) for spec in specs)
+        self.table: dict[tuple[int, int, str], Any] = {}
+        self.hits = 0
+
+    @classmethod
+    def for_documents(cls, docs: Iterable[Document], specs: Iterable[Spec]) -> SubtreeMemo | None:
+        """A memo over the documents' stream, or None where their text cannot key one."""
+        texts = {doc.text for doc in docs}
+        if len(texts) != 1:
+            return None
+        text = texts.pop()
+        if not text or "&" in text or "\ufeff" in text:
+            return None
+        return cls(text, specs)
+
+    def value(self, walker: Walker, spec: Spec, node: Node, what: str) -> Any:
+        if not isinstance(node, (MappingNode, SequenceNode)):
+            return walker.decode(spec, node, what)
+        piece = self.text[node.start_mark.index:_content_end(node)]
+        if "!" in piece:
+            return walker.decode(spec, node, what)
+        key = (id(spec), node.start_mark.column, piece)
+        found = self.table.get(key, _UNSEEN)
+        if found is not _UNSEEN:
+            self.hits += 1
+            return found
+        before = walker.reported
+        value = walker.decode(spec, node, what)
+        if walker.reported == before:
+            self.table[key] = value
+        return value
+
+
+def _content_end(node: Node) -> int:
+    """Where the text of a node ends: a block collection's own end mark lies at the next token,
+    past the blank lines and comments after it, so it ends where its last value does."""
+    while isinstance(node, (MappingNode, SequenceNode)) and not node.flow_style and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(node, MappingNode) else last
+    index: int = node.end_mark.index
+    return index
+
+
+_UNSEEN = object()
 _NO_STRINGS: Mapping[str, str] = MappingProxyType({})
 
 

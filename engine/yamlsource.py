@@ -78,6 +78,9 @@ class Document:
     # False when the text has no anchor: then no alias makes a node appear twice in the tree,
     # and a walk needs no record of the nodes it has seen.
     has_anchors: bool = True
+    # The stream the document was composed from, which its nodes' marks index ("" when the
+    # nodes were made some other way).
+    text: str = ""
 
 
 def position(node: Node) -> tuple[int, int]:
@@ -130,7 +133,7 @@ def compose(text: str) -> tuple[list[Document], YamlProblem | None]:
                 problem = _alias_expansion_problem(root)
                 if problem is not None:
                     return docs, problem
-            docs.append(Document(index, root, check_aliases))
+            docs.append(Document(index, root, check_aliases, text))
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from ...diagnostics import Diagnostic, Severity
 from ...reference import InvalidReference, parse_repository
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier
-from ...yamlschema import Obj, Seq, Walker, seq_items, string_map
+from ...yamlschema import Obj, Seq, SubtreeMemo, Walker, seq_items, string_map
 from ...yamlsource import (
     Document,
     MappingNode,
@@ -55,7 +55,7 @@ from .evaluate import KyvernoPolicySet
 from .match import AUTOGEN_ANNOTATION, AUTOGEN_CONTROLLERS, Filter, RuleInfo, contains_pod
 from .operators import DEPRECATED, canonical
 from .requirements import AttestationReq, AttestorReq, AttestorSetReq, VerifyEntry
-from .schema import POLICY
+from .schema import ATTESTATION, POLICY, VERIFY_IMAGES
 
 API_VERSIONS = ("kyverno.io/v1", "kyverno.io/v2beta1")
 KINDS = KYVERNO_KINDS
@@ -100,14 +100,19 @@ class _CurrentEntry:
 
 
 class _Loader:
-    def __init__(self, path: str, errors_only: bool = False):
+    def __init__(self, path: str, errors_only: bool = False, memo: SubtreeMemo | None = None):
         self.path = path
         # Only what refuses the policy is wanted (simulate): the pattern lints, which can only
         # warn and are asked for every imageReferences pattern, are skipped.
         self.errors_only = errors_only
         self.diags: list[Diagnostic] = []
         self.current_entry = _CurrentEntry()
-        self.walker = Walker(self.diags.append, self.current_entry)
+        self.walker = Walker(self.diags.append, self.current_entry, memo=memo)
+        # With a memo, entries whose attestors are written alike share one decoded list (the
+        # same Seq): what it makes of them is read once too. (id of the Seq, path, type, the
+        # entry's signature repository) -> (the Seq, kept alive for its id; the attestor sets).
+        self.shared_sets: dict[tuple[int, str, str, str], tuple[Seq, list[AttestorSetReq]]] | None = (
+            {} if memo is not None else None)
         self.entry_count = 0
         self.rules: list[RuleInfo] = []
         # The fields of the entry being read that pullguard does not check (VerifyEntry.unsupported).
@@ -391,7 +396,7 @@ class _Loader:
         if vtype == "Notary":
             d("info", "kyverno-notary-unsupported", "type Notary is not supported for verification by pullguard",
               e.value_pos("type"), None)
-        sets = [self.attestor_set(s, f"attestors[{j}]", vtype) for j, s in enumerate(seq_items(e.get("attestors")))]
+        sets = self.attestor_sets(e.get("attestors"), "attestors", vtype)
         # Convert(): the deprecated key/issuer become one more attestor set
         if e.get("key") or e.get("issuer") or e.get("annotations"):
             legacy = self.legacy_attestor(e)
@@ -410,8 +415,7 @@ class _Loader:
             if not atype:
                 d("warning", "kyverno-attestation-type", f".attestations[{j}]: missing type", a.start,
                   "add 'type: <predicate type URI>', e.g. 'https://slsa.dev/provenance/v0.2'")
-            asets = [self.attestor_set(s, f"attestations[{j}].attestors[{k}]", vtype)
-                     for k, s in enumerate(seq_items(a.get("attestors")))]
+            asets = self.attestor_sets(a.get("attestors"), f"attestations[{j}].attestors", vtype)
             if e.get("key") or e.get("issuer") or e.get("annotations"):
                 asets.append(self.legacy_attestor(e))
             if not asets:
@@ -605,6 +609,20 @@ class _Loader:
                           e.key_pos("issuer"), "add 'roots:' or move to attestors with 'keyless.rekor.url'")
             return AttestorSetReq(None, [AttestorReq("keyless", "issuer", v, repository=repository)])
         return AttestorSetReq(None, [AttestorReq("none", "annotations")])
+
+    def attestor_sets(self, written: object, path: str, vtype: str) -> list[AttestorSetReq]:
+        """The attestor sets of an `attestors` list (a new list: the entry may add the legacy set)."""
+        shared = self.shared_sets
+        key = (id(written), path, vtype, self.entry_repository)
+        if shared is not None and isinstance(written, Seq):
+            found = shared.get(key)
+            if found is not None:
+                return list(found[1])
+        before = (self.walker.reported, len(self.unsupported))
+        sets = [self.attestor_set(s, f"{path}[{j}]", vtype) for j, s in enumerate(seq_items(written))]
+        if shared is not None and isinstance(written, Seq) and before == (self.walker.reported, len(self.unsupported)):
+            shared[key] = (written, sets)
+        return list(sets)
 
     def attestor_set(self, s: Obj, path: str, vtype: str) -> AttestorSetReq:
         d = self.diag
@@ -839,8 +857,27 @@ class _Loader:
 
 def load(docs: list[Document], path: str, errors_only: bool = False) -> tuple[KyvernoPolicySet, list[Diagnostic]]:
     """Every Kyverno policy document of the file; other documents are ignored (with
-    `errors_only`, the lints that can only warn are skipped)."""
-    loader = _Loader(path, errors_only)
+    `errors_only`, the lints that can only warn are skipped).
+
+    With `errors_only` (a fleet's policy, simulated), attestors written alike are decoded once
+    (`SubtreeMemo`); a policy that has anything to report is read again without that, so every
+    diagnostic names its own line."""
+    if errors_only:
+        memo = SubtreeMemo.for_documents(docs, _SHARED_SPECS)
+        if memo is not None:
+            policy, diags = _load(docs, path, errors_only, memo)
+            if not (diags and memo.hits):
+                return policy, diags
+    return _load(docs, path, errors_only, None)
+
+
+# What SubtreeMemo may share: every `attestors` list (an entry's, an attestation's).
+_SHARED_SPECS = tuple(spec for spec in (VERIFY_IMAGES.fields["attestors"], ATTESTATION.fields["attestors"]) if spec)
+
+
+def _load(docs: list[Document], path: str, errors_only: bool,
+          memo: SubtreeMemo | None) -> tuple[KyvernoPolicySet, list[Diagnostic]]:
+    loader = _Loader(path, errors_only, memo)
     for doc in docs:
         if detect(doc):
             try:
