@@ -163,7 +163,8 @@ def _content(value: object) -> object:
         return verifier_key(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return (type(value).__name__,) + tuple(
-            (f.name, _content(getattr(value, f.name))) for f in dataclasses.fields(value) if f.name not in _POSITION_FIELDS
+            (f.name, _content(getattr(value, f.name))) for f in dataclasses.fields(value)
+            if f.compare and f.name not in _POSITION_FIELDS  # compare=False: a cache or a derived name
         )
     if isinstance(value, (list, tuple)):
         return tuple(_content(item) for item in value)
@@ -226,7 +227,7 @@ _ATTESTOR_FIELDS = frozenset({"attestor_sets", "attestations"})
 def _entry_order(old: VerifyEntry, new: VerifyEntry) -> Order:
     """An entry requires every attestor set (and attestation): their orders combine."""
     rest = [(f.name, _content(getattr(old, f.name)), _content(getattr(new, f.name)))
-            for f in dataclasses.fields(old) if f.name not in _POSITION_FIELDS | _ATTESTOR_FIELDS]
+            for f in dataclasses.fields(old) if f.compare and f.name not in _POSITION_FIELDS | _ATTESTOR_FIELDS]
     if any(a != b for _, a, b in rest):
         return "changed"
     if len(old.attestor_sets) != len(new.attestor_sets) or _content(old.attestations) != _content(new.attestations):

@@ -51,6 +51,8 @@ class KyvernoPolicySet:
         self._outcomes: dict[tuple[Matches, str, bool], EntryOutcome] = {}
         # Outcomes whose applying entries are the same share one Requirements (and its JSON).
         self._shared: dict[tuple[object, ...], EntryOutcome] = {}
+        # (rule key, kind) -> whether the rule's match selects that kind
+        self._selects: dict[tuple[int, str], bool] = {}
 
     # -- matching -------------------------------------------------------------------------
 
@@ -128,12 +130,13 @@ class KyvernoPolicySet:
         verify: list[tuple[VerifyEntry, str]] = []
         skipped: list[tuple[VerifyEntry, str]] = []
         digest_added = digest_required = False
-        selected: dict[int, bool] = {}
+        entries, rules, selects = self.entries, self.rules, self._selects
         for idx, ref, skip in matches:
-            entry = self.entries[idx]
-            ok = selected.get(entry.rule_key)
+            entry = entries[idx]
+            rule_key = entry.rule_key
+            ok = selects.get((rule_key, kind))
             if ok is None:
-                ok = selected[entry.rule_key] = self.rules[entry.rule_key].selects(kind)[0]
+                ok = selects[(rule_key, kind)] = rules[rule_key].selects(kind)[0]
             if not ok:
                 continue
             if skip is not None:
@@ -143,8 +146,7 @@ class KyvernoPolicySet:
             # verifyDigest is checked for every entry whose imageReferences match, skipped or not
             digest_required = digest_required or entry.verify_digest
             # mutateDigest runs for every image any entry of the rule matched (mutate_image.go)
-            if self.rules[entry.rule_key].mutates_digest:
-                digest_added = True
+            digest_added = digest_added or rules[rule_key].mutates_digest
         digest_added = digest_added and not has_digest
         missing = digest_required and not has_digest and not digest_added
         shape = (tuple((e.index, p) for e, p in verify), tuple((e.index, p) for e, p in skipped),
@@ -170,24 +172,21 @@ class KyvernoPolicySet:
             message = f"verification skipped by matched rule ({first.rule_id})"
         else:
             action, first, pattern, message = "allow", None, None, "no matched rule"
-        notes = []
         if missing:
-            notes.append("missing digest for \x00 (verifyDigest)")
+            message += "; missing digest for \x00 (verifyDigest)"
         elif digest_added:
-            notes.append("digest would be added (mutateDigest)")
+            message += "; digest would be added (mutateDigest)"
         if verify and all(e.failure_action == "Audit" for e, _ in verify):
-            notes.append("Audit: failures are reported, not blocked")
-        if notes:
-            message += "; " + "; ".join(notes)
+            message += "; Audit: failures are reported, not blocked"
         applied: list[tuple[VerifyEntry, Literal["verify", "skip"]]] = [(e, "verify") for e, _ in verify]
         applied += [(e, "skip") for e, _ in skipped]
-        rules: list[AppliedRule] = [
-            {"policy": e.policy, "rule": e.rule, "entry": e.entry, "action": a}
-            for e, a in sorted(applied, key=lambda t: t[0].index)
-        ]
+        if len(applied) > 1:
+            applied.sort(key=lambda t: t[0].index)
+        rules_applied: list[AppliedRule] = [{"policy": e.policy, "rule": e.rule, "entry": e.entry, "action": a}
+                                            for e, a in applied]
         req.to_json()  # computed once, shared by every Decision with this outcome
         verifier = first.first_verifier() if action == "verify" and first is not None else None
-        out = self._shared[shape] = EntryOutcome(action, first, pattern, message, req, rules, verifier, missing)
+        out = self._shared[shape] = EntryOutcome(action, first, pattern, message, req, rules_applied, verifier, missing)
         return out
 
     # -- the dialect interface ------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Literal
 
 from ...vocabulary import KeylessVerifier, PublicKeyVerifier, Verifier
@@ -92,20 +91,30 @@ class AttestorSetReq:
         """AttestorSet.RequiredCount: nil or 0 means every entry."""
         return len(self.entries) if not self.count else self.count
 
+    # Read only once loaded, and shared by the entries whose attestors are written alike (a
+    # fleet's policy: thousands), so its words and JSON are worked out once.
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
+    _json: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
     def describe(self) -> str:
-        inner = "; ".join(e.describe() for e in self.entries)
-        if len(self.entries) <= 1:
-            return inner
-        if self.required >= len(self.entries):
-            return f"all of: {inner}"
-        return f"{self.required} of {len(self.entries)}: {inner}"
+        if self._text is None:
+            inner = "; ".join(e.describe() for e in self.entries)
+            if len(self.entries) <= 1:
+                self._text = inner
+            elif self.required >= len(self.entries):
+                self._text = f"all of: {inner}"
+            else:
+                self._text = f"{self.required} of {len(self.entries)}: {inner}"
+        return self._text
 
     def cache_key(self) -> Hashable:
         return (self.required, tuple(e.cache_key() for e in self.entries))
 
-    def to_json(self) -> dict[str, Any]:
-        return {"count": self.count, "required": self.required,
-                "entries": [e.to_json() for e in self.entries]}
+    def to_json(self) -> dict[str, Any]:  # shared by every outcome (read only)
+        if self._json is None:
+            self._json = {"count": self.count, "required": self.required,
+                          "entries": [e.to_json() for e in self.entries]}
+        return self._json
 
 
 @dataclass
@@ -175,10 +184,14 @@ class VerifyEntry:
     # Fields that change Kyverno's verdict and that pullguard does not check, one line each
     # ("not verified by pullguard: <field> …"): the entry cannot be verified.
     unsupported: tuple[str, ...] = ()
+    rule_id: str = field(init=False, compare=False)  # `<policy>/<rule>#<entry>`
+    # to_json by (action, pattern): an entry takes part in several outcomes of a fleet
+    _json: dict[tuple[str, str | None], dict[str, Any]] = field(default_factory=dict, init=False, repr=False,
+                                                                 compare=False)
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)  # describe()
 
-    @property
-    def rule_id(self) -> str:
-        return f"{self.policy}/{self.rule}#{self.entry}"
+    def __post_init__(self) -> None:
+        self.rule_id = f"{self.policy}/{self.rule}#{self.entry}"
 
     @property
     def pattern(self) -> str:
@@ -195,11 +208,12 @@ class VerifyEntry:
         return _first_verifier(self.attestor_sets) or _first_verifier([s for a in self.attestations for s in a.attestor_sets])
 
     def describe(self) -> str:
-        return self._description
+        # An entry is read once and asked again for every outcome it takes part in (a fleet's
+        # policy: tens of thousands); what depends on the entry alone is worked out once.
+        if self._text is None:
+            self._text = self._description()
+        return self._text
 
-    # An entry is read once and asked again for every outcome it takes part in (a fleet's
-    # policy: tens of thousands); what depends on the entry alone is worked out once.
-    @cached_property
     def _description(self) -> str:
         if self.type == "Notary":
             return NOTARY_UNSUPPORTED
@@ -220,23 +234,19 @@ class VerifyEntry:
             tuple(a.cache_key() for a in self.attestations),
         )
 
-    def to_json(self, action: str, pattern: str | None) -> dict[str, Any]:
-        return {
-            "policy": self.policy, "rule": self.rule, "entry": self.entry, "rule_id": self.rule_id,
-            "action": action, "pattern": pattern, "type": self.type, "supported": self.supported,
-            "required": self.required, "verify_digest": self.verify_digest,
-            "mutate_digest": self.mutate_digest, "failure_action": self.failure_action,
-            "repository": self.repository or None,
-            "attestors": self._attestors_json, "attestations": self._attestations_json,
-        }
-
-    @cached_property
-    def _attestors_json(self) -> list[dict[str, Any]]:  # shared by every outcome (read only)
-        return [s.to_json() for s in self.attestor_sets]
-
-    @cached_property
-    def _attestations_json(self) -> list[dict[str, Any]]:
-        return [a.to_json() for a in self.attestations]
+    def to_json(self, action: str, pattern: str | None) -> dict[str, Any]:  # shared (read only)
+        found = self._json.get((action, pattern))
+        if found is None:
+            found = self._json[(action, pattern)] = {
+                "policy": self.policy, "rule": self.rule, "entry": self.entry, "rule_id": self.rule_id,
+                "action": action, "pattern": pattern, "type": self.type, "supported": self.supported,
+                "required": self.required, "verify_digest": self.verify_digest,
+                "mutate_digest": self.mutate_digest, "failure_action": self.failure_action,
+                "repository": self.repository or None,
+                "attestors": [s.to_json() for s in self.attestor_sets],
+                "attestations": [a.to_json() for a in self.attestations],
+            }
+        return found
 
 
 def _first_verifier(sets: list[AttestorSetReq]) -> Verifier | None:
