@@ -146,3 +146,69 @@ def test_alike_entries_share_their_attestor_sets():
     lean = load_policy(CASES["alike"], "p.yaml", errors_only=True).policy.entries
     assert lean[0].attestor_sets[0] is lean[1].attestor_sets[0] is lean[2].attestor_sets[0]
     assert lean[0].attestor_sets is not lean[1].attestor_sets  # each entry's own list
+
+
+# Attestors a generated policy picks from, flow and block, clean and not: each is written after
+# `attestors:` at the entry's indentation (block ones start on the next line).
+POOL = [
+    KEYLESS,
+    KEYLESS.replace("acme", "other"),
+    "[{count: 1, entries: [{keyless: {issuer: https://i, subject: s, rekor: {url: https://r}}}, {keys: {publicKeys: k}}]}]",
+    "[{entries: [{keyless: {issuer: https://i, roots: r, annotations: {a: b}}}]}]",
+    "[{entries: [{keyless: {issuer: https://i, rekor: {url: https://r}}, annotations: {a: b, a: c}}]}]",
+    "[{entries: [{keyless: {issuer: https://i}}]}]",  # neither rekor nor roots: an error
+    "[{entries: [{keyless: {issuer: https://i, rekor: {url: https://r}}, repository: ghcr.io/sigs/x}]}]",
+    "[{entries: [{certificates: {cert: c, rekor: {url: https://r}}}]}]",
+    "[{entries: [{attestor: {entries: [{keyless: {issuer: https://i, rekor: {url: https://r}}}]}}]}]",
+    "[{entries: [{keyless: {issuer: https://i, rekor: {url: https://r}, additionalExtensions: {x: y}}}]}]",
+    "[{entries: [{keyless: {issuer: 'https://i', subject: \"s\", rekor: {url: https://r}}}]}]  # a comment",
+    "[{entries: [{keyless: {issuer: ~, rekor: {url: https://r}}}]}]",
+    "[{entries: [{keyless: {issuer: 42, rekor: {url: https://r}}}]}]",
+    BLOCK,
+    BLOCK.replace("https://i", "https://j"),
+    BLOCK + "\n                    subjectRegExp: '('",
+    BLOCK + "\n\n          # trailing comment",
+]
+CLEAN = [KEYLESS, KEYLESS.replace("acme", "other"), POOL[2], POOL[6], POOL[8], POOL[10], POOL[11], BLOCK,
+         BLOCK.replace("https://i", "https://j"), BLOCK + "\n\n          # trailing comment"]
+ENTRY_EXTRAS = ["", "", "          type: Notary\n", "          type: SigstoreBundle\n", "          repository: ghcr.io/sigs/e\n",
+                "          mutateDigest: false\n          verifyDigest: false\n",
+                "          failureAction: Audit\n          mutateDigest: false\n"]
+
+
+def _generated(rng) -> str:
+    text = HEAD
+    for i in range(rng.randrange(2, 9)):
+        # mostly clean choices, so that many policies are read with the memo to the end
+        extra = rng.choice(ENTRY_EXTRAS) if rng.random() < 0.2 else ""
+        attestors = rng.choice(POOL) if rng.random() < 0.3 else rng.choice(CLEAN)
+        if rng.random() < 0.3:
+            text += (f"        - imageReferences: ['ghcr.io/e{i}/*']\n{extra}          attestations:\n"
+                     f"            - type: https://t\n              attestors: {attestors.replace(chr(10), chr(10) + '    ')}\n")
+        else:
+            text += entry(f"ghcr.io/e{i}/*", extra, attestors)
+    return text
+
+
+def test_generated_policies_read_alike_with_and_without_the_memo():
+    import random
+
+    from pullguard.engine.policy.kyverno.loader import _SHARED_SPECS, _load
+
+    rng = random.Random(16)
+    used = 0
+    for _ in range(300):
+        text = _generated(rng)
+        docs, problem = compose(text)
+        assert problem is None, text
+        memo = SubtreeMemo.for_documents(docs, _SHARED_SPECS)
+        shared, shared_diags = _load(docs, "p.yaml", True, memo)
+        plain, plain_diags = _load(docs, "p.yaml", True, None)
+        if not shared_diags and memo.hits:
+            used += 1
+        if shared_diags and memo.hits:
+            continue  # load() reads these again without the memo
+        assert shared_diags == plain_diags, text
+        assert [(e.rule_id, e.to_json("verify", None), e.describe(), e.unsupported) for e in shared.entries] == \
+               [(e.rule_id, e.to_json("verify", None), e.describe(), e.unsupported) for e in plain.entries], text
+    assert used > 30  # the memo was used, and agreed, on many clean policies
