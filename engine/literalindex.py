@@ -38,17 +38,23 @@ def _key_piece(pieces: list[str], shared: Counter[str]) -> str:
 
 class LiteralIndex:
     """Candidates among `patterns` for any subject: `exact[subject]` (patterns without a
-    wildcard, in list order), `always` (no literal piece) and `candidates(subject)`."""
+    wildcard, in list order), `always` (no literal piece) and `candidates(subject)`.
+
+    `sure[i]` is 1 when pattern i matches every subject it is a candidate for: `*`s around one
+    piece (`*/vendor/app-*`, found in the subject) or one path prefix before them
+    (`ghcr.io/acme/*`, the subject starts with it). The exact matcher need not read those
+    patterns (on a fleet-sized policy, reading one is a cache miss per subject)."""
 
     def __init__(self, patterns: Sequence[str], specials: str):
         self.exact: dict[str, list[int]] = {}
         self.always: list[int] = []
+        self.sure = bytearray(len(patterns))
         # A fleet's policy has thousands of patterns: one plain loop that splits each once (on
-        # its first special, the others made into it), piece counts only when needed.
+        # its first special, the others made into it), piece counts made in C at the end.
         wildcard, others = specials[0], specials[1:]
         keyed: list[tuple[int, list[str], bool]] = []  # (index, pieces, starts with one), in list order
-        single: list[str] = []
-        several = False
+        counted: list[str] = []  # each pattern's distinct pieces
+        sure = self.sure
         for index, pattern in enumerate(patterns):
             text = pattern
             for other in others:
@@ -56,21 +62,19 @@ class LiteralIndex:
             if wildcard not in text:
                 self.exact.setdefault(pattern, []).append(index)
                 continue
-            pieces = [piece for piece in text.split(wildcard) if piece]
+            pieces = list(filter(None, text.split(wildcard)))
             if not pieces:
                 self.always.append(index)
                 continue
             keyed.append((index, pieces, text[0] != wildcard))
             if len(pieces) == 1:
-                single.append(pieces[0])
+                counted.append(pieces[0])
+                if text[-1] == wildcard and text == pattern:  # `P*` or `*P*`, no other special
+                    sure[index] = 1
             else:
-                several = True
+                counted.extend(set(pieces))
         # How many patterns hold each piece (a pattern counts once per piece).
-        shared: Counter[str] = Counter(single)
-        if several:
-            for _, pieces, _leading in keyed:
-                if len(pieces) > 1:
-                    shared.update(set(pieces))
+        shared: Counter[str] = Counter(counted)
         owners: dict[str, list[int]] = {}
         # Patterns that start with their key piece, a path up to a '/' (`ghcr.io/acme/*`, the
         # commonest shape): every subject they match starts with it, so a dict of those prefixes
@@ -82,6 +86,8 @@ class LiteralIndex:
             if leading and key is pieces[0] and key[-1] == "/":
                 under.setdefault(key, []).append(index)
             else:
+                if leading:  # `P*` found anywhere in the subject: not a prefix
+                    self.sure[index] = 0
                 owners.setdefault(key, []).append(index)
         self._under: dict[str, tuple[int, ...]] = {prefix: tuple(indices) for prefix, indices in under.items()}
         self._under_ends = frozenset(len(prefix) - 1 for prefix in under)  # where their '/' is

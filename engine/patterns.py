@@ -146,11 +146,11 @@ class FirstMatch:
         catch_all = self._catch_all
         if catch_all is not None and (best is None or catch_all < best):
             best = catch_all
-        patterns = self.patterns
+        patterns, sure = self.patterns, self._index.sure
         for index in self._index.candidates(subject):
             if best is not None and index > best:
                 break
-            if glob_match(patterns[index], subject):
+            if sure[index] or glob_match(patterns[index], subject):
                 best = index
                 break
         if len(memo) < 1_000_000:  # a bound, so a stream of distinct images cannot grow it forever

@@ -560,6 +560,13 @@ CANDIDATE_CASES = [
     (["???", "?*", "**"], "abc", 0, (0, 1, 2)),
     (["", "*"], "", 0, (0, 1)),
     (["a/b", "a/b", "a/*"], "a/b", 0, (0, 1, 2)),
+    # A pattern matched without reading it again must not take a piece found elsewhere for a
+    # prefix or a suffix: `ab*` and `*/app` hold their piece, yet do not match.
+    (["ab*", "*"], "xab", 1, (1,)),
+    (["ab/*", "*"], "x/ab/c", 1, (1,)),
+    (["*/app", "*"], "a/app/x", 1, (1,)),
+    (["*/app*", "ab/*", "*"], "ab/app", 0, (0, 1, 2)),
+    (["a?/*", "*"], "ab/c", 0, (0, 1)),
 ]
 
 
