@@ -27,9 +27,9 @@ _NO_MATCH: _Outcome = ("allow", None, None, None, None, "no matched rule")
 _BITMASK_LIMIT = 20_000
 
 
-def _verification_message(rule: TalosRule) -> str:
+def _verification_message(rule: TalosRule, rule_id: str) -> str:
     """What verification would require, for `simulate` (no network)."""
-    head = f"verification required by matched rule ({rule.rule_id})"
+    head = f"verification required by matched rule ({rule_id})"
     verifier = rule.verifier
     if isinstance(verifier, KeylessVerifier):
         parts = [f"keyless issuer {verifier.issuer or '?'}"]
@@ -81,14 +81,12 @@ class TalosPolicy:
 
     @staticmethod
     def _make_outcome(rule: TalosRule) -> _Outcome:
-        action = rule.action
-        if action == "deny":
-            message = f"verification denied by matched rule ({rule.rule_id})"
-        elif action == "skip":
-            message = f"verification skipped by matched rule ({rule.rule_id})"
-        else:
-            message = _verification_message(rule)
-        return (action, rule.index, rule.rule_id, rule.pattern, rule.verifier if action == "verify" else None, message)
+        action, rule_id = rule.action, rule.rule_id
+        if action == "verify":
+            return (action, rule.index, rule_id, rule.pattern, rule.verifier, _verification_message(rule, rule_id))
+        message = (f"verification denied by matched rule ({rule_id})" if action == "deny"
+                   else f"verification skipped by matched rule ({rule_id})")
+        return (action, rule.index, rule_id, rule.pattern, None, message)
 
     @staticmethod
     def _decision(image: str, subject: str, outcome: _Outcome) -> Decision:

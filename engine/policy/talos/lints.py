@@ -153,7 +153,8 @@ def lint(rules: list[TalosRule], replaced: list[tuple[TalosRule, TalosRule]], iv
 
     if errors_only:
         for rule in rules:
-            _material_errors(rule, add)
+            if rule.subject_regex or rule.certificate:  # most rules of a fleet have neither
+                _material_errors(rule, add)
         return out
 
     if len(ivc_docs) > 1:

@@ -237,6 +237,7 @@ def load(docs: list[Document], path: str, errors_only: bool = False) -> tuple[Ta
     rules, replaced = merge(per_doc)
     loader.diags.extend(validate(rules))
     for rule in rules:
-        _build_verifier(rule)
+        if rule.has_keyless or rule.has_public_key:  # not skip/deny rules, a fleet's many
+            _build_verifier(rule)
     loader.diags.extend(lints.lint(rules, replaced, ivc_docs, errors_only))
     return TalosPolicy(rules), loader.diags

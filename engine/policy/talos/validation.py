@@ -14,19 +14,21 @@ from .rules import Pos, TalosRule
 def validate(rules: list[TalosRule]) -> list[Diagnostic]:
     """Talos's `Validate`, word for word, each message placed where a person would fix it."""
     out: list[Diagnostic] = []
+
+    # Defined once, not per rule: a fleet's policy has thousands of rules, nearly all without a finding.
+    def err(i: int, code: str, message: str, pos: Pos, fix: str | None = None, severity: Severity = "error") -> None:
+        out.append(Diagnostic(severity, code, f"rule {i}: {message}", pos[0], pos[1], i, fix=fix))
+
+    def warn(i: int, code: str, message: str, pos: Pos, fix: str | None = None) -> None:
+        err(i, code, message, pos, fix, "warning")
+
     for rule in rules:
         i = rule.index
         p = rule.pattern
         start = (rule.line, rule.column)
-
-        def err(code: str, message: str, pos: Pos, fix: str | None = None, severity: Severity = "error", i: int = i) -> None:
-            out.append(Diagnostic(severity, code, f"rule {i}: {message}", pos[0], pos[1], i, fix=fix))
-
-        def warn(code: str, message: str, pos: Pos, fix: str | None = None) -> None:
-            err(code, message, pos, fix, "warning")
-
         if p == "":
             err(
+                i,
                 "talos-image-required",
                 "imagePattern must be specified",
                 rule.pos("image", value=True) if "image" in rule.positions else start,
@@ -35,6 +37,7 @@ def validate(rules: list[TalosRule]) -> list[Diagnostic]:
         if "@" in p:
             head = p.split("@", 1)[0]
             warn(
+                i,
                 "talos-pattern-digest",
                 "imagePattern contains '@' but matching only applies to the image registry and repository, not the tag or digest",
                 rule.pos("image", value=True),
@@ -45,6 +48,7 @@ def validate(rules: list[TalosRule]) -> list[Diagnostic]:
             if slash and ":" in rest:
                 fixed = registry + "/" + rest.split(":", 1)[0]
                 warn(
+                    i,
                     "talos-pattern-tag",
                     "imagePattern contains ':' but matching only applies to the image registry and repository, not the tag or digest",
                     rule.pos("image", value=True),
@@ -52,6 +56,7 @@ def validate(rules: list[TalosRule]) -> list[Diagnostic]:
                 )
         if "/" not in p and p not in ("*", ""):
             warn(
+                i,
                 "talos-pattern-no-slash",
                 "imagePattern does not contain a '/', image references like 'nginx' are matched as 'docker.io/nginx' (normalized)",
                 rule.pos("image", value=True),
@@ -59,10 +64,11 @@ def validate(rules: list[TalosRule]) -> list[Diagnostic]:
             )
         has_verifier = rule.has_keyless or rule.has_public_key
         if rule.skip and rule.deny:
-            err("talos-skip-and-deny", "skip and deny cannot both be true", rule.pos("deny"), "keep only one of skip or deny")
+            err(i, "talos-skip-and-deny", "skip and deny cannot both be true", rule.pos("deny"), "keep only one of skip or deny")
         if (rule.skip or rule.deny) and has_verifier:
             where = rule.pos("keyless") if rule.has_keyless else rule.pos("publicKey")
             err(
+                i,
                 "talos-verifier-with-action",
                 "verifiers cannot be configured if skip or deny is true",
                 where,
@@ -70,6 +76,7 @@ def validate(rules: list[TalosRule]) -> list[Diagnostic]:
             )
         if not rule.skip and not rule.deny and not has_verifier:
             err(
+                i,
                 "talos-verifier-required",
                 "at least one verifier must be configured",
                 start,
@@ -77,6 +84,7 @@ def validate(rules: list[TalosRule]) -> list[Diagnostic]:
             )
         if rule.has_keyless and rule.has_public_key:
             err(
+                i,
                 "talos-two-verifiers",
                 "only one of keyless or publicKey verifier can be configured",
                 rule.pos("publicKey"),
@@ -85,6 +93,7 @@ def validate(rules: list[TalosRule]) -> list[Diagnostic]:
         if rule.has_keyless:
             if rule.issuer == "":
                 err(
+                    i,
                     "talos-issuer-required",
                     "verifier OIDC issuer must be specified",
                     rule.pos("keyless.issuer", value=True) if "keyless.issuer" in rule.positions else rule.pos("keyless"),
@@ -92,6 +101,7 @@ def validate(rules: list[TalosRule]) -> list[Diagnostic]:
                 )
             if rule.subject == "" and rule.subject_regex == "":
                 err(
+                    i,
                     "talos-subject-required",
                     "verifier subject or subjectRegex must be specified",
                     rule.pos("keyless"),
@@ -99,6 +109,7 @@ def validate(rules: list[TalosRule]) -> list[Diagnostic]:
                 )
         if rule.has_public_key and rule.certificate == "":
             err(
+                i,
                 "talos-certificate-required",
                 "verifier certificates must be specified",
                 rule.pos("publicKey.certificate", value=True) if "publicKey.certificate" in rule.positions else rule.pos("publicKey"),
