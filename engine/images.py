@@ -74,7 +74,8 @@ class ImageListError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
-@dataclass(frozen=True)
+# slots: a fleet's list holds hundreds of thousands (half the memory of a __dict__ each)
+@dataclass(frozen=True, slots=True)
 class ImageEntry:
     image: str
     source: str | None  # where it came from: `namespace/pod/container`, `Deployment/web/app`...
