@@ -266,3 +266,48 @@ def test_json_results_are_what_json_dumps_makes_of_each_decision(text: str) -> N
     head = json.dumps({"policy": loaded.path, "dialect": loaded.dialect})[:-1]
     assert out.getvalue() == head + ', "results": [\n  ' + ",\n  ".join(json.dumps(d.to_json()) for d in decisions) + "\n]}\n"
     assert {d.action for d in decisions} >= {"verify", "skip", "deny", None}
+
+
+MISSING_DIGEST = """apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: digests}
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: r
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      verifyImages:
+        - imageReferences: ['ghcr.io/acme/*']
+          mutateDigest: false
+          attestors: [{entries: [{keyless: {issuer: https://i, subject: s, rekor: {url: https://r}}}]}]
+        - imageReferences: ['ghcr.io/acme/skipped*']
+          skipImageReferences: ['ghcr.io/acme/skipped-too*']
+          mutateDigest: false
+          attestors: [{entries: [{keyless: {issuer: https://i, subject: s, rekor: {url: https://r}}}]}]
+"""
+
+
+@pytest.mark.parametrize("text", [MISSING_DIGEST, (SAMPLES / "kyverno" / "cluster-policy.yaml").read_text(),
+                                  (SAMPLES / "kyverno" / "image-validating-policy.yaml").read_text()],
+                         ids=["missing digest", "cluster policy sample", "image validating policy sample"])
+def test_kyverno_json_results_shared_by_images_alike_are_what_json_dumps_makes(text: str) -> None:
+    # Images decided alike share one encoded tail (the outcome's rules and requirements); an
+    # image whose message names it (a missing digest) must still get its own.
+    import io
+
+    from pullguard.engine.policy import load_policy
+    from pullguard.engine.simulate import simulate, simulate_json
+    from pullguard.tui.commands.simulate import write_json_results
+
+    loaded = load_policy(text, "p.yaml")
+    images = ["ghcr.io/acme/app:v1", "ghcr.io/acme/app:v2", "ghcr.io/acme/other:v1", "ghcr.io/acme/app@sha256:" + "a" * 64,
+              "ghcr.io/acme/skipped-too:1", "ghcr.io/acme/skipped:1", "ghcr.io/acme/skipped-too:2", "nginx", "Bad:Ref",
+              "ghcr.io/acme/builder:v1.0.0", "ghcr.io/acme/ledger:v1.2.0", "docker.io/library/busybox:1", "ghcr.io/acme/app:v1"]
+    decisions = simulate(loaded, images)
+    out = io.StringIO()
+    write_json_results(simulate_json(loaded, []), decisions, stream=out)
+    head = json.dumps({"policy": loaded.path, "dialect": loaded.dialect})[:-1]
+    assert out.getvalue() == head + ', "results": [\n  ' + ",\n  ".join(json.dumps(d.to_json()) for d in decisions) + "\n]}\n"
+    if text is MISSING_DIGEST:
+        messages = [d.message for d in decisions[:3]]
+        assert len(set(messages)) == 3 and all("missing digest for ghcr.io/acme/" in m for m in messages)

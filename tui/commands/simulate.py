@@ -38,7 +38,8 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None, entries: lis
     Written as the decisions come (a fleet's output is never held whole). json's `indent=`
     switches to its pure-Python encoder (10x slower on 50,000 results), so each result is
     encoded alone; images decided alike share everything after `"match_subject"`, encoded
-    once, and the two strings before it go through json's C string encoder. With `entries`
+    once (Talos by rule and message, Kyverno by the outcome's objects), and the two strings
+    before it go through json's C string encoder. With `entries`
     (aligned with the decisions), each result ends with that entry's `pod` and `namespace`.
     """
     import json
@@ -70,20 +71,40 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None, entries: lis
     lines: list[str] = []
     separator = ', "results": [\n  '
     where = iter(entries) if entries is not None else None
+    # Kyverno and ImageValidatingPolicy decisions alike hold the same objects (the outcome's
+    # rules, requirements and verifier): their tail, about 1.4 KB of JSON, is encoded once.
+    # The objects are kept with it, so no id in a key can be another object's while it is cached;
+    # past 16 MB of tails (a fleet of entries, or messages that name their image) it starts over.
+    shared: dict[tuple, tuple[str, object, object, object]] = {}
+    shared_bytes = 0
     for d in decisions:
         key = None
-        if d.rules is None and d.requirements is None and d.match_subject is not None:
+        tail = None
+        if d.match_subject is None:
+            pass
+        elif d.rules is None and d.requirements is None:
             key = (d.rule_index, d.action, d.message)
             tail = encoded.get(key)
-        else:
-            tail = None
-        if tail is None:
-            if key is not None:
+            if tail is None:
                 tail = encoded[key] = plain_tail(d)
+        else:
+            key = (id(d.requirements), id(d.rules), id(d.verifier), d.action, d.rule_index, d.rule_id, d.pattern, d.message)
+            found = shared.get(key)
+            if found is not None:
+                tail = found[0]
             else:
                 rest = d.to_json()
                 del rest["image"], rest["match_subject"]
                 tail = json.dumps(rest)[1:]
+                if shared_bytes > 16 << 20:
+                    shared.clear()
+                    shared_bytes = 0
+                shared[key] = (tail, d.requirements, d.rules, d.verifier)
+                shared_bytes += len(tail)
+        if tail is None:
+            rest = d.to_json()
+            del rest["image"], rest["match_subject"]
+            tail = json.dumps(rest)[1:]
         subject = "null" if d.match_subject is None else quote(d.match_subject)
         if where is not None:
             entry = next(where)
