@@ -65,6 +65,11 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None, entries: lis
                 f'"verifier": {"null" if verifier is None else flat_object(verifier.to_json())}, '
                 f'"message": {"null" if message is None else quote(message)}}}')
 
+    def full_tail(d) -> str:
+        rest = d.to_json()
+        del rest["image"], rest["match_subject"]
+        return json.dumps(rest)[1:]
+
     stream = stream or sys.stdout
     head = json.dumps({k: v for k, v in doc.items() if k != "results"})[:-1]
     encoded: dict[tuple, str] = {}
@@ -78,33 +83,23 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None, entries: lis
     shared: dict[tuple, tuple[str, object, object, object]] = {}
     shared_bytes = 0
     for d in decisions:
-        key = None
-        tail = None
-        if d.match_subject is None:
-            pass
+        if d.match_subject is None:  # an invalid reference: its own error message
+            tail = full_tail(d)
         elif d.rules is None and d.requirements is None:
-            key = (d.rule_index, d.action, d.message)
-            tail = encoded.get(key)
-            if tail is None:
-                tail = encoded[key] = plain_tail(d)
+            plain_key = (d.rule_index, d.action, d.message)
+            known = encoded.get(plain_key)
+            tail = known if known is not None else encoded.setdefault(plain_key, plain_tail(d))
         else:
-            key = (id(d.requirements), id(d.rules), id(d.verifier), d.action, d.rule_index, d.rule_id, d.pattern, d.message)
-            found = shared.get(key)
-            if found is not None:
-                tail = found[0]
-            else:
-                rest = d.to_json()
-                del rest["image"], rest["match_subject"]
-                tail = json.dumps(rest)[1:]
+            outcome_key = (id(d.requirements), id(d.rules), id(d.verifier), d.action, d.rule_index, d.rule_id, d.pattern,
+                           d.message)
+            found = shared.get(outcome_key)
+            if found is None:
                 if shared_bytes > 16 << 20:
                     shared.clear()
                     shared_bytes = 0
-                shared[key] = (tail, d.requirements, d.rules, d.verifier)
-                shared_bytes += len(tail)
-        if tail is None:
-            rest = d.to_json()
-            del rest["image"], rest["match_subject"]
-            tail = json.dumps(rest)[1:]
+                found = shared[outcome_key] = (full_tail(d), d.requirements, d.rules, d.verifier)
+                shared_bytes += len(found[0])
+            tail = found[0]
         subject = "null" if d.match_subject is None else quote(d.match_subject)
         if where is not None:
             entry = next(where)
