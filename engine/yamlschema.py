@@ -509,9 +509,9 @@ class SubtreeMemo:
     attestors in every entry, and decoding them again was a third of loading it.
 
     A subtree is known by its text (up to its last value) and the column it starts at (the same
-    text at the same column composes to the same nodes), in a stream without anchors (an alias means what its
-    anchor last said) or byte-order mark (libyaml's marks do not count it), and never when the
-    text holds a tag (`!`: its handle depends on the document's directives). Only values of the
+    text at the same column composes to the same nodes), in a stream without anchors (an alias
+    means what its anchor last said) or byte-order mark (libyaml's marks do not count it), and
+    never when the text holds a tag (`!`: its handle depends on the document's directives). Only values of the
     specs named are shared, and only when decoding them reported nothing. A shared value holds
     the first subtree's nodes: a reader that reports anything about one from a later place would
     name the first one's line, so a loader that used the memo (`hits`) and reported anything
