@@ -73,6 +73,28 @@ def test_numbers_decode_into_string_fields():
     assert loaded.policy.rules[0].pattern == "1234"
 
 
+# The loader reads text and plain true/false itself, everything else through the walker: both
+# must decode as yaml.v3 does, in a full load and in simulate's errors-only load alike.
+@pytest.mark.parametrize("rule,fields,errors", [
+    ("image: a.io/*\n    skip: true", ("a.io/*", True, False, "", ""), 0),
+    ("image: a.io/*\n    skip: True", ("a.io/*", True, False, "", ""), 0),
+    ("image: a.io/*\n    skip: !!str true", ("a.io/*", True, False, "", ""), 0),
+    ("image: a.io/*\n    skip: 'false'", ("a.io/*", False, False, "", ""), 2),
+    ("image: a.io/*\n    deny: ~", ("a.io/*", False, False, "", ""), 1),
+    ("image: null\n    deny: true", ("", False, True, "", ""), 1),
+    ("image: !!str 12\n    deny: true", ("12", False, True, "", ""), 0),
+    ("image: 'a.io/\u00e9*'\n    deny: true", ("a.io/\u00e9*", False, True, "", ""), 0),
+    ("image: a.io/*\n    keyless: {issuer: null, subject: 5}", ("a.io/*", False, False, "", "5"), 1),
+    ("image: a.io/*\n    keyless: {issuer: !!str null, subject: [s]}", ("a.io/*", False, False, "null", ""), 2),
+])
+def test_fields_decode_alike_whichever_reader_reads_them(rule, fields, errors):
+    for errors_only in (False, True):
+        loaded = load_policy(HEAD + "rules:\n  - " + rule + "\n", "p.yaml", errors_only)
+        found = loaded.policy.rules[0]
+        assert (found.pattern, found.skip, found.deny, found.issuer, found.subject) == fields
+        assert loaded.errors == errors
+
+
 def test_wrong_api_version():
     found = diags("apiVersion: v1alpha2\nkind: ImageVerificationConfig\nrules: []\n", "unsupported-api-version")
     assert [(d.line, d.column, d.fix) for d in found] == [(1, 13, "apiVersion: v1alpha1")]

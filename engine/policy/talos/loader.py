@@ -20,6 +20,7 @@ from ...yamlsource import (
     Document,
     MappingNode,
     Node,
+    ScalarNode,
     SequenceNode,
     end_position,
     is_null,
@@ -38,6 +39,10 @@ DOC_KEYS = ("apiVersion", "kind", "rules")
 RULE_KEYS = ("image", "skip", "deny", "keyless", "publicKey")
 KEYLESS_KEYS = ("issuer", "subject", "subjectRegex")
 PUBLIC_KEY_KEYS = ("certificate",)
+# A scalar with this tag is text, never null: what Go decodes into a string field is its value.
+_STR_TAG = "tag:yaml.org,2002:str"
+# Booleans as yaml.v3 decodes them, written plain; other spellings (and errors) by the walker.
+_PLAIN_BOOLS = {"true": True, "false": False}
 
 
 def _last_item(node: SequenceNode) -> Node | None:
@@ -126,17 +131,23 @@ class _Loader:
         if not isinstance(node, MappingNode):
             self.walk.wrong_type("a rule", "a mapping", node)
             return rule
-        for key, key_node, value in mapping_items(node):
+        # A fleet's policy is thousands of rules: its keys and values are read here, text and
+        # plain true/false (nearly all there is) without a call; the rest by the walker.
+        for key_node, value in node.value:
+            key = key_node.value if isinstance(key_node, ScalarNode) else repr(key_node.value)
             if record:
                 rule.positions[key] = position(key_node)
                 rule.positions[key + "="] = position(value)
                 rule.positions[key + "=end"] = end_position(value)
             if key == "image":
-                rule.pattern = self.walk.go_string("image", value)
+                rule.pattern = (value.value if isinstance(value, ScalarNode) and value.tag == _STR_TAG
+                                else self.walk.go_string("image", value))
             elif key == "skip":
-                rule.skip = self.boolean("skip", value)
+                plain = _PLAIN_BOOLS.get(value.value) if isinstance(value, ScalarNode) and not value.style else None
+                rule.skip = self.boolean("skip", value) if plain is None else plain
             elif key == "deny":
-                rule.deny = self.boolean("deny", value)
+                plain = _PLAIN_BOOLS.get(value.value) if isinstance(value, ScalarNode) and not value.style else None
+                rule.deny = self.boolean("deny", value) if plain is None else plain
             elif key == "keyless":
                 self.keyless(rule, value)
             elif key == "publicKey":
@@ -152,16 +163,18 @@ class _Loader:
             self.walk.wrong_type("keyless", "a mapping", node)
             return
         rule.has_keyless = True
-        for key, key_node, value in mapping_items(node):
+        for key_node, value in node.value:
+            key = key_node.value if isinstance(key_node, ScalarNode) else repr(key_node.value)
             if self.record_positions:
                 rule.positions["keyless." + key] = position(key_node)
                 rule.positions["keyless." + key + "="] = position(value)
+            text = value.value if isinstance(value, ScalarNode) and value.tag == _STR_TAG else None
             if key == "issuer":
-                rule.issuer = self.walk.go_string("keyless.issuer", value)
+                rule.issuer = self.walk.go_string("keyless.issuer", value) if text is None else text
             elif key == "subject":
-                rule.subject = self.walk.go_string("keyless.subject", value)
+                rule.subject = self.walk.go_string("keyless.subject", value) if text is None else text
             elif key == "subjectRegex":
-                rule.subject_regex = self.walk.go_string("keyless.subjectRegex", value)
+                rule.subject_regex = self.walk.go_string("keyless.subjectRegex", value) if text is None else text
             else:
                 self.walk.unknown_key(key, key_node, KEYLESS_KEYS, "keyless")
 
