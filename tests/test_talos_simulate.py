@@ -89,8 +89,9 @@ def test_bitmask_and_index_paths_agree_on_a_random_fleet(monkeypatch):
     rng = random.Random(7)
     parts = ["a.io", "b.io", "ghcr.io", "index.docker.io", "x", "y", "lib", "app", "*", "**"]
     patterns = ["/".join(rng.choice(parts) for _ in range(rng.randint(1, 3))) + rng.choice(["", "*"]) for _ in range(60)]
+    actions = ["deny: true", "skip: true", "keyless: {issuer: https://i, subject: s}"]
     text = "apiVersion: v1alpha1\nkind: ImageVerificationConfig\nrules:\n" + "".join(
-        f"  - image: '{p}'\n    deny: true\n" for p in patterns)
+        f"  - image: '{p}'\n    {actions[n % 3]}\n" for n, p in enumerate(patterns))
     images = ["/".join(rng.choice(["a.io", "b.io", "ghcr.io", "x", "y", "lib", "app"]) for _ in range(rng.randint(1, 4)))
               for _ in range(400)]
     fast = load_policy(text).policy.evaluate_many(images)
@@ -98,5 +99,5 @@ def test_bitmask_and_index_paths_agree_on_a_random_fleet(monkeypatch):
     slow = load_policy(text).policy.evaluate_many(images)
     fresh = load_policy(text).policy
     one_by_one = [fresh.evaluate(i) for i in images]
-    key = lambda d: (d.image, d.match_subject, d.action, d.rule_index, d.message)  # noqa: E731
+    key = lambda d: (d.image, d.match_subject, d.action, d.rule_index, d.message, d.verifier)  # noqa: E731
     assert [key(d) for d in fast] == [key(d) for d in slow] == [key(d) for d in one_by_one]
