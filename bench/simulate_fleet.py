@@ -11,7 +11,7 @@ Prints the times, the ratios and whether the targets hold: >= 5x the loop at 1,0
 10,000 rules within 1.5x of 100 rules (50,000 images); peak RSS < 250 MB at 200,000 images.
 
     python bench/simulate_fleet.py [--sizes 1000x50000,1000x200000,4000x50000,100x50000,10000x50000]
-                                   [--no-baseline-over 4000] [--dialect talos|kyverno] [--repeat 3]
+                                   [--no-baseline-over 4000] [--dialect talos|kyverno] [--repeat 5]
 
 Each pullguard process runs `--repeat` times and its least CPU time is shown (as timeit does:
 what a busy machine adds is noise, never the program's own cost).
@@ -179,7 +179,7 @@ def main() -> None:
                         help="skip the per-rule loop above this many rules (it takes minutes)")
     parser.add_argument("--dialect", choices=("talos", "kyverno"), default="talos",
                         help="kyverno: verifyImages entries (all-match) instead of Talos rules")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each pullguard process; the least CPU time counts")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each pullguard process; the least CPU time counts")
     args = parser.parse_args()
     kyverno = args.dialect == "kyverno"
 
