@@ -39,8 +39,8 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None, entries: lis
     switches to its pure-Python encoder (10x slower on 50,000 results), so each result is
     encoded alone; images decided alike share everything after `"match_subject"`, encoded
     once (Talos by rule and message, Kyverno by the outcome's objects), and the two strings
-    before it go through json's C string encoder. With `entries`
-    (aligned with the decisions), each result ends with that entry's `pod` and `namespace`.
+    before it go through json's C string encoder. With `entries` (aligned with the
+    decisions), each result ends with that entry's `pod` and `namespace`.
     """
     import json
     from json.encoder import encode_basestring_ascii as quote
