@@ -11,7 +11,7 @@ Prints the times, the ratios and whether the targets hold: >= 5x the loop at 1,0
 10,000 rules within 1.5x of 100 rules (50,000 images); peak RSS < 250 MB at 200,000 images.
 
     python bench/simulate_fleet.py [--sizes 1000x50000,1000x200000,4000x50000,100x50000,10000x50000]
-                                   [--no-baseline-over 4000] [--dialect talos|kyverno] [--repeat 5]
+                                   [--no-baseline-over 4000] [--dialect talos|kyverno] [--repeat 5] [--phases]
 
 Each pullguard process runs `--repeat` times and its least CPU time is shown (as timeit does:
 what a busy machine adds is noise, never the program's own cost).
@@ -137,6 +137,39 @@ from pullguard.tui.cli import main
 sys.exit(main())"""
 
 
+# --phases: the parts of one simulate, timed in a fresh process (as the CLI runs them, caches cold).
+_PHASES = """import gc, io, json, sys, time
+gc.disable()
+T = time.process_time
+from pullguard.engine.policy import load_policy
+from pullguard.engine.simulate import simulate_chunks, simulate_json
+from pullguard.engine.yamlsource import compose
+from pullguard.tui.commands.inputs import read_images
+from pullguard.tui.commands.simulate import write_json_results
+policy, images = sys.argv[1:3]
+text = open(policy).read()
+t = {}
+s = T(); docs = compose(text); t["compose"] = T() - s; del docs
+s = T(); loaded = load_policy(text, policy, errors_only=True); t["load"] = T() - s - t["compose"]
+s = T(); entries = read_images([], [images], empty_list_ok=True); t["read list"] = T() - s
+s = T(); decisions = [d for chunk in simulate_chunks(loaded, [e.image for e in entries]) for d in chunk]
+t["evaluate"] = T() - s
+s = T(); write_json_results(simulate_json(loaded, []), decisions, stream=io.StringIO()); t["json out"] = T() - s
+print(json.dumps(t))"""
+
+
+def phases(policy: Path, image_file: Path, repeat: int) -> dict[str, float]:
+    """CPU seconds of each phase (least of `repeat` fresh processes): compose the YAML, the rest
+    of loading (walk, lints, freeing the YAML), read the image list, evaluate, write the JSON."""
+    best: dict[str, float] = {}
+    for _ in range(max(1, repeat)):
+        out = subprocess.run([sys.executable, "-c", _PHASES, str(policy), str(image_file)], capture_output=True,
+                             text=True, check=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        for name, seconds in json.loads(out.stdout).items():
+            best[name] = min(best.get(name, seconds), seconds)
+    return best
+
+
 def kyverno_baseline(images: list[str], entries: list[str]) -> tuple[float, list[int | None]]:
     """CPU seconds of a per-entry loop over every entry (Kyverno applies every match), each
     imageReferences pattern as a compiled regex; the first applying entry per image."""
@@ -180,8 +213,11 @@ def main() -> None:
     parser.add_argument("--dialect", choices=("talos", "kyverno"), default="talos",
                         help="kyverno: verifyImages entries (all-match) instead of Talos rules")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each pullguard process; the least CPU time counts")
+    parser.add_argument("--phases", action="store_true",
+                        help="also time the phases of one simulate (compose, load, read list, evaluate, JSON out) per size")
     args = parser.parse_args()
     kyverno = args.dialect == "kyverno"
+    timed: dict[int, dict[str, float]] = {}
 
     measured: dict[tuple[int, int], float] = {}
     print("CPU seconds (wall seconds of the pullguard process in brackets: the machine may be shared)")
@@ -212,6 +248,14 @@ def main() -> None:
                   flush=True)
             if (n_rules, n_images) == (1000, 200_000):
                 print(f"{'':>18} peak RSS target < 250 MB: {'met' if rss < 250 else 'MISSED'}")
+            if args.phases:
+                parts = phases(policy, image_file, args.repeat)
+                if n_images == 50_000:
+                    timed[n_rules] = parts
+                print(f"{'':>18} " + "  ".join(f"{name} {seconds:.3f}" for name, seconds in parts.items()), flush=True)
+    if 100 in timed and 10_000 in timed:
+        print("what 9,900 more rules add, by phase: " + "  ".join(
+            f"{name} {timed[10_000][name] - timed[100][name]:+.3f}" for name in timed[100]))
     few, many = measured.get((100, 50_000)), measured.get((10_000, 50_000))
     if few and many:
         print(f"10,000 rules / 100 rules (50,000 images): {many / few:.2f}x, {many - few:+.2f} s for 9,900 more rules "
