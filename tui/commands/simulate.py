@@ -78,8 +78,9 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None, entries: lis
     where = iter(entries) if entries is not None else None
     # Kyverno and ImageValidatingPolicy decisions alike hold the same objects (the outcome's
     # rules, requirements and verifier): their tail, about 1.4 KB of JSON, is encoded once.
-    # The objects are kept with it, so no id in a key can be another object's while it is cached;
-    # past 16 MB of tails (a fleet of entries, or messages that name their image) it starts over.
+    # The objects are kept with it, so no id in a key can be another object's while it is cached.
+    # A message that names its image (a missing digest) never repeats and is not kept; past
+    # 32 MB of tails (tens of thousands of entries) the cache starts over.
     shared: dict[tuple, tuple[str, object, object, object]] = {}
     shared_bytes = 0
     for d in decisions:
@@ -89,12 +90,14 @@ def write_json_results(doc: dict, decisions: Iterable, stream=None, entries: lis
             plain_key = (d.rule_index, d.action, d.message)
             known = encoded.get(plain_key)
             tail = known if known is not None else encoded.setdefault(plain_key, plain_tail(d))
+        elif d.match_subject in d.message:
+            tail = full_tail(d)
         else:
             outcome_key = (id(d.requirements), id(d.rules), id(d.verifier), d.action, d.rule_index, d.rule_id, d.pattern,
                            d.message)
             found = shared.get(outcome_key)
             if found is None:
-                if shared_bytes > 16 << 20:
+                if shared_bytes > 32 << 20:
                     shared.clear()
                     shared_bytes = 0
                 found = shared[outcome_key] = (full_tail(d), d.requirements, d.rules, d.verifier)
