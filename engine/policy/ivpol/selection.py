@@ -107,11 +107,7 @@ def first_false(conditions: Sequence[NamedExpression], resource: Mapping[str, An
     """The first matchCondition that is false over the resource, None when every one is true;
     MatchError when none is false and one could not be evaluated (Kubernetes' rule, as
     Kyverno's `match` applies it: a false condition decides, whatever the others' errors)."""
-    metadata = resource.get("metadata") if isinstance(resource.get("metadata"), Mapping) else {}
-    assert isinstance(metadata, Mapping)
-    data = {"object": dict(resource), "oldObject": None, "namespaceObject": None,
-            "request": {"operation": operation, "object": dict(resource), "name": str(metadata.get("name") or ""),
-                        "namespace": metadata.get("namespace")}}
+    data = _admission_data(resource, operation)
     errors = []
     for condition in conditions:
         try:
@@ -126,14 +122,20 @@ def first_false(conditions: Sequence[NamedExpression], resource: Mapping[str, An
     return None
 
 
+def _admission_data(resource: Mapping[str, Any], operation: str) -> dict[str, Any]:
+    """What matchConditions and `spec.images` see of a resource arriving with `operation`: it as
+    `object` and in the admission `request` (with its name and namespace), no old object."""
+    metadata = resource.get("metadata") if isinstance(resource.get("metadata"), Mapping) else {}
+    assert isinstance(metadata, Mapping)
+    return {"object": dict(resource), "oldObject": None, "namespaceObject": None,
+            "request": {"operation": operation, "object": dict(resource), "name": str(metadata.get("name") or ""),
+                        "namespace": metadata.get("namespace")}}
+
+
 def extract(extractors: Sequence[NamedExpression], resource: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(image, extractor name) for every string a `spec.images` extractor gives over the resource
     (Kyverno's ExtractImages); MatchError when one errors or gives something else."""
-    metadata = resource.get("metadata") if isinstance(resource.get("metadata"), Mapping) else {}
-    assert isinstance(metadata, Mapping)
-    data = {"object": dict(resource), "oldObject": None, "namespaceObject": None,
-            "request": {"operation": "CREATE", "object": dict(resource), "name": str(metadata.get("name") or ""),
-                        "namespace": metadata.get("namespace")}}
+    data = _admission_data(resource, "CREATE")
     out = []
     for extractor in extractors:
         try:
