@@ -67,11 +67,25 @@ class _Loader:
         self.diags: list[Diagnostic] = []
         self.walk = Walker(self.diags.append, wording=TALOS)
 
+    # A fleet's policy is thousands of rules: their text and plain true/false (nearly all there
+    # is) are read here without a call into the walker, which reads and reports the rest.
+
     def boolean(self, what: str, node: Node) -> bool:
         """A Go bool field: null is false; anything but true/false is reported (and false)."""
+        if isinstance(node, ScalarNode) and not node.style:
+            plain = _PLAIN_BOOLS.get(node.value)
+            if plain is not None:
+                return plain
         if is_null(node):
             return False
         return bool(self.walk.boolean(what, node))
+
+    def text(self, what: str, node: Node) -> str:
+        """A Go string field (yaml.v3): a scalar's text, null is ''; a collection is reported."""
+        if isinstance(node, ScalarNode) and node.tag == _STR_TAG:
+            text: str = node.value
+            return text
+        return self.walk.go_string(what, node)
 
     # -- documents ------------------------------------------------------------------------
 
@@ -131,8 +145,6 @@ class _Loader:
         if not isinstance(node, MappingNode):
             self.walk.wrong_type("a rule", "a mapping", node)
             return rule
-        # A fleet's policy is thousands of rules: its keys and values are read here, text and
-        # plain true/false (nearly all there is) without a call; the rest by the walker.
         for key_node, value in node.value:
             key = key_node.value if isinstance(key_node, ScalarNode) else repr(key_node.value)
             if record:
@@ -140,14 +152,11 @@ class _Loader:
                 rule.positions[key + "="] = position(value)
                 rule.positions[key + "=end"] = end_position(value)
             if key == "image":
-                rule.pattern = (value.value if isinstance(value, ScalarNode) and value.tag == _STR_TAG
-                                else self.walk.go_string("image", value))
+                rule.pattern = self.text("image", value)
             elif key == "skip":
-                plain = _PLAIN_BOOLS.get(value.value) if isinstance(value, ScalarNode) and not value.style else None
-                rule.skip = self.boolean("skip", value) if plain is None else plain
+                rule.skip = self.boolean("skip", value)
             elif key == "deny":
-                plain = _PLAIN_BOOLS.get(value.value) if isinstance(value, ScalarNode) and not value.style else None
-                rule.deny = self.boolean("deny", value) if plain is None else plain
+                rule.deny = self.boolean("deny", value)
             elif key == "keyless":
                 self.keyless(rule, value)
             elif key == "publicKey":
@@ -168,13 +177,12 @@ class _Loader:
             if self.record_positions:
                 rule.positions["keyless." + key] = position(key_node)
                 rule.positions["keyless." + key + "="] = position(value)
-            text = value.value if isinstance(value, ScalarNode) and value.tag == _STR_TAG else None
             if key == "issuer":
-                rule.issuer = self.walk.go_string("keyless.issuer", value) if text is None else text
+                rule.issuer = self.text("keyless.issuer", value)
             elif key == "subject":
-                rule.subject = self.walk.go_string("keyless.subject", value) if text is None else text
+                rule.subject = self.text("keyless.subject", value)
             elif key == "subjectRegex":
-                rule.subject_regex = self.walk.go_string("keyless.subjectRegex", value) if text is None else text
+                rule.subject_regex = self.text("keyless.subjectRegex", value)
             else:
                 self.walk.unknown_key(key, key_node, KEYLESS_KEYS, "keyless")
 
@@ -190,7 +198,7 @@ class _Loader:
                 rule.positions["publicKey." + key] = position(key_node)
                 rule.positions["publicKey." + key + "="] = position(value)
             if key == "certificate":
-                rule.certificate = self.walk.go_string("publicKey.certificate", value)
+                rule.certificate = self.text("publicKey.certificate", value)
             else:
                 self.walk.unknown_key(key, key_node, PUBLIC_KEY_KEYS, "publicKey")
 
