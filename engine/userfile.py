@@ -17,10 +17,19 @@ from pathlib import Path
 from .textfile import TextFileError, read_text
 
 
+def expand_home(path: str) -> Path:
+    """`path` with a leading `~` or `~user` expanded as a shell expands it. A `~name` naming no
+    user stays as written, as bash leaves it (Python raises RuntimeError for it)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        return Path(path)
+
+
 def read_user_file(path: str) -> tuple[str | None, str | None]:
     """(text, None), or (None, why it cannot be read, with the path); `~` is expanded."""
     try:
-        return read_text(Path(path).expanduser()), None
+        return read_text(expand_home(path)), None
     except TextFileError as exc:  # already says path:line:column
         return None, str(exc)
     except OSError as exc:

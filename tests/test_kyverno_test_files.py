@@ -165,6 +165,29 @@ def test_an_invalid_result_row_is_a_diagnostic(tmp_path, row, message):
     assert len(errors) == 1 and message in errors[0].message and errors[0].line == 6
 
 
+@pytest.mark.parametrize(
+    "policies, where, found",
+    [
+        ("p.yaml", "tests", True),
+        ("~/p.yaml", "home", False),  # kyverno test joins it to the test's folder (path.GetFullPath): no `~`
+        ("~/p.yaml", "tests/~", True),
+        ("~no-such-user-pullguard/p.yaml", "home", False),  # not found, never a traceback
+    ],
+)
+def test_policy_paths_are_found_as_kyverno_finds_them(tmp_path, monkeypatch, policies, where, found):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / where).mkdir(parents=True, exist_ok=True)
+    (tmp_path / where / "p.yaml").write_text(POLICIES)
+    (tmp_path / "tests").mkdir(exist_ok=True)
+    (tmp_path / "tests" / "r.yaml").write_text(RESOURCES)
+    text = (f"apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\npolicies: ['{policies}']\nresources: [r.yaml]\n"
+            "results:\n  - {policy: check-image, rule: verify-signature, resources: [x], result: pass}\n")
+    loaded = load_kyverno_test(text, tmp_path / "tests" / "kyverno-test.yaml")
+    errors = [(d.code, d.line) for d in loaded.diagnostics if d.severity == "error"]
+    assert errors == ([] if found else [("test-file-not-found", 3)])
+    assert loaded.policies == ([(tmp_path / where / "p.yaml").resolve()] if found else [])
+
+
 def test_a_missing_resource_fails_the_row(test_dir, capsys):
     path = test_dir / "kyverno-test.yaml"
     path.write_text(path.read_text() + "  - {policy: check-image, rule: verify-signature, kind: Pod, resources: [ghost], result: pass}\n")

@@ -158,6 +158,31 @@ BAD_FILES = [
 ]
 
 
+NO_USER = "~no-such-user-pullguard"  # a `~name` of no user: Python's expanduser raises for it
+
+HOME_PATHS = [
+    # (what the test file says, the diagnostic code or None when it loads, line, column)
+    ("policy: ~/talos/policy.yaml\ncases:\n  - {image: a, action: deny}\n", None, None, None),
+    (f"policy: {NO_USER}/policy.yaml\ncases:\n  - {{image: a, action: deny}}\n", "test-policy-not-found", 3, 9),
+    (f"policy: ../talos/policy.yaml\ntrustedRoot: {NO_USER}/root.json\ncases:\n  - {{image: a, action: deny}}\n",
+     "test-file-not-found", 4, 14),
+    (f"policy: ../talos/policy.yaml\nmirrors: {{ghcr.io: 'oci:{NO_USER}/layout'}}\ncases:\n  - {{image: a, action: deny}}\n",
+     "test-file-not-found", 4, 20),
+    ("policy: ../talos/policy.yaml\ntrustedRoot: ~/trusted_root.json\ncases:\n  - {image: a, action: deny}\n", None, None, None),
+]
+
+
+@pytest.mark.parametrize("body, code, line, column", HOME_PATHS)
+def test_paths_expand_home_as_a_shell(folder, monkeypatch, body, code, line, column):
+    """`~/` is the home folder; a `~name` of no user stays as written: not found, never a traceback."""
+    monkeypatch.setenv("HOME", str(folder))
+    loaded = load(folder, "apiVersion: pullguard.dev/v1alpha1\nkind: PolicyTest\n" + body)
+    errors = [(d.code, d.line, d.column) for d in loaded.diagnostics if d.severity == "error"]
+    assert errors == ([] if code is None else [(code, line, column)])
+    if code is None:
+        assert loaded.policy_path == folder / "talos" / "policy.yaml"
+
+
 @pytest.mark.parametrize("name,text,code,line,column,words", BAD_FILES, ids=[c[0] for c in BAD_FILES])
 def test_bad_files(folder, name, text, code, line, column, words):
     loaded = load(folder, text)

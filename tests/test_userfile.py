@@ -45,3 +45,24 @@ def test_write_atomic_keeps_the_text_as_typed(tmp_path):
     write_atomic(target, typed)
     assert target.read_bytes() == typed.encode()
     assert read_user_file(str(target)) == (typed, None)
+
+
+NO_USER = "~no-such-user-pullguard"  # a `~name` of no user: Python's expanduser raises for it
+
+
+@pytest.mark.parametrize(
+    "typed, found",
+    [
+        ("~/p.yaml", True),  # the home folder
+        (f"{NO_USER}/p.yaml", False),  # stays as written, as bash leaves it: not found, no traceback
+        ("~", False),  # the home folder itself: a directory
+    ],
+)
+def test_read_user_file_expands_home_as_a_shell(tmp_path, monkeypatch, typed, found):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "p.yaml").write_text("rules: []\n")
+    text, problem = read_user_file(typed)
+    if found:
+        assert (text, problem) == ("rules: []\n", None)
+    else:
+        assert text is None and problem is not None and problem.startswith(typed)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic
 from ..endpoints import EndpointError, parse_endpoint
+from ..userfile import expand_home
 from ..vocabulary import OUTCOMES
 from ..yamlschema import Finding, Walker, Wording, problem_diagnostic
 from ..yamlsource import (
@@ -146,7 +147,7 @@ def load_test_file(text: str, path: str | Path) -> TestFile:
     else:
         text_value = walker.string("policy", policy_node)
         if text_value is not None:
-            resolved = _resolve(base, text_value)
+            resolved = resolve_path(base, text_value)
             if not resolved.is_file():
                 diags.append(
                     test_error(
@@ -163,7 +164,7 @@ def load_test_file(text: str, path: str | Path) -> TestFile:
     if "trustedRoot" in fields:
         value = walker.string("trustedRoot", fields["trustedRoot"])
         if value is not None:
-            resolved = _resolve(base, value)
+            resolved = resolve_path(base, value)
             if not resolved.is_file():
                 diags.append(
                     test_error(
@@ -323,7 +324,7 @@ def read_mirrors(node: Node, base: Path, walker: Walker) -> dict[str, list[str]]
                 walker.report(test_error("test-wrong-value", str(exc), *position(item)))
                 continue
             if spec.is_oci:
-                layout = _resolve(base, spec.path)
+                layout = resolve_path(base, spec.path)
                 if not layout.is_dir():
                     walker.report(
                         test_error(
@@ -337,8 +338,9 @@ def read_mirrors(node: Node, base: Path, walker: Walker) -> dict[str, list[str]]
     return mirrors
 
 
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
+def resolve_path(base: Path, value: str) -> Path:
+    """A file a pullguard test file names: `~` expanded, relative to the test file's folder."""
+    path = expand_home(value)
     return path if path.is_absolute() else (base / path).resolve()
 
 

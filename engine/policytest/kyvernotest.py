@@ -60,7 +60,7 @@ from ..policy.ivpol.selection import ResourceImage, images_by_category, namespac
 from ..textfile import TextFileError, read_text
 from ..yamlschema import Walker, problem_diagnostic
 from ..yamlsource import MappingNode, Node, SequenceNode, compose, end_position, is_null, map_get, position, scalar_str
-from .format import WORDING, TestCase, read_mirrors, test_error
+from .format import WORDING, TestCase, read_mirrors, resolve_path, test_error
 from .run import CaseResult, FileResult
 
 API_GROUP = "cli.kyverno.io/"
@@ -167,7 +167,7 @@ def load_kyverno_test(text: str, path: str | Path) -> KyvernoTest:
         if "trustedRoot" in block:
             value = walker.string("trustedRoot", block["trustedRoot"])
             if value is not None:
-                resolved = _resolve(base, value)
+                resolved = resolve_path(base, value)
                 if resolved.is_file():
                     result.trusted_root = resolved
                 else:
@@ -198,7 +198,7 @@ def _files(fields: dict[str, Node], key: str, base: Path, walker: Walker, diags:
         value = walker.string(f"'{key}' entry", item)
         if value is None:
             continue
-        resolved = _resolve(base, value)
+        resolved = _kyverno_path(base, value)
         if resolved.is_file():
             out.append(resolved)
         else:
@@ -496,6 +496,8 @@ def _engine_verifier(loaded: LoadedPolicy, images: Sequence[Any], test: KyvernoT
     return [(r.outcome, r.message) for r in results]
 
 
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
+def _kyverno_path(base: Path, value: str) -> Path:
+    """A file of `policies`, `resources` or `exceptions` found as `kyverno test` finds it
+    (path.GetFullPath): absolute as written, else joined to the test file's folder; no `~`."""
+    path = Path(value)
     return path if path.is_absolute() else (base / path).resolve()
