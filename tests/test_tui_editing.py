@@ -480,6 +480,37 @@ def test_relocate_leaves_the_samples_comments_alone():
     assert changed and all(a.strip().startswith("- url: oci:") and b.strip() == "- url: oci:../../registry" for a, b in changed)
 
 
+@pytest.mark.parametrize("how", ["open", "save as"])
+async def test_a_path_typed_with_a_tilde_is_saved_where_it_was_read(tmp_path, monkeypatch, how):
+    """`~/mine.yaml` in the open or save-as dialog is the home folder's file, as in a shell: the
+    edit is saved there (not into a folder named `~` under the working directory)."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    (home / "mine.yaml").write_text(TALOS)
+    sample = how == "save as"
+    app = make_app(tmp_path, sample=sample)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        if not sample:
+            await pilot.press("ctrl+o")
+            await pilot.pause()
+            app.screen.query_one("#prompt-input").value = "~/mine.yaml"
+            await pilot.press("enter")
+            await settle(app, pilot)
+        await pilot.press("ctrl+end", "#", "ctrl+s")
+        await pilot.pause()
+        if sample:
+            app.screen.query_one("#prompt-input").value = "~/mine.yaml"
+            await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.session.policy_path == str(home / "mine.yaml")
+    assert (home / "mine.yaml").read_text() == TALOS + "#"
+    assert list(work.iterdir()) == []
+
+
 @pytest.mark.parametrize("answer,expected", [("r", "oci:../../registry"), ("k", "oci:../registry")])
 async def test_save_as_offers_to_rewrite_relative_oci_paths(tmp_path, answer, expected):
     (tmp_path / "sample").mkdir()

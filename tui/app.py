@@ -31,7 +31,7 @@ from pullguard.engine.analysis import analyze
 from pullguard.engine.diagnostics import Diagnostic
 from pullguard.engine.display import escape_control
 from pullguard.engine.textfile import read_text
-from pullguard.engine.userfile import read_user_file, write_atomic
+from pullguard.engine.userfile import expand_home, read_user_file, write_atomic
 
 from . import editing
 from .counts import plural, severity_counts
@@ -719,6 +719,7 @@ class PullguardApp(App[None]):
         def chosen(path: str | None) -> None:
             if not path:
                 return
+            path = str(expand_home(path))  # typed as in a shell: `~/mine.yaml`
             old_dir, new_dir = os.path.dirname(os.path.abspath(self.session.policy_path)), os.path.dirname(os.path.abspath(path))
             relative = editing.relative_oci_paths(self.editor.text)
             if not relative or old_dir == new_dir:

@@ -14,6 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 from textual_autocomplete import PathAutoComplete
 
+from pullguard.engine.userfile import expand_home
+
 from ..safetext import escape_lines, safe_text
 from ..themetext import themed
 
@@ -186,8 +188,10 @@ def error_modal(title: str, message: str) -> TextModal:
 class PromptScreen(Dialog[str | None]):
     """One line of input (an image reference, a path); enter accepts, escape cancels.
 
-    `paths`: the input completes file names (tab or enter on the list). `check`: a value it
-    returns a reason for is refused, the reason shown under the input, the dialog kept open."""
+    `paths`: the input completes file names (tab or enter on the list) and a leading `~` is
+    expanded as a shell would (the session keeps the real path, so a save goes where it was
+    read from). `check`: a value it returns a reason for is refused, the reason shown under
+    the input, the dialog kept open."""
 
     DEFAULT_CSS = """
     PromptScreen > Vertical { min-height: 5; }
@@ -225,6 +229,8 @@ class PromptScreen(Dialog[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
+        if value and self.paths:
+            value = str(expand_home(value))
         problem = self.check(value) if value and self.check is not None else None
         if problem:
             self.query_one("#prompt-problem", Label).update(safe_text(problem))
