@@ -64,6 +64,50 @@ class _Loader(_Base):  # type: ignore[misc]
             return _MAP_TAG if kind is MappingNode else _SEQ_TAG
 
 
+# yaml.v3's scanner (Talos) refuses a document nested deeper than this: `exceeded max depth of
+# 10000` (max_flow_level, max_indents). PyYAML's C composer recurses once a level on the C stack,
+# and some tens of thousands of levels (a few hundred KB of brackets) overflow it: the process
+# would die on a pasted policy, an image list or a test file.
+MAX_NESTING = 10_000
+
+
+class _TooDeep(Exception):
+    def __init__(self, node: Any):
+        super().__init__()
+        self.node = node  # the collection at depth MAX_NESTING
+
+
+def _may_nest_too_deep(text: str) -> bool:
+    """False when the text cannot nest past MAX_NESTING, by a bound that costs a few counts: a
+    flow level opens a bracket, and a block level moves at least one column right (or puts a
+    sequence under a key of its own column, at most once a column)."""
+    if len(text) <= MAX_NESTING:
+        return False
+    opened = text.count("[") + text.count("{")
+    return opened > MAX_NESTING or opened + 2 * max(map(len, text.split("\n"))) + 4 > MAX_NESTING
+
+
+def _count_nesting(loader: Any) -> None:
+    """The composer calls these two hooks around every node it builds, on its way down and back:
+    counting there stops it at MAX_NESTING, before its recursion can overflow the C stack.
+    (Closures on the instance: a third of the cost of methods looked up through the loader's
+    classes, paid only by a text `_may_nest_too_deep` cannot clear, as a fleet's flow-style policy.)"""
+    depth = 0
+
+    def descend(current_node: Any, current_index: Any) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_NESTING:
+            raise _TooDeep(current_node)
+
+    def ascend() -> None:
+        nonlocal depth
+        depth -= 1
+
+    loader.descend_resolver = descend
+    loader.ascend_resolver = ascend
+
+
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 # yaml.v3 also accepts YAML 1.1 booleans when decoding into a bool field.
@@ -124,6 +168,8 @@ def compose(text: str) -> tuple[list[Document], YamlProblem | None]:
     """
     docs: list[Document] = []
     loader = _Loader(text)
+    if _may_nest_too_deep(text):
+        _count_nesting(loader)
     check_aliases = "&" in text  # no anchor, no alias: the walk below is skipped
     try:
         index = 0
@@ -135,6 +181,11 @@ def compose(text: str) -> tuple[list[Document], YamlProblem | None]:
                     return docs, problem
             docs.append(Document(index, root, check_aliases, text))
             index += 1
+    except _TooDeep as exc:
+        at_line, at_column = position(exc.node)
+        return docs, YamlProblem("yaml-syntax", f"YAML syntax error: exceeded max depth of {MAX_NESTING} (nested deeper "
+                                 f"than {MAX_NESTING:,} levels below line {at_line}; Talos's YAML reader refuses it too)",
+                                 at_line, at_column)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
