@@ -545,3 +545,93 @@ def test_a_private_sigstore_signature_against_the_public_root_hints_at_trusted_r
     else:
         assert result.outcome == "failed", result.message
         assert PRODUCTION_ROOT_HINT in result.errors and "--trusted-root" in PRODUCTION_ROOT_HINT
+
+
+SAMPLE_ROOT = Path(__file__).resolve().parent.parent / "samples" / "trusted_root.json"
+
+
+def _set(path: str, value: object):
+    """A change to the sample root: the field at `path` (dots, [i]) set to `value`, or deleted (...)."""
+    def change(doc: dict) -> None:
+        *parents, last = re.findall(r"[^.\[\]]+", path)
+        node: object = doc
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]  # type: ignore[index]
+        key: object = int(last) if last.isdigit() else last
+        if value is ...:
+            del node[key]  # type: ignore[attr-defined]
+        else:
+            node[key] = value  # type: ignore[index]
+    return change
+
+
+MISTYPED_ROOTS = [
+    ("tlogs", True, "root.json: tlogs must be a list"),
+    ("tlogs[0]", "https://rekor", "root.json: tlogs[0] must be an object"),
+    ("ctlogs[0].publicKey", "MFkw", "root.json: ctlogs[0].publicKey must be an object"),
+    ("tlogs[0].publicKey.rawBytes", 5, "root.json: tlogs[0].publicKey.rawBytes must be text"),
+    ("tlogs[0].publicKey.rawBytes", ..., "root.json: tlogs[0]: unreadable public key"),
+    ("tlogs[0].logId", [], "root.json: tlogs[0].logId must be an object"),
+    ("tlogs[0].baseUrl", 1, "root.json: tlogs[0].baseUrl must be text"),
+    ("tlogs[0].publicKey.validFor.start", "yesterday", "root.json: tlogs[0].publicKey.validFor.start is not a timestamp: 'yesterday'"),
+    ("certificateAuthorities[0].certChain", ..., "root.json: certificateAuthorities[0].certChain is missing"),
+    ("certificateAuthorities[0].certChain.certificates", {}, "certificateAuthorities[0].certChain.certificates must be a list"),
+    ("certificateAuthorities[0].certChain.certificates[0]", "MIIC", "certChain.certificates[0] must be an object"),
+    ("certificateAuthorities[0].certChain.certificates[0].rawBytes", "AAAA", "certificateAuthorities[0]: unreadable certificate"),
+    ("certificateAuthorities[0].validFor", "always", "root.json: certificateAuthorities[0].validFor must be an object"),
+    ("certificateAuthorities[0].uri", {"a": 1}, "root.json: certificateAuthorities[0].uri must be text"),
+]
+
+
+@pytest.mark.parametrize("path, value, message", MISTYPED_ROOTS, ids=[f"{p}={v!r}"[:60] for p, v, _ in MISTYPED_ROOTS])
+def test_a_mistyped_trusted_root_names_the_field(tmp_path, path, value, message):
+    """A trusted root whose fields have other JSON types than the format's is refused naming the
+    field, in the CLI (exit 2, before anything runs) and in the dashboard's ctrl+t check: it was
+    a bare "'bool' object is not iterable", or a traceback in the dashboard."""
+    from pullguard.tui.editing import trusted_root_problem
+
+    doc = json.loads(SAMPLE_ROOT.read_text())
+    _set(path, value)(doc)
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(doc))
+    with pytest.raises(TrustedRootError, match=re.escape(message)):
+        parse_trusted_root(root.read_bytes(), "root.json")
+    problem = trusted_root_problem(str(root))
+    assert problem is not None and message.replace("root.json", str(root)) in problem
+    policy = Path(__file__).resolve().parent.parent / "samples" / "talos" / "policy.yaml"
+    completed = subprocess.run([sys.executable, "-m", "pullguard.tui.cli", "verify", str(policy), "ghcr.io/acme/api:v1.4.0",
+                                "--trusted-root", str(root)], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 2 and message.replace("root.json", str(root)) in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_the_sample_root_still_reads():
+    root = parse_trusted_root(SAMPLE_ROOT.read_bytes(), "root.json")
+    assert (len(root.tlogs), len(root.ctlogs), len(root.authorities)) == (1, 1, 1)
+    assert root.tlogs[0].valid_from == datetime(2025, 1, 15, 9, 30, tzinfo=timezone.utc)
+
+
+def test_a_manifest_nested_too_deeply_fails_its_image_not_the_run(tmp_path):
+    """A registry (here a copy of the bundled layout) serving a 10 KB manifest nested 5,000 levels
+    deep: json's decoder raises RecursionError, which ended the whole run ("maximum recursion
+    depth exceeded", exit 2). Now it is that image's outcome and the other image still verifies."""
+    import shutil
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    copy = tmp_path / "samples"
+    shutil.copytree(samples, copy)
+    index_path = copy / "registry" / "index.json"
+    index = json.loads(index_path.read_text())
+    data = ('{"schemaVersion": 2, "annotations": {"x": ' + "[" * 5000 + "]" * 5000 + "}}").encode()
+    digest = hashlib.sha256(data).hexdigest()
+    (copy / "registry" / "blobs" / "sha256" / digest).write_bytes(data)
+    for entry in index["manifests"]:
+        if entry["annotations"]["org.opencontainers.image.ref.name"] == "ghcr.io/acme/api:v1.4.0":
+            entry.update(digest=f"sha256:{digest}", size=len(data))
+    index_path.write_text(json.dumps(index))
+    done = subprocess.run([sys.executable, "-m", "pullguard.tui.cli", "verify", str(copy / "talos" / "policy.yaml"),
+                           "ghcr.io/acme/api:v1.4.0", "ghcr.io/acme/web:v2.1.0", "--trusted-root", str(copy / "trusted_root.json"),
+                           "-o", "json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr[-300:]
+    outcomes = {r["image"]: r["outcome"] for r in json.loads(done.stdout)["results"]}
+    assert outcomes == {"ghcr.io/acme/api:v1.4.0": "failed", "ghcr.io/acme/web:v2.1.0": "verified"}

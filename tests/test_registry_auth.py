@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from pullguard.engine.registry.credentials import Credential, CredentialsError, CredentialStore
+from pullguard.engine.registry.credentials import Credential, CredentialsError, CredentialStore, read_pull_secret
 from pullguard.engine.registry.tokens import parse_challenge
 
 
@@ -84,7 +84,10 @@ def test_registry_auth_file_wins_over_docker_config(tmp_path):
         ('{"auths": {"r.example": {"auth": "bm90LWEtcGFpcg=="}}}', "`auth` is not base64 of user:password"),
         ('{"auths": {"r.example": {"auth": "sup3r-secret!!"}}}', "`auth` is not base64 of user:password"),
         ('{"auths": ["r.example"]}', "`auths` must be an object"),
+        ('{"auths": {"r.example": {"auth": "sup3r-s\u00e9cret"}}}', "`auth` is not base64 of user:password"),  # not ASCII
+        ('{"auths": ' + "[" * 5000 + "]" * 5000 + "}", "c.json:1:1: credentials file is not valid JSON (nested too deeply)"),
     ],
+    ids=lambda value: value[:40],
 )
 def test_bad_credential_files_name_the_file_not_the_secret(tmp_path, content, message):
     (tmp_path / "c.json").write_text(content)
@@ -144,3 +147,23 @@ def test_store_adapter_maps_errors_for_discovery(registry):
     resolved, fetched, referrers = asyncio.run(go())
     assert resolved == digest == fetched.digest
     assert referrers is None  # docker-registry 2.8 has no referrers API: fall back to the tag
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("kind: List\nitems: 5\n", "no kubernetes.io/dockerconfigjson Secret or docker config.json found"),
+        ("kind: Secret\ntype: kubernetes.io/dockerconfigjson\ndata: {.dockerconfigjson: sup3r-s\u00e9cret}\n",
+         "data..dockerconfigjson is not base64 of UTF-8 text"),
+        ("kind: Secret\ntype: kubernetes.io/dockerconfigjson\nstringData: " + "[" * 3000 + "]" * 3000 + "\n",
+         "pull secret is nested too deeply"),
+    ],
+    ids=lambda value: value[:40],
+)
+def test_bad_pull_secrets_say_why_never_a_traceback(tmp_path, content, message):
+    """Each was a TypeError, ValueError or RecursionError out of --pull-secret."""
+    path = tmp_path / "regcred.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(CredentialsError) as info:
+        read_pull_secret(str(path))
+    assert message in str(info.value) and "sup3r" not in str(info.value)

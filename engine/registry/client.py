@@ -10,7 +10,6 @@ side (retries, redirects, bounds) is `transport`, authorization is `tokens`, the
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
@@ -18,6 +17,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from .. import jsontext
 from ..endpoints import EndpointSpec
 from . import referrers
 from .credentials import CredentialStore
@@ -406,7 +406,7 @@ def _media_type(t: Target, url: str, ans: Answer) -> str:
     """The manifest's own `mediaType`, else the Content-Type the registry sent, else a guess."""
     header = str(ans.headers.get("content-type", "")).split(";")[0].strip()
     try:
-        doc = json.loads(ans.body)
+        doc = jsontext.loads(ans.body)
     except (ValueError, UnicodeDecodeError):
         raise ProtocolError(f"GET {url_for_message(url)}: manifest is not valid JSON", endpoint=t.label) from None
     field_type = doc.get("mediaType") if isinstance(doc, dict) else None

@@ -20,7 +20,6 @@ error message; `looked_at(host)` says which sources were asked and what each had
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import os
 import threading
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from .. import jsontext
 from ..textfile import TextFileError, read_text
 from .credhelpers import TOKEN_USERNAME, HelperAnswer, run_helper
 from .errors import RegistryError
@@ -217,7 +217,7 @@ def _default_files(env: Any) -> list[tuple[Path, str]]:
 def _load_json(path: Path, what: str) -> Any:
     try:
         # Bounded, and only a regular file: a FIFO or /dev/zero in its place never hangs a run.
-        return json.loads(read_text(path))
+        return jsontext.loads(read_text(path))
     except OSError as exc:
         raise CredentialsError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except TextFileError as exc:
@@ -274,7 +274,7 @@ def _entry_credential(entry: dict[str, Any], label: str) -> Credential | None:
     if isinstance(auth, str) and auth:
         try:
             raw = base64.b64decode(auth, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError):  # binascii.Error, or text that is not ASCII
             return _BAD
         user, sep, password = raw.partition(":")
         if not sep or not user:
@@ -321,7 +321,8 @@ def read_pull_secret(path: str) -> _Source:
     source = _Source(label)
     found = False
     for doc in docs:
-        for secret in (doc.get("items") or []) if doc.get("kind") == "List" else [doc]:
+        items = doc.get("items") if doc.get("kind") == "List" else [doc]
+        for secret in items if isinstance(items, list) else []:
             if not isinstance(secret, dict):
                 continue
             if "auths" in secret or "credHelpers" in secret or "credsStore" in secret:  # a bare config.json
@@ -342,7 +343,7 @@ def read_pull_secret(path: str) -> _Source:
 
 def _documents(text: str, path: str) -> list[dict[str, Any]]:
     try:
-        doc = json.loads(text)
+        doc = jsontext.loads(text)
         return [doc] if isinstance(doc, dict) else []
     except ValueError:
         pass
@@ -352,7 +353,11 @@ def _documents(text: str, path: str) -> list[dict[str, Any]]:
     if problem is not None:
         where = f"{path}:{problem.line}:{problem.column}" if problem.line else path
         raise CredentialsError(f"{where}: pull secret is not valid YAML")  # its text could be a secret
-    return [d for d in (_plain(doc.root) for doc in docs if doc.root is not None) if isinstance(d, dict)]
+    try:
+        plain = [_plain(doc.root) for doc in docs if doc.root is not None]
+    except RecursionError:  # nothing a Secret holds is nested so deep
+        raise CredentialsError(f"{path}: pull secret is nested too deeply") from None
+    return [d for d in plain if isinstance(d, dict)]
 
 
 def _plain(node: Any) -> Any:
@@ -379,12 +384,12 @@ def _secret_entries(secret: dict[str, Any], label: str) -> dict[str, Credential]
     elif isinstance(data, dict) and isinstance(data.get(key), str):
         try:
             raw = base64.b64decode("".join(data[key].split()), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError):  # binascii.Error, or text that is not ASCII
             raise CredentialsError(f"{what}: data.{key} is not base64 of UTF-8 text") from None
     if raw is None:
         raise CredentialsError(f"{what}: has no data.{key}")
     try:
-        doc = json.loads(raw)
+        doc = jsontext.loads(raw)
     except ValueError:
         raise CredentialsError(f"{what}: {key} is not JSON") from None
     if not isinstance(doc, dict):

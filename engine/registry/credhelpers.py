@@ -12,13 +12,13 @@ not read. Messages name the helper and never hold what it printed on success.
 
 from __future__ import annotations
 
-import json
 import os
 import selectors
 import subprocess
 import time
 from dataclasses import dataclass
 
+from .. import jsontext
 from ..display import escape_control
 from .errors import RegistryError
 
@@ -72,7 +72,7 @@ def run_helper(name: str, server: str, *, timeout: float = HELPER_TIMEOUT,
         said = "" if not text or "secret" in text.lower() else ": " + escape_control(text.splitlines()[0][:200])
         raise HelperError(f"{what} failed for {server} (exit status {proc.returncode}){said}")
     try:
-        doc = json.loads(out)
+        doc = jsontext.loads(out)
     except (ValueError, UnicodeDecodeError):
         raise HelperError(f"{what} did not answer with JSON for {server}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("Username", ""), str) or not isinstance(doc.get("Secret"), str):

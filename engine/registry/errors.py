@@ -10,8 +10,7 @@ fake output line (SPEC §6); the data fields (`code`) keep what the registry sen
 
 from __future__ import annotations
 
-import json
-
+from .. import jsontext
 from ..display import escape_control
 
 
@@ -104,7 +103,7 @@ def error_detail(body: bytes) -> str:
 
 def _first_error(body: bytes) -> dict[str, object] | None:
     try:
-        doc = json.loads(body)
+        doc = jsontext.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
     errors = doc.get("errors") if isinstance(doc, dict) else None

@@ -7,11 +7,11 @@ Each answer records the endpoint that served it (an upstream origin, a mirror UR
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import jsontext
 from .errors import LimitExceededError, ProtocolError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -103,7 +103,7 @@ class Manifest:
 
     def json(self) -> dict[str, Any]:
         try:
-            doc = json.loads(self.data)
+            doc = jsontext.loads(self.data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ProtocolError(f"manifest {self.digest} from {self.endpoint} is not valid JSON: {exc}") from None
         if not isinstance(doc, dict):

@@ -27,6 +27,7 @@ from typing import Any, AsyncIterator
 
 import httpx
 
+from .. import jsontext
 from .hosts import normalize_host
 from .models import DIGEST, MANIFEST_MEDIA_TYPES, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST
 
@@ -101,7 +102,7 @@ class OCILayoutTransport(httpx.AsyncBaseTransport):
         if opened is None:
             raise _LayoutError(f"{self.root} is not an OCI image layout (no index.json)")
         try:
-            doc = json.loads(_read_at_most(*opened, _SCAN_LIMIT, what="index.json"))
+            doc = jsontext.loads(_read_at_most(*opened, _SCAN_LIMIT, what="index.json"))
         except ValueError as exc:
             raise _LayoutError(f"{index}: cannot read index.json: {exc}") from None
         tags: list[_Tag] = []
@@ -160,7 +161,7 @@ class OCILayoutTransport(httpx.AsyncBaseTransport):
             return _streamed(fd, size, OCI_MANIFEST, method, digest)
         data = _read_at_most(fd, size, MAX_MANIFEST_SIZE, what=f"manifest {digest}")
         try:
-            doc = json.loads(data)
+            doc = jsontext.loads(data)
         except (ValueError, UnicodeDecodeError):
             doc = None
         media_type = doc.get("mediaType") if isinstance(doc, dict) else None
@@ -250,7 +251,7 @@ def _referrer(path: Path) -> tuple[str, dict[str, Any]] | None:
     if not data.startswith(b"{"):
         return None
     try:
-        manifest = json.loads(data)
+        manifest = jsontext.loads(data)
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("subject"), dict):

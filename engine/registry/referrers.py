@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from .. import jsontext
 from .errors import LimitExceededError, ProtocolError
 from .hosts import origin
 from .links import LinkSyntaxError, next_link
@@ -38,7 +39,7 @@ def read_page(
     (None when there is none, or when not to `follow` it)."""
     where = _where(ans.url, page)
     try:
-        doc = json.loads(ans.body)
+        doc = jsontext.loads(ans.body)
     except (ValueError, UnicodeDecodeError):
         raise ProtocolError(f"{where}: referrers answer is not JSON", endpoint=t.label) from None
     if not isinstance(doc, dict):

@@ -12,12 +12,12 @@ OAuth2 refresh token) is exchanged as docker's registry client does: a POST to t
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from .. import jsontext
 from .credentials import Credential, CredentialStore
 from .errors import AuthenticationError, error_code
 from .hosts import origin
@@ -183,7 +183,7 @@ class TokenFlow:
 def _read_token(body: bytes) -> tuple[str | None, float]:
     """(`token` or `access_token`, seconds to keep it: `expires_in` less a margin, at least 10)."""
     try:
-        doc = json.loads(body)
+        doc = jsontext.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None, 0.0
     if not isinstance(doc, dict):

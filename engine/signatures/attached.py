@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pullguard.engine import jsontext
 from pullguard.engine.signatures.evidence import Identity
 
 Kind = Literal["signature", "attestation", "sbom"]
@@ -99,7 +99,7 @@ def _json(data: bytes | None) -> Json | None:
     if data is None:
         return None
     try:
-        value = json.loads(data)
+        value = jsontext.loads(data)
     except (ValueError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) else None

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
+from pullguard.engine import jsontext
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
 from pullguard.engine.signatures.legacy import (
@@ -40,7 +40,7 @@ def _b64(text: object, what: str) -> bytes:
 
 def _envelope(data: bytes) -> tuple[str, bytes, list[bytes]]:
     try:
-        doc = json.loads(data)
+        doc = jsontext.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SignatureError(f"attestation layer is not a DSSE envelope: {exc}") from None
     if not isinstance(doc, dict):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from pullguard.engine import jsontext
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.evidence import SignatureEvidence, TlogEntry
 from pullguard.engine.signatures.payload import INTOTO_PAYLOAD_TYPE, check_statement, pae
@@ -31,7 +31,7 @@ BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
 
 def _parse(bundle_bytes: bytes) -> dict[str, Any]:
     try:
-        doc = json.loads(bundle_bytes)
+        doc = jsontext.loads(bundle_bytes)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SignatureError(f"Sigstore bundle is not JSON: {exc}") from None
     if not isinstance(doc, dict) or not str(doc.get("mediaType", "")).startswith(BUNDLE_MEDIA_TYPE_PREFIX):

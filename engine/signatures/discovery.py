@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from pullguard.engine import jsontext
 from pullguard.engine.artifacts import ArtifactNotFound, ArtifactStore, Fetched, LimitExceeded, RegistryFault
 from pullguard.engine.signatures.evidence import Format, SignatureEvidence
 
@@ -176,7 +176,7 @@ def _tag_of(digest: str) -> str:
 
 def _json(data: bytes, what: str) -> Json:
     try:
-        value = json.loads(data)
+        value = jsontext.loads(data)
     except ValueError as exc:
         raise _Stage(f"failed to decode {what}: {exc}") from None
     if not isinstance(value, dict):

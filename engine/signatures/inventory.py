@@ -11,11 +11,11 @@ is not JSON) is a problem of the listing, and the artifacts it could name are st
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pullguard.engine import jsontext
 from pullguard.engine.artifacts import ArtifactNotFound, ArtifactStore, Fetched, RegistryFault
 from pullguard.engine.signatures.attached import (
     BUNDLE_PREDICATE_ANNOTATION,
@@ -100,7 +100,7 @@ async def _attempt(awaitable: Awaitable[T], what: str, found: Inventory, *, miss
 
 def _manifest_json(fetched: Fetched, what: str, found: Inventory) -> Json | None:
     try:
-        doc = json.loads(fetched.data)
+        doc = jsontext.loads(fetched.data)
     except (ValueError, UnicodeDecodeError):
         doc = None
     if not isinstance(doc, dict):

@@ -7,9 +7,9 @@ whose `subject[].digest.sha256` is the image digest. A valid signature for anoth
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from pullguard.engine import jsontext
 from pullguard.engine.signatures.errors import SignatureError
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -25,7 +25,7 @@ def _normalize_digest(image_digest: str) -> tuple[str, str]:
 def check_simple_signing(payload: bytes, image_digest: str) -> dict[str, Any]:
     """Parse a simple-signing payload and check it names `image_digest`; returns the document."""
     try:
-        doc = json.loads(payload)
+        doc = jsontext.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SignatureError(f"signed payload is not JSON: {exc}") from None
     try:
@@ -45,7 +45,7 @@ def check_simple_signing(payload: bytes, image_digest: str) -> dict[str, Any]:
 def check_statement(payload: bytes, image_digest: str) -> dict[str, Any]:
     """Parse an in-toto Statement and check a subject carries the image digest; returns it."""
     try:
-        doc = json.loads(payload)
+        doc = jsontext.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SignatureError(f"DSSE payload is not JSON: {exc}") from None
     subjects = doc.get("subject") if isinstance(doc, dict) else None

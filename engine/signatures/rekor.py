@@ -11,11 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from pullguard.engine import jsontext
 from pullguard.engine.signatures.errors import SignatureError
 from pullguard.engine.signatures.trust import TrustRoot
 
@@ -35,7 +35,7 @@ class RekorEntry:
 
 def parse_cosign_bundle(text: str) -> RekorEntry:
     try:
-        doc = json.loads(text)
+        doc = jsontext.loads(text)
         payload = doc["Payload"]
         return RekorEntry(
             body=base64.b64decode(payload["body"], validate=True),
@@ -110,7 +110,7 @@ def verify_set(entry: RekorEntry, root: TrustRoot) -> None:
 
 def _body(entry: RekorEntry) -> tuple[str, dict[str, Any]]:
     try:
-        body = json.loads(entry.body)
+        body = jsontext.loads(entry.body)
         kind, spec = body["kind"], body["spec"]
     except (ValueError, KeyError, TypeError) as exc:
         raise SignatureError(f"Rekor entry body does not parse: {exc}") from None

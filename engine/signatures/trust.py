@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pullguard.engine import jsontext
 from pullguard.engine.display import escape_control
 from pullguard.engine.signatures.errors import TrustedRootError
 
@@ -49,11 +50,45 @@ def _within(when: datetime, start: datetime | None, end: datetime | None) -> boo
     return not (start and when < start) and not (end and when > end)
 
 
-def _parse_time(text: str | None) -> datetime | None:
+_KINDS: dict[type, str] = {dict: "an object", list: "a list", str: "text"}
+
+
+def _path(where: str, key: str) -> str:
+    """A field's name in a message: `root.json: tlogs[0].publicKey` (`where` ends in ':' at the top)."""
+    return f"{where} {key}" if where.endswith(":") else f"{where}.{key}"
+
+
+def _field(obj: dict[str, Any], key: str, kind: type, where: str, default: Any) -> Any:
+    """obj[key] when it has the JSON type the trusted root format gives it; `default` when it is
+    missing or null. Anything else is refused naming the field: a root is read before any
+    verification, and a mistyped one must say where, never raise a bare TypeError."""
+    value = obj.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise TrustedRootError(f"{_path(where, key)} must be {_KINDS[kind]}")
+    return value
+
+
+def _entries(obj: dict[str, Any], key: str, where: str) -> list[tuple[str, dict[str, Any]]]:
+    """(where, item) for every item of the list obj[key], each an object."""
+    out = []
+    for i, item in enumerate(_field(obj, key, list, where, [])):
+        at = f"{_path(where, key)}[{i}]"
+        if not isinstance(item, dict):
+            raise TrustedRootError(f"{at} must be an object")
+        out.append((at, item))
+    return out
+
+
+def _parse_time(valid: dict[str, Any], key: str, where: str) -> datetime | None:
+    text = _field(valid, key, str, where, "")
     if not text:
         return None
-    # protobuf JSON timestamps: "2021-01-12T11:53:27Z" or with fractional seconds
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:  # protobuf JSON timestamps: "2021-01-12T11:53:27Z" or with fractional seconds
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise TrustedRootError(f"{_path(where, key)} is not a timestamp: {escape_control(text[:64])!r}") from None
 
 
 @dataclass(frozen=True)
@@ -234,23 +269,26 @@ def _log_entry_from_pem(pem: str, url: str) -> dict[str, Any]:
 
 
 def _parse_log(entry: dict[str, Any], where: str) -> LogKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-    pk = entry.get("publicKey") or {}
+    pk = _field(entry, "publicKey", dict, where, {})
+    raw = _field(pk, "rawBytes", str, f"{where}.publicKey", "")
+    key_id = _field(_field(entry, "logId", dict, where, {}), "keyId", str, f"{where}.logId", "")
     try:
-        der = base64.b64decode(pk["rawBytes"])
+        der = base64.b64decode(raw)
         key = load_der_public_key(der)
-        log_id = base64.b64decode((entry.get("logId") or {}).get("keyId") or "") or hashlib.sha256(der).digest()
-    except (KeyError, ValueError, binascii.Error) as exc:
+        log_id = base64.b64decode(key_id) or hashlib.sha256(der).digest()
+    except (ValueError, binascii.Error, UnsupportedAlgorithm) as exc:
         raise TrustedRootError(f"{where}: unreadable public key: {exc}") from None
-    valid = pk.get("validFor") or {}
+    valid = _field(pk, "validFor", dict, f"{where}.publicKey", {})
     return LogKey(
         log_id=log_id,
         key=key,
-        key_details=pk.get("keyDetails", ""),
-        base_url=entry.get("baseUrl", ""),
-        valid_from=_parse_time(valid.get("start")),
-        valid_until=_parse_time(valid.get("end")),
+        key_details=_field(pk, "keyDetails", str, f"{where}.publicKey", ""),
+        base_url=_field(entry, "baseUrl", str, where, ""),
+        valid_from=_parse_time(valid, "start", f"{where}.publicKey.validFor"),
+        valid_until=_parse_time(valid, "end", f"{where}.publicKey.validFor"),
     )
 
 
@@ -284,13 +322,13 @@ def parse_trusted_root(data: bytes, source: str) -> TrustRoot:
     from cryptography import x509
 
     try:
-        doc = json.loads(data)
+        doc = jsontext.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         from_talos = _talosctl_json_data(data, source)
         if from_talos is None:
             raise TrustedRootError(f"{source}: not JSON: {exc}") from None
         try:
-            doc = json.loads(from_talos)
+            doc = jsontext.loads(from_talos)
         except ValueError as inner:
             raise TrustedRootError(f"{source}: spec.jsonData is not JSON: {inner}") from None
     if not isinstance(doc, dict) or not str(doc.get("mediaType", "")).startswith(
@@ -301,25 +339,28 @@ def parse_trusted_root(data: bytes, source: str) -> TrustRoot:
             "'application/vnd.dev.sigstore.trustedroot+json;version=0.1')"
         )
     root = TrustRoot(source=source, document=doc)
-    for i, entry in enumerate(doc.get("tlogs") or []):
-        root.tlogs.append(_parse_log(entry, f"{source}: tlogs[{i}]"))
-    for i, entry in enumerate(doc.get("ctlogs") or []):
-        root.ctlogs.append(_parse_log(entry, f"{source}: ctlogs[{i}]"))
-    for i, entry in enumerate(doc.get("certificateAuthorities") or []):
+    for where, entry in _entries(doc, "tlogs", f"{source}:"):
+        root.tlogs.append(_parse_log(entry, where))
+    for where, entry in _entries(doc, "ctlogs", f"{source}:"):
+        root.ctlogs.append(_parse_log(entry, where))
+    for where, entry in _entries(doc, "certificateAuthorities", f"{source}:"):
+        chain = _field(entry, "certChain", dict, where, None)
+        if chain is None:
+            raise TrustedRootError(f"{_path(where, 'certChain')} is missing")
         try:
             certs = tuple(
-                x509.load_der_x509_certificate(base64.b64decode(c["rawBytes"]))
-                for c in entry["certChain"]["certificates"]
+                x509.load_der_x509_certificate(base64.b64decode(_field(c, "rawBytes", str, at, "")))
+                for at, c in _entries(chain, "certificates", f"{where}.certChain")
             )
-        except (KeyError, ValueError, binascii.Error) as exc:
-            raise TrustedRootError(f"{source}: certificateAuthorities[{i}]: unreadable certificate: {exc}") from None
-        valid = entry.get("validFor") or {}
+        except (ValueError, binascii.Error) as exc:
+            raise TrustedRootError(f"{where}: unreadable certificate: {exc}") from None
+        valid = _field(entry, "validFor", dict, where, {})
         root.authorities.append(
             CertificateAuthority(
                 certificates=certs,
-                uri=entry.get("uri", ""),
-                valid_from=_parse_time(valid.get("start")),
-                valid_until=_parse_time(valid.get("end")),
+                uri=_field(entry, "uri", str, where, ""),
+                valid_from=_parse_time(valid, "start", f"{where}.validFor"),
+                valid_until=_parse_time(valid, "end", f"{where}.validFor"),
             )
         )
     return root

@@ -14,6 +14,8 @@ from typing import Any
 import jmespath.functions
 from jmespath.functions import signature
 
+from ... import jsontext
+
 # Kyverno functions with no implementation here: reported by `check`, never evaluated.
 KYVERNO_ONLY = frozenset({
     "pattern_match", "label_match", "path_canonicalize", "semver_compare", "parse_yaml", "lookup",
@@ -192,7 +194,7 @@ class KyvernoFunctions(jmespath.functions.Functions):  # type: ignore[misc]  # j
     @signature({"types": ["string"]})  # type: ignore[untyped-decorator]
     def _func_parse_json(self, s: str) -> Any:
         try:
-            return json.loads(s)
+            return jsontext.loads(s)
         except ValueError as exc:
             raise FunctionError(f"parse_json: {exc}") from None
 

@@ -10,12 +10,12 @@ Operator names are matched case-insensitively, as `CreateOperatorHandler` does.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ... import jsontext
 from ...patterns import wildcard_match
 
 # Kyverno's ConditionOperators (api/kyverno/v1/common_types.go), by lower-case name.
@@ -234,7 +234,7 @@ def _in_range(key: str, pattern: str) -> bool:
 
 def _json_strings(text: str) -> list[str] | None:
     try:
-        parsed = json.loads(text)
+        parsed = jsontext.loads(text)
     except ValueError:
         return None
     if parsed is None:
@@ -270,7 +270,7 @@ def _key_in(key: str, value: object, *, lenient_json: bool) -> bool | None:
 
 def _valid_json(text: str) -> bool:
     try:
-        json.loads(text)
+        jsontext.loads(text)
     except ValueError:
         return False
     return True
