@@ -133,6 +133,9 @@ def shown_source(line: str) -> str:
     return escape_control(redact_userinfo(line))
 
 
+EXCERPT_WIDTH = 120  # columns of a source line shown under a diagnostic
+
+
 def diagnostic_block(diag, path: str, source_lines: Sequence[str] | None, paint: Painter) -> str:
     """`p.yaml:7:5: error: message [code]`, the source line with a caret, and the fix."""
     where = escape_control(diag.location(path))
@@ -142,7 +145,8 @@ def diagnostic_block(diag, path: str, source_lines: Sequence[str] | None, paint:
     if source_lines is not None and diag.line is not None and 1 <= diag.line <= len(source_lines):
         source = source_lines[diag.line - 1].rstrip("\r\n").replace("\t", " ")
         gutter = f"{diag.line:>5} | "
-        out.append(paint(gutter, "dim") + shown_source(source))
+        shown = shown_source(source)
+        caret_at = length = 0
         if diag.column is not None:
             # The caret is placed on the line as shown: escapes and hidden passwords change its length.
             start = max(diag.column - 1, 0)
@@ -151,6 +155,16 @@ def diagnostic_block(diag, path: str, source_lines: Sequence[str] | None, paint:
                 end = diag.end_column - 1
             caret_at = len(shown_source(source[:start]))
             length = max(len(shown_source(source[:end])) - caret_at, 1)
+        if len(shown) > EXCERPT_WIDTH:
+            # A minified or generated line (a policy on one line, a bracket bomb): the part around
+            # the caret, with an ellipsis where the line goes on, not the whole line.
+            left = min(max(caret_at - EXCERPT_WIDTH // 3, 0), len(shown) - EXCERPT_WIDTH)
+            right = left + EXCERPT_WIDTH
+            shown = ("…" if left else "") + shown[left:right] + ("…" if right < len(shown) else "")
+            caret_at = caret_at - left + (1 if left else 0)
+            length = min(length, EXCERPT_WIDTH + 1 - caret_at)
+        out.append(paint(gutter, "dim") + shown)
+        if diag.column is not None:
             out.append(paint(" " * 5 + " | ", "dim") + " " * caret_at + paint("^" + "~" * (length - 1), SEVERITY_STYLE.get(diag.severity)))
     if diag.fix:
         out.append(f"      {paint('fix:', 'green')} {escape_control(diag.fix)}")
