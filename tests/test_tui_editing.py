@@ -616,3 +616,27 @@ async def test_the_editor_completes_the_keys_the_dialect_allows_at_the_cursor(tm
         assert app.editor.suggestion == completed.strip()[len(typed):] + " "
         await pilot.press("right")
         assert line(app, row + 1) == completed
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)])
+@pytest.mark.parametrize("key", ["ctrl+o", "ctrl+l"])  # priority keys: they fire over the palette
+async def test_ctrl_p_over_a_dialog_opened_from_the_palette_does_not_crash(tmp_path, size, key):
+    """ctrl+p, a priority key that opens a dialog over the palette, ctrl+p again: Textual no longer
+    saw the palette and pushed a second one with the same id, and the app died (DuplicateIds).
+    Found by random key presses on the dashboard."""
+    from textual.command import CommandPalette
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(key)
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert sum(isinstance(s, CommandPalette) for s in app.screen_stack) == 1
+        await pilot.press("escape", "escape")
+        await settle(app, pilot)
+        assert len(app.screen_stack) == 1

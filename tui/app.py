@@ -21,6 +21,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
@@ -659,6 +660,13 @@ class PullguardApp(App[None]):
             for worker in self.workers:
                 if worker.group == "verify":
                     worker.cancel()
+
+    def action_command_palette(self) -> None:
+        # A dialog that a priority key (ctrl+o, ctrl+l, ...) opened over the palette hides it from
+        # Textual, which would then push a second palette with the same id: a crash on ctrl+p.
+        if any(isinstance(screen, CommandPalette) for screen in self.screen_stack):
+            return
+        super().action_command_palette()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # escape belongs to the focused widget (the editor leaves on it, modals close on it)
