@@ -89,6 +89,41 @@ def test_not_a_kyverno_policy_is_a_usage_error() -> None:
     assert run("convert", str(SAMPLES / "kyverno" / "cluster-policy.yaml")).returncode == 2  # --to is required
 
 
+def test_a_policy_without_verify_images_has_nothing_to_convert(tmp_path: Path) -> None:
+    text = (SAMPLES / "kyverno" / "cluster-policy.yaml").read_text()
+    path = tmp_path / "empty.yaml"
+    path.write_text(text[: text.index("  rules:")] + "  rules: []\n")
+    result = run("convert", str(path), "--to", "kyverno-ivpol")
+    assert result.returncode == 2 and "no verifyImages entry to convert" in result.stderr and result.stdout == ""
+
+
+OTHER_DOCUMENTS = [
+    # documents beside the policy that convert copies as written (a mirror, anything else)
+    "apiVersion: v1alpha1\nkind: RegistryMirrorConfig\nname: ghcr.io\nendpoints:\n  - url: oci:../registry\n",
+    "    - name: indented\n      match: {any: []}\n    - name: second\n",  # a block sequence at column 5
+    "  a: 1\n  b:\n    - c\n",  # a block mapping at column 3
+    "--- {a: 1, b: [2]}\n",  # a flow mapping after the separator, on its line
+    "--- !!map\nx: y\n",
+]
+
+
+@pytest.mark.parametrize("other", OTHER_DOCUMENTS)
+def test_other_documents_are_copied_so_that_they_still_read(other: str) -> None:
+    """An indented document after the policy was copied from its first item's column: the
+    converted file was a YAML syntax error (found by mutating the sample policy)."""
+    import yaml
+
+    text = (SAMPLES / "kyverno" / "cluster-policy.yaml").read_text()
+    text = text.split("\n---\n")[0] + ("\n" if other.startswith("---") else "\n---\n") + other
+    loaded = load_policy(text, "p.yaml")
+    assert not loaded.errors and isinstance(loaded.policy, KyvernoPolicySet)
+    conversion = convert(loaded.policy, text, "p.yaml")
+    back = load_policy(conversion.text, "converted.yaml")
+    assert not back.errors, [d.message for d in back.diagnostics if d.severity == "error"]
+    expected = list(yaml.safe_load_all(other.removeprefix("---")))
+    assert expected[0] in list(yaml.safe_load_all(conversion.text))
+
+
 # --- patterns -----------------------------------------------------------------------------------
 
 # go-wildcard pattern -> the glob kept, or None where an expression is written instead

@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     assert text is not None
     loaded = load_policy(text, args.policy)
+    if not loaded.errors and isinstance(loaded.policy, KyvernoPolicySet) and not loaded.policy.entries:
+        print(f"pullguard: error: {args.policy}: no verifyImages entry to convert", file=sys.stderr)
+        return 2
     if loaded.errors or not isinstance(loaded.policy, KyvernoPolicySet):
         if not loaded.errors:
             print(f"pullguard: error: {args.policy}: not a Kyverno ClusterPolicy/Policy with verifyImages "

@@ -428,7 +428,13 @@ def _entry_nodes(text: str) -> tuple[dict[tuple[str, str, int], Node], dict[str,
         if root is None:
             continue
         if not is_kyverno(doc):
-            others.append(text[root.start_mark.index:root.end_mark.index].rstrip() + "\n")
+            # From the start of its line when only spaces come before it: an indented block
+            # collection read from its first item's column would be a syntax error.
+            start = root.start_mark.index
+            line_start = text.rfind("\n", 0, start) + 1
+            if not text[line_start:start].strip(" "):
+                start = line_start
+            others.append(text[start:root.end_mark.index].rstrip() + "\n")
             continue
         metadata = map_get(root, "metadata")
         name = map_get(metadata, "name") if metadata is not None else None
