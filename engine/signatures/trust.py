@@ -272,23 +272,23 @@ def _parse_log(entry: dict[str, Any], where: str) -> LogKey:
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-    pk = _field(entry, "publicKey", dict, where, {})
-    raw = _field(pk, "rawBytes", str, f"{where}.publicKey", "")
-    key_id = _field(_field(entry, "logId", dict, where, {}), "keyId", str, f"{where}.logId", "")
+    pk, pk_at = _field(entry, "publicKey", dict, where, {}), _path(where, "publicKey")
+    raw = _field(pk, "rawBytes", str, pk_at, "")
+    key_id = _field(_field(entry, "logId", dict, where, {}), "keyId", str, _path(where, "logId"), "")
     try:
         der = base64.b64decode(raw)
         key = load_der_public_key(der)
         log_id = base64.b64decode(key_id) or hashlib.sha256(der).digest()
     except (ValueError, binascii.Error, UnsupportedAlgorithm) as exc:
         raise TrustedRootError(f"{where}: unreadable public key: {exc}") from None
-    valid = _field(pk, "validFor", dict, f"{where}.publicKey", {})
+    valid = _field(pk, "validFor", dict, pk_at, {})
     return LogKey(
         log_id=log_id,
         key=key,
-        key_details=_field(pk, "keyDetails", str, f"{where}.publicKey", ""),
+        key_details=_field(pk, "keyDetails", str, pk_at, ""),
         base_url=_field(entry, "baseUrl", str, where, ""),
-        valid_from=_parse_time(valid, "start", f"{where}.publicKey.validFor"),
-        valid_until=_parse_time(valid, "end", f"{where}.publicKey.validFor"),
+        valid_from=_parse_time(valid, "start", _path(pk_at, "validFor")),
+        valid_until=_parse_time(valid, "end", _path(pk_at, "validFor")),
     )
 
 
@@ -350,7 +350,7 @@ def parse_trusted_root(data: bytes, source: str) -> TrustRoot:
         try:
             certs = tuple(
                 x509.load_der_x509_certificate(base64.b64decode(_field(c, "rawBytes", str, at, "")))
-                for at, c in _entries(chain, "certificates", f"{where}.certChain")
+                for at, c in _entries(chain, "certificates", _path(where, "certChain"))
             )
         except (ValueError, binascii.Error) as exc:
             raise TrustedRootError(f"{where}: unreadable certificate: {exc}") from None
@@ -359,8 +359,8 @@ def parse_trusted_root(data: bytes, source: str) -> TrustRoot:
             CertificateAuthority(
                 certificates=certs,
                 uri=_field(entry, "uri", str, where, ""),
-                valid_from=_parse_time(valid, "start", f"{where}.validFor"),
-                valid_until=_parse_time(valid, "end", f"{where}.validFor"),
+                valid_from=_parse_time(valid, "start", _path(where, "validFor")),
+                valid_until=_parse_time(valid, "end", _path(where, "validFor")),
             )
         )
     return root
